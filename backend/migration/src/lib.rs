@@ -1,0 +1,15 @@
+//! Schema migrations, applied by `chap-scheduler migrate` and at the start of `serve`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_auth;
+
+/// All migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_auth::Migration)]
+    }
+}

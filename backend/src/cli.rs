@@ -1,0 +1,240 @@
+//! The command line: `serve | migrate | user | openapi | info`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chap_scheduler_api::{CreateUserRequest, Role, UpdateUserRequest};
+use clap::{Parser, Subcommand};
+
+use crate::auth;
+use crate::config::Config;
+use crate::db;
+use crate::startup::Application;
+
+/// chap-scheduler: DHIS2 → chap-core predictions on demand or on a schedule.
+#[derive(Debug, Parser)]
+#[command(name = "chap-scheduler", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API, the web UI and Swagger UI (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document (or write it to a file).
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Print the effective configuration, secrets masked.
+    Info,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input with --password-stdin, otherwise generated and printed.
+    Add {
+        /// Login name.
+        username: String,
+        /// Role: viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a user's password (ends their sessions). Generated and printed unless --password-stdin.
+    SetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: ends their sessions and revokes their API tokens.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+    } else {
+        Ok((auth::random_token(18), true))
+    }
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let config = Config::from_env()?;
+        crate::telemetry::init(&config.log, &config.log_format);
+        match self.command {
+            Command::Serve => {
+                let bind = config.bind;
+                let app = Application::build(config).await?;
+                let url = format!("http://{}:{}", bind.ip(), app.port());
+                tracing::info!(%url, "chap-scheduler started");
+                println!("listening on {url}");
+                app.run_until_stopped().await
+            }
+            Command::Migrate => {
+                let conn = db::connect(&config).await?;
+                db::migrate(&conn).await?;
+                println!("migrations applied ({})", config.database_kind());
+                Ok(())
+            }
+            Command::Openapi { output } => {
+                let text = openapi_json()?;
+                match output {
+                    Some(path) => std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?,
+                    None => print!("{text}"),
+                }
+                Ok(())
+            }
+            Command::Info => {
+                println!("chap-scheduler {}", env!("CARGO_PKG_VERSION"));
+                println!(
+                    "mode: {} database, {} queue",
+                    config.database_kind(),
+                    config.queue_kind()
+                );
+                for (key, value) in config.describe() {
+                    println!("{key:<48} {value}");
+                }
+                Ok(())
+            }
+            Command::User(cmd) => user_command(&config, cmd).await,
+        }
+    }
+}
+
+/// The OpenAPI document as pretty JSON with a trailing newline (the format of `openapi/openapi.json`).
+pub fn openapi_json() -> anyhow::Result<String> {
+    let mut text = crate::http::openapi()
+        .to_pretty_json()
+        .context("serialising the OpenAPI document")?;
+    text.push('\n');
+    Ok(text)
+}
+
+async fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let find = |name: String| {
+        let conn = conn.clone();
+        async move {
+            db::users::by_username(&conn, &name)
+                .await?
+                .with_context(|| format!("no user named `{name}`"))
+        }
+    };
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let user = auth::users::create(
+                &conn,
+                None,
+                CreateUserRequest {
+                    username,
+                    password: password.clone(),
+                    role,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created user `{}` with role {}", user.username, user.role);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            println!(
+                "{:<32} {:<9} {:<9} last login",
+                "username", "role", "status"
+            );
+            for u in db::users::list(&conn).await? {
+                let view = db::users::view(&u);
+                println!(
+                    "{:<32} {:<9} {:<9} {}",
+                    view.username,
+                    view.role,
+                    if view.disabled { "disabled" } else { "active" },
+                    view.last_login_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let user = find(username).await?;
+            let (password, generated) = read_password(password_stdin)?;
+            auth::users::update(
+                &conn,
+                None,
+                user.id,
+                UpdateUserRequest {
+                    password: Some(password.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "password of `{}` changed; their sessions have ended",
+                user.username
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Disable { username } => {
+            let user = find(username).await?;
+            if user.disabled {
+                bail!("`{}` is already disabled", user.username);
+            }
+            auth::users::update(
+                &conn,
+                None,
+                user.id,
+                UpdateUserRequest {
+                    disabled: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "disabled `{}`: sessions ended, API tokens revoked",
+                user.username
+            );
+        }
+    }
+    Ok(())
+}

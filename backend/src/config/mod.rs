@@ -1,0 +1,361 @@
+//! The one typed configuration, read once at start from `CHAP_SCHEDULER_*`, `DATABASE_URL` and `REDIS_URL`.
+//! Every setting has a default that runs the service embedded (SQLite, embedded queue, keys in the data dir).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where configuration values come from; `std::env::var` in production, a map in tests.
+pub trait Source {
+    /// The value of `key`, if set and not empty.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for std::collections::HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.get(key).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// Login throttling limits: failed attempts allowed within `window`.
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    /// Failed logins allowed from one client address per window.
+    pub max_failures_per_ip: u32,
+    /// Failed logins allowed for one account from one client address per window.
+    pub max_failures_per_account: u32,
+    /// Length of the sliding window.
+    pub window: Duration,
+}
+
+/// The service configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Folder for the embedded database and generated keys.
+    pub data_dir: PathBuf,
+    /// Database connection URL (`sqlite://…` or `postgres://…`).
+    pub database_url: SecretString,
+    /// Redis URL; when absent the queue is embedded.
+    pub redis_url: Option<SecretString>,
+    /// Folder holding the built SPA (`index.html`, wasm, js, css).
+    pub static_dir: PathBuf,
+    /// HMAC key for access and refresh JWTs; generated into the data dir when not given.
+    pub jwt_secret: Option<SecretString>,
+    /// Password of the first `admin` user; random and printed once when not given.
+    pub admin_password: Option<SecretString>,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a session (and its refresh tokens) without use.
+    pub refresh_token_ttl: Duration,
+    /// Login throttling.
+    pub throttle: ThrottleConfig,
+    /// Take the client address and scheme from `X-Forwarded-For`/`Forwarded`/`X-Forwarded-Proto`
+    /// (only behind a reverse proxy you control).
+    pub trust_proxy_headers: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Log filter (`tracing_subscriber::EnvFilter` syntax).
+    pub log: String,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+/// Configuration keys and defaults, for `info` and the README.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+fn parse<T: std::str::FromStr>(src: &dyn Source, key: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match src.get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{key}={raw:?} is not valid: {e}")),
+    }
+}
+
+fn parse_bool(src: &dyn Source, key: &str, default: bool) -> anyhow::Result<bool> {
+    match src.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{key}={v:?} is not a boolean (use true or false)"),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_source(&Env)
+    }
+
+    /// Reads the configuration from any source (tests use a map).
+    pub fn from_source(src: &dyn Source) -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(
+            src.get("CHAP_SCHEDULER_DATA_DIR")
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let database_url = src.get("DATABASE_URL").unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("chap-scheduler.db").display()
+            )
+        });
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!("DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+        }
+        let redis_url = src.get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                bail!("REDIS_URL must start with redis:// or rediss://");
+            }
+        }
+        let jwt_secret = src.get("CHAP_SCHEDULER_JWT_SECRET");
+        if let Some(s) = &jwt_secret {
+            if s.len() < 32 {
+                bail!("CHAP_SCHEDULER_JWT_SECRET must be at least 32 characters");
+            }
+        }
+        let admin_password = src.get("CHAP_SCHEDULER_ADMIN_PASSWORD");
+        if let Some(p) = &admin_password {
+            crate::auth::password::check_strength(p)
+                .map_err(|e| anyhow::anyhow!("CHAP_SCHEDULER_ADMIN_PASSWORD: {e}"))?;
+        }
+        let log_format = src
+            .get("CHAP_SCHEDULER_LOG_FORMAT")
+            .unwrap_or_else(|| "text".into());
+        if !["text", "json"].contains(&log_format.as_str()) {
+            bail!("CHAP_SCHEDULER_LOG_FORMAT must be text or json");
+        }
+        let access_secs: u64 = parse(src, "CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS", 900)?;
+        let refresh_secs: u64 =
+            parse(src, "CHAP_SCHEDULER_REFRESH_TOKEN_TTL_SECONDS", 14 * 86_400)?;
+        if access_secs == 0 || refresh_secs < access_secs {
+            bail!("token lifetimes must be positive and the refresh lifetime at least the access lifetime");
+        }
+        let window_secs: u64 = parse(src, "CHAP_SCHEDULER_LOGIN_WINDOW_SECONDS", 900)?;
+        Ok(Config {
+            bind: parse(
+                src,
+                "CHAP_SCHEDULER_BIND",
+                DEFAULT_BIND.parse().context("default bind")?,
+            )?,
+            static_dir: PathBuf::from(
+                src.get("CHAP_SCHEDULER_STATIC_DIR")
+                    .unwrap_or_else(|| "frontend/dist".into()),
+            ),
+            data_dir,
+            database_url: database_url.into(),
+            redis_url: redis_url.map(Into::into),
+            jwt_secret: jwt_secret.map(Into::into),
+            admin_password: admin_password.map(Into::into),
+            access_token_ttl: Duration::from_secs(access_secs),
+            refresh_token_ttl: Duration::from_secs(refresh_secs),
+            throttle: ThrottleConfig {
+                max_failures_per_ip: parse(src, "CHAP_SCHEDULER_LOGIN_MAX_FAILURES_PER_IP", 30)?,
+                max_failures_per_account: parse(
+                    src,
+                    "CHAP_SCHEDULER_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    5,
+                )?,
+                window: Duration::from_secs(window_secs.max(1)),
+            },
+            trust_proxy_headers: parse_bool(src, "CHAP_SCHEDULER_TRUST_PROXY_HEADERS", false)?,
+            max_body_bytes: parse(src, "CHAP_SCHEDULER_MAX_BODY_BYTES", 1024 * 1024)?,
+            log: src
+                .get("CHAP_SCHEDULER_LOG")
+                .unwrap_or_else(|| "info".into()),
+            log_format,
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn database_kind(&self) -> &'static str {
+        if self.database_url.expose_secret().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    /// `embedded` or `redis`.
+    pub fn queue_kind(&self) -> &'static str {
+        if self.redis_url.is_some() {
+            "redis"
+        } else {
+            "embedded"
+        }
+    }
+
+    /// Every setting as `(variable, value)` with secrets masked, for `chap-scheduler info`.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let set_or_generated = |s: &Option<SecretString>, fallback: &str| match s {
+            Some(_) => "****** (set)".to_string(),
+            None => fallback.to_string(),
+        };
+        vec![
+            ("CHAP_SCHEDULER_BIND", self.bind.to_string()),
+            (
+                "CHAP_SCHEDULER_DATA_DIR",
+                self.data_dir.display().to_string(),
+            ),
+            ("DATABASE_URL", mask_url(self.database_url.expose_secret())),
+            (
+                "REDIS_URL",
+                self.redis_url
+                    .as_ref()
+                    .map(|u| mask_url(u.expose_secret()))
+                    .unwrap_or_else(|| "(not set: embedded queue)".into()),
+            ),
+            (
+                "CHAP_SCHEDULER_STATIC_DIR",
+                self.static_dir.display().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_JWT_SECRET",
+                set_or_generated(
+                    &self.jwt_secret,
+                    "(not set: generated key file in the data dir)",
+                ),
+            ),
+            (
+                "CHAP_SCHEDULER_ADMIN_PASSWORD",
+                set_or_generated(
+                    &self.admin_password,
+                    "(not set: random, printed once on first start)",
+                ),
+            ),
+            (
+                "CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS",
+                self.access_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_REFRESH_TOKEN_TTL_SECONDS",
+                self.refresh_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_LOGIN_MAX_FAILURES_PER_IP",
+                self.throttle.max_failures_per_ip.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                self.throttle.max_failures_per_account.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_LOGIN_WINDOW_SECONDS",
+                self.throttle.window.as_secs().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_TRUST_PROXY_HEADERS",
+                self.trust_proxy_headers.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_MAX_BODY_BYTES",
+                self.max_body_bytes.to_string(),
+            ),
+            ("CHAP_SCHEDULER_LOG", self.log.clone()),
+            ("CHAP_SCHEDULER_LOG_FORMAT", self.log_format.clone()),
+        ]
+    }
+}
+
+/// Replaces the password of a URL's userinfo with `******`.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("******"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_source(&map)
+    }
+
+    #[test]
+    fn zero_settings_run_embedded() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_kind(), "sqlite");
+        assert_eq!(c.queue_kind(), "embedded");
+        assert_eq!(c.bind.to_string(), DEFAULT_BIND);
+        assert!(c
+            .database_url
+            .expose_secret()
+            .contains("data/chap-scheduler.db"));
+    }
+
+    #[test]
+    fn describe_masks_every_secret() {
+        let c = cfg(&[
+            ("DATABASE_URL", "postgres://chap:hunter2hunter2@db/chap"),
+            ("REDIS_URL", "redis://:redispass@redis:6379"),
+            (
+                "CHAP_SCHEDULER_JWT_SECRET",
+                "0123456789abcdef0123456789abcdef-secret",
+            ),
+            ("CHAP_SCHEDULER_ADMIN_PASSWORD", "a-very-long-admin-pass"),
+        ])
+        .unwrap();
+        let text = format!("{:?}", c.describe());
+        for secret in [
+            "hunter2hunter2",
+            "redispass",
+            "-secret",
+            "a-very-long-admin-pass",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked in {text}");
+        }
+        assert!(text.contains("postgres://chap:******@db/chap"));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_variable_name() {
+        let err = cfg(&[("CHAP_SCHEDULER_BIND", "nonsense")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHAP_SCHEDULER_BIND"), "{err}");
+        let err = cfg(&[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        let err = cfg(&[("CHAP_SCHEDULER_TRUST_PROXY_HEADERS", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("boolean"), "{err}");
+        let err = cfg(&[("CHAP_SCHEDULER_ADMIN_PASSWORD", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ADMIN_PASSWORD"), "{err}");
+    }
+}

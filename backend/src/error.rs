@@ -1,0 +1,89 @@
+//! The one application error. Every variant has a stable snake_case code and an HTTP status
+//! (mapped in `http::error`); internal errors are logged with context and never shown to clients.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// An error a request can end with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request body or parameters are invalid; `details` maps fields to messages.
+    #[error("{message}")]
+    Validation {
+        /// Summary.
+        message: String,
+        /// Field → message.
+        details: Option<Value>,
+    },
+    /// Malformed request (unparseable JSON, wrong content type).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing, invalid or expired credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Wrong username or password (the same answer for unknown users).
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// Authenticated, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// Conflicts with the current state (duplicate name, last admin, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; retry after the given time.
+    #[error("too many attempts; try again in {} s", .retry_after.as_secs())]
+    TooManyRequests {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The request body is larger than allowed.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A dependency (database, queue) is unavailable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected; logged, answered with a generic message.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        AppError::Validation {
+            message: format!("{field}: {message}"),
+            details: Some(serde_json::json!({ field: message })),
+        }
+    }
+
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation_failed",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooManyRequests { .. } => "too_many_requests",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        AppError::Internal(anyhow::Error::new(err).context("database operation failed"))
+    }
+}
+
+/// Result with [`AppError`].
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,76 @@
+//! Operational endpoints: `/health`, `/ready`, `/info`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, web, HttpResponse};
+use chap_scheduler_api::{ErrorBody, Health, Readiness, ServiceInfo};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::AppState;
+use crate::auth::Principal;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health).service(ready).service(info);
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/health")]
+async fn health() -> web::Json<Health> {
+    web::Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database (and queue) answer.
+#[utoipa::path(
+    tag = "system",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is down", body = Readiness),
+    )
+)]
+#[get("/ready")]
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let mut checks = BTreeMap::new();
+    let db_ok = match crate::db::ping(state.auth.db()).await {
+        Ok(()) => {
+            checks.insert("database".to_string(), "ok".to_string());
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unavailable");
+            checks.insert("database".to_string(), "unavailable".to_string());
+            false
+        }
+    };
+    let body = Readiness {
+        status: if db_ok { "ready" } else { "not_ready" }.into(),
+        checks,
+    };
+    if db_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// What this instance is: version, storage and queue backends, start time.
+#[utoipa::path(
+    tag = "system",
+    responses(
+        (status = 200, description = "Service information", body = ServiceInfo),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
+#[get("/info")]
+async fn info(_principal: Principal, state: web::Data<AppState>) -> web::Json<ServiceInfo> {
+    web::Json(ServiceInfo {
+        name: "chap-scheduler".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: state.config.database_kind().into(),
+        queue: state.config.queue_kind().into(),
+        started_at: state.started_at,
+    })
+}

@@ -1,0 +1,12 @@
+//! chap-scheduler: runs DHIS2 → chap-core disease-forecast predictions on demand or on a schedule and
+//! keeps an auditable history of every run. `main.rs` only parses the command line; everything is here.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod startup;
+pub mod telemetry;
