@@ -1,11 +1,12 @@
 //! Request extractors: the authenticated [`Principal`] and the client address.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{ready, Ready};
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::AppState;
 use crate::auth::Principal;
@@ -42,28 +43,80 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Whether a request needs credentials: everything under `/api/` and `/info`, except the public
+/// operations and the OpenAPI document. Default-deny, so a new route is protected without extra code.
+pub fn is_protected(method: &Method, path: &str) -> bool {
+    let under_api = path.starts_with("/api/") && path != "/api/openapi.json";
+    let method = method.as_str().to_ascii_lowercase();
+    (under_api || path == "/info")
+        && !super::PUBLIC_OPERATIONS
+            .iter()
+            .any(|(m, p)| *m == method && *p == path)
+}
+
+/// Middleware: authenticates every protected request before any handler or body extractor runs,
+/// and leaves the [`Principal`] in the request for handlers.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !is_protected(req.method(), req.path()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let outcome = match req.app_data::<web::Data<AppState>>().cloned() {
+        None => Err(AppError::Internal(anyhow::anyhow!(
+            "application state missing"
+        ))),
+        Some(state) => match bearer(req.request()) {
+            None => Err(AppError::Unauthorized(
+                "sign in, or send Authorization: Bearer <token>".into(),
+            )),
+            Some(token) => {
+                let ip = client_ip(req.request(), state.config.trust_proxy_headers);
+                state.auth.authenticate(token, Some(ip)).await
+            }
+        },
+    };
+    match outcome {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Err(err) => Ok(req.error_response(err).map_into_right_body()),
+    }
+}
+
 impl FromRequest for Principal {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
-            let token = bearer(&req).ok_or_else(|| {
-                AppError::Unauthorized("sign in, or send Authorization: Bearer <token>".into())
-            })?;
-            let ip = client_ip(&req, state.config.trust_proxy_headers);
-            state.auth.authenticate(token, Some(ip)).await
-        })
+        ready(req.extensions().get::<Principal>().cloned().ok_or_else(|| {
+            AppError::Unauthorized("sign in, or send Authorization: Bearer <token>".into())
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::{is_protected, strip_port, Method};
+
+    #[test]
+    fn api_routes_are_protected_unless_listed_public() {
+        assert!(is_protected(&Method::GET, "/api/v1/users"));
+        assert!(is_protected(&Method::GET, "/api/v1/anything-new"));
+        assert!(is_protected(&Method::GET, "/info"));
+        assert!(is_protected(&Method::GET, "/api/v1/auth/login"));
+        assert!(!is_protected(&Method::POST, "/api/v1/auth/login"));
+        assert!(!is_protected(&Method::GET, "/api/openapi.json"));
+        assert!(!is_protected(&Method::GET, "/health"));
+        assert!(!is_protected(&Method::GET, "/runs/42"));
+    }
 
     #[test]
     fn ports_are_stripped_from_v4_and_v6_addresses() {

@@ -162,6 +162,7 @@ pub fn app(
         )
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
         .service(spa::service(static_dir))
+        .wrap(actix_web::middleware::from_fn(extract::authenticate))
         .wrap(
             DefaultHeaders::new()
                 .add(("Content-Security-Policy", CSP))

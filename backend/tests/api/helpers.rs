@@ -1,0 +1,173 @@
+use std::collections::HashMap;
+
+use chap_scheduler::config::Config;
+use chap_scheduler::startup::Application;
+use chap_scheduler_api::{Role, TokenResponse, UserView};
+use reqwest::{Client, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0123456789";
+pub const PASSWORD: &str = "a-good-long-password";
+
+/// A running application for one test.
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    /// A client with its own cookie jar (a browser).
+    pub client: Client,
+    _data_dir: tempfile::TempDir,
+}
+
+/// Settings a test may override.
+pub fn settings() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(settings()).await
+}
+
+async fn database_url(data_dir: &std::path::Path) -> String {
+    match std::env::var("CHAP_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("chap_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(server.as_str())
+                .await
+                .expect("connect to PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (base, _) = server.rsplit_once('/').expect("database URL has a path");
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
+    }
+}
+
+pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let static_dir = data_dir.path().join("dist");
+    std::fs::create_dir_all(&static_dir).unwrap();
+    std::fs::write(
+        static_dir.join("index.html"),
+        "<!doctype html><title>chap-scheduler</title><script type=\"module\" src=\"/boot.js\"></script>",
+    )
+    .unwrap();
+    std::fs::write(static_dir.join("boot.js"), "console.log('boot');").unwrap();
+    let mut vars: HashMap<String, String> = [
+        ("CHAP_SCHEDULER_BIND", "127.0.0.1:0".to_string()),
+        (
+            "CHAP_SCHEDULER_DATA_DIR",
+            data_dir.path().display().to_string(),
+        ),
+        (
+            "CHAP_SCHEDULER_STATIC_DIR",
+            static_dir.display().to_string(),
+        ),
+        ("CHAP_SCHEDULER_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("CHAP_SCHEDULER_JWT_SECRET", JWT_SECRET.to_string()),
+        ("CHAP_SCHEDULER_LOG", "warn".to_string()),
+        ("DATABASE_URL", database_url(data_dir.path()).await),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    vars.extend(overrides.drain());
+    let config = Config::from_source(&vars).expect("test configuration");
+    let app = Application::build(config).await.expect("build application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        client: browser(),
+        _data_dir: data_dir,
+    }
+}
+
+/// A fresh HTTP client with its own cookie jar.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn body(resp: Response) -> Value {
+    resp.json().await.expect("JSON body")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Logs in with `client`; returns the raw response.
+    pub async fn login_with(&self, client: &Client, username: &str, password: &str) -> Response {
+        client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in with this app's browser client and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let resp = self.login_with(&self.client, username, password).await;
+        assert_eq!(resp.status(), StatusCode::OK, "login as {username}");
+        resp.json::<TokenResponse>().await.unwrap().access_token
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login_with(&browser(), "admin", ADMIN_PASSWORD)
+            .await
+            .json::<TokenResponse>()
+            .await
+            .unwrap()
+            .access_token
+    }
+
+    /// Creates a user through the API as admin; returns it.
+    pub async fn create_user(&self, username: &str, role: Role) -> UserView {
+        let admin = self.admin_token().await;
+        let resp = self
+            .client
+            .post(self.url("/api/v1/users"))
+            .bearer_auth(admin)
+            .json(&json!({ "username": username, "password": PASSWORD, "role": role }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// A fresh session of a new user with the given role: (user, access token).
+    pub async fn user_session(&self, username: &str, role: Role) -> (UserView, String) {
+        let user = self.create_user(username, role).await;
+        let token = self
+            .login_with(&browser(), username, PASSWORD)
+            .await
+            .json::<TokenResponse>()
+            .await
+            .unwrap()
+            .access_token;
+        (user, token)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}

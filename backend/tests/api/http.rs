@@ -1,0 +1,106 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_ready_answer_without_credentials() {
+    let app = spawn_app().await;
+    let h = browser().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+    assert_eq!(body(h).await["status"], "ok");
+    let r = browser().get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = body(r).await;
+    assert_eq!(r["status"], "ready");
+    assert_eq!(r["checks"]["database"], "ok");
+}
+
+#[tokio::test]
+async fn info_tells_version_and_backends_to_signed_in_users() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let info = body(app.get("/info", &token).await).await;
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert!(["sqlite", "postgres"].contains(&info["database"].as_str().unwrap()));
+    assert_eq!(info["queue"], "embedded");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/", "/runs/123", "/health", "/api/v1/auth/me", "/docs/"] {
+        let r = browser().get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("no CSP on {path}"))
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn client_routes_get_the_spa_and_unknown_api_paths_get_json_404() {
+    let app = spawn_app().await;
+    for path in ["/", "/runs", "/deployments/abc/schedules"] {
+        let r = browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.text().await.unwrap().contains("/boot.js"), "{path}");
+    }
+    let js = browser().get(app.url("/boot.js")).send().await.unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    let missing = browser().get(app.url("/missing.js")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let token = app.admin_token().await;
+    for path in ["/api/v1/nothing-here", "/api/v2/whatever"] {
+        // Without credentials nothing under /api/ tells whether a route exists.
+        let anonymous = browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let r = app.get(path, &token).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body(r).await["error"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_get_the_common_error_shape() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_MAX_BODY_BYTES".into(), "1024".into());
+    let app = spawn_app_with(vars).await;
+    let login = app.url("/api/v1/auth/login");
+    let r = browser()
+        .post(&login)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body(r).await["error"], "bad_request");
+
+    let r = browser()
+        .post(&login)
+        .json(&serde_json::json!({ "username": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body(r).await["error"], "validation_failed");
+
+    let huge = serde_json::json!({ "username": "x", "password": "p".repeat(4096) });
+    let r = browser().post(&login).json(&huge).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body(r).await["error"], "payload_too_large");
+}

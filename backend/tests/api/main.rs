@@ -1,0 +1,11 @@
+//! Integration tests: the real application on port 0, against SQLite (default) or PostgreSQL
+//! (`CHAP_TEST_DATABASE_URL=postgres://…` names a server where a fresh database is created per test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
+mod auth;
+mod helpers;
+mod http;
+mod openapi;
+mod tokens;
+mod users;
