@@ -107,24 +107,33 @@ impl Cli {
                 match output {
                     Some(path) => std::fs::write(&path, text)
                         .with_context(|| format!("writing {}", path.display()))?,
-                    None => print!("{text}"),
+                    None => print_ignoring_closed_pipe(&text)?,
                 }
                 Ok(())
             }
             Command::Info => {
-                println!("chap-scheduler {}", env!("CARGO_PKG_VERSION"));
-                println!(
-                    "mode: {} database, {} queue",
+                let mut text = format!(
+                    "chap-scheduler {}\nmode: {} database, {} queue\n",
+                    env!("CARGO_PKG_VERSION"),
                     config.database_kind(),
                     config.queue_kind()
                 );
                 for (key, value) in config.describe() {
-                    println!("{key:<48} {value}");
+                    text.push_str(&format!("{key:<48} {value}\n"));
                 }
-                Ok(())
+                print_ignoring_closed_pipe(&text)
             }
             Command::User(cmd) => user_command(&config, cmd).await,
         }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn print_ignoring_closed_pipe(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 
