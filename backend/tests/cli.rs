@@ -18,6 +18,8 @@ fn command(data_dir: &std::path::Path) -> Command {
 }
 
 /// Starts `serve`; returns the child, the URL and everything printed before it.
+// The caller owns the child and reaps it with `stop`.
+#[allow(clippy::zombie_processes)]
 fn serve(data_dir: &std::path::Path) -> (Child, String, String) {
     let mut child = command(data_dir)
         .arg("serve")

@@ -1,0 +1,309 @@
+//! The one HTTP client of the SPA. Every call to the backend lives here; pages never build URLs.
+//!
+//! The access token is kept in memory only (never in web storage). The refresh token is an HttpOnly
+//! cookie scoped to the auth path, which the browser sends by itself (`credentials: same-origin`).
+//! On a 401 from an authenticated call the client refreshes once and retries; when the server
+//! rejects the refresh, the session listener hears [`SessionEvent::Expired`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use chap_scheduler_api::{ErrorBody, LoginRequest, TokenResponse, UserView, API_PREFIX};
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+
+/// What happened to the signed-in session, as the rest of the app needs to know it.
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    /// A login or refresh succeeded: this user is signed in.
+    SignedIn(UserView),
+    /// There is no usable session (refresh rejected, or none to restore).
+    Expired,
+    /// The user logged out on purpose.
+    LoggedOut,
+}
+
+/// Why an API call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 401: not signed in, or wrong credentials on login.
+    Unauthorized,
+    /// 429: throttled; retry after this many seconds when the server said so.
+    TooManyRequests {
+        /// Value of the `Retry-After` header.
+        retry_after_secs: Option<u64>,
+    },
+    /// Any other error status, with the server's error body when it sent one.
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// Stable machine code from the error body (empty if there was none).
+        code: String,
+        /// Human-readable message from the error body.
+        message: String,
+    },
+    /// The request never got an answer (server down, network gone).
+    Network,
+    /// The server answered with something this client does not understand.
+    UnexpectedResponse(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized => f.write_str("You are not signed in."),
+            ApiError::TooManyRequests {
+                retry_after_secs: Some(secs),
+            } => write!(f, "Too many requests; try again in {secs} s."),
+            ApiError::TooManyRequests {
+                retry_after_secs: None,
+            } => f.write_str("Too many requests; try again shortly."),
+            ApiError::Status {
+                status, message, ..
+            } if message.is_empty() => write!(f, "The server answered with status {status}."),
+            ApiError::Status { message, .. } => f.write_str(message),
+            ApiError::Network => {
+                f.write_str("Cannot reach the server. Check your connection and try again.")
+            }
+            ApiError::UnexpectedResponse(what) => {
+                write!(f, "The server sent an unexpected answer ({what}).")
+            }
+        }
+    }
+}
+
+type RefreshFuture = Shared<LocalBoxFuture<'static, Result<UserView, ApiError>>>;
+type SessionListener = Rc<dyn Fn(SessionEvent)>;
+
+thread_local! {
+    // wasm32 is single-threaded: thread-locals are the app's in-memory globals.
+    static ACCESS_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    static SESSION_LISTENER: RefCell<Option<SessionListener>> = const { RefCell::new(None) };
+    static REFRESH_IN_FLIGHT: RefCell<Option<RefreshFuture>> = const { RefCell::new(None) };
+}
+
+/// Registers the one function told about sign-in, expiry and logout.
+pub fn set_session_listener(listener: impl Fn(SessionEvent) + 'static) {
+    SESSION_LISTENER.with(|l| *l.borrow_mut() = Some(Rc::new(listener)));
+}
+
+fn notify(event: SessionEvent) {
+    // Clone out of the cell first so the listener may call back into this module.
+    let listener = SESSION_LISTENER.with(|l| l.borrow().clone());
+    if let Some(listener) = listener {
+        listener(event);
+    }
+}
+
+fn access_token() -> Option<String> {
+    ACCESS_TOKEN.with(|t| t.borrow().clone())
+}
+
+fn set_access_token(token: Option<String>) {
+    ACCESS_TOKEN.with(|t| *t.borrow_mut() = token);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+// ---------------------------------------------------------------------------------------------
+
+mod path {
+    pub const LOGIN: &str = "/auth/login";
+    pub const REFRESH: &str = "/auth/refresh";
+    pub const LOGOUT: &str = "/auth/logout";
+    pub const ME: &str = "/auth/me";
+}
+
+/// Signs in with a username and password; on success the session listener hears `SignedIn`.
+pub async fn login(request: &LoginRequest) -> Result<UserView, ApiError> {
+    let body = serde_json::to_string(request)
+        .map_err(|e| ApiError::UnexpectedResponse(format!("encoding the login request: {e}")))?;
+    let response = send("POST", path::LOGIN, Some(&body), None).await?;
+    let tokens: TokenResponse = response.json()?;
+    Ok(accept_tokens(tokens))
+}
+
+/// Restores the session after a page load from the refresh cookie. Any failure counts as signed out.
+pub async fn restore_session() -> Result<UserView, ApiError> {
+    let result = refresh().await;
+    if result.is_err() {
+        notify(SessionEvent::Expired);
+    }
+    result
+}
+
+/// Ends the session on the server (clears the refresh cookie) and forgets the access token.
+///
+/// The user is signed out locally even if the server cannot be reached.
+pub async fn logout() -> Result<(), ApiError> {
+    let token = access_token();
+    let result = send("POST", path::LOGOUT, None, token.as_deref())
+        .await
+        .map(|_| ());
+    set_access_token(None);
+    notify(SessionEvent::LoggedOut);
+    result
+}
+
+/// The signed-in user as the server sees it now.
+pub async fn me() -> Result<UserView, ApiError> {
+    authed("GET", path::ME, None).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+// ---------------------------------------------------------------------------------------------
+
+/// Stores a fresh access token and announces the user.
+fn accept_tokens(tokens: TokenResponse) -> UserView {
+    set_access_token(Some(tokens.access_token));
+    notify(SessionEvent::SignedIn(tokens.user.clone()));
+    tokens.user
+}
+
+/// Exchanges the refresh cookie for a new access token. Concurrent callers share one request:
+/// the cookie rotates, so two parallel refreshes would race each other.
+async fn refresh() -> Result<UserView, ApiError> {
+    let in_flight = REFRESH_IN_FLIGHT.with(|r| r.borrow().clone());
+    let future = match in_flight {
+        Some(future) => future,
+        None => {
+            let future = async {
+                let result = match send("POST", path::REFRESH, None, None).await {
+                    Ok(response) => response.json::<TokenResponse>().map(accept_tokens),
+                    Err(e) => Err(e),
+                };
+                REFRESH_IN_FLIGHT.with(|r| *r.borrow_mut() = None);
+                result
+            }
+            .boxed_local()
+            .shared();
+            REFRESH_IN_FLIGHT.with(|r| *r.borrow_mut() = Some(future.clone()));
+            future
+        }
+    };
+    future.await
+}
+
+/// An authenticated call: Bearer token, one refresh-and-retry on 401, `Expired` when the
+/// server rejects the refresh.
+async fn authed<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<T, ApiError> {
+    if let Some(token) = access_token() {
+        match send(method, path, body, Some(&token)).await {
+            Err(ApiError::Unauthorized) => {}
+            other => return other?.json(),
+        }
+    }
+    match refresh().await {
+        Ok(_) => {}
+        Err(
+            e @ (ApiError::Unauthorized
+            | ApiError::Status {
+                status: 400..=499, ..
+            }),
+        ) => {
+            set_access_token(None);
+            notify(SessionEvent::Expired);
+            return Err(e);
+        }
+        // A network or server error is not a verdict on the session: let the page show it.
+        Err(e) => return Err(e),
+    }
+    let token = access_token();
+    match send(method, path, body, token.as_deref()).await {
+        Err(ApiError::Unauthorized) => {
+            set_access_token(None);
+            notify(SessionEvent::Expired);
+            Err(ApiError::Unauthorized)
+        }
+        other => other?.json(),
+    }
+}
+
+/// A successful (2xx) answer.
+struct Answer {
+    text: String,
+}
+
+impl Answer {
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_str(&self.text).map_err(|e| ApiError::UnexpectedResponse(e.to_string()))
+    }
+}
+
+fn js_error(_: JsValue) -> ApiError {
+    ApiError::Network
+}
+
+async fn send(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    bearer: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let headers = Headers::new().map_err(js_error)?;
+    headers
+        .set("Accept", "application/json")
+        .map_err(js_error)?;
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::SameOrigin);
+    if let Some(body) = body {
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(js_error)?;
+        init.set_body(&JsValue::from_str(body));
+    }
+    if let Some(token) = bearer {
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(js_error)?;
+    }
+    init.set_headers(&headers);
+
+    let url = format!("{API_PREFIX}{path}");
+    let request = Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+    let window = web_sys::window().ok_or(ApiError::Network)?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(|_| ApiError::UnexpectedResponse("not a fetch Response".into()))?;
+
+    let status = response.status();
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .map_err(js_error)?
+            .as_string()
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+
+    if (200..300).contains(&status) {
+        return Ok(Answer { text });
+    }
+    Err(match status {
+        401 => ApiError::Unauthorized,
+        429 => ApiError::TooManyRequests {
+            retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
+        },
+        _ => {
+            let error = serde_json::from_str::<ErrorBody>(&text).ok();
+            ApiError::Status {
+                status,
+                code: error.as_ref().map(|e| e.error.clone()).unwrap_or_default(),
+                message: error.map(|e| e.message).unwrap_or_default(),
+            }
+        }
+    })
+}

@@ -1,0 +1,38 @@
+//! The app: session, router and the route table.
+
+use leptos::prelude::*;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::login::LoginPage;
+use crate::components::pages::{
+    AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, DeploymentsPage,
+    NotFoundPage, RunsPage, UsersPage,
+};
+use crate::components::shell::AppShell;
+use crate::session::provide_session;
+
+/// The whole app.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_session();
+    view! {
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/login") view=LoginPage />
+                // Every other page needs a signed-in user and shares the header and navigation.
+                <ParentRoute path=path!("") view=AppShell>
+                    <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("deployments") view=DeploymentsPage />
+                    <Route path=path!("runs") view=RunsPage />
+                    <Route path=path!("credentials") view=CredentialsPage />
+                    <Route path=path!("admin/users") view=UsersPage />
+                    <Route path=path!("admin/tokens") view=ApiTokensPage />
+                    <Route path=path!("admin/audit") view=AuditLogPage />
+                    <Route path=path!("account") view=AccountPage />
+                    <Route path=path!("*any") view=NotFoundPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

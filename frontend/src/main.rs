@@ -1,0 +1,11 @@
+//! Entry point of the chap-scheduler web UI: mounts the app on `<body>`.
+
+mod api;
+mod app;
+mod components;
+mod session;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

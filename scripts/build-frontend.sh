@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the Leptos SPA into frontend/dist: cargo (wasm32, wasm-release profile) → wasm-bindgen → wasm-opt.
+# We do not use trunk: its inline loader script would break the Content-Security-Policy (no inline scripts);
+# frontend/static/boot.js loads the app instead.
+#
+# Environment: CARGO_TARGET_DIR (default <repo>/target), WASM_OPT=0 to skip wasm-opt.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
+dist="frontend/dist"
+
+die() {
+  echo "build-frontend: error: $*" >&2
+  exit 1
+}
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+[[ -n "$wbg_version" ]] || die "could not find the wasm-bindgen version in Cargo.lock"
+
+if command -v rustup >/dev/null 2>&1; then
+  if ! rustup target list --installed | grep -qx 'wasm32-unknown-unknown'; then
+    die "the Rust target wasm32-unknown-unknown is not installed.
+  Install it with: rustup target add wasm32-unknown-unknown"
+  fi
+elif ! rustc --print sysroot >/dev/null 2>&1 || [[ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]]; then
+  die "the Rust target wasm32-unknown-unknown is not installed.
+  Install it with: rustup target add wasm32-unknown-unknown"
+fi
+
+if ! command -v wasm-bindgen >/dev/null 2>&1; then
+  die "wasm-bindgen (the CLI) is not on PATH.
+  Install the version matching Cargo.lock with: cargo install wasm-bindgen-cli --version $wbg_version"
+fi
+installed_wbg="$(wasm-bindgen --version | awk '{ print $2 }')"
+if [[ "$installed_wbg" != "$wbg_version" ]]; then
+  die "wasm-bindgen CLI is $installed_wbg but Cargo.lock has the wasm-bindgen crate at $wbg_version; they must match.
+  Install the matching CLI with: cargo install wasm-bindgen-cli --version $wbg_version"
+fi
+
+echo "build-frontend: cargo build (wasm32-unknown-unknown, wasm-release) into $target_dir"
+CARGO_TARGET_DIR="$target_dir" cargo build -p chap-scheduler-frontend \
+  --target wasm32-unknown-unknown --profile wasm-release
+
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/chap-scheduler-frontend.wasm"
+[[ -f "$wasm" ]] || die "cargo did not produce $wasm"
+
+rm -rf "$dist"
+mkdir -p "$dist"
+echo "build-frontend: wasm-bindgen $installed_wbg"
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir "$dist" --out-name app "$wasm"
+
+# wasm-opt: prefer the pinned npm binaryen (132); Debian's binaryen (108) produces wasm that breaks at run time.
+find_wasm_opt() {
+  local npm_bin="e2e/browser/node_modules/.bin/wasm-opt"
+  if [[ -x "$npm_bin" ]]; then
+    echo "$npm_bin"
+  elif command -v wasm-opt >/dev/null 2>&1; then
+    command -v wasm-opt
+  fi
+}
+
+if [[ "${WASM_OPT:-1}" == "0" ]]; then
+  echo "build-frontend: WASM_OPT=0, skipping wasm-opt"
+else
+  wasm_opt="$(find_wasm_opt)"
+  if [[ -z "$wasm_opt" ]]; then
+    echo "build-frontend: no wasm-opt found, skipping it (the wasm stays larger)."
+    echo "  For a smaller build: (cd e2e/browser && npm ci)  # installs binaryen@132.0.0"
+  else
+    opt_version="$("$wasm_opt" --version | grep -oE '[0-9]+' | head -n1 || true)"
+    if [[ -z "$opt_version" || "$opt_version" -lt 116 ]]; then
+      echo "build-frontend: $wasm_opt is version ${opt_version:-unknown} (< 116, which breaks the wasm); skipping wasm-opt."
+      echo "  For a smaller build: (cd e2e/browser && npm ci)  # installs binaryen@132.0.0"
+    else
+      echo "build-frontend: wasm-opt -Oz (binaryen $opt_version, $wasm_opt)"
+      # wasm-bindgen output uses these post-MVP features (Rust's default wasm32 target enables them).
+      "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        -o "$dist/app_bg.wasm.opt" "$dist/app_bg.wasm"
+      mv "$dist/app_bg.wasm.opt" "$dist/app_bg.wasm"
+    fi
+  fi
+fi
+
+cp frontend/index.html "$dist/"
+cp -R frontend/static/. "$dist/"
+
+raw=$(wc -c <"$dist/app_bg.wasm")
+gz=$(gzip -9 -c "$dist/app_bg.wasm" | wc -c)
+echo "build-frontend: done: $dist (app_bg.wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzipped)"

@@ -1,0 +1,34 @@
+# Shared helpers for scripts/run, scripts/test and .ci/run. Source it; it defines functions only.
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# The wasm32 target and the wasm-bindgen CLI at exactly the version Cargo.lock pins.
+ensure_frontend_toolchain() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "installing the Rust wasm32 target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want have
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$repo_root/Cargo.lock")"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+  if [[ "$have" != "$want" ]]; then
+    say "installing wasm-bindgen-cli $want (about 2 minutes, once)"
+    # Not --locked: the CLI's own lockfile pins a yanked transitive version.
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+# Builds frontend/dist when it is missing or older than the frontend sources.
+ensure_frontend_built() {
+  local stamp="$repo_root/frontend/dist/index.html"
+  if [[ -f "$stamp" ]] && [[ -z "$(find "$repo_root/frontend/src" "$repo_root/frontend/static" \
+      "$repo_root/frontend/index.html" "$repo_root/frontend/Cargo.toml" "$repo_root/openapi/src" \
+      -newer "$stamp" -print -quit)" ]]; then
+    return 0
+  fi
+  ensure_frontend_toolchain
+  say "building the web UI (frontend/dist)"
+  "$repo_root/scripts/build-frontend.sh"
+}
