@@ -24,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP API, the web UI and Swagger UI (migrates the database first).
     Serve,
+    /// Run only workers: execute queued flow runs (scale out by starting more).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage users.
@@ -96,6 +98,27 @@ impl Cli {
                 println!("listening on {url}");
                 app.run_until_stopped().await
             }
+            Command::Worker => {
+                let engine = crate::startup::engine(
+                    &config,
+                    crate::orchestrator::FlowRegistry::production(),
+                )
+                .await?;
+                tracing::info!(
+                    worker = engine.worker_id(),
+                    queue = engine.queue().kind(),
+                    concurrency = config.workers,
+                    "worker started"
+                );
+                println!("worker {} started", engine.worker_id());
+                tokio::select! {
+                    _ = crate::startup::run_workers(engine) => Ok(()),
+                    _ = shutdown_signal() => {
+                        tracing::info!("worker stopping");
+                        Ok(())
+                    }
+                }
+            }
             Command::Migrate => {
                 let conn = db::connect(&config).await?;
                 db::migrate(&conn).await?;
@@ -126,6 +149,28 @@ impl Cli {
             Command::User(cmd) => user_command(&config, cmd).await,
         }
     }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

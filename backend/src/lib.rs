@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod orchestrator;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

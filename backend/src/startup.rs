@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
@@ -13,20 +14,47 @@ use crate::auth::{self, AuthService};
 use crate::config::Config;
 use crate::db;
 use crate::http::{self, AppState};
+use crate::orchestrator::{deployments, engine, Engine, FlowRegistry, Queue};
 
 /// A built, bound, not yet running server.
 pub struct Application {
     server: Server,
     port: u16,
     db: DatabaseConnection,
+    engine: Engine,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Connects, migrates and builds the engine with its queue.
+pub async fn engine(config: &Config, registry: FlowRegistry) -> anyhow::Result<Engine> {
+    let db = db::connect(config).await?;
+    db::migrate(&db).await?;
+    deployments::ensure_defaults(&db, &registry).await?;
+    let queue = Queue::embedded();
+    Ok(Engine::new(db, registry, queue, config.engine_settings()))
+}
+
+/// Runs this process's workers until the process stops.
+pub async fn run_workers(engine: Engine) {
+    match engine.queue().clone() {
+        Queue::Embedded { wake } => {
+            engine::run_embedded_workers(engine, wake, Duration::from_millis(250)).await
+        }
+    }
 }
 
 impl Application {
-    /// Connects to the database, migrates, ensures the first admin, and binds the listener.
+    /// [`Application::build_with`] and the production flows.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, FlowRegistry::production()).await
+    }
+
+    /// Connects to the database, migrates, ensures the first admin and the default deployments, starts
+    /// the dispatcher (and in-process workers unless disabled), and binds the listener.
+    pub async fn build_with(config: Config, registry: FlowRegistry) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let db = db::connect(&config).await?;
-        db::migrate(&db).await?;
+        let engine = engine(&config, registry).await?;
+        let db = engine.db().clone();
         if let Some(password) =
             auth::users::ensure_first_admin(&db, config.admin_password.as_ref()).await?
         {
@@ -38,8 +66,15 @@ impl Application {
             "jwt-secret",
         )?;
         auth::password::warm_up().await;
+        let mut background = vec![tokio::spawn(
+            engine.clone().run_dispatcher(Duration::from_secs(2)),
+        )];
+        if config.in_process_workers {
+            background.push(tokio::spawn(run_workers(engine.clone())));
+        }
         let state = web::Data::new(AppState {
             auth: AuthService::new(db.clone(), &config, jwt_secret.expose_secret().as_bytes()),
+            engine: engine.clone(),
             config: config.clone(),
             started_at: chrono::Utc::now(),
         });
@@ -50,7 +85,13 @@ impl Application {
             .listen(listener)?
             .shutdown_timeout(30)
             .run();
-        Ok(Application { server, port, db })
+        Ok(Application {
+            server,
+            port,
+            db,
+            engine,
+            background,
+        })
     }
 
     /// The bound port (useful with port 0).
@@ -63,11 +104,19 @@ impl Application {
         &self.db
     }
 
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (up to 30 s).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("HTTP server failed")?;
+        let result = self.server.await.context("HTTP server failed");
+        for task in self.background {
+            task.abort();
+        }
         self.db.close_by_ref().await.ok();
-        Ok(())
+        result
     }
 }
 

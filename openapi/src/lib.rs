@@ -3,11 +3,13 @@
 
 mod auth;
 mod common;
+mod runs;
 mod system;
 mod users;
 
 pub use auth::*;
 pub use common::*;
+pub use runs::*;
 pub use system::*;
 pub use users::*;
 

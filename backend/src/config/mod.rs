@@ -68,6 +68,14 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Flow runs one process executes at once.
+    pub workers: usize,
+    /// Whether `serve` also runs workers (off when separate `worker` processes do the work).
+    pub in_process_workers: bool,
+    /// How often a worker writes a running run's heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A run without a heartbeat for this long is declared CRASHED.
+    pub heartbeat_timeout: Duration,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -153,6 +161,12 @@ impl Config {
             bail!("token lifetimes must be positive and the refresh lifetime at least the access lifetime");
         }
         let window_secs: u64 = parse(src, "CHAP_SCHEDULER_LOGIN_WINDOW_SECONDS", 900)?;
+        let workers: usize = parse(src, "CHAP_SCHEDULER_WORKERS", 4)?;
+        let heartbeat: f64 = parse(src, "CHAP_SCHEDULER_HEARTBEAT_SECONDS", 5.0)?;
+        let heartbeat_timeout: f64 = parse(src, "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS", 30.0)?;
+        if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
+            bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
+        }
         Ok(Config {
             bind: parse(
                 src,
@@ -181,6 +195,10 @@ impl Config {
             },
             trust_proxy_headers: parse_bool(src, "CHAP_SCHEDULER_TRUST_PROXY_HEADERS", false)?,
             max_body_bytes: parse(src, "CHAP_SCHEDULER_MAX_BODY_BYTES", 1024 * 1024)?,
+            workers: workers.clamp(1, 256),
+            in_process_workers: parse_bool(src, "CHAP_SCHEDULER_IN_PROCESS_WORKERS", true)?,
+            heartbeat_interval: Duration::from_secs_f64(heartbeat),
+            heartbeat_timeout: Duration::from_secs_f64(heartbeat_timeout),
             log: src
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
@@ -203,6 +221,16 @@ impl Config {
             "redis"
         } else {
             "embedded"
+        }
+    }
+
+    /// The engine's timing and sizing from this configuration.
+    pub fn engine_settings(&self) -> crate::orchestrator::EngineSettings {
+        crate::orchestrator::EngineSettings {
+            heartbeat_interval: self.heartbeat_interval,
+            heartbeat_timeout: self.heartbeat_timeout,
+            worker_concurrency: self.workers,
+            ..Default::default()
         }
     }
 
@@ -271,6 +299,19 @@ impl Config {
             (
                 "CHAP_SCHEDULER_MAX_BODY_BYTES",
                 self.max_body_bytes.to_string(),
+            ),
+            ("CHAP_SCHEDULER_WORKERS", self.workers.to_string()),
+            (
+                "CHAP_SCHEDULER_IN_PROCESS_WORKERS",
+                self.in_process_workers.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_HEARTBEAT_SECONDS",
+                self.heartbeat_interval.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
+                self.heartbeat_timeout.as_secs_f64().to_string(),
             ),
             ("CHAP_SCHEDULER_LOG", self.log.clone()),
             ("CHAP_SCHEDULER_LOG_FORMAT", self.log_format.clone()),

@@ -68,6 +68,21 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor at a row.
+    pub fn new(at: DateTime<Utc>, id: Uuid) -> Self {
+        Cursor { at, id }
+    }
+
+    /// The row's time.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The row's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
     /// Opaque text form.
     pub fn encode(&self) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(

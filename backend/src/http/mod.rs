@@ -3,8 +3,11 @@
 
 mod audit;
 mod auth;
+mod deployments;
 pub mod error;
 pub mod extract;
+mod flows;
+mod runs;
 mod spa;
 mod system;
 mod tokens;
@@ -23,6 +26,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::AuthService;
 use crate::config::Config;
+use crate::orchestrator::Engine;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -30,6 +34,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Authentication (and the database through it).
     pub auth: AuthService,
+    /// The orchestration engine.
+    pub engine: Engine,
     /// When this process started.
     pub started_at: DateTime<Utc>,
 }
@@ -117,6 +123,9 @@ where
                 .configure(users::routes)
                 .configure(tokens::routes)
                 .configure(audit::routes)
+                .configure(flows::routes)
+                .configure(deployments::routes)
+                .configure(runs::routes)
                 .default_service(web::to(error::api_not_found)),
         )
         .configure(system::routes)

@@ -15,6 +15,9 @@ pub const PASSWORD: &str = "a-good-long-password";
 pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
+    pub engine: chap_scheduler::orchestrator::Engine,
+    /// How many times the sleepy test flow's body started.
+    pub sleepy_started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// A client with its own cookie jar (a browser).
     pub client: Client,
     _data_dir: tempfile::TempDir,
@@ -71,6 +74,11 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
         ("CHAP_SCHEDULER_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
         ("CHAP_SCHEDULER_JWT_SECRET", JWT_SECRET.to_string()),
         ("CHAP_SCHEDULER_LOG", "warn".to_string()),
+        ("CHAP_SCHEDULER_HEARTBEAT_SECONDS", "0.25".to_string()),
+        (
+            "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
+            "1.5".to_string(),
+        ),
         ("DATABASE_URL", database_url(data_dir.path()).await),
     ]
     .into_iter()
@@ -78,13 +86,19 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     .collect();
     vars.extend(overrides.drain());
     let config = Config::from_source(&vars).expect("test configuration");
-    let app = Application::build(config).await.expect("build application");
+    let (registry, sleepy_started) = crate::test_flows::registry();
+    let app = Application::build_with(config, registry)
+        .await
+        .expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
+    let engine = app.engine().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
+        engine,
+        sleepy_started,
         client: browser(),
         _data_dir: data_dir,
     }
@@ -160,6 +174,56 @@ impl TestApp {
             .unwrap()
             .access_token;
         (user, token)
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The default deployment of a test flow.
+    pub async fn deployment(&self, flow: &str, token: &str) -> Value {
+        let all = body(self.get("/api/v1/deployments", token).await).await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["flow_name"] == flow && d["is_default"] == true)
+            .cloned()
+            .unwrap_or_else(|| panic!("no default deployment for {flow}: {all}"))
+    }
+
+    /// Triggers a run of a deployment; returns the run (asserting 201).
+    pub async fn trigger(&self, deployment_id: &str, token: &str, parameters: Value) -> Value {
+        let r = self
+            .post(
+                &format!("/api/v1/deployments/{deployment_id}/runs"),
+                token,
+                json!({ "parameters": parameters }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        body(r).await
+    }
+
+    /// Polls a run until it is in one of `states` (20 s at most); returns its detail.
+    pub async fn wait_for(&self, run_id: &str, token: &str, states: &[&str]) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let run = body(self.get(&format!("/api/v1/runs/{run_id}"), token).await).await;
+            if states.contains(&run["state"].as_str().unwrap_or("")) {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run never reached {states:?}: {run}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {

@@ -7,5 +7,7 @@ mod auth;
 mod helpers;
 mod http;
 mod openapi;
+mod runs;
+mod test_flows;
 mod tokens;
 mod users;

@@ -1,7 +1,14 @@
 //! sea-orm entities, one module per table.
 
 pub mod api_token;
+pub mod artifact;
 pub mod audit_event;
+pub mod deployment;
+pub mod flow_run;
+pub mod flow_run_state;
+pub mod log;
 pub mod refresh_token;
+pub mod schedule;
 pub mod session;
+pub mod task_run;
 pub mod user;

@@ -1,0 +1,526 @@
+//! `/api/v1/runs`: list, detail, cancel, retry, logs (paged and live over SSE), artifacts, stats.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chap_scheduler_api::{
+    ArtifactView, DayStats, ErrorBody, LogPage, LogView, Page, Role, RunDetail, RunState, RunStats,
+    RunView,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::deployments::trigger_name;
+use super::AppState;
+use crate::auth::Principal;
+use crate::db::audit::{self, Cursor};
+use crate::db::entities::{artifact, deployment, flow_run, log};
+use crate::error::{AppError, AppResult};
+use crate::orchestrator::runs::{self, state_of};
+use crate::orchestrator::{deployments, Trigger};
+
+/// Registers the routes (`stats` before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(run_stats)
+        .service(list_runs)
+        .service(get_run)
+        .service(cancel_run)
+        .service(retry_run)
+        .service(run_logs)
+        .service(stream_logs)
+        .service(run_artifacts);
+}
+
+/// Days listed when no `since` is given.
+const DEFAULT_DAYS: i64 = 30;
+
+/// Filters of the run list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RunQuery {
+    /// Comma-separated states, e.g. `FAILED,CRASHED`.
+    state: Option<String>,
+    /// Only runs of this deployment.
+    deployment_id: Option<Uuid>,
+    /// Only runs of this flow.
+    flow_name: Option<String>,
+    /// Created at or after (default: 30 days ago).
+    since: Option<DateTime<Utc>>,
+    /// Created before.
+    until: Option<DateTime<Utc>>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+async fn find_run(state: &AppState, id: Uuid) -> AppResult<flow_run::Model> {
+    runs::get(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no run with id {id}")))
+}
+
+/// Runs, newest first, filtered and keyset-paginated.
+#[utoipa::path(
+    tag = "runs",
+    params(RunQuery),
+    responses((status = 200, body = Page<RunView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+#[get("/runs")]
+async fn list_runs(
+    state: web::Data<AppState>,
+    query: web::Query<RunQuery>,
+) -> AppResult<web::Json<Page<RunView>>> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 200"));
+    }
+    let mut find = flow_run::Entity::find();
+    if let Some(states) = &q.state {
+        let parsed: Result<Vec<RunState>, String> =
+            states.split(',').map(|s| s.trim().parse()).collect();
+        let parsed = parsed.map_err(|e| AppError::field("state", e))?;
+        find = find.filter(flow_run::Column::State.is_in(parsed.iter().map(|s| s.as_str())));
+    }
+    if let Some(d) = q.deployment_id {
+        find = find.filter(flow_run::Column::DeploymentId.eq(d));
+    }
+    if let Some(f) = &q.flow_name {
+        find = find.filter(flow_run::Column::FlowName.eq(f.as_str()));
+    }
+    let since = q
+        .since
+        .unwrap_or_else(|| Utc::now() - chrono::Duration::days(DEFAULT_DAYS));
+    find = find.filter(flow_run::Column::CreatedAt.gte(since));
+    if let Some(u) = q.until {
+        find = find.filter(flow_run::Column::CreatedAt.lt(u));
+    }
+    if let Some(raw) = &q.cursor {
+        let c = Cursor::decode(raw)
+            .ok_or_else(|| AppError::field("cursor", "not a cursor from this list"))?;
+        find = find.filter(
+            Condition::any()
+                .add(flow_run::Column::CreatedAt.lt(c.at()))
+                .add(
+                    Condition::all()
+                        .add(flow_run::Column::CreatedAt.eq(c.at()))
+                        .add(flow_run::Column::Id.lt(c.id())),
+                ),
+        );
+    }
+    let mut rows = find
+        .order_by_desc(flow_run::Column::CreatedAt)
+        .order_by_desc(flow_run::Column::Id)
+        .limit(limit + 1)
+        .all(state.engine.db())
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|r| Cursor::new(r.created_at, r.id).encode())
+    } else {
+        None
+    };
+    Ok(web::Json(Page {
+        items: rows.iter().map(runs::view).collect(),
+        next_cursor,
+    }))
+}
+
+/// A run with its state history and steps.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+#[get("/runs/{id}")]
+async fn get_run(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<RunDetail>> {
+    let run = find_run(&state, *id).await?;
+    let (history, steps) = runs::history_and_steps(state.engine.db(), run.id).await?;
+    Ok(web::Json(RunDetail {
+        run: runs::view(&run),
+        history: history.iter().map(runs::state_change_view).collect(),
+        task_runs: steps.iter().map(runs::task_view).collect(),
+    }))
+}
+
+/// Cancel a run (operator): at once if not started; a running run goes CANCELLING, then CANCELLED.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses(
+        (status = 200, body = RunView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody),
+    )
+)]
+#[post("/runs/{id}/cancel")]
+async fn cancel_run(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<RunView>> {
+    principal.require(Role::Operator)?;
+    let run = state.engine.cancel(*id, &trigger_name(&principal)).await?;
+    audit::record(
+        state.engine.db(),
+        &principal.actor(),
+        "run.cancelled",
+        Some(format!("run:{}", run.id)),
+        json!({}),
+    )
+    .await?;
+    Ok(web::Json(runs::view(&run)))
+}
+
+/// Retry a finished run (operator): a new run of the same deployment with the same parameters, linked
+/// to this one.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses(
+        (status = 201, body = RunView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not finished, or its deployment is gone or paused", body = ErrorBody),
+    )
+)]
+#[post("/runs/{id}/retry")]
+async fn retry_run(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    principal.require(Role::Operator)?;
+    let old = find_run(&state, *id).await?;
+    if !state_of(&old.state).is_terminal() {
+        return Err(AppError::Conflict(format!(
+            "the run is {}; only a finished run can be retried",
+            old.state
+        )));
+    }
+    let dep_id = old
+        .deployment_id
+        .ok_or_else(|| AppError::Conflict("the run's deployment was deleted".into()))?;
+    let dep = deployments::get(state.engine.db(), dep_id).await?;
+    if dep.paused {
+        return Err(AppError::Conflict(format!(
+            "the deployment `{}` is paused; resume it first",
+            dep.name
+        )));
+    }
+    // The old run's parameters already include the defaults of its time: use them as they were.
+    let frozen = deployment::Model {
+        parameters: json!({}),
+        ..dep
+    };
+    let (run, _) = state
+        .engine
+        .trigger(
+            &frozen,
+            Some(&old.parameters),
+            Trigger::Retry(old.id),
+            None,
+            None,
+        )
+        .await?;
+    audit::record(
+        state.engine.db(),
+        &principal.actor(),
+        "run.retried",
+        Some(format!("run:{}", run.id)),
+        json!({ "retry_of": old.id, "by": trigger_name(&principal) }),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(runs::view(&run)))
+}
+
+/// Log paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LogQuery {
+    /// Only lines with a larger id (the `next_after` of the previous page).
+    after: Option<i64>,
+    /// Page size, 1–1000 (default 200).
+    limit: Option<u64>,
+    /// Lowest level: `debug`, `info`, `warning` or `error`.
+    level: Option<String>,
+}
+
+fn levels_from(min: Option<&str>) -> AppResult<Vec<&'static str>> {
+    const ALL: [&str; 4] = ["debug", "info", "warning", "error"];
+    let start = match min {
+        None => 0,
+        Some(l) => ALL
+            .iter()
+            .position(|x| *x == l)
+            .ok_or_else(|| AppError::field("level", "must be debug, info, warning or error"))?,
+    };
+    Ok(ALL[start..].to_vec())
+}
+
+fn log_view(l: log::Model) -> LogView {
+    LogView {
+        id: l.id,
+        at: l.at,
+        level: l.level,
+        message: l.message,
+        task_run_id: l.task_run_id,
+    }
+}
+
+async fn logs_after(
+    state: &AppState,
+    run: Uuid,
+    after: i64,
+    limit: u64,
+    levels: &[&str],
+) -> AppResult<Vec<LogView>> {
+    Ok(log::Entity::find()
+        .filter(log::Column::FlowRunId.eq(run))
+        .filter(log::Column::Id.gt(after))
+        .filter(log::Column::Level.is_in(levels.iter().copied()))
+        .order_by_asc(log::Column::Id)
+        .limit(limit)
+        .all(state.engine.db())
+        .await?
+        .into_iter()
+        .map(log_view)
+        .collect())
+}
+
+/// A run's log lines, oldest first.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id"), LogQuery),
+    responses((status = 200, body = LogPage), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+#[get("/runs/{id}/logs")]
+async fn run_logs(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+) -> AppResult<web::Json<LogPage>> {
+    let run = find_run(&state, *id).await?;
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 1000"));
+    }
+    let levels = levels_from(query.level.as_deref())?;
+    let items = logs_after(&state, run.id, query.after.unwrap_or(0), limit, &levels).await?;
+    let next_after = items.last().map(|l| l.id).or(query.after);
+    Ok(web::Json(LogPage { items, next_after }))
+}
+
+/// Live log tail as Server-Sent Events.
+///
+/// Events: `log` (a LogView; the event id is the log id, so `Last-Event-ID` resumes), `state`
+/// (a RunView whenever the state changes) and `end` once the run finished and every line was sent.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id"), LogQuery),
+    responses(
+        (status = 200, description = "text/event-stream of log lines and state changes"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/runs/{id}/logs/stream")]
+async fn stream_logs(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+) -> AppResult<HttpResponse> {
+    let run = find_run(&state, *id).await?;
+    let levels = levels_from(query.level.as_deref())?;
+    let resume = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let start = resume.or(query.after).unwrap_or(0);
+    struct Tail {
+        state: web::Data<AppState>,
+        run: Uuid,
+        after: i64,
+        last_state: Option<String>,
+        levels: Vec<&'static str>,
+        done: bool,
+        quiet: u32,
+    }
+    let tail = Tail {
+        state,
+        run: run.id,
+        after: start,
+        last_state: None,
+        levels,
+        done: false,
+        quiet: 0,
+    };
+    let stream = futures_util::stream::unfold(tail, |mut t| async move {
+        if t.done {
+            return None;
+        }
+        loop {
+            let mut out = String::new();
+            let current = runs::get(t.state.engine.db(), t.run).await.ok().flatten();
+            let lines = logs_after(&t.state, t.run, t.after, 500, &t.levels)
+                .await
+                .unwrap_or_default();
+            for l in &lines {
+                t.after = l.id;
+                out.push_str(&format!("id: {}\nevent: log\ndata: {}\n\n", l.id, json!(l)));
+            }
+            let finished = match &current {
+                Some(run) => {
+                    if t.last_state.as_deref() != Some(run.state.as_str()) {
+                        t.last_state = Some(run.state.clone());
+                        out.push_str(&format!(
+                            "event: state\ndata: {}\n\n",
+                            json!(runs::view(run))
+                        ));
+                    }
+                    // The worker flushes its logs before it ends the run: once terminal, what is there is all.
+                    state_of(&run.state).is_terminal() && lines.len() < 500
+                }
+                None => true,
+            };
+            if finished {
+                out.push_str("event: end\ndata: {}\n\n");
+                t.done = true;
+            }
+            if !out.is_empty() {
+                t.quiet = 0;
+                return Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), t));
+            }
+            t.quiet += 1;
+            if t.quiet % 30 == 0 {
+                return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), t));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+/// A run's artifacts (the run report).
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses((status = 200, body = Vec<ArtifactView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+#[get("/runs/{id}/artifacts")]
+async fn run_artifacts(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<Vec<ArtifactView>>> {
+    let run = find_run(&state, *id).await?;
+    let rows = artifact::Entity::find()
+        .filter(artifact::Column::FlowRunId.eq(run.id))
+        .order_by_asc(artifact::Column::CreatedAt)
+        .all(state.engine.db())
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|a| ArtifactView {
+                id: a.id,
+                key: a.key,
+                kind: a.kind,
+                content: a.content,
+                created_at: a.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Stats window.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StatsQuery {
+    /// Days back including today, 1–90 (default 14).
+    days: Option<i64>,
+}
+
+/// Runs per day by state, plus how many are running and late now.
+#[utoipa::path(
+    tag = "runs",
+    params(StatsQuery),
+    responses((status = 200, body = RunStats), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+#[get("/runs/stats")]
+async fn run_stats(
+    state: web::Data<AppState>,
+    query: web::Query<StatsQuery>,
+) -> AppResult<web::Json<RunStats>> {
+    let days = query.days.unwrap_or(14);
+    if !(1..=90).contains(&days) {
+        return Err(AppError::field("days", "must be between 1 and 90"));
+    }
+    let today = Utc::now().date_naive();
+    let first = today - chrono::Duration::days(days - 1);
+    let start = first
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now);
+    let rows: Vec<(DateTime<Utc>, String)> = flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::ExpectedStartAt)
+        .column(flow_run::Column::State)
+        .filter(flow_run::Column::ExpectedStartAt.gte(start))
+        .into_tuple()
+        .all(state.engine.db())
+        .await?;
+    let mut by_day: BTreeMap<chrono::NaiveDate, BTreeMap<String, u64>> = (0..days)
+        .map(|d| (first + chrono::Duration::days(d), BTreeMap::new()))
+        .collect();
+    for (at, s) in rows {
+        if let Some(day) = by_day.get_mut(&at.date_naive()) {
+            *day.entry(s).or_default() += 1;
+        }
+    }
+    let db = state.engine.db();
+    let running = flow_run::Entity::find()
+        .filter(
+            flow_run::Column::State
+                .is_in([RunState::Running.as_str(), RunState::Cancelling.as_str()]),
+        )
+        .count(db)
+        .await?;
+    let late_before = Utc::now() - chrono::Duration::seconds(runs::LATE_AFTER_SECONDS);
+    let late = flow_run::Entity::find()
+        .filter(
+            flow_run::Column::State
+                .is_in([RunState::Scheduled.as_str(), RunState::Pending.as_str()]),
+        )
+        .filter(flow_run::Column::ExpectedStartAt.lt(late_before))
+        .count(db)
+        .await?;
+    Ok(web::Json(RunStats {
+        days: by_day
+            .into_iter()
+            .map(|(date, counts)| DayStats { date, counts })
+            .collect(),
+        running,
+        late,
+    }))
+}

@@ -1,0 +1,312 @@
+//! Deployments: validation, CRUD, and the default deployment of every registered flow.
+
+use chap_scheduler_api::{
+    CollisionStrategy, CreateDeploymentRequest, DeploymentView, UpdateDeploymentRequest,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::flow::{Flow, FlowRegistry};
+use super::schema;
+use super::state::RunState;
+use crate::db::entities::{deployment, flow_run};
+use crate::db::{is_unique_violation, users::now};
+use crate::error::{AppError, AppResult};
+
+/// The API view of a deployment.
+pub fn view(d: &deployment::Model) -> DeploymentView {
+    DeploymentView {
+        id: d.id,
+        name: d.name.clone(),
+        flow_name: d.flow_name.clone(),
+        description: d.description.clone(),
+        tags: serde_json::from_value(d.tags.clone()).unwrap_or_default(),
+        parameters: d.parameters.clone(),
+        paused: d.paused,
+        concurrency_limit: d.concurrency_limit.map(|l| l.max(0) as u32),
+        collision_strategy: strategy_of(&d.collision_strategy),
+        retries: d.retries.max(0) as u32,
+        retry_delay_seconds: d.retry_delay_seconds,
+        retry_backoff: d.retry_backoff,
+        timeout_seconds: d.timeout_seconds,
+        is_default: d.is_default,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}
+
+/// Parses a stored strategy.
+pub fn strategy_of(raw: &str) -> CollisionStrategy {
+    if raw == CollisionStrategy::CancelNew.as_str() {
+        CollisionStrategy::CancelNew
+    } else {
+        CollisionStrategy::Enqueue
+    }
+}
+
+fn check_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::field("name", "must be 1 to 100 characters"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_policy(
+    retries: u32,
+    delay: f64,
+    backoff: f64,
+    limit: Option<u32>,
+    timeout: Option<f64>,
+) -> AppResult<()> {
+    if retries > 10 {
+        return Err(AppError::field("retries", "must be between 0 and 10"));
+    }
+    if !(0.0..=86_400.0).contains(&delay) {
+        return Err(AppError::field(
+            "retry_delay_seconds",
+            "must be between 0 and 86400",
+        ));
+    }
+    if !(1.0..=10.0).contains(&backoff) {
+        return Err(AppError::field("retry_backoff", "must be between 1 and 10"));
+    }
+    if limit == Some(0) || limit.is_some_and(|l| l > 1000) {
+        return Err(AppError::field(
+            "concurrency_limit",
+            "must be between 1 and 1000, or absent",
+        ));
+    }
+    if timeout.is_some_and(|t| !(t > 0.0 && t <= 7.0 * 86_400.0)) {
+        return Err(AppError::field(
+            "timeout_seconds",
+            "must be more than 0 and at most 604800",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates parameter defaults against the flow's schema (incomplete defaults are fine).
+fn check_defaults(flow: &dyn Flow, parameters: &Value) -> AppResult<()> {
+    if !parameters.is_object() {
+        return Err(AppError::field("parameters", "must be a JSON object"));
+    }
+    let errors = schema::validate(&flow.parameter_schema(), parameters, true);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(field_errors("parameters", errors))
+    }
+}
+
+/// A 422 with field errors under a prefix.
+pub fn field_errors(prefix: &str, errors: schema::FieldErrors) -> AppError {
+    let details: serde_json::Map<String, Value> = errors
+        .into_iter()
+        .map(|(k, v)| (format!("{prefix}.{k}"), Value::String(v)))
+        .collect();
+    let first = details
+        .iter()
+        .next()
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+        .unwrap_or_default();
+    AppError::Validation {
+        message: format!("invalid {prefix}: {first}"),
+        details: Some(Value::Object(details)),
+    }
+}
+
+fn conflict_or(e: sea_orm::DbErr, name: &str) -> AppError {
+    if is_unique_violation(&e) {
+        AppError::Conflict(format!("a deployment named `{name}` already exists"))
+    } else {
+        e.into()
+    }
+}
+
+/// Creates a deployment.
+pub async fn create(
+    db: &DatabaseConnection,
+    registry: &FlowRegistry,
+    req: CreateDeploymentRequest,
+) -> AppResult<deployment::Model> {
+    let name = check_name(&req.name)?;
+    let flow = registry.get(&req.flow_name).ok_or_else(|| {
+        AppError::field("flow_name", format!("no flow named `{}`", req.flow_name))
+    })?;
+    let parameters = req.parameters.unwrap_or_else(|| flow.default_parameters());
+    check_defaults(flow.as_ref(), &parameters)?;
+    let delay = req.retry_delay_seconds.unwrap_or(10.0);
+    let backoff = req.retry_backoff.unwrap_or(2.0);
+    check_policy(
+        req.retries,
+        delay,
+        backoff,
+        req.concurrency_limit,
+        req.timeout_seconds,
+    )?;
+    let now = now();
+    deployment::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(name.clone()),
+        flow_name: Set(req.flow_name),
+        description: Set(req.description),
+        tags: Set(serde_json::json!(req.tags)),
+        parameters: Set(parameters),
+        paused: Set(req.paused),
+        concurrency_limit: Set(req.concurrency_limit.map(|l| l as i32)),
+        collision_strategy: Set(req.collision_strategy.as_str().into()),
+        retries: Set(req.retries as i32),
+        retry_delay_seconds: Set(delay),
+        retry_backoff: Set(backoff),
+        timeout_seconds: Set(req.timeout_seconds),
+        is_default: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| conflict_or(e, &name))
+}
+
+/// All deployments by name.
+pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<deployment::Model>> {
+    Ok(deployment::Entity::find()
+        .order_by_asc(deployment::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// One deployment.
+pub async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<deployment::Model> {
+    deployment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no deployment with id {id}")))
+}
+
+/// Applies a partial update.
+pub async fn update(
+    db: &DatabaseConnection,
+    registry: &FlowRegistry,
+    id: Uuid,
+    req: UpdateDeploymentRequest,
+) -> AppResult<deployment::Model> {
+    let current = get(db, id).await?;
+    let mut d = current.clone().into_active_model();
+    let name = match &req.name {
+        Some(n) => check_name(n)?,
+        None => current.name.clone(),
+    };
+    d.name = Set(name.clone());
+    if let Some(desc) = req.description {
+        d.description = Set(desc);
+    }
+    if let Some(tags) = req.tags {
+        d.tags = Set(serde_json::json!(tags));
+    }
+    if let Some(params) = req.parameters {
+        if let Some(flow) = registry.get(&current.flow_name) {
+            check_defaults(flow.as_ref(), &params)?;
+        }
+        d.parameters = Set(params);
+    }
+    if let Some(p) = req.paused {
+        d.paused = Set(p);
+    }
+    let limit = req
+        .concurrency_limit
+        .unwrap_or(current.concurrency_limit.map(|l| l as u32));
+    let timeout = req.timeout_seconds.unwrap_or(current.timeout_seconds);
+    let retries = req.retries.unwrap_or(current.retries.max(0) as u32);
+    let delay = req
+        .retry_delay_seconds
+        .unwrap_or(current.retry_delay_seconds);
+    let backoff = req.retry_backoff.unwrap_or(current.retry_backoff);
+    check_policy(retries, delay, backoff, limit, timeout)?;
+    d.concurrency_limit = Set(limit.map(|l| l as i32));
+    d.timeout_seconds = Set(timeout);
+    d.retries = Set(retries as i32);
+    d.retry_delay_seconds = Set(delay);
+    d.retry_backoff = Set(backoff);
+    if let Some(s) = req.collision_strategy {
+        d.collision_strategy = Set(s.as_str().into());
+    }
+    d.updated_at = Set(now());
+    d.update(db).await.map_err(|e| conflict_or(e, &name))
+}
+
+/// Deletes a deployment and its schedules; refused while it has runs in flight. Finished runs keep
+/// their history (their deployment link is cleared).
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<deployment::Model> {
+    let current = get(db, id).await?;
+    let active = flow_run::Entity::find()
+        .filter(flow_run::Column::DeploymentId.eq(id))
+        .filter(
+            flow_run::Column::State.is_not_in(
+                RunState::ALL
+                    .into_iter()
+                    .filter(|s| s.is_terminal())
+                    .map(|s| s.as_str()),
+            ),
+        )
+        .count(db)
+        .await?;
+    if active > 0 {
+        return Err(AppError::Conflict(format!(
+            "the deployment has {active} run(s) not finished yet; cancel them or wait"
+        )));
+    }
+    deployment::Entity::delete_by_id(id).exec(db).await?;
+    Ok(current)
+}
+
+/// Creates the default deployment of every registered flow that has none. Idempotent across restarts
+/// and replicas: the deployment is named after the flow, and the unique name makes racing inserts fail.
+pub async fn ensure_defaults(
+    db: &DatabaseConnection,
+    registry: &FlowRegistry,
+) -> anyhow::Result<()> {
+    for flow in registry.all() {
+        let exists = deployment::Entity::find()
+            .filter(deployment::Column::FlowName.eq(flow.name()))
+            .filter(deployment::Column::IsDefault.eq(true))
+            .count(db)
+            .await?
+            > 0;
+        if exists {
+            continue;
+        }
+        let now = now();
+        let inserted = deployment::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set(flow.name().to_string()),
+            flow_name: Set(flow.name().to_string()),
+            description: Set(flow.description().to_string()),
+            tags: Set(serde_json::json!([])),
+            parameters: Set(flow.default_parameters()),
+            paused: Set(false),
+            concurrency_limit: Set(flow.default_concurrency_limit().map(|l| l as i32)),
+            collision_strategy: Set(CollisionStrategy::Enqueue.as_str().into()),
+            retries: Set(0),
+            retry_delay_seconds: Set(10.0),
+            retry_backoff: Set(2.0),
+            timeout_seconds: Set(None),
+            is_default: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(_) => tracing::info!(flow = flow.name(), "created the default deployment"),
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

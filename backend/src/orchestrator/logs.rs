@@ -1,0 +1,138 @@
+//! The log writer: run log lines are sent over a channel and written in batches, so a chatty flow
+//! costs one insert per batch, not per line.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::db::entities::log;
+
+/// Most lines written in one insert.
+const BATCH: usize = 500;
+/// Longest a line waits before it is written.
+const LINGER: Duration = Duration::from_millis(200);
+
+/// One log line of a run.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// The run.
+    pub run_id: Uuid,
+    /// The step, if any.
+    pub task_run_id: Option<Uuid>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `debug`, `info`, `warning`, `error`.
+    pub level: &'static str,
+    /// The text (already redacted).
+    pub message: String,
+}
+
+enum Msg {
+    Line(LogLine),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Sends lines to the writer task.
+#[derive(Clone)]
+pub struct LogSink {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl LogSink {
+    /// Starts the writer task.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(db, rx));
+        LogSink { tx }
+    }
+
+    /// Queues a line.
+    pub fn send(&self, line: LogLine) {
+        let _ = self.tx.send(Msg::Line(line));
+    }
+
+    /// Waits until every line sent before this call is in the database.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut batch: Vec<LogLine> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    // When the oldest line of the batch arrived: no line waits longer than LINGER, however busy.
+    let mut oldest = tokio::time::Instant::now();
+    loop {
+        let msg = if batch.is_empty() {
+            match rx.recv().await {
+                Some(m) => {
+                    oldest = tokio::time::Instant::now();
+                    m
+                }
+                None => break,
+            }
+        } else {
+            match tokio::time::timeout_at(oldest + LINGER, rx.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    write(&db, &mut batch).await;
+                    break;
+                }
+                Err(_) => {
+                    write(&db, &mut batch).await;
+                    continue;
+                }
+            }
+        };
+        match msg {
+            Msg::Line(line) => {
+                batch.push(line);
+                if batch.len() >= BATCH {
+                    write(&db, &mut batch).await;
+                }
+            }
+            Msg::Flush(done) => {
+                // Drain whatever else is already queued, then write and release every waiter.
+                waiters.push(done);
+                while let Ok(m) = rx.try_recv() {
+                    match m {
+                        Msg::Line(line) => batch.push(line),
+                        Msg::Flush(d) => waiters.push(d),
+                    }
+                    if batch.len() >= BATCH {
+                        write(&db, &mut batch).await;
+                    }
+                }
+                write(&db, &mut batch).await;
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+        }
+    }
+}
+
+async fn write(db: &DatabaseConnection, batch: &mut Vec<LogLine>) {
+    if batch.is_empty() {
+        return;
+    }
+    let rows = batch.drain(..).map(|l| log::ActiveModel {
+        flow_run_id: Set(l.run_id),
+        task_run_id: Set(l.task_run_id),
+        at: Set(l.at),
+        level: Set(l.level.to_string()),
+        message: Set(l.message),
+        ..Default::default()
+    });
+    let rows: Vec<_> = rows.collect();
+    let count = rows.len();
+    if let Err(e) = log::Entity::insert_many(rows).exec(db).await {
+        tracing::error!(error = %e, count, "writing run log lines failed");
+    }
+}

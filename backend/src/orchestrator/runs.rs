@@ -1,0 +1,238 @@
+//! Flow-run persistence: compare-and-set state transitions with history, views and queries.
+
+use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::state::{predecessor_names, RunState};
+use crate::db::entities::{flow_run, flow_run_state, task_run};
+use crate::db::users::now;
+
+/// A run is late when it should have started this long ago and has not.
+pub const LATE_AFTER_SECONDS: i64 = 15;
+
+/// Parses a stored state (never written invalid by this code).
+pub fn state_of(raw: &str) -> RunState {
+    raw.parse().unwrap_or(RunState::Failed)
+}
+
+/// The API view of a run.
+pub fn view(r: &flow_run::Model) -> RunView {
+    let state = state_of(&r.state);
+    RunView {
+        id: r.id,
+        deployment_id: r.deployment_id,
+        deployment_name: r.deployment_name.clone(),
+        flow_name: r.flow_name.clone(),
+        parameters: r.parameters.clone(),
+        state,
+        state_message: r.state_message.clone(),
+        state_at: r.state_at,
+        late: matches!(state, RunState::Scheduled | RunState::Pending)
+            && Utc::now() - r.expected_start_at > Duration::seconds(LATE_AFTER_SECONDS),
+        expected_start_at: r.expected_start_at,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        attempt: r.attempt.max(0) as u32,
+        max_attempts: r.max_attempts.max(1) as u32,
+        triggered_by: r.triggered_by.clone(),
+        schedule_id: r.schedule_id,
+        retry_of: r.retry_of,
+        summary: r.summary.clone(),
+        created_at: r.created_at,
+    }
+}
+
+/// The API view of a step.
+pub fn task_view(t: &task_run::Model) -> TaskRunView {
+    TaskRunView {
+        id: t.id,
+        position: t.position.max(0) as u32,
+        name: t.name.clone(),
+        label: t.label.clone(),
+        state: state_of(&t.state),
+        attempts: t.attempts.max(0) as u32,
+        started_at: t.started_at,
+        ended_at: t.ended_at,
+        duration_seconds: t
+            .ended_at
+            .map(|e| (e - t.started_at).num_milliseconds() as f64 / 1000.0),
+        error: t.error.clone(),
+    }
+}
+
+/// The API view of a history entry.
+pub fn state_change_view(s: &flow_run_state::Model) -> StateChangeView {
+    StateChangeView {
+        state: state_of(&s.state),
+        message: s.message.clone(),
+        at: s.at,
+    }
+}
+
+/// Records a state in the history.
+pub async fn record_state(
+    db: &impl ConnectionTrait,
+    run_id: Uuid,
+    state: RunState,
+    message: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    flow_run_state::ActiveModel {
+        // Time-ordered ids keep the history in order even within one microsecond.
+        id: Set(Uuid::now_v7()),
+        flow_run_id: Set(run_id),
+        state: Set(state.as_str().into()),
+        message: Set(message),
+        at: Set(at),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+/// A state change to apply by compare-and-set.
+pub struct Transition {
+    /// Target state.
+    pub to: RunState,
+    /// Reason shown with the state.
+    pub message: Option<String>,
+    /// Only from these states (defaults to every allowed predecessor).
+    pub from: Option<Vec<RunState>>,
+    /// Only if owned by this worker.
+    pub worker: Option<String>,
+    /// Other columns to set in the same update.
+    pub set: Vec<(flow_run::Column, SimpleExpr)>,
+}
+
+impl Transition {
+    /// A transition to `to` from any allowed predecessor.
+    pub fn to(to: RunState) -> Self {
+        Transition {
+            to,
+            message: None,
+            from: None,
+            worker: None,
+            set: Vec::new(),
+        }
+    }
+
+    /// With a reason.
+    pub fn message(mut self, m: impl Into<String>) -> Self {
+        self.message = Some(m.into());
+        self
+    }
+
+    /// Restricts the source states (intersected with the allowed ones).
+    pub fn from(mut self, states: &[RunState]) -> Self {
+        self.from = Some(states.to_vec());
+        self
+    }
+
+    /// Requires ownership by a worker.
+    pub fn owned_by(mut self, worker: &str) -> Self {
+        self.worker = Some(worker.to_string());
+        self
+    }
+
+    /// Sets another column too.
+    pub fn set(mut self, col: flow_run::Column, value: impl Into<SimpleExpr>) -> Self {
+        self.set.push((col, value.into()));
+        self
+    }
+}
+
+/// Applies a transition if the run is still in an allowed state; writes the history in the same
+/// transaction. Returns whether it applied (false: someone else moved the run first).
+pub async fn transition(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+    t: Transition,
+) -> Result<bool, DbErr> {
+    let allowed = predecessor_names(t.to);
+    let from: Vec<&str> = match &t.from {
+        Some(states) => states
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| allowed.contains(s))
+            .collect(),
+        None => allowed,
+    };
+    if from.is_empty() {
+        return Ok(false);
+    }
+    let at = now();
+    let txn = db.begin().await?;
+    let mut q = flow_run::Entity::update_many()
+        .col_expr(flow_run::Column::State, Expr::value(t.to.as_str()))
+        .col_expr(
+            flow_run::Column::StateMessage,
+            Expr::value(t.message.clone()),
+        )
+        .col_expr(flow_run::Column::StateAt, Expr::value(at));
+    if t.to.is_terminal() {
+        q = q.col_expr(flow_run::Column::EndedAt, Expr::value(at));
+    }
+    for (col, value) in t.set {
+        q = q.col_expr(col, value);
+    }
+    q = q
+        .filter(flow_run::Column::Id.eq(run_id))
+        .filter(flow_run::Column::State.is_in(from));
+    if let Some(w) = &t.worker {
+        q = q.filter(flow_run::Column::WorkerId.eq(w.as_str()));
+    }
+    let applied = q.exec(&txn).await?.rows_affected == 1;
+    if applied {
+        record_state(&txn, run_id, t.to, t.message, at).await?;
+    }
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// Ends the steps a run left RUNNING (cancelled, crashed or timed out mid-step).
+pub async fn close_open_steps(
+    db: &impl ConnectionTrait,
+    run_id: Uuid,
+    state: RunState,
+    error: &str,
+) -> Result<(), DbErr> {
+    task_run::Entity::update_many()
+        .col_expr(task_run::Column::State, Expr::value(state.as_str()))
+        .col_expr(task_run::Column::EndedAt, Expr::value(now()))
+        .col_expr(task_run::Column::Error, Expr::value(error))
+        .filter(task_run::Column::FlowRunId.eq(run_id))
+        .filter(task_run::Column::State.eq(RunState::Running.as_str()))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// A run by id.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<flow_run::Model>, DbErr> {
+    flow_run::Entity::find_by_id(id).one(db).await
+}
+
+/// A run's history, oldest first, and its steps in order.
+pub async fn history_and_steps(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<(Vec<flow_run_state::Model>, Vec<task_run::Model>), DbErr> {
+    let history = flow_run_state::Entity::find()
+        .filter(flow_run_state::Column::FlowRunId.eq(id))
+        .order_by_asc(flow_run_state::Column::At)
+        .order_by_asc(flow_run_state::Column::Id)
+        .all(db)
+        .await?;
+    let steps = task_run::Entity::find()
+        .filter(task_run::Column::FlowRunId.eq(id))
+        .order_by_asc(task_run::Column::Position)
+        .all(db)
+        .await?;
+    Ok((history, steps))
+}

@@ -1,0 +1,171 @@
+//! A small JSON Schema validator for flow parameters: the subset our flows use (`type`, `properties`,
+//! `required`, `additionalProperties: false`, `enum`, `minimum`/`maximum`, `minLength`/`maxLength`,
+//! `format: date | uuid`). Errors are keyed by field path, ready for a 422 `details`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Field path → message.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Validates `value` against `schema`. With `partial`, missing required properties are not errors
+/// (deployment defaults need not be complete).
+pub fn validate(schema: &Value, value: &Value, partial: bool) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    check(schema, value, "", partial, &mut errors);
+    errors
+}
+
+fn type_matches(ty: &str, value: &Value) -> bool {
+    match ty {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.as_i64().is_some() || value.as_u64().is_some(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => true,
+    }
+}
+
+fn field(path: &str) -> String {
+    if path.is_empty() {
+        "parameters".into()
+    } else {
+        path.to_string()
+    }
+}
+
+fn check(schema: &Value, value: &Value, path: &str, partial: bool, errors: &mut FieldErrors) {
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if !types.is_empty() && !types.iter().any(|t| type_matches(t, value)) {
+        errors.insert(
+            field(path),
+            format!("must be of type {}", types.join(" or ")),
+        );
+        return;
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+            errors.insert(field(path), format!("must be one of {}", list.join(", ")));
+            return;
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if n < min {
+                errors.insert(field(path), format!("must be at least {min}"));
+            }
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            if n > max {
+                errors.insert(field(path), format!("must be at most {max}"));
+            }
+        }
+    }
+    if let Some(s) = value.as_str() {
+        let len = s.chars().count() as u64;
+        if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+            if len < min {
+                errors.insert(field(path), format!("must be at least {min} characters"));
+            }
+        }
+        if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+            if len > max {
+                errors.insert(field(path), format!("must be at most {max} characters"));
+            }
+        }
+        match schema.get("format").and_then(Value::as_str) {
+            Some("date") if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() => {
+                errors.insert(field(path), "must be a date like 2024-01-31".into());
+            }
+            Some("uuid") if uuid::Uuid::parse_str(s).is_err() => {
+                errors.insert(field(path), "must be a UUID".into());
+            }
+            _ => {}
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        let props = schema.get("properties").and_then(Value::as_object);
+        if !partial {
+            for req in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if obj.get(req).is_none_or(Value::is_null) {
+                    errors.insert(join(path, req), "is required".into());
+                }
+            }
+        }
+        for (key, v) in obj {
+            match props.and_then(|p| p.get(key)) {
+                Some(sub) => check(sub, v, &join(path, key), partial, errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.insert(join(path, key), "is not a known parameter".into());
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["mode", "count"],
+            "properties": {
+                "mode": { "type": "string", "enum": ["fixed", "offset"] },
+                "count": { "type": "integer", "minimum": 0 },
+                "day": { "type": ["string", "null"], "format": "date" },
+                "block": { "type": "string", "format": "uuid" }
+            }
+        })
+    }
+
+    #[test]
+    fn valid_parameters_have_no_errors() {
+        let v =
+            json!({ "mode": "fixed", "count": 3, "day": "2024-02-29", "block": uuid::Uuid::nil() });
+        assert!(validate(&schema(), &v, false).is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_field() {
+        let v =
+            json!({ "mode": "weird", "count": -1, "day": "31/01/2024", "block": "x", "extra": 1 });
+        let e = validate(&schema(), &v, false);
+        assert!(e["mode"].contains("one of"));
+        assert!(e["count"].contains("at least 0"));
+        assert!(e["day"].contains("date"));
+        assert!(e["block"].contains("UUID"));
+        assert!(e["extra"].contains("not a known"));
+        let missing = validate(&schema(), &json!({}), false);
+        assert_eq!(missing["mode"], "is required");
+        assert!(validate(&schema(), &json!({}), true).is_empty());
+        assert!(validate(&schema(), &json!({ "count": "3" }), true)["count"].contains("integer"));
+    }
+}

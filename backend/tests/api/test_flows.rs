@@ -1,0 +1,163 @@
+//! Flows for testing the engine: they only live in test code.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chap_scheduler::orchestrator::{Flow, FlowError, FlowRegistry, RunContext};
+use futures_util::future::BoxFuture;
+use serde_json::{json, Value};
+
+/// Three steps, log lines and a markdown artifact.
+pub struct Steps;
+
+impl Flow for Steps {
+    fn name(&self) -> &'static str {
+        "test-steps"
+    }
+    fn description(&self) -> &'static str {
+        "three steps, logs and a report"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["greeting"],
+            "properties": {
+                "greeting": { "type": "string", "minLength": 1 },
+                "count": { "type": "integer", "minimum": 1, "maximum": 10 }
+            }
+        })
+    }
+    fn default_parameters(&self) -> Value {
+        json!({ "count": 3 })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move {
+            let greeting = ctx.parameters()["greeting"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let count = ctx.parameters()["count"].as_u64().unwrap_or(3);
+            for i in 1..=count {
+                ctx.step("greet", Some(&format!("greeting {i}")), async {
+                    ctx.info(format!("{greeting} number {i}"));
+                    Ok::<_, String>(())
+                })
+                .await?;
+            }
+            ctx.artifact(
+                "run-report",
+                "markdown",
+                &format!("# Report\n\n{count} greetings sent.\n"),
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Fails until the given attempt.
+pub struct Flaky;
+
+impl Flow for Flaky {
+    fn name(&self) -> &'static str {
+        "test-flaky"
+    }
+    fn description(&self) -> &'static str {
+        "fails until attempt `succeed_on`"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({ "type": "object", "properties": { "succeed_on": { "type": "integer" } } })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move {
+            let succeed_on = ctx.parameters()["succeed_on"].as_u64().unwrap_or(u64::MAX);
+            ctx.step("try", None, async {
+                if (ctx.attempt() as u64) < succeed_on {
+                    Err(format!("attempt {} is not lucky", ctx.attempt()))
+                } else {
+                    Ok(())
+                }
+            })
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Sleeps in steps of 100 ms; counts how many times its body started.
+pub struct Sleepy {
+    pub started: Arc<AtomicUsize>,
+}
+
+impl Flow for Sleepy {
+    fn name(&self) -> &'static str {
+        "test-sleepy"
+    }
+    fn description(&self) -> &'static str {
+        "sleeps `seconds` in 100 ms steps"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
+            let ticks = (seconds * 10.0).ceil() as u64;
+            for i in 0..ticks {
+                ctx.step("tick", Some(&format!("tick {i}")), async {
+                    ctx.info(format!("tick {i}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, String>(())
+                })
+                .await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Panics.
+pub struct Panics;
+
+impl Flow for Panics {
+    fn name(&self) -> &'static str {
+        "test-panics"
+    }
+    fn description(&self) -> &'static str {
+        "panics"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({ "type": "object" })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move { panic!("the test flow panicked on purpose") })
+    }
+}
+
+/// The registry of the tests, and the start counter of the sleepy flow.
+pub fn registry() -> (FlowRegistry, Arc<AtomicUsize>) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let registry = FlowRegistry::new()
+        .register(Steps)
+        .register(Flaky)
+        .register(Sleepy {
+            started: started.clone(),
+        })
+        .register(Panics);
+    (registry, started)
+}

@@ -1,0 +1,408 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The state of a flow run. `SCHEDULED` → `PENDING` (queued) → `RUNNING` → a terminal state;
+/// `CANCELLING` while a cancel is in flight; `AWAITING_RETRY` between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    /// Created, waiting for its time or a concurrency slot.
+    Scheduled,
+    /// In the queue, waiting for a worker.
+    Pending,
+    /// A worker is executing it.
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error (after all retries).
+    Failed,
+    /// Its worker stopped heartbeating.
+    Crashed,
+    /// Cancelled.
+    Cancelled,
+    /// A cancel was requested; the worker is stopping it.
+    Cancelling,
+    /// Failed an attempt; waiting to be retried.
+    AwaitingRetry,
+}
+
+impl RunState {
+    /// Every state.
+    pub const ALL: [RunState; 9] = [
+        RunState::Scheduled,
+        RunState::Pending,
+        RunState::Running,
+        RunState::Completed,
+        RunState::Failed,
+        RunState::Crashed,
+        RunState::Cancelled,
+        RunState::Cancelling,
+        RunState::AwaitingRetry,
+    ];
+
+    /// The wire name, e.g. `AWAITING_RETRY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Scheduled => "SCHEDULED",
+            RunState::Pending => "PENDING",
+            RunState::Running => "RUNNING",
+            RunState::Completed => "COMPLETED",
+            RunState::Failed => "FAILED",
+            RunState::Crashed => "CRASHED",
+            RunState::Cancelled => "CANCELLED",
+            RunState::Cancelling => "CANCELLING",
+            RunState::AwaitingRetry => "AWAITING_RETRY",
+        }
+    }
+
+    /// No further transition (a retry creates a new run).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunState::Completed | RunState::Failed | RunState::Crashed | RunState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunState::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown run state `{s}`"))
+    }
+}
+
+/// A flow the service can run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowView {
+    /// Unique name, e.g. `dhis2-chap-prediction`.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its parameters.
+    pub parameter_schema: Value,
+}
+
+/// What to do with a new run when the deployment's concurrency limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CollisionStrategy {
+    /// Wait for a free slot.
+    #[default]
+    Enqueue,
+    /// Cancel the new run at once.
+    CancelNew,
+}
+
+impl CollisionStrategy {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollisionStrategy::Enqueue => "enqueue",
+            CollisionStrategy::CancelNew => "cancel_new",
+        }
+    }
+}
+
+/// A deployment: a flow with defaults and run policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentView {
+    /// Id.
+    pub id: Uuid,
+    /// Unique name.
+    pub name: String,
+    /// The flow it runs.
+    pub flow_name: String,
+    /// Free text.
+    pub description: String,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Parameter defaults, merged under a trigger's parameters.
+    pub parameters: Value,
+    /// A paused deployment's schedules create no runs, and it cannot be triggered.
+    pub paused: bool,
+    /// Runs of this deployment allowed at once (PENDING + RUNNING); absent = unlimited.
+    pub concurrency_limit: Option<u32>,
+    /// What happens to a new run at the limit.
+    pub collision_strategy: CollisionStrategy,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Seconds before the first retry.
+    pub retry_delay_seconds: f64,
+    /// Multiplier of the delay for each further retry (1 = constant).
+    pub retry_backoff: f64,
+    /// A run taking longer fails as timed out; absent = no limit.
+    pub timeout_seconds: Option<f64>,
+    /// Created automatically for its flow.
+    pub is_default: bool,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/deployments`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateDeploymentRequest {
+    /// Unique name (1–100 characters).
+    pub name: String,
+    /// A registered flow.
+    pub flow_name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Parameter defaults (validated against the flow's schema, missing required fields allowed).
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// Start paused.
+    #[serde(default)]
+    pub paused: bool,
+    /// Concurrency limit (≥ 1).
+    #[serde(default)]
+    pub concurrency_limit: Option<u32>,
+    /// Collision strategy (default `enqueue`).
+    #[serde(default)]
+    pub collision_strategy: CollisionStrategy,
+    /// Retries (0–10).
+    #[serde(default)]
+    pub retries: u32,
+    /// Seconds before the first retry (0–86400, default 10).
+    #[serde(default)]
+    pub retry_delay_seconds: Option<f64>,
+    /// Backoff multiplier (1–10, default 2).
+    #[serde(default)]
+    pub retry_backoff: Option<f64>,
+    /// Run timeout in seconds (> 0).
+    #[serde(default)]
+    pub timeout_seconds: Option<f64>,
+}
+
+/// Body of `PATCH /api/v1/deployments/{id}`: only the fields present change. `null` clears the
+/// optional limits (`concurrency_limit`, `timeout_seconds`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateDeploymentRequest {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// New parameter defaults (replace the old ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// Pause or resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+    /// New limit; `null` for unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_limit: Option<Option<u32>>,
+    /// New strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collision_strategy: Option<CollisionStrategy>,
+    /// New retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// New retry delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_seconds: Option<f64>,
+    /// New backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff: Option<f64>,
+    /// New timeout; `null` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<Option<f64>>,
+}
+
+/// Body of `POST /api/v1/deployments/{id}/runs`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TriggerRunRequest {
+    /// Parameters merged over the deployment's defaults (top-level keys replace).
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// A client key: triggering again with the same key returns the first run instead of a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// A flow run as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunView {
+    /// Id.
+    pub id: Uuid,
+    /// Deployment (absent if it was deleted).
+    pub deployment_id: Option<Uuid>,
+    /// Deployment name at trigger time.
+    pub deployment_name: String,
+    /// Flow.
+    pub flow_name: String,
+    /// Parameters the run uses.
+    pub parameters: Value,
+    /// Current state.
+    pub state: RunState,
+    /// Why it is in this state (error, timeout, cancel reason…).
+    pub state_message: Option<String>,
+    /// When it entered this state.
+    pub state_at: DateTime<Utc>,
+    /// SCHEDULED/PENDING more than 15 s past its expected start.
+    pub late: bool,
+    /// When it should start.
+    pub expected_start_at: DateTime<Utc>,
+    /// First start.
+    pub started_at: Option<DateTime<Utc>>,
+    /// End.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Attempts so far.
+    pub attempt: u32,
+    /// Attempts allowed (1 + retries).
+    pub max_attempts: u32,
+    /// `user:<name>`, `token:<name>`, `schedule:<id>` or `retry:<run id>`.
+    pub triggered_by: String,
+    /// The schedule that created it.
+    pub schedule_id: Option<Uuid>,
+    /// The run this one retries.
+    pub retry_of: Option<Uuid>,
+    /// Flow-specific outcome summary (e.g. setups succeeded/failed/skipped).
+    pub summary: Option<Value>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One state change of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StateChangeView {
+    /// New state.
+    pub state: RunState,
+    /// Reason.
+    pub message: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskRunView {
+    /// Id.
+    pub id: Uuid,
+    /// Order within the run.
+    pub position: u32,
+    /// Step name.
+    pub name: String,
+    /// What it worked on (e.g. a prediction setup).
+    pub label: Option<String>,
+    /// RUNNING, COMPLETED, FAILED, CANCELLED or CRASHED.
+    pub state: RunState,
+    /// Attempts.
+    pub attempts: u32,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds taken.
+    pub duration_seconds: Option<f64>,
+    /// Error message when failed.
+    pub error: Option<String>,
+}
+
+/// A run with its history and steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Every state it went through, oldest first.
+    pub history: Vec<StateChangeView>,
+    /// Its steps in order.
+    pub task_runs: Vec<TaskRunView>,
+}
+
+/// One log line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogView {
+    /// Increasing id (use as `after` to page).
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `debug`, `info`, `warning` or `error`.
+    pub level: String,
+    /// The line.
+    pub message: String,
+    /// The step that logged it.
+    pub task_run_id: Option<Uuid>,
+}
+
+/// A page of log lines, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogPage {
+    /// Lines.
+    pub items: Vec<LogView>,
+    /// Pass as `after` for the next lines; absent when there are none yet.
+    pub next_after: Option<i64>,
+}
+
+/// Something a run produced (the run report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactView {
+    /// Id.
+    pub id: Uuid,
+    /// Key, e.g. `run-report`.
+    pub key: String,
+    /// `markdown` or `table`.
+    pub kind: String,
+    /// The content.
+    pub content: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Runs per day and state, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunStats {
+    /// One entry per day (UTC), oldest first, by expected start.
+    pub days: Vec<DayStats>,
+    /// Runs RUNNING or CANCELLING now.
+    pub running: u64,
+    /// Runs SCHEDULED or PENDING more than 15 s past their expected start.
+    pub late: u64,
+}
+
+/// Counts for one day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DayStats {
+    /// The day.
+    pub date: NaiveDate,
+    /// State → count (only states with runs).
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
