@@ -1,0 +1,91 @@
+//! `/__sim/…`: the runtime controls of [`crate::SimHandle`] over HTTP, for browser tests and the demo
+//! that run the binary. Unauthenticated and never part of DHIS2's surface.
+
+use actix_web::http::Method;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::scenario::{EndpointGroup, Fault};
+use crate::state::{ArmedFault, SimState};
+
+pub(crate) fn handle(
+    req: &HttpRequest,
+    body: &Bytes,
+    state: &SimState,
+    path: &str,
+) -> HttpResponse {
+    match (req.method().clone(), path) {
+        (Method::GET, "requests") => HttpResponse::Ok().json(&state.log().requests),
+        (Method::GET, "submissions") => {
+            let list: Vec<Value> = state
+                .log()
+                .submissions
+                .iter()
+                .map(|s| json!({"setup_id": s.setup_id, "status": s.status, "job_id": s.job_id, "body": s.body()}))
+                .collect();
+            HttpResponse::Ok().json(list)
+        }
+        (Method::POST, "control") => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(command)) => match apply(state, &command) {
+                Ok(()) => HttpResponse::NoContent().finish(),
+                Err(message) => HttpResponse::BadRequest().json(json!({"error": message})),
+            },
+            _ => HttpResponse::BadRequest().json(json!({"error": "expected a JSON object"})),
+        },
+        _ => {
+            HttpResponse::NotFound().json(json!({"error": "unknown control endpoint",
+            "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "POST /__sim/control"]}))
+        }
+    }
+}
+
+/// Applies `{"dhis2_down": 503 | null, "chap_down": …, "fault": {…}, "clear_faults": true,
+/// "latency_ms": {"analytics": 200}, "job_statuses": {"1": ["FAILURE"]}, "clear_log": true}`.
+fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(), String> {
+    let status = |v: &Value| -> Result<Option<u16>, String> {
+        match v {
+            Value::Null => Ok(None),
+            other => other
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .map(Some)
+                .ok_or_else(|| format!("not a status: {other}")),
+        }
+    };
+    let mut controls = state.controls();
+    for (key, value) in command {
+        match key.as_str() {
+            "dhis2_down" => controls.dhis2_down = status(value)?,
+            "chap_down" => controls.chap_down = status(value)?,
+            "clear_faults" => controls.faults.clear(),
+            "fault" => {
+                let fault: Fault =
+                    serde_json::from_value(value.clone()).map_err(|e| format!("fault: {e}"))?;
+                controls.faults.push(ArmedFault::new(fault));
+            }
+            "latency_ms" => {
+                let latency: std::collections::BTreeMap<EndpointGroup, u64> =
+                    serde_json::from_value(value.clone())
+                        .map_err(|e| format!("latency_ms: {e}"))?;
+                controls.latency_ms.extend(latency);
+            }
+            "job_statuses" => {
+                let sequences: std::collections::BTreeMap<String, Vec<String>> =
+                    serde_json::from_value(value.clone())
+                        .map_err(|e| format!("job_statuses: {e}"))?;
+                for (setup, statuses) in sequences {
+                    let id: i64 = setup.parse().map_err(|_| format!("setup id: {setup}"))?;
+                    controls.behaviours.entry(id).or_default().job_statuses = statuses;
+                }
+            }
+            "clear_log" => {
+                let mut log = state.log();
+                log.requests.clear();
+                log.submissions.clear();
+            }
+            other => return Err(format!("unknown control: {other}")),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! One catch-all handler: classify the request, then apply, in DHIS2's order, "down", URL length,
+//! basic auth, the chap route's state, latency and injected faults before answering it.
+
+mod analytics;
+mod chap;
+mod control;
+mod dhis2;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::scenario::EndpointGroup;
+use crate::state::{RequestRecord, SimState};
+
+/// DHIS2's prefix for routes; chap is the route named `chap`.
+pub const CHAP_ROUTE_PREFIX: &str = "/api/routes/chap/run";
+
+/// A recognised request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Route {
+    SystemInfo,
+    Analytics,
+    OrganisationUnits,
+    ChapSystemInfo,
+    ListSetups,
+    GetSetup(String),
+    RunSetup(String),
+    ListJobs,
+    JobStatus(String),
+    JobLogs(String),
+    PredictionEntries(String),
+    /// A DHIS2 path that does not exist.
+    Dhis2NotFound,
+    /// A chap path that does not exist (chap answers, through the route).
+    ChapNotFound,
+    /// A known path with the wrong method.
+    MethodNotAllowed {
+        chap: bool,
+        group: EndpointGroup,
+    },
+    /// The simulator's own, unauthenticated control API under `/__sim`.
+    Control(String),
+    /// Outside `/api`.
+    Outside,
+}
+
+impl Route {
+    pub fn parse(method: &Method, path: &str) -> Route {
+        if let Some(rest) = path.strip_prefix("/__sim") {
+            return Route::Control(rest.trim_start_matches('/').to_string());
+        }
+        let Some(api) = path.strip_prefix("/api") else {
+            return Route::Outside;
+        };
+        if let Some(chap) = api.strip_prefix("/routes/chap/run") {
+            return Route::parse_chap(method, chap);
+        }
+        let api = api.trim_end_matches(".json");
+        let (route, group) = match api {
+            "/system/info" => (Route::SystemInfo, EndpointGroup::SystemInfo),
+            "/analytics" => (Route::Analytics, EndpointGroup::Analytics),
+            "/organisationUnits" => (Route::OrganisationUnits, EndpointGroup::OrganisationUnits),
+            _ => return Route::Dhis2NotFound,
+        };
+        if method == Method::GET {
+            route
+        } else {
+            Route::MethodNotAllowed { chap: false, group }
+        }
+    }
+
+    fn parse_chap(method: &Method, path: &str) -> Route {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let get = method == Method::GET;
+        let post = method == Method::POST;
+        let wrong = |group| Route::MethodNotAllowed { chap: true, group };
+        match segments.as_slice() {
+            ["system", "info"] if get => Route::ChapSystemInfo,
+            ["system", "info"] => wrong(EndpointGroup::ChapSystemInfo),
+            ["v1", "crud", "prediction-setups"] if get => Route::ListSetups,
+            ["v1", "crud", "prediction-setups", id] if get => Route::GetSetup(id.to_string()),
+            ["v1", "crud", "prediction-setups", ..] if segments.len() <= 4 => {
+                wrong(EndpointGroup::PredictionSetups)
+            }
+            ["v1", "crud", "prediction-setups", id, "run"] if post => {
+                Route::RunSetup(id.to_string())
+            }
+            ["v1", "crud", "prediction-setups", _, "run"] => wrong(EndpointGroup::RunSetup),
+            ["v1", "jobs"] if get => Route::ListJobs,
+            ["v1", "jobs"] => wrong(EndpointGroup::Jobs),
+            ["v1", "jobs", id] if get => Route::JobStatus(id.to_string()),
+            ["v1", "jobs", _] => wrong(EndpointGroup::JobStatus),
+            ["v1", "jobs", id, "logs"] if get => Route::JobLogs(id.to_string()),
+            ["v1", "jobs", _, "logs"] => wrong(EndpointGroup::JobLogs),
+            ["v1", "analytics", "prediction-entry", id] if get => {
+                Route::PredictionEntries(id.to_string())
+            }
+            ["v1", "analytics", "prediction-entry", _] => wrong(EndpointGroup::PredictionEntries),
+            _ => Route::ChapNotFound,
+        }
+    }
+
+    pub fn group(&self) -> EndpointGroup {
+        match self {
+            Route::SystemInfo => EndpointGroup::SystemInfo,
+            Route::Analytics => EndpointGroup::Analytics,
+            Route::OrganisationUnits => EndpointGroup::OrganisationUnits,
+            Route::ChapSystemInfo => EndpointGroup::ChapSystemInfo,
+            Route::ListSetups | Route::GetSetup(_) => EndpointGroup::PredictionSetups,
+            Route::RunSetup(_) => EndpointGroup::RunSetup,
+            Route::ListJobs => EndpointGroup::Jobs,
+            Route::JobStatus(_) => EndpointGroup::JobStatus,
+            Route::JobLogs(_) => EndpointGroup::JobLogs,
+            Route::PredictionEntries(_) => EndpointGroup::PredictionEntries,
+            Route::MethodNotAllowed { group, .. } => *group,
+            Route::Dhis2NotFound | Route::ChapNotFound | Route::Control(_) | Route::Outside => {
+                EndpointGroup::Other
+            }
+        }
+    }
+
+    fn is_chap(&self) -> bool {
+        matches!(
+            self,
+            Route::ChapNotFound | Route::MethodNotAllowed { chap: true, .. }
+        ) || self.group().is_chap()
+    }
+}
+
+/// The catch-all handler: every request lands here.
+pub(crate) async fn dispatch(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<SimState>>,
+) -> HttpResponse {
+    let route = Route::parse(req.method(), req.path());
+    let response = respond(&req, &body, &state, &route).await;
+    if !matches!(route, Route::Control(_)) {
+        state.record_request(RequestRecord {
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            query: req.query_string().to_string(),
+            group: route.group(),
+            status: response.status().as_u16(),
+            at: chrono::Utc::now(),
+        });
+    }
+    response
+}
+
+async fn respond(
+    req: &HttpRequest,
+    body: &web::Bytes,
+    state: &SimState,
+    route: &Route,
+) -> HttpResponse {
+    match route {
+        Route::Outside => return HttpResponse::NotFound().body("Not Found"),
+        Route::Control(path) => return control::handle(req, body, state, path),
+        _ => {}
+    }
+    let world = state.world();
+    let (dhis2_down, chap_down, latency) = {
+        let controls = state.controls();
+        let group = route.group();
+        let latency = controls.latency_ms.get(&group).copied().unwrap_or(0);
+        (controls.dhis2_down, controls.chap_down, latency)
+    };
+    if let Some(status) = dhis2_down {
+        return proxy_error_page(status);
+    }
+    if let Some(max) = world.scenario.max_url_bytes {
+        let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+        if target > max {
+            return proxy_error_page(414);
+        }
+    }
+    if !authorised(req, &world.scenario.username, &world.scenario.password) {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"DHIS2\""))
+            .json(web_message(StatusCode::UNAUTHORIZED, "Unauthorized", None));
+    }
+    let chap = route.is_chap();
+    if chap {
+        if let Some(status) = chap_down {
+            return route_error(status);
+        }
+    }
+    if latency > 0 {
+        match world.scenario.route_timeout_ms {
+            Some(timeout) if chap && latency > timeout => {
+                tokio::time::sleep(Duration::from_millis(timeout)).await;
+                return route_error(504);
+            }
+            _ => tokio::time::sleep(Duration::from_millis(latency)).await,
+        }
+    }
+    if let Some(fault) = state.fault_for(route.group(), req.method().as_str()) {
+        return fault_response(&fault, chap);
+    }
+    match route {
+        Route::SystemInfo => dhis2::system_info(req, &world),
+        Route::Analytics => analytics::handle(req, &world),
+        Route::OrganisationUnits => dhis2::organisation_units(req, &world),
+        Route::Dhis2NotFound => HttpResponse::NotFound().json(web_message(
+            StatusCode::NOT_FOUND,
+            &format!("No endpoint for {} {}", req.method(), req.path()),
+            None,
+        )),
+        Route::MethodNotAllowed { chap: false, .. } => {
+            HttpResponse::MethodNotAllowed().json(web_message(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("Request method '{}' is not supported", req.method()),
+                None,
+            ))
+        }
+        Route::MethodNotAllowed { chap: true, .. } => {
+            chap::detail(StatusCode::METHOD_NOT_ALLOWED, json!("Method Not Allowed"))
+        }
+        Route::ChapNotFound => chap::detail(StatusCode::NOT_FOUND, json!("Not Found")),
+        chap_route => chap::handle(req, body, state, &world, chap_route),
+    }
+}
+
+fn authorised(req: &HttpRequest, username: &str, password: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let expected = format!("{username}:{password}");
+    decoded == expected.as_bytes()
+}
+
+/// DHIS2's error body (`WebMessage`).
+pub(crate) fn web_message(status: StatusCode, message: &str, error_code: Option<&str>) -> Value {
+    let mut body = json!({
+        "httpStatus": status.canonical_reason().unwrap_or("Error"),
+        "httpStatusCode": status.as_u16(),
+        "status": "ERROR",
+        "message": message,
+    });
+    if let Some(code) = error_code {
+        body["errorCode"] = json!(code);
+    }
+    body
+}
+
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// What a reverse proxy in front of a DHIS2 that is down answers: an HTML page, not JSON.
+fn proxy_error_page(status: u16) -> HttpResponse {
+    let code = status_code(status);
+    let title = format!(
+        "{} {}",
+        code.as_u16(),
+        code.canonical_reason().unwrap_or("Error")
+    );
+    HttpResponse::build(code)
+        .content_type("text/html")
+        .body(format!(
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        ))
+}
+
+/// DHIS2's route proxy failing to reach (or wait for) chap.
+fn route_error(status: u16) -> HttpResponse {
+    let code = status_code(status);
+    let message = if code == StatusCode::GATEWAY_TIMEOUT {
+        "Route request timed out"
+    } else {
+        "Route target could not be reached"
+    };
+    HttpResponse::build(code).json(web_message(code, message, None))
+}
+
+fn fault_response(fault: &crate::scenario::Fault, chap: bool) -> HttpResponse {
+    if fault.malformed {
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .body("{\"headers\":[{\"name\":\"dx\",");
+    }
+    let code = status_code(fault.status);
+    if let Some(body) = &fault.body {
+        return HttpResponse::build(code)
+            .content_type("application/json")
+            .body(body.clone());
+    }
+    if chap {
+        chap::detail(code, json!(code.canonical_reason().unwrap_or("Error")))
+    } else {
+        HttpResponse::build(code).json(web_message(
+            code,
+            code.canonical_reason().unwrap_or("Error"),
+            None,
+        ))
+    }
+}
+
+/// Query pairs, percent-decoded, in order (repeated keys kept).
+pub(crate) fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

@@ -1,0 +1,296 @@
+//! Everything that changes while the simulator runs: runtime controls, chap's jobs, the request log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::scenario::{EndpointGroup, Fault, JobResult, Scenario, SetupBehaviour};
+use crate::world::{splitmix, World};
+
+/// Shared by every server worker and the [`crate::SimHandle`].
+#[derive(Debug)]
+pub(crate) struct SimState {
+    world: RwLock<Arc<World>>,
+    pub controls: Mutex<Controls>,
+    pub jobs: Mutex<Jobs>,
+    pub log: Mutex<Log>,
+}
+
+/// Runtime switches, seeded from the scenario and changed through the handle.
+#[derive(Debug)]
+pub(crate) struct Controls {
+    pub dhis2_down: Option<u16>,
+    pub chap_down: Option<u16>,
+    pub latency_ms: BTreeMap<EndpointGroup, u64>,
+    pub faults: Vec<ArmedFault>,
+    pub behaviours: HashMap<i64, SetupBehaviour>,
+    /// Rejections already answered per setup (for `Rejection::times`).
+    pub rejected: HashMap<i64, u32>,
+}
+
+/// A fault with its remaining count and random state.
+#[derive(Debug)]
+pub(crate) struct ArmedFault {
+    pub fault: Fault,
+    pub remaining: Option<u32>,
+    rng: u64,
+}
+
+impl ArmedFault {
+    pub fn new(fault: Fault) -> Self {
+        ArmedFault {
+            remaining: fault.next,
+            rng: fault.seed,
+            fault,
+        }
+    }
+
+    /// Whether this fault answers a request of `group` with `method`; consumes one use if so.
+    fn fires(&mut self, group: EndpointGroup, method: &str) -> bool {
+        if self.fault.group != group
+            || self
+                .fault
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+        {
+            return false;
+        }
+        match (&mut self.remaining, self.fault.probability) {
+            (Some(0), _) => false,
+            (Some(n), _) => {
+                *n -= 1;
+                true
+            }
+            (None, Some(p)) => {
+                self.rng = splitmix(self.rng);
+                ((self.rng >> 11) as f64 / (1u64 << 53) as f64) < p
+            }
+            (None, None) => true,
+        }
+    }
+}
+
+/// chap's job table and predictions.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    pub list: Vec<Job>,
+    pub by_id: HashMap<String, usize>,
+    pub next_prediction_id: i64,
+    pub counter: u64,
+}
+
+/// One chap job (a prediction run).
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub id: String,
+    pub setup_id: i64,
+    pub name: String,
+    pub statuses: Vec<String>,
+    pub polls: usize,
+    pub result: JobResult,
+    pub prediction_id: i64,
+    pub logs: Option<String>,
+    pub start_time: DateTime<Utc>,
+    pub end_time: Option<DateTime<Utc>>,
+    /// Org units and forecast periods the prediction covers.
+    pub forecast_org_units: Vec<String>,
+    pub forecast_periods: Vec<String>,
+}
+
+impl Job {
+    /// The status the last poll answered (the first status before any poll).
+    pub fn current_status(&self) -> &str {
+        let index = self.polls.saturating_sub(1).min(self.statuses.len() - 1);
+        &self.statuses[index]
+    }
+
+    /// Advances one step and answers the new status.
+    pub fn poll(&mut self) -> String {
+        self.polls += 1;
+        let status = self.current_status().to_string();
+        if self.end_time.is_none() && !is_transient(&status) {
+            self.end_time = Some(Utc::now());
+        }
+        status
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.current_status().eq_ignore_ascii_case("SUCCESS")
+    }
+}
+
+/// chap/celery statuses that mean "not finished yet".
+pub(crate) fn is_transient(status: &str) -> bool {
+    [
+        "PENDING",
+        "RUNNING",
+        "STARTED",
+        "QUEUED",
+        "PROCESSING",
+        "RETRY",
+    ]
+    .iter()
+    .any(|s| s.eq_ignore_ascii_case(status))
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (percent-encoded, without `?`).
+    pub query: String,
+    pub group: EndpointGroup,
+    pub status: u16,
+    pub at: DateTime<Utc>,
+}
+
+/// One `POST …/prediction-setups/{id}/run` as received.
+#[derive(Debug, Clone)]
+pub struct RunSubmission {
+    pub setup_id: i64,
+    /// The status the simulator answered.
+    pub status: u16,
+    /// The job started, when the submission was accepted.
+    pub job_id: Option<String>,
+    body: Option<Bytes>,
+}
+
+impl RunSubmission {
+    /// The JSON body (`Value::Null` when bodies are not recorded or the body was not JSON).
+    pub fn body(&self) -> Value {
+        self.body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The raw body bytes, when recorded.
+    pub fn raw_body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    pub requests: Vec<RequestRecord>,
+    pub submissions: Vec<RunSubmission>,
+}
+
+impl SimState {
+    pub fn new(scenario: Scenario) -> SimState {
+        let controls = Controls {
+            dhis2_down: scenario.dhis2_down,
+            chap_down: scenario.chap_down,
+            latency_ms: scenario.latency_ms.clone(),
+            faults: scenario
+                .faults
+                .iter()
+                .cloned()
+                .map(ArmedFault::new)
+                .collect(),
+            behaviours: scenario
+                .prediction_setups
+                .iter()
+                .map(|s| (s.setup.id, s.sim.clone()))
+                .collect(),
+            rejected: HashMap::new(),
+        };
+        SimState {
+            world: RwLock::new(Arc::new(World::new(scenario))),
+            controls: Mutex::new(controls),
+            jobs: Mutex::new(Jobs {
+                next_prediction_id: 1,
+                ..Jobs::default()
+            }),
+            log: Mutex::new(Log::default()),
+        }
+    }
+
+    /// The current data snapshot.
+    pub fn world(&self) -> Arc<World> {
+        match self.world.read() {
+            Ok(world) => world.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the scenario's data (org units, elements, setups) for later requests.
+    pub fn update_scenario(&self, change: impl FnOnce(&mut Scenario)) {
+        let mut scenario = self.world().scenario.clone();
+        change(&mut scenario);
+        let world = Arc::new(World::new(scenario));
+        match self.world.write() {
+            Ok(mut guard) => *guard = world,
+            Err(poisoned) => *poisoned.into_inner() = world,
+        }
+    }
+
+    pub fn controls(&self) -> MutexGuard<'_, Controls> {
+        lock(&self.controls)
+    }
+
+    pub fn jobs(&self) -> MutexGuard<'_, Jobs> {
+        lock(&self.jobs)
+    }
+
+    pub fn log(&self) -> MutexGuard<'_, Log> {
+        lock(&self.log)
+    }
+
+    /// The first armed fault that fires for this request, if any.
+    pub fn fault_for(&self, group: EndpointGroup, method: &str) -> Option<Fault> {
+        let mut controls = self.controls();
+        controls
+            .faults
+            .iter_mut()
+            .find_map(|f| f.fires(group, method).then(|| f.fault.clone()))
+    }
+
+    pub fn record_request(&self, record: RequestRecord) {
+        self.log().requests.push(record);
+    }
+
+    pub fn record_submission(
+        &self,
+        setup_id: i64,
+        status: u16,
+        job_id: Option<String>,
+        body: &Bytes,
+    ) {
+        let record_bodies = self.world().scenario.record_bodies;
+        self.log().submissions.push(RunSubmission {
+            setup_id,
+            status,
+            job_id,
+            body: record_bodies.then(|| body.clone()),
+        });
+    }
+}
+
+/// A poisoned lock only means a handler panicked mid-update; the simulator keeps serving.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A job id shaped like chap's celery UUIDs, reproducible from the seed.
+pub(crate) fn job_uuid(seed: u64, counter: u64) -> String {
+    let a = splitmix(seed ^ counter.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let b = splitmix(a);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}

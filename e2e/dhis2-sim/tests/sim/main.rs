@@ -1,0 +1,9 @@
+//! The simulator answers the documented DHIS2 and chap shapes (reference/prediction-flow.md §3).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod chap;
+mod dhis2;
+mod faults;
+mod helpers;
+mod scale;
