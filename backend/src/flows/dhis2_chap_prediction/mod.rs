@@ -4,3 +4,4 @@ pub mod analytics;
 pub mod model;
 pub mod params;
 pub mod periods;
+pub mod request;
