@@ -4,4 +4,5 @@ pub mod analytics;
 pub mod model;
 pub mod params;
 pub mod periods;
+pub mod report;
 pub mod request;
