@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::periods::EndSpec;
+use super::end_period::EndSpec;
 
 /// Slug of the block type the `credentials` parameter refers to.
 pub const CREDENTIALS_BLOCK_TYPE: &str = "dhis2-credentials";

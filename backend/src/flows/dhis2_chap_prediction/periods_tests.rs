@@ -1,4 +1,5 @@
 use super::*;
+use crate::flows::dhis2_chap_prediction::end_period::*;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
