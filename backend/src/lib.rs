@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod flows;
 pub mod http;
 pub mod orchestrator;
 pub mod secrets;

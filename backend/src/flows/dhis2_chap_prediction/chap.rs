@@ -1,0 +1,261 @@
+//! The typed chap client (reference §3.3), reached only through DHIS2's route proxy, and the run's
+//! pair of clients over one HTTP client (decision 9).
+//!
+//! Decision: `wait_for_job` lives here (it is pure HTTP polling); the runner passes a callback to log
+//! status changes and may drop the future to cancel. Timing uses tokio's clock so tests can pause it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::client::{ApiError, Call, Credentials, ErrorBody, HttpSettings, Service, Transport};
+use super::dhis2::Dhis2Client;
+use super::model::{
+    self, parse_setup_listing, ChapSystemInfo, JobCreated, JobDescription, JobStatus,
+    PredictionEntry, PredictionIdError, PredictionRequest, SetupListing,
+};
+
+/// chap is always reached through this DHIS2 route.
+pub const CHAP_ROUTE_PREFIX: &str = "/api/routes/chap/run";
+/// Quantiles read back from a prediction.
+pub const QUANTILES: [f64; 5] = [0.1, 0.25, 0.5, 0.75, 0.9];
+/// How often a job is polled.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The DHIS2 and chap clients of one run, sharing one connection pool.
+#[derive(Debug, Clone)]
+pub struct RunClients {
+    /// DHIS2's API.
+    pub dhis2: Dhis2Client,
+    /// chap via the route proxy.
+    pub chap: ChapClient,
+}
+
+impl RunClients {
+    /// Builds both clients for a run from a credentials block.
+    pub fn new(credentials: &Credentials, settings: HttpSettings) -> Result<RunClients, ApiError> {
+        let transport = Transport::new(credentials, settings)?;
+        Ok(RunClients {
+            dhis2: Dhis2Client::new(transport.clone()),
+            chap: ChapClient { transport },
+        })
+    }
+}
+
+/// Why waiting for a job or reading its result failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobError {
+    /// The HTTP call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// chap does not list the job.
+    #[error("unknown job id: '{0}' (chap's job listing does not contain it)")]
+    UnknownJob(String),
+    /// The job was still running at the deadline.
+    #[error("chap job {job} did not finish within {timeout_secs}s (last status: '{last}')")]
+    Timeout {
+        /// Job id.
+        job: String,
+        /// The timeout, in seconds.
+        timeout_secs: u64,
+        /// Last status seen.
+        last: String,
+    },
+    /// The prediction id could not be read.
+    #[error(transparent)]
+    PredictionId(#[from] PredictionIdError),
+}
+
+impl JobError {
+    /// A short kind name for the report's `"<kind>: <message>"` error text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobError::Api(e) => e.kind(),
+            JobError::UnknownJob(_) => "ValueError",
+            JobError::Timeout { .. } => "TimeoutError",
+            JobError::PredictionId(_) => "RuntimeError",
+        }
+    }
+}
+
+/// chap-core's API under `<dhis2>/api/routes/chap/run`.
+#[derive(Clone)]
+pub struct ChapClient {
+    transport: Arc<Transport>,
+}
+
+impl fmt::Debug for ChapClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChapClient")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl ChapClient {
+    fn call(&self, method: Method, segments: &[&str], query: Vec<(&'static str, String)>) -> Call {
+        Call {
+            service: Service::Chap,
+            method,
+            path: format!("/{}", segments.join("/")),
+            url: self.transport.url(CHAP_ROUTE_PREFIX, segments),
+            query,
+            json: None,
+        }
+    }
+
+    async fn json(&self, call: &Call) -> Result<Value, ApiError> {
+        let bytes = self.transport.execute(call).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        self.transport.json_body(call, &bytes, Value::Null)
+    }
+
+    /// `GET …/system/info`.
+    pub async fn system_info(&self) -> Result<ChapSystemInfo, ApiError> {
+        let call = self.call(Method::GET, &["system", "info"], Vec::new());
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// `GET …/v1/crud/prediction-setups`, decoded setup by setup.
+    pub async fn prediction_setups(&self) -> Result<Vec<SetupListing>, ApiError> {
+        let call = self.call(
+            Method::GET,
+            &["v1", "crud", "prediction-setups"],
+            Vec::new(),
+        );
+        let value = self.json(&call).await?;
+        parse_setup_listing(value).map_err(|m| self.transport.decode_error(&call, m))
+    }
+
+    /// `POST …/v1/crud/prediction-setups/{id}/run` (never retried); returns the job id.
+    pub async fn run_prediction_setup(
+        &self,
+        setup_id: i64,
+        body: &PredictionRequest,
+    ) -> Result<String, ApiError> {
+        let id = setup_id.to_string();
+        let mut call = self.call(
+            Method::POST,
+            &["v1", "crud", "prediction-setups", &id, "run"],
+            Vec::new(),
+        );
+        call.json = Some(serde_json::to_vec(body).map_err(|e| ApiError::Invalid {
+            service: Service::Chap,
+            path: call.path.clone(),
+            message: format!("cannot serialise the request body: {e}"),
+        })?);
+        let value = self.json(&call).await?;
+        let created: JobCreated = self.transport.typed(&call, value)?;
+        Ok(created.id)
+    }
+
+    /// `GET …/v1/jobs`.
+    pub async fn jobs(&self) -> Result<Vec<JobDescription>, ApiError> {
+        let call = self.call(Method::GET, &["v1", "jobs"], Vec::new());
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// `GET …/v1/jobs/{id}`: a bare JSON string; anything else is an error (status 200).
+    pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, ApiError> {
+        let call = self.call(Method::GET, &["v1", "jobs", job_id], Vec::new());
+        match self.json(&call).await? {
+            Value::String(s) => Ok(JobStatus::new(&s)),
+            other => Err(ApiError::Status {
+                service: Service::Chap,
+                method: "GET".into(),
+                path: call.path.clone(),
+                status: 200,
+                body: ErrorBody::Text(format!("expected a JSON string job status, got {other}")),
+            }),
+        }
+    }
+
+    /// `GET …/v1/jobs/{id}/logs` as text.
+    pub async fn job_logs(&self, job_id: &str) -> Result<String, ApiError> {
+        let call = self.call(Method::GET, &["v1", "jobs", job_id, "logs"], Vec::new());
+        let bytes = self.transport.execute(&call).await?;
+        Ok(match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => serde_json::to_string_pretty(&other).unwrap_or_default(),
+            Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// `GET …/v1/analytics/prediction-entry/{id}?quantiles=…` (repeated); an empty list is refused.
+    pub async fn prediction_entries(
+        &self,
+        prediction_id: i64,
+        quantiles: &[f64],
+    ) -> Result<Vec<PredictionEntry>, ApiError> {
+        let id = prediction_id.to_string();
+        let query = quantiles
+            .iter()
+            .map(|q| ("quantiles", q.to_string()))
+            .collect();
+        let call = self.call(
+            Method::GET,
+            &["v1", "analytics", "prediction-entry", &id],
+            query,
+        );
+        if quantiles.is_empty() {
+            return Err(ApiError::Invalid {
+                service: Service::Chap,
+                path: call.path,
+                message: "at least one quantile is required (chap answers 422 otherwise)".into(),
+            });
+        }
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// The prediction id of a finished job, from the job listing (string or integer `result`).
+    pub async fn prediction_id(&self, job_id: &str) -> Result<i64, JobError> {
+        let jobs = self.jobs().await?;
+        Ok(model::prediction_id(&jobs, job_id)?)
+    }
+
+    /// Polls a job until its status is terminal (success or not), calling `on_status` on each change.
+    /// Checks first that chap lists the job; fails with [`JobError::Timeout`] past `timeout`.
+    pub async fn wait_for_job(
+        &self,
+        job_id: &str,
+        timeout: Duration,
+        poll_interval: Duration,
+        mut on_status: impl FnMut(&JobStatus),
+    ) -> Result<JobStatus, JobError> {
+        if !self.jobs().await?.iter().any(|j| j.id == job_id) {
+            return Err(JobError::UnknownJob(job_id.to_string()));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last: Option<JobStatus> = None;
+        loop {
+            let status = self.job_status(job_id).await?;
+            if last.as_ref() != Some(&status) {
+                on_status(&status);
+            }
+            if !status.is_transient() {
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(JobError::Timeout {
+                    job: job_id.to_string(),
+                    timeout_secs: timeout.as_secs(),
+                    last: status.to_string(),
+                });
+            }
+            last = Some(status);
+            tokio::time::sleep(poll_interval).await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "clients_tests.rs"]
+mod tests;

@@ -1,0 +1,428 @@
+//! The flow's parameters (reference §2.2): their JSON schema for the run form, and validation that
+//! returns every field error at once.
+//!
+//! Decisions where the reference is ambiguous:
+//! - `credentials` is the id (UUID) of a credentials block, as DESIGN §9 says; its schema carries
+//!   `block_type_slug: dhis2-credentials` (the port's block type, DESIGN §4) so the UI renders a picker.
+//! - Unknown parameter names are refused (`additionalProperties: false`) so typos never pass silently.
+//! - `end_date` and `end_period_offset` are checked whenever given (format; offset ≥ 0) but only
+//!   *required* in their own mode; outside it they are ignored, as in the reference.
+//! - `prediction_setup_id` is any integer; an id chap does not know is reported by the run, not here.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::end_period::EndSpec;
+
+/// Slug of the block type the `credentials` parameter refers to.
+pub const CREDENTIALS_BLOCK_TYPE: &str = "dhis2-credentials";
+
+/// Field name → message, for every invalid parameter.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// `end_mode`: how the last input period is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndMode {
+    /// Probe DHIS2 for the latest period where every covariate has data (default).
+    #[default]
+    Calculated,
+    /// The period covering `end_date`.
+    Fixed,
+    /// `end_period_offset` periods before the one covering today.
+    Offset,
+}
+
+impl EndMode {
+    /// The values accepted for `end_mode`, in form order.
+    pub const ALL: [&'static str; 3] = ["calculated", "fixed", "offset"];
+
+    /// The parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndMode::Calculated => "calculated",
+            EndMode::Fixed => "fixed",
+            EndMode::Offset => "offset",
+        }
+    }
+}
+
+/// Parameters after validation: the combination is known to be consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowParams {
+    /// Id of the credentials block to use.
+    pub credentials: Uuid,
+    /// The chosen end mode with its value.
+    pub end: EndSpec,
+    /// Restrict the run to this setup (it then runs even with `scheduleEnabled = false`).
+    pub prediction_setup_id: Option<i64>,
+}
+
+impl FlowParams {
+    /// The mode the run was triggered with.
+    pub fn end_mode(&self) -> EndMode {
+        match self.end {
+            EndSpec::Calculated => EndMode::Calculated,
+            EndSpec::Fixed(_) => EndMode::Fixed,
+            EndSpec::Offset(_) => EndMode::Offset,
+        }
+    }
+}
+
+/// The JSON schema (draft 2020-12) of the parameters, rendered by the UI as the run form.
+pub fn schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dhis2-chap-prediction parameters",
+        "type": "object",
+        "properties": {
+            "credentials": {
+                "title": "DHIS2 credentials",
+                "description": "The credentials block of the DHIS2 instance to predict for.",
+                "type": "string",
+                "format": "uuid",
+                "block_type_slug": CREDENTIALS_BLOCK_TYPE
+            },
+            "end_mode": {
+                "title": "End mode",
+                "description": "How the last input period is chosen: calculated = latest period where every \
+                                covariate has data in DHIS2; fixed = the period covering end_date; offset = \
+                                end_period_offset periods before the current one.",
+                "type": "string",
+                "enum": EndMode::ALL,
+                "default": "calculated"
+            },
+            "end_date": {
+                "title": "End date",
+                "description": "Required when end_mode is fixed; the period covering this date is the last input period.",
+                "type": ["string", "null"],
+                "format": "date",
+                "default": null
+            },
+            "end_period_offset": {
+                "title": "End period offset",
+                "description": "Required when end_mode is offset: 0 = the current period, 1 = the last completed one.",
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "default": null
+            },
+            "prediction_setup_id": {
+                "title": "Prediction setup id",
+                "description": "Run only this chap prediction setup (even if its schedule is disabled).",
+                "type": ["integer", "null"],
+                "default": null
+            }
+        },
+        "required": ["credentials"],
+        "additionalProperties": false,
+        "allOf": [
+            {
+                "if": { "properties": { "end_mode": { "const": "fixed" } }, "required": ["end_mode"] },
+                "then": { "required": ["end_date"], "properties": { "end_date": { "type": "string" } } }
+            },
+            {
+                "if": { "properties": { "end_mode": { "const": "offset" } }, "required": ["end_mode"] },
+                "then": {
+                    "required": ["end_period_offset"],
+                    "properties": { "end_period_offset": { "type": "integer" } }
+                }
+            }
+        ]
+    })
+}
+
+/// Validates raw parameters (a JSON object), returning every field error at once.
+pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let empty = Map::new();
+    let obj = match raw {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        _ => {
+            errors.insert("parameters".into(), "must be a JSON object".into());
+            return Err(errors);
+        }
+    };
+    let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
+
+    for key in obj.keys() {
+        if !matches!(
+            key.as_str(),
+            "credentials" | "end_mode" | "end_date" | "end_period_offset" | "prediction_setup_id"
+        ) {
+            errors.insert(key.clone(), "unknown parameter".into());
+        }
+    }
+
+    let credentials = match field("credentials") {
+        None => {
+            errors.insert(
+                "credentials".into(),
+                format!("required: the id of a {CREDENTIALS_BLOCK_TYPE} block"),
+            );
+            None
+        }
+        Some(v) => match v.as_str().map(Uuid::parse_str) {
+            Some(Ok(id)) => Some(id),
+            _ => {
+                errors.insert(
+                    "credentials".into(),
+                    format!("must be the id (UUID) of a {CREDENTIALS_BLOCK_TYPE} block"),
+                );
+                None
+            }
+        },
+    };
+
+    let end_mode = match field("end_mode") {
+        None => Some(EndMode::Calculated),
+        Some(v) => match v.as_str() {
+            Some("calculated") => Some(EndMode::Calculated),
+            Some("fixed") => Some(EndMode::Fixed),
+            Some("offset") => Some(EndMode::Offset),
+            _ => {
+                errors.insert(
+                    "end_mode".into(),
+                    format!("must be one of {}, got {v}", EndMode::ALL.join(", ")),
+                );
+                None
+            }
+        },
+    };
+
+    let end_date = match field("end_date") {
+        None => None,
+        Some(v) => match v.as_str().map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d")) {
+            Some(Ok(date)) => Some(date),
+            _ => {
+                errors.insert(
+                    "end_date".into(),
+                    format!("must be a date YYYY-MM-DD, got {v}"),
+                );
+                None
+            }
+        },
+    };
+
+    let end_period_offset = match field("end_period_offset") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if n < 0 => {
+                errors.insert(
+                    "end_period_offset".into(),
+                    format!("end_period_offset must be >= 0, got {n}"),
+                );
+                None
+            }
+            Some(n) => match u32::try_from(n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.insert("end_period_offset".into(), format!("is too large: {n}"));
+                    None
+                }
+            },
+            None => {
+                errors.insert(
+                    "end_period_offset".into(),
+                    format!("must be a non-negative integer, got {v}"),
+                );
+                None
+            }
+        },
+    };
+
+    let prediction_setup_id = match field("prediction_setup_id") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(id) => Some(id),
+            None => {
+                errors.insert(
+                    "prediction_setup_id".into(),
+                    format!("must be an integer, got {v}"),
+                );
+                None
+            }
+        },
+    };
+
+    let end = match end_mode {
+        Some(EndMode::Calculated) => Some(EndSpec::Calculated),
+        Some(EndMode::Fixed) => match end_date {
+            Some(date) => Some(EndSpec::Fixed(date)),
+            None => {
+                errors
+                    .entry("end_date".into())
+                    .or_insert_with(|| "end_mode='fixed' requires end_date to be set".into());
+                None
+            }
+        },
+        Some(EndMode::Offset) => match end_period_offset {
+            Some(n) => Some(EndSpec::Offset(n)),
+            None => {
+                errors.entry("end_period_offset".into()).or_insert_with(|| {
+                    "end_mode='offset' requires end_period_offset to be set".into()
+                });
+                None
+            }
+        },
+        None => None,
+    };
+
+    match (credentials, end) {
+        (Some(credentials), Some(end)) if errors.is_empty() => Ok(FlowParams {
+            credentials,
+            end,
+            prediction_setup_id,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// One line summarising field errors, e.g. for the run's state message and the report.
+pub fn describe_errors(errors: &FieldErrors) -> String {
+    errors
+        .iter()
+        .map(|(field, message)| format!("{field}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: &str = "6f1f4b8e-7c1a-4d2b-9e3f-0a1b2c3d4e5f";
+
+    fn errors_of(raw: Value) -> FieldErrors {
+        validate(&raw).unwrap_err()
+    }
+
+    #[test]
+    fn credentials_alone_mean_a_calculated_run_over_every_setup() {
+        let params = validate(&json!({ "credentials": BLOCK })).unwrap();
+        assert_eq!(params.credentials.to_string(), BLOCK);
+        assert_eq!(params.end, EndSpec::Calculated);
+        assert_eq!(params.end_mode(), EndMode::Calculated);
+        assert_eq!(params.prediction_setup_id, None);
+    }
+
+    #[test]
+    fn fixed_mode_takes_the_end_date_and_ignores_the_offset() {
+        let params = validate(&json!({
+            "credentials": BLOCK, "end_mode": "fixed", "end_date": "2026-04-30", "end_period_offset": 2
+        }))
+        .unwrap();
+        assert_eq!(
+            params.end,
+            EndSpec::Fixed(NaiveDate::from_ymd_opt(2026, 4, 30).unwrap())
+        );
+    }
+
+    #[test]
+    fn offset_mode_takes_the_offset_and_a_setup_id() {
+        let params = validate(&json!({
+            "credentials": BLOCK, "end_mode": "offset", "end_period_offset": 1, "prediction_setup_id": 2
+        }))
+        .unwrap();
+        assert_eq!(params.end, EndSpec::Offset(1));
+        assert_eq!(params.prediction_setup_id, Some(2));
+    }
+
+    #[test]
+    fn fixed_without_end_date_is_an_end_date_error() {
+        let errors = errors_of(json!({ "credentials": BLOCK, "end_mode": "fixed" }));
+        assert_eq!(
+            errors["end_date"],
+            "end_mode='fixed' requires end_date to be set"
+        );
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn offset_without_offset_is_an_end_period_offset_error() {
+        let errors = errors_of(
+            json!({ "credentials": BLOCK, "end_mode": "offset", "end_period_offset": null }),
+        );
+        assert_eq!(
+            errors["end_period_offset"],
+            "end_mode='offset' requires end_period_offset to be set"
+        );
+    }
+
+    #[test]
+    fn a_negative_offset_is_refused_in_every_mode() {
+        for mode in EndMode::ALL {
+            let errors = errors_of(
+                json!({ "credentials": BLOCK, "end_mode": mode, "end_period_offset": -1,
+                                           "end_date": "2026-04-30" }),
+            );
+            assert_eq!(
+                errors["end_period_offset"], "end_period_offset must be >= 0, got -1",
+                "{mode}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let errors = errors_of(json!({
+            "end_mode": "sometimes", "end_date": "30/04/2026", "end_period_offset": "two",
+            "prediction_setup_id": "one", "colour": "blue"
+        }));
+        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            [
+                "colour",
+                "credentials",
+                "end_date",
+                "end_mode",
+                "end_period_offset",
+                "prediction_setup_id"
+            ]
+        );
+        assert!(errors["end_mode"].contains("calculated, fixed, offset"));
+        assert!(describe_errors(&errors)
+            .starts_with("colour: unknown parameter; credentials: required"));
+    }
+
+    #[test]
+    fn credentials_must_be_a_block_id() {
+        let errors = errors_of(json!({ "credentials": "prod-dhis2" }));
+        assert!(errors["credentials"].contains("UUID"));
+        assert!(validate(&json!([1, 2]))
+            .unwrap_err()
+            .contains_key("parameters"));
+    }
+
+    #[test]
+    fn schema_renders_the_form_the_reference_describes() {
+        let s = schema();
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        assert_eq!(s["required"], json!(["credentials"]));
+        assert_eq!(
+            s["properties"]["credentials"]["block_type_slug"],
+            CREDENTIALS_BLOCK_TYPE
+        );
+        assert_eq!(
+            s["properties"]["end_mode"]["enum"],
+            json!(["calculated", "fixed", "offset"])
+        );
+        assert_eq!(s["properties"]["end_mode"]["default"], "calculated");
+        assert_eq!(s["properties"]["end_date"]["format"], "date");
+        assert_eq!(s["properties"]["end_period_offset"]["minimum"], 0);
+        assert_eq!(
+            s["properties"]["end_period_offset"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(
+            s["properties"]["prediction_setup_id"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(s["additionalProperties"], false);
+        let props = s["properties"].as_object().unwrap();
+        assert_eq!(props.len(), 5);
+    }
+}
