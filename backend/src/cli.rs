@@ -87,6 +87,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 impl Cli {
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
+        crate::install_crypto_provider();
         let config = Config::from_env()?;
         crate::telemetry::init(&config.log, &config.log_format);
         match self.command {

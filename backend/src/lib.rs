@@ -12,3 +12,9 @@ pub mod orchestrator;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+
+/// Installs the TLS crypto provider (rustls with ring) for the process; call before building any
+/// HTTP client. Idempotent.
+pub fn install_crypto_provider() {
+    flows::dhis2_chap_prediction::client::install_crypto_provider();
+}

@@ -65,6 +65,7 @@ fn stop(mut child: Child) -> std::process::ExitStatus {
 }
 
 fn login(url: &str, username: &str, password: &str) -> reqwest::StatusCode {
+    chap_scheduler::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         reqwest::Client::new()

@@ -52,6 +52,7 @@ async fn database_url(data_dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
+    chap_scheduler::install_crypto_provider();
     let data_dir = tempfile::tempdir().unwrap();
     let static_dir = data_dir.path().join("dist");
     std::fs::create_dir_all(&static_dir).unwrap();
@@ -106,6 +107,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
 
 /// A fresh HTTP client with its own cookie jar.
 pub fn browser() -> Client {
+    chap_scheduler::install_crypto_provider();
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -325,11 +325,25 @@ async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
     // A worker claims it and dies at once: nobody heartbeats any more.
     let claimed = app.engine.claim(run_id).await.unwrap().expect("claimable");
     assert_eq!(claimed.state, "RUNNING");
-    let crashed = app
-        .wait_for(&run_id.to_string(), &token, &["AWAITING_RETRY", "CRASHED"])
-        .await;
-    let h = states(&crashed["history"]);
-    assert!(h.contains(&"CRASHED".to_string()), "{h:?}");
+    // The reaper declares it CRASHED and, with a retry left, puts it back in the queue.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = body(app.get(&format!("/api/v1/runs/{run_id}"), &token).await).await;
+        let crash = run["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["state"] == "CRASHED")
+            .cloned();
+        let retrying = states(&run["history"]).contains(&"AWAITING_RETRY".to_string());
+        if let (Some(crash), true) = (crash, retrying) {
+            let message = crash["message"].as_str().unwrap();
+            assert!(message.contains("stopped heartbeating"), "{crash}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never crashed: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A live worker picks the retry up.
     tokio::spawn(chap_scheduler::startup::run_workers(app.engine.clone()));
     let done = app.wait_for(&run_id.to_string(), &token, TERMINAL).await;

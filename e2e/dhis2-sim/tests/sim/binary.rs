@@ -51,7 +51,7 @@ async fn the_binary_prints_its_address_serves_the_scenario_and_its_control_api()
         .strip_prefix("dhis2-sim listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let info = http
         .get(format!("{url}/api/system/info"))
         .basic_auth("admin", Some("district"))

@@ -13,7 +13,7 @@ pub struct Client {
 impl Client {
     pub fn new(sim: &SimHandle) -> Client {
         Client {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: sim.base_url(),
             user: sim.username(),
             password: sim.password(),
@@ -117,4 +117,10 @@ pub fn run_body(name: &str, periods: &[&str], n_periods: i64) -> Value {
         "nPeriods": n_periods,
         "type": "forecasting",
     })
+}
+
+/// A plain HTTP client (the workspace's reqwest needs a rustls provider installed first).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
