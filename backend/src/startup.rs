@@ -31,7 +31,14 @@ pub async fn engine(config: &Config, registry: FlowRegistry) -> anyhow::Result<E
     db::migrate(&db).await?;
     deployments::ensure_defaults(&db, &registry).await?;
     let queue = Queue::embedded();
-    Ok(Engine::new(db, registry, queue, config.engine_settings()))
+    let blocks: crate::orchestrator::Blocks = Arc::new(crate::orchestrator::NoBlocks);
+    Ok(Engine::new(
+        db,
+        registry,
+        queue,
+        config.engine_settings(),
+        blocks,
+    ))
 }
 
 /// Runs this process's workers until the process stops.

@@ -12,6 +12,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::blocks::{BlockData, Blocks};
+use super::flow::FlowError;
 use super::logs::{LogLine, LogSink};
 use super::state::RunState;
 use crate::db::entities::{artifact, flow_run, task_run};
@@ -21,6 +23,7 @@ use crate::db::users::now;
 pub const REDACTED: &str = "******";
 
 struct Inner {
+    blocks: Blocks,
     run_id: Uuid,
     attempt: u32,
     parameters: Value,
@@ -39,7 +42,9 @@ pub struct RunContext {
 
 impl RunContext {
     /// A context for one attempt of a run.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        blocks: Blocks,
         run_id: Uuid,
         attempt: u32,
         parameters: Value,
@@ -50,6 +55,7 @@ impl RunContext {
     ) -> Self {
         RunContext {
             inner: Arc::new(Inner {
+                blocks,
                 run_id,
                 attempt,
                 parameters,
@@ -176,6 +182,22 @@ impl RunContext {
             }
         }
         result
+    }
+
+    /// Reads a block (e.g. DHIS2 credentials) with its secrets decrypted; every secret value is
+    /// registered for redaction at once.
+    pub async fn block(&self, id: Uuid) -> Result<BlockData, FlowError> {
+        let block = self
+            .inner
+            .blocks
+            .load(id)
+            .await
+            .map_err(|e| FlowError::retryable(format!("reading block {id} failed: {e:#}")))?
+            .ok_or_else(|| FlowError::permanent(format!("there is no block with id {id}")))?;
+        for secret in &block.secrets {
+            self.add_secret(secret);
+        }
+        Ok(block)
     }
 
     /// Stores an artifact (e.g. the markdown run report); the same key replaces the earlier one.

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::blocks::Blocks;
 use super::context::RunContext;
 use super::deployments::{field_errors, strategy_of};
 use super::flow::{FlowError, FlowRegistry};
@@ -82,6 +83,7 @@ pub struct Engine {
 
 struct Inner {
     db: DatabaseConnection,
+    blocks: Blocks,
     registry: FlowRegistry,
     queue: Queue,
     logs: LogSink,
@@ -122,11 +124,13 @@ impl Engine {
         registry: FlowRegistry,
         queue: Queue,
         settings: EngineSettings,
+        blocks: Blocks,
     ) -> Self {
         let logs = LogSink::start(db.clone());
         Engine {
             inner: Arc::new(Inner {
                 db,
+                blocks,
                 registry,
                 queue,
                 logs,
@@ -516,6 +520,7 @@ impl Engine {
             .count(&db)
             .await? as i32;
         let ctx = RunContext::new(
+            self.inner.blocks.clone(),
             run.id,
             run.attempt.max(1) as u32,
             run.parameters.clone(),

@@ -1,6 +1,7 @@
 //! Orchestration: flows, deployments, runs and their state machine, the queue, workers, the
 //! dispatcher and the reaper.
 
+pub mod blocks;
 pub mod context;
 pub mod deployments;
 pub mod engine;
@@ -11,6 +12,7 @@ pub mod runs;
 pub mod schema;
 pub mod state;
 
+pub use blocks::{BlockData, BlockSource, Blocks, NoBlocks};
 pub use context::RunContext;
 pub use engine::{Engine, EngineSettings, Trigger};
 pub use flow::{Flow, FlowError, FlowRegistry};
