@@ -73,9 +73,12 @@ impl Application {
             "jwt-secret",
         )?;
         auth::password::warm_up().await;
-        let mut background = vec![tokio::spawn(
-            engine.clone().run_dispatcher(Duration::from_secs(2)),
-        )];
+        let mut background = vec![
+            tokio::spawn(engine.clone().run_dispatcher(Duration::from_secs(2))),
+            tokio::spawn(crate::orchestrator::schedules::run_scheduler(
+                engine.clone(),
+            )),
+        ];
         if config.in_process_workers {
             background.push(tokio::spawn(run_workers(engine.clone())));
         }

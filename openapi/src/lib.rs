@@ -4,12 +4,14 @@
 mod auth;
 mod common;
 mod runs;
+mod schedules;
 mod system;
 mod users;
 
 pub use auth::*;
 pub use common::*;
 pub use runs::*;
+pub use schedules::*;
 pub use system::*;
 pub use users::*;
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod flows;
 mod runs;
+mod schedules;
 mod spa;
 mod system;
 mod tokens;
@@ -126,6 +127,7 @@ where
                 .configure(flows::routes)
                 .configure(deployments::routes)
                 .configure(runs::routes)
+                .configure(schedules::routes)
                 .default_service(web::to(error::api_not_found)),
         )
         .configure(system::routes)

@@ -9,8 +9,10 @@ pub mod flow;
 pub mod logs;
 pub mod queue;
 pub mod runs;
+pub mod schedules;
 pub mod schema;
 pub mod state;
+pub mod timing;
 
 pub use blocks::{BlockData, BlockSource, Blocks, NoBlocks};
 pub use context::RunContext;

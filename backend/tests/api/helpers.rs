@@ -14,6 +14,8 @@ pub const PASSWORD: &str = "a-good-long-password";
 /// A running application for one test.
 pub struct TestApp {
     pub address: String,
+    /// The database the app uses (for a second instance on the same database).
+    pub database_url: String,
     pub db: DatabaseConnection,
     pub engine: chap_scheduler::orchestrator::Engine,
     /// How many times the sleepy test flow's body started.
@@ -62,6 +64,10 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     )
     .unwrap();
     std::fs::write(static_dir.join("boot.js"), "console.log('boot');").unwrap();
+    let db_url = match overrides.get("DATABASE_URL") {
+        Some(url) => url.clone(),
+        None => database_url(data_dir.path()).await,
+    };
     let mut vars: HashMap<String, String> = [
         ("CHAP_SCHEDULER_BIND", "127.0.0.1:0".to_string()),
         (
@@ -80,7 +86,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
             "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
             "1.5".to_string(),
         ),
-        ("DATABASE_URL", database_url(data_dir.path()).await),
+        ("DATABASE_URL", db_url.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -97,6 +103,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        database_url: db_url,
         db,
         engine,
         sleepy_started,

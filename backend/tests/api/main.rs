@@ -8,6 +8,7 @@ mod helpers;
 mod http;
 mod openapi;
 mod runs;
+mod schedules;
 mod test_flows;
 mod tokens;
 mod users;

@@ -1,0 +1,348 @@
+//! Schedules: validation, CRUD, and the scheduler tick that turns due slots into runs — exactly one run
+//! per (schedule, slot), whatever the number of scheduler instances, thanks to the run's unique
+//! idempotency key `schedule:<id>:<slot>`.
+
+use chap_scheduler_api::{MissedPolicy, ScheduleRequest, ScheduleView};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::deployments::field_errors;
+use super::engine::{merge_parameters, Engine, Trigger};
+use super::schema;
+use super::timing::{plan, Timing};
+use crate::db::entities::{deployment, schedule};
+use crate::db::users::now;
+use crate::error::{AppError, AppResult};
+
+/// Most slots examined for one schedule in one tick.
+const SLOT_SCAN_CAP: usize = 10_000;
+
+/// Every database keeps microseconds: so does the grid of an interval schedule.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    t.duration_trunc(chrono::Duration::microseconds(1))
+        .unwrap_or(t)
+}
+
+/// Parses a stored policy.
+pub fn policy_of(raw: &str) -> MissedPolicy {
+    match raw {
+        "latest" => MissedPolicy::Latest,
+        "all" => MissedPolicy::All,
+        _ => MissedPolicy::Skip,
+    }
+}
+
+/// The fire-time calculator of a stored schedule.
+pub fn timing_of(s: &schedule::Model) -> Result<Timing, String> {
+    match (&s.cron, s.interval_seconds) {
+        (Some(cron), _) => Timing::cron(cron, &s.timezone),
+        (None, Some(secs)) => Timing::interval(secs.max(0) as u64, s.anchor_at, &s.timezone),
+        (None, None) => Err("the schedule has neither a cron expression nor an interval".into()),
+    }
+}
+
+/// The API view.
+pub fn view(s: &schedule::Model) -> ScheduleView {
+    ScheduleView {
+        id: s.id,
+        deployment_id: s.deployment_id,
+        cron: s.cron.clone(),
+        interval_seconds: s.interval_seconds.map(|i| i.max(0) as u64),
+        anchor_at: s.anchor_at,
+        timezone: s.timezone.clone(),
+        parameters: s.parameters.clone(),
+        active: s.active,
+        missed_policy: policy_of(&s.missed_policy),
+        max_missed: s.max_missed.max(0) as u32,
+        next_fire_at: s.next_fire_at,
+        last_fire_at: s.last_fire_at,
+        skipped_count: s.skipped_count.max(0) as u64,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// Builds the timing of a request, with field errors.
+pub fn timing_from(
+    cron: Option<&str>,
+    interval: Option<u64>,
+    anchor: DateTime<Utc>,
+    timezone: &str,
+) -> AppResult<Timing> {
+    super::timing::parse_timezone(timezone).map_err(|m| AppError::field("timezone", m))?;
+    match (cron, interval) {
+        (Some(_), Some(_)) => Err(AppError::field(
+            "cron",
+            "give either cron or interval_seconds, not both",
+        )),
+        (None, None) => Err(AppError::field(
+            "cron",
+            "give a cron expression or interval_seconds",
+        )),
+        (Some(c), None) => Timing::cron(c, timezone).map_err(|m| AppError::field("cron", m)),
+        (None, Some(i)) => Timing::interval(i, anchor, timezone)
+            .map_err(|m| AppError::field("interval_seconds", m)),
+    }
+}
+
+fn check_parameters(engine: &Engine, dep: &deployment::Model, pinned: &Value) -> AppResult<()> {
+    if !pinned.is_object() {
+        return Err(AppError::field("parameters", "must be a JSON object"));
+    }
+    let Some(flow) = engine.registry().get(&dep.flow_name) else {
+        return Ok(());
+    };
+    let merged = merge_parameters(&dep.parameters, Some(pinned));
+    let mut errors = schema::validate(&flow.parameter_schema(), &merged, false);
+    if errors.is_empty() {
+        errors = flow.validate(&merged);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(field_errors("parameters", errors))
+    }
+}
+
+/// Creates a schedule for a deployment.
+pub async fn create(
+    engine: &Engine,
+    dep: &deployment::Model,
+    req: ScheduleRequest,
+) -> AppResult<schedule::Model> {
+    let now = now();
+    let anchor = req.anchor_at.map(micros).unwrap_or(now);
+    let timezone = req.timezone.clone().unwrap_or_else(|| "UTC".into());
+    let timing = timing_from(req.cron.as_deref(), req.interval_seconds, anchor, &timezone)?;
+    let parameters = req
+        .parameters
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    check_parameters(engine, dep, &parameters)?;
+    let max_missed = req.max_missed.unwrap_or(100);
+    if !(1..=1000).contains(&max_missed) {
+        return Err(AppError::field("max_missed", "must be between 1 and 1000"));
+    }
+    let active = req.active.unwrap_or(true);
+    Ok(schedule::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        deployment_id: Set(dep.id),
+        cron: Set(req.cron.map(|c| c.trim().to_string())),
+        interval_seconds: Set(req.interval_seconds.map(|i| i as i64)),
+        anchor_at: Set(anchor),
+        timezone: Set(timezone.trim().to_string()),
+        parameters: Set(parameters),
+        active: Set(active),
+        missed_policy: Set(req.missed_policy.unwrap_or_default().as_str().into()),
+        max_missed: Set(max_missed as i32),
+        next_fire_at: Set(if active { timing.next_after(now) } else { None }),
+        last_fire_at: Set(None),
+        skipped_count: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(engine.db())
+    .await?)
+}
+
+/// A schedule by id.
+pub async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<schedule::Model> {
+    schedule::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no schedule with id {id}")))
+}
+
+/// A deployment's schedules.
+pub async fn list(db: &DatabaseConnection, deployment_id: Uuid) -> AppResult<Vec<schedule::Model>> {
+    Ok(schedule::Entity::find()
+        .filter(schedule::Column::DeploymentId.eq(deployment_id))
+        .order_by_asc(schedule::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Edits a schedule in place (its id never changes); the next fire time is recomputed from now.
+pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResult<schedule::Model> {
+    let db = engine.db();
+    let current = get(db, id).await?;
+    let dep = super::deployments::get(db, current.deployment_id).await?;
+    let (cron, interval) = match (&req.cron, req.interval_seconds) {
+        (Some(c), None) => (Some(c.clone()), None),
+        (None, Some(i)) => (None, Some(i)),
+        (Some(c), Some(i)) => (Some(c.clone()), Some(i)),
+        (None, None) => (
+            current.cron.clone(),
+            current.interval_seconds.map(|i| i.max(0) as u64),
+        ),
+    };
+    let anchor = req.anchor_at.map(micros).unwrap_or(current.anchor_at);
+    let timezone = req
+        .timezone
+        .clone()
+        .unwrap_or_else(|| current.timezone.clone());
+    let timing = timing_from(cron.as_deref(), interval, anchor, &timezone)?;
+    let parameters = req
+        .parameters
+        .clone()
+        .unwrap_or_else(|| current.parameters.clone());
+    check_parameters(engine, &dep, &parameters)?;
+    let max_missed = req.max_missed.unwrap_or(current.max_missed.max(1) as u32);
+    if !(1..=1000).contains(&max_missed) {
+        return Err(AppError::field("max_missed", "must be between 1 and 1000"));
+    }
+    let active = req.active.unwrap_or(current.active);
+    let mut s = current.clone().into_active_model();
+    s.cron = Set(cron.map(|c| c.trim().to_string()));
+    s.interval_seconds = Set(interval.map(|i| i as i64));
+    s.anchor_at = Set(anchor);
+    s.timezone = Set(timezone.trim().to_string());
+    s.parameters = Set(parameters);
+    s.active = Set(active);
+    if let Some(p) = req.missed_policy {
+        s.missed_policy = Set(p.as_str().into());
+    }
+    s.max_missed = Set(max_missed as i32);
+    // Resuming or editing never back-fills: the schedule continues with its next future slot.
+    s.next_fire_at = Set(if active {
+        timing.next_after(now())
+    } else {
+        None
+    });
+    s.updated_at = Set(now());
+    Ok(s.update(db).await?)
+}
+
+/// Deletes a schedule (its runs stay).
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<schedule::Model> {
+    let current = get(db, id).await?;
+    schedule::Entity::delete_by_id(id).exec(db).await?;
+    Ok(current)
+}
+
+/// One scheduler pass: every active schedule whose next fire time has come gets its runs. Safe to
+/// run in several processes at once.
+pub async fn tick(engine: &Engine) -> anyhow::Result<usize> {
+    let db = engine.db();
+    let now = now();
+    let due = schedule::Entity::find()
+        .filter(schedule::Column::Active.eq(true))
+        .filter(schedule::Column::NextFireAt.lte(now))
+        .order_by_asc(schedule::Column::NextFireAt)
+        .limit(100)
+        .all(db)
+        .await?;
+    let mut created = 0;
+    for s in due {
+        match fire(engine, &s, now).await {
+            Ok(n) => created += n,
+            Err(e) => tracing::error!(schedule = %s.id, error = %e, "firing a schedule failed"),
+        }
+    }
+    Ok(created)
+}
+
+async fn fire(engine: &Engine, s: &schedule::Model, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let db = engine.db();
+    let Some(from) = s.next_fire_at else {
+        return Ok(0);
+    };
+    let timing = match timing_of(s) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(schedule = %s.id, error = %e, "deactivating a schedule that cannot be evaluated");
+            schedule::Entity::update_many()
+                .col_expr(schedule::Column::Active, Expr::value(false))
+                .filter(schedule::Column::Id.eq(s.id))
+                .exec(db)
+                .await?;
+            return Ok(0);
+        }
+    };
+    let mut slots = timing.slots_between(from, now, SLOT_SCAN_CAP);
+    let mut uncounted = 0u64;
+    if slots.len() > SLOT_SCAN_CAP {
+        // A very long downtime: keep the most recent hour exactly; the rest only counts as skipped.
+        let recent = timing.slots_between(now - chrono::Duration::hours(1), now, SLOT_SCAN_CAP);
+        uncounted = SLOT_SCAN_CAP as u64;
+        slots = recent;
+    }
+    let dep = deployment::Entity::find_by_id(s.deployment_id)
+        .one(db)
+        .await?;
+    let (to_run, skipped) = match &dep {
+        Some(d) if !d.paused => plan(
+            &slots,
+            now,
+            policy_of(&s.missed_policy),
+            s.max_missed.max(1) as usize,
+        ),
+        _ => (Vec::new(), slots.len() as u64),
+    };
+    let mut created = 0;
+    if let Some(dep) = &dep {
+        for slot in &to_run {
+            let key = format!("schedule:{}:{}", s.id, slot.to_rfc3339());
+            let result = engine
+                .trigger(
+                    dep,
+                    Some(&s.parameters),
+                    Trigger::Schedule {
+                        id: s.id,
+                        slot: *slot,
+                    },
+                    Some(key),
+                    Some(*slot),
+                )
+                .await;
+            match result {
+                Ok((_, true)) => created += 1,
+                Ok((_, false)) => {}
+                Err(e) => {
+                    tracing::error!(schedule = %s.id, %slot, error = %e, "a scheduled run could not be created")
+                }
+            }
+        }
+    }
+    let last = slots.last().copied();
+    let next = timing.next_after(last.unwrap_or(now).max(now));
+    // Compare-and-set on the old next fire time: of two schedulers, one advances the schedule.
+    let mut update = schedule::Entity::update_many()
+        .col_expr(schedule::Column::NextFireAt, Expr::value(next))
+        .col_expr(
+            schedule::Column::SkippedCount,
+            sea_orm::sea_query::ExprTrait::add(
+                Expr::col(schedule::Column::SkippedCount),
+                (skipped + uncounted) as i64,
+            ),
+        );
+    if let Some(last) = last {
+        update = update.col_expr(schedule::Column::LastFireAt, Expr::value(last));
+    }
+    update
+        .filter(schedule::Column::Id.eq(s.id))
+        .filter(schedule::Column::NextFireAt.eq(from))
+        .exec(db)
+        .await?;
+    if skipped + uncounted > 0 {
+        tracing::info!(schedule = %s.id, skipped = skipped + uncounted, "missed slots skipped");
+    }
+    Ok(created)
+}
+
+/// The scheduler loop: a tick about five times a second. Runs forever.
+pub async fn run_scheduler(engine: Engine) {
+    loop {
+        if let Err(e) = tick(&engine).await {
+            tracing::error!(error = %e, "scheduler tick failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,129 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// What to do with slots missed while the service was down (older than a few seconds when seen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MissedPolicy {
+    /// Run none of them; resume with the next future slot (they are counted as skipped).
+    #[default]
+    Skip,
+    /// Run one, for the most recent missed slot.
+    Latest,
+    /// Run every missed slot, up to `max_missed` (the rest are counted as skipped).
+    All,
+}
+
+impl MissedPolicy {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissedPolicy::Skip => "skip",
+            MissedPolicy::Latest => "latest",
+            MissedPolicy::All => "all",
+        }
+    }
+}
+
+/// A schedule of a deployment: a cron expression or a fixed interval, in a timezone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleView {
+    /// Id (never changes, also when edited).
+    pub id: Uuid,
+    /// The deployment it triggers.
+    pub deployment_id: Uuid,
+    /// Cron expression (5 fields, or 6 with seconds first), when a cron schedule.
+    pub cron: Option<String>,
+    /// Interval in seconds, when an interval schedule.
+    pub interval_seconds: Option<u64>,
+    /// Interval schedules fire at `anchor_at + k × interval`.
+    pub anchor_at: DateTime<Utc>,
+    /// IANA timezone the expression is read in, e.g. `Europe/Oslo`.
+    pub timezone: String,
+    /// Parameters pinned by this schedule, merged over the deployment's defaults.
+    pub parameters: Value,
+    /// Inactive schedules create no runs.
+    pub active: bool,
+    /// Missed-slot policy.
+    pub missed_policy: MissedPolicy,
+    /// Cap of the `all` policy.
+    pub max_missed: u32,
+    /// The next slot it will fire for.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// The last slot it fired for.
+    pub last_fire_at: Option<DateTime<Utc>>,
+    /// Slots skipped so far (missed-slot policy, paused deployment).
+    pub skipped_count: u64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last edited.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/deployments/{id}/schedules` and of `PATCH /api/v1/schedules/{id}` (there
+/// every field is optional; giving `cron` clears `interval_seconds` and the other way round).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleRequest {
+    /// Cron expression: 5 fields (minute first) or 6 (seconds first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// Fixed interval in seconds (1 to 31,536,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u64>,
+    /// Start of the interval grid (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_at: Option<DateTime<Utc>>,
+    /// IANA timezone (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Pinned parameters (e.g. the credentials block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// Active (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Missed-slot policy (default `skip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_policy: Option<MissedPolicy>,
+    /// Cap of the `all` policy, 1–1000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_missed: Option<u32>,
+}
+
+/// Body of `POST /api/v1/schedules/preview`: an unsaved expression.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewRequest {
+    /// Cron expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// Or a fixed interval in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u64>,
+    /// Start of the interval grid (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_at: Option<DateTime<Utc>>,
+    /// IANA timezone (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// How many fire times, 1–100 (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+/// The next fire times of a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewResponse {
+    /// The timezone used.
+    pub timezone: String,
+    /// Fire times in UTC.
+    pub fire_times: Vec<DateTime<Utc>>,
+    /// The same instants as local wall-clock times with offset, e.g. `2026-03-29T03:00:00+02:00`.
+    pub local_times: Vec<String>,
+}
