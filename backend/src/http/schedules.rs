@@ -220,6 +220,6 @@ async fn preview_schedule(
     query: web::Query<CountQuery>,
 ) -> AppResult<web::Json<PreviewResponse>> {
     let s = schedules::get(state.engine.db(), *id).await?;
-    let timing = schedules::timing_of(&s).map_err(|m| AppError::Conflict(m))?;
+    let timing = schedules::timing_of(&s).map_err(AppError::Conflict)?;
     Ok(web::Json(preview_of(&timing, &s.timezone, query.count)?))
 }
