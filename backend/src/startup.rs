@@ -30,7 +30,10 @@ pub async fn engine(config: &Config, registry: FlowRegistry) -> anyhow::Result<E
     let db = db::connect(config).await?;
     db::migrate(&db).await?;
     deployments::ensure_defaults(&db, &registry).await?;
-    let queue = Queue::embedded();
+    let queue = match &config.redis_url {
+        Some(url) => Queue::redis(url.expose_secret(), &config.queue_name).await?,
+        None => Queue::embedded(),
+    };
     let blocks: crate::orchestrator::Blocks = Arc::new(crate::orchestrator::NoBlocks);
     Ok(Engine::new(
         db,
@@ -46,6 +49,9 @@ pub async fn run_workers(engine: Engine) {
     match engine.queue().clone() {
         Queue::Embedded { wake } => {
             engine::run_embedded_workers(engine, wake, Duration::from_millis(250)).await
+        }
+        Queue::Redis { storage, .. } => {
+            crate::orchestrator::queue::run_redis_workers(engine, *storage).await
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub database_url: SecretString,
     /// Redis URL; when absent the queue is embedded.
     pub redis_url: Option<SecretString>,
+    /// Name of the Redis queue.
+    pub queue_name: String,
     /// Folder holding the built SPA (`index.html`, wasm, js, css).
     pub static_dir: PathBuf,
     /// HMAC key for access and refresh JWTs; generated into the data dir when not given.
@@ -180,6 +182,9 @@ impl Config {
             data_dir,
             database_url: database_url.into(),
             redis_url: redis_url.map(Into::into),
+            queue_name: src
+                .get("CHAP_SCHEDULER_QUEUE_NAME")
+                .unwrap_or_else(|| "chap-scheduler:runs".into()),
             jwt_secret: jwt_secret.map(Into::into),
             admin_password: admin_password.map(Into::into),
             access_token_ttl: Duration::from_secs(access_secs),

@@ -45,11 +45,23 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
             false
         }
     };
+    let queue_ok = match state.engine.queue().ping().await {
+        Ok(()) => {
+            checks.insert("queue".to_string(), "ok".to_string());
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: queue unavailable");
+            checks.insert("queue".to_string(), "unavailable".to_string());
+            false
+        }
+    };
+    let ready = db_ok && queue_ok;
     let body = Readiness {
-        status: if db_ok { "ready" } else { "not_ready" }.into(),
+        status: if ready { "ready" } else { "not_ready" }.into(),
         checks,
     };
-    if db_ok {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
@@ -70,7 +82,7 @@ async fn info(_principal: Principal, state: web::Data<AppState>) -> web::Json<Se
         name: "chap-scheduler".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         database: state.config.database_kind().into(),
-        queue: state.config.queue_kind().into(),
+        queue: state.engine.queue().kind().into(),
         started_at: state.started_at,
     })
 }

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+use apalis::prelude::TaskSink;
+use apalis_redis::{ConnectionManager, RedisStorage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -23,6 +26,13 @@ pub enum Queue {
         /// Notified on every push.
         wake: Arc<Notify>,
     },
+    /// apalis on Redis: run ids travel through Redis to worker processes anywhere.
+    Redis {
+        /// The apalis storage.
+        storage: Box<RedisStorage<RunJob>>,
+        /// For `ping`.
+        conn: ConnectionManager,
+    },
 }
 
 impl Queue {
@@ -33,18 +43,40 @@ impl Queue {
         }
     }
 
+    /// An apalis queue on Redis, named `name` (several installations can share one Redis).
+    pub async fn redis(url: &str, name: &str) -> anyhow::Result<Self> {
+        let conn = apalis_redis::connect(url)
+            .await
+            .with_context(|| format!("connecting to Redis at {}", crate::config::mask_url(url)))?;
+        let config = apalis_redis::Config::default().queue(name);
+        let storage = RedisStorage::new(conn.clone()).with_config(config);
+        Ok(Queue::Redis {
+            storage: Box::new(storage),
+            conn,
+        })
+    }
+
     /// `embedded` or `redis`.
     pub fn kind(&self) -> &'static str {
         match self {
             Queue::Embedded { .. } => "embedded",
+            Queue::Redis { .. } => "redis",
         }
     }
 
     /// Delivers a run id to a worker.
-    pub async fn push(&self, _run_id: Uuid) -> anyhow::Result<()> {
+    pub async fn push(&self, run_id: Uuid) -> anyhow::Result<()> {
         match self {
             Queue::Embedded { wake } => {
                 wake.notify_one();
+                Ok(())
+            }
+            Queue::Redis { storage, .. } => {
+                let mut storage = storage.as_ref().clone();
+                storage
+                    .push(RunJob { run_id })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("pushing run {run_id} to Redis: {e}"))?;
                 Ok(())
             }
         }
@@ -52,6 +84,41 @@ impl Queue {
 
     /// Whether the transport answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        Ok(())
+        match self {
+            Queue::Embedded { .. } => Ok(()),
+            Queue::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+                Ok(())
+            }
+        }
     }
+}
+
+/// Runs this process's Redis workers: each delivery is claimed by compare-and-set and executed; every
+/// delivery is acknowledged (the run's outcome lives in the database, not in the queue). Runs forever.
+pub async fn run_redis_workers(engine: super::Engine, storage: RedisStorage<RunJob>) {
+    use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
+    let concurrency = engine.settings().worker_concurrency.max(1);
+    let name = engine.worker_id().to_string();
+    let worker = WorkerBuilder::new(name)
+        // The storage does not poll by itself; 20 ms keeps trigger → RUNNING latency low at a few
+        // cheap Redis calls a second per worker process.
+        .backend(storage.poll_with_interval(std::time::Duration::from_millis(20)))
+        .data(engine)
+        .concurrency(concurrency)
+        .build(handle_job);
+    if let Err(e) = worker.run().await {
+        tracing::error!(error = %e, "the Redis worker stopped");
+    }
+}
+
+async fn handle_job(
+    job: RunJob,
+    engine: apalis::prelude::Data<super::Engine>,
+) -> Result<(), apalis::prelude::BoxDynError> {
+    if let Err(e) = engine.execute(job.run_id).await {
+        tracing::error!(run = %job.run_id, error = %e, "executing a run failed");
+    }
+    Ok(())
 }

@@ -54,6 +54,9 @@ async fn database_url(data_dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
+    if let Ok(filter) = std::env::var("CHAP_TEST_LOG") {
+        chap_scheduler::telemetry::init(&filter, "text");
+    }
     chap_scheduler::install_crypto_provider();
     let data_dir = tempfile::tempdir().unwrap();
     let static_dir = data_dir.path().join("dist");
@@ -91,6 +94,16 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Ok(redis) = std::env::var("CHAP_TEST_REDIS_URL") {
+        if !redis.is_empty() {
+            vars.insert("REDIS_URL".into(), redis);
+            // Every test its own queue: tests share one Redis.
+            vars.insert(
+                "CHAP_SCHEDULER_QUEUE_NAME".into(),
+                format!("chap-test:{}", uuid::Uuid::new_v4().simple()),
+            );
+        }
+    }
     vars.extend(overrides.drain());
     let config = Config::from_source(&vars).expect("test configuration");
     let (registry, sleepy_started) = crate::test_flows::registry();

@@ -13,6 +13,7 @@ async fn health_and_ready_answer_without_credentials() {
     let r = body(r).await;
     assert_eq!(r["status"], "ready");
     assert_eq!(r["checks"]["database"], "ok");
+    assert_eq!(r["checks"]["queue"], "ok");
 }
 
 #[tokio::test]
@@ -22,7 +23,12 @@ async fn info_tells_version_and_backends_to_signed_in_users() {
     let info = body(app.get("/info", &token).await).await;
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
     assert!(["sqlite", "postgres"].contains(&info["database"].as_str().unwrap()));
-    assert_eq!(info["queue"], "embedded");
+    let expected_queue = if std::env::var("CHAP_TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) {
+        "redis"
+    } else {
+        "embedded"
+    };
+    assert_eq!(info["queue"], expected_queue);
 }
 
 #[tokio::test]
