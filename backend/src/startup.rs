@@ -46,6 +46,13 @@ pub async fn engine_and_blocks(
     deployments::ensure_defaults(&db, &registry).await?;
     let queue = Queue::embedded();
     let store = BlockStore::new(db.clone(), Arc::new(keys));
+    for (block, kid) in store.missing_keys().await? {
+        tracing::warn!(
+            %block, %kid,
+            "a secret of this block was encrypted under a key that CHAP_SCHEDULER_ENCRYPTION_KEY \
+             (or the key file) does not hold; its runs and tests will fail until that key is added"
+        );
+    }
     let blocks: crate::orchestrator::Blocks = Arc::new(store.clone());
     let engine = Engine::new(db, registry, queue, config.engine_settings(), blocks);
     Ok((engine, store))

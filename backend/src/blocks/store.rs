@@ -342,6 +342,26 @@ impl BlockStore {
         Ok(None)
     }
 
+    /// `(block name, key id)` of every stored secret sealed under a key the ring does not hold: what
+    /// runs and connection tests of those blocks will fail on. Checked at start to warn early.
+    pub async fn missing_keys(&self) -> AppResult<Vec<(String, String)>> {
+        let kids = self.keys.kids();
+        let rows = block::Entity::find()
+            .order_by_asc(block::Column::Name)
+            .all(&self.db)
+            .await?;
+        let mut missing = Vec::new();
+        for row in rows {
+            let sealed = row.data.as_object().into_iter().flatten();
+            for sealed in sealed.filter_map(|(_, v)| Sealed::from_value(v)) {
+                if !kids.contains(&sealed.kid.as_str()) {
+                    missing.push((row.name.clone(), sealed.kid));
+                }
+            }
+        }
+        Ok(missing)
+    }
+
     /// The block with its secrets decrypted, `Ok(None)` when there is none.
     pub async fn open(&self, id: Uuid) -> AppResult<Option<Result<BlockData, UnsealError>>> {
         let row = block::Entity::find_by_id(id).one(&self.db).await?;

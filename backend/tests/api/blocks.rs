@@ -524,6 +524,11 @@ async fn a_wrong_encryption_key_refuses_to_decrypt_with_a_clear_error() {
     );
     let err = format!("{:#}", missing_key.load(id).await.unwrap_err());
     assert!(err.contains("key id `A`"), "{err}");
+    assert_eq!(
+        missing_key.missing_keys().await.unwrap(),
+        vec![("prod".to_string(), "A".to_string())]
+    );
+    assert!(app.blocks.missing_keys().await.unwrap().is_empty());
     assert!(err.contains("CHAP_SCHEDULER_ENCRYPTION_KEY"), "{err}");
     // Reading never needs the key.
     let view = body(app.get(&format!("/api/v1/blocks/{id}"), &admin).await).await;
