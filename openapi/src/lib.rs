@@ -2,6 +2,7 @@
 //! OpenAPI schema from them behind the `openapi` feature) and the Leptos frontend.
 
 mod auth;
+mod blocks;
 mod common;
 mod runs;
 mod schedules;
@@ -9,6 +10,7 @@ mod system;
 mod users;
 
 pub use auth::*;
+pub use blocks::*;
 pub use common::*;
 pub use runs::*;
 pub use schedules::*;
