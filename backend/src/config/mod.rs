@@ -81,6 +81,10 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// A run without a heartbeat for this long is declared CRASHED.
     pub heartbeat_timeout: Duration,
+    /// A PENDING run whose queue entry is older than this is enqueued again (lost queue entries).
+    pub requeue_after: Duration,
+    /// Runs (with their logs, steps and artifacts) older than this many days are deleted; 0 keeps all.
+    pub retention_days: u32,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -213,6 +217,10 @@ impl Config {
             in_process_workers: parse_bool(src, "CHAP_SCHEDULER_IN_PROCESS_WORKERS", true)?,
             heartbeat_interval: Duration::from_secs_f64(heartbeat),
             heartbeat_timeout: Duration::from_secs_f64(heartbeat_timeout),
+            requeue_after: Duration::from_secs_f64(
+                parse::<f64>(src, "CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS", 60.0)?.max(1.0),
+            ),
+            retention_days: parse(src, "CHAP_SCHEDULER_RETENTION_DAYS", 90)?,
             log: src
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
@@ -244,6 +252,7 @@ impl Config {
             heartbeat_interval: self.heartbeat_interval,
             heartbeat_timeout: self.heartbeat_timeout,
             worker_concurrency: self.workers,
+            requeue_after: self.requeue_after,
             ..Default::default()
         }
     }
@@ -337,6 +346,14 @@ impl Config {
             (
                 "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
                 self.heartbeat_timeout.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS",
+                self.requeue_after.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_RETENTION_DAYS",
+                self.retention_days.to_string(),
             ),
             ("CHAP_SCHEDULER_LOG", self.log.clone()),
             ("CHAP_SCHEDULER_LOG_FORMAT", self.log_format.clone()),

@@ -470,10 +470,28 @@ impl Engine {
 
     /// Claims the oldest PENDING run (the embedded queue: the database is the queue).
     pub async fn claim_next(&self) -> anyhow::Result<Option<flow_run::Model>> {
-        let candidates: Vec<Uuid> = flow_run::Entity::find()
+        self.claim_pending(None).await
+    }
+
+    /// Claims the oldest PENDING run whose queue entry is older than `requeue_after`: the workers of
+    /// the Redis queue sweep for these, so a lost or undelivered queue entry delays a run, never loses it.
+    pub async fn claim_stale(&self) -> anyhow::Result<Option<flow_run::Model>> {
+        let before = now() - chrono::Duration::from_std(self.inner.settings.requeue_after)?;
+        self.claim_pending(Some(before)).await
+    }
+
+    async fn claim_pending(
+        &self,
+        enqueued_before: Option<chrono::DateTime<Utc>>,
+    ) -> anyhow::Result<Option<flow_run::Model>> {
+        let mut q = flow_run::Entity::find()
             .select_only()
             .column(flow_run::Column::Id)
-            .filter(flow_run::Column::State.eq(RunState::Pending.as_str()))
+            .filter(flow_run::Column::State.eq(RunState::Pending.as_str()));
+        if let Some(before) = enqueued_before {
+            q = q.filter(flow_run::Column::EnqueuedAt.lt(before));
+        }
+        let candidates: Vec<Uuid> = q
             .order_by_asc(flow_run::Column::ExpectedStartAt)
             .limit(8)
             .into_tuple()

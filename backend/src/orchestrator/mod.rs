@@ -8,6 +8,7 @@ pub mod engine;
 pub mod flow;
 pub mod logs;
 pub mod queue;
+pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod schema;

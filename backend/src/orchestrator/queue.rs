@@ -101,6 +101,7 @@ pub async fn run_redis_workers(engine: super::Engine, storage: RedisStorage<RunJ
     use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
     let concurrency = engine.settings().worker_concurrency.max(1);
     let name = engine.worker_id().to_string();
+    let engine_for_sweep = engine.clone();
     let worker = WorkerBuilder::new(name)
         // The storage does not poll by itself; 20 ms keeps trigger → RUNNING latency low at a few
         // cheap Redis calls a second per worker process.
@@ -108,8 +109,34 @@ pub async fn run_redis_workers(engine: super::Engine, storage: RedisStorage<RunJ
         .data(engine)
         .concurrency(concurrency)
         .build(handle_job);
+    // apalis can miss a wake-up and leave a worker idle while jobs wait; the database is the source of
+    // truth, so this process also sweeps for runs whose queue entry went undelivered.
+    let sweeper = tokio::spawn(sweep_stale(engine_for_sweep));
     if let Err(e) = worker.run().await {
         tracing::error!(error = %e, "the Redis worker stopped");
+    }
+    sweeper.abort();
+}
+
+async fn sweep_stale(engine: super::Engine) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        loop {
+            match engine.claim_stale().await {
+                Ok(Some(run)) => {
+                    let id = run.id;
+                    tracing::info!(run = %id, "claimed a run whose queue entry was not delivered");
+                    if let Err(e) = engine.execute_claimed(run).await {
+                        tracing::error!(run = %id, error = %e, "executing a run failed");
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeping for undelivered runs failed");
+                    break;
+                }
+            }
+        }
     }
 }
 

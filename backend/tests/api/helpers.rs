@@ -14,6 +14,8 @@ pub const PASSWORD: &str = "a-good-long-password";
 /// A running application for one test.
 pub struct TestApp {
     pub address: String,
+    /// The configuration the app was built from (for worker processes on the same database and queue).
+    pub vars: HashMap<String, String>,
     /// The database the app uses (for a second instance on the same database).
     pub database_url: String,
     pub db: DatabaseConnection,
@@ -108,6 +110,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     }
     vars.extend(overrides.drain());
     let config = Config::from_source(&vars).expect("test configuration");
+    let app_vars = vars.clone();
     let (registry, sleepy_started) = crate::test_flows::registry();
     let app = Application::build_with(config, registry)
         .await
@@ -119,6 +122,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        vars: app_vars,
         database_url: db_url,
         db,
         engine,

@@ -1,0 +1,246 @@
+//! Faults across processes: a worker process killed mid-run, and a queue that loses its entries.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chap_scheduler::db::entities::{flow_run, log};
+use chap_scheduler::db::users::now;
+use chap_scheduler::orchestrator::retention;
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const WORKER_VARS: &str = "CHAP_TEST_WORKER_VARS";
+
+/// Not a test: the entry point of a worker process that the tests below start by re-running this
+/// test binary (so the process has the test flows). Ignored in normal runs.
+#[tokio::test]
+#[ignore = "entry point of a worker process started by other tests"]
+async fn worker_process_entry() {
+    let Ok(raw) = std::env::var(WORKER_VARS) else {
+        return;
+    };
+    chap_scheduler::install_crypto_provider();
+    let vars: HashMap<String, String> = serde_json::from_str(&raw).unwrap();
+    let config = chap_scheduler::config::Config::from_source(&vars).unwrap();
+    chap_scheduler::telemetry::init(&config.log, "text");
+    let (registry, _) = crate::test_flows::registry();
+    let engine = chap_scheduler::startup::engine(&config, registry)
+        .await
+        .unwrap();
+    println!("worker {} ready", engine.worker_id());
+    chap_scheduler::startup::run_workers(engine).await;
+}
+
+/// A worker process, killed when dropped (also when a test fails half-way).
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a worker process on the app's database and queue.
+fn worker_process(app: &TestApp) -> WorkerProcess {
+    let data_dir = tempfile::tempdir().unwrap().keep();
+    let mut vars = app.vars.clone();
+    vars.insert(
+        "CHAP_SCHEDULER_DATA_DIR".into(),
+        data_dir.display().to_string(),
+    );
+    if let Ok(filter) = std::env::var("CHAP_TEST_LOG") {
+        vars.insert("CHAP_SCHEDULER_LOG".into(), filter);
+    }
+    let stderr = if std::env::var("CHAP_TEST_LOG").is_ok() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    WorkerProcess(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "processes::worker_process_entry",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(WORKER_VARS, serde_json::to_string(&vars).unwrap())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn kill(worker: WorkerProcess) {
+    drop(worker);
+}
+
+#[tokio::test]
+async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes_on_another_worker()
+{
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-sleepy", &token).await;
+    let dep_id = dep["id"].as_str().unwrap();
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/deployments/{dep_id}")))
+        .bearer_auth(&token)
+        .json(&json!({ "retries": 1, "retry_delay_seconds": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let first = worker_process(&app);
+    let run = app.trigger(dep_id, &token, json!({ "seconds": 2 })).await;
+    let id = run["id"].as_str().unwrap().to_string();
+    let running = app.wait_for(&id, &token, &["RUNNING"]).await;
+    assert_eq!(running["attempt"], 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGKILL: no goodbye, no final state written.
+    kill(first);
+    let second = worker_process(&app);
+    let done = app
+        .wait_for(&id, &token, &["COMPLETED", "FAILED", "CANCELLED"])
+        .await;
+    kill(second);
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    assert_eq!(done["attempt"], 2);
+    let history: Vec<&str> = done["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    let crashed = history
+        .iter()
+        .position(|s| *s == "CRASHED")
+        .expect("a CRASHED state");
+    assert_eq!(history[crashed + 1], "AWAITING_RETRY", "{history:?}");
+    assert_eq!(
+        history.iter().filter(|s| **s == "RUNNING").count(),
+        2,
+        "{history:?}"
+    );
+    // The killed attempt's open step was closed as crashed.
+    let crashed_steps = done["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "CRASHED")
+        .count();
+    assert_eq!(crashed_steps, 1, "{done}");
+}
+
+#[tokio::test]
+async fn runs_whose_queue_entries_were_flushed_still_reach_a_terminal_state() {
+    // A Redis database of its own: FLUSHDB here empties this queue as FLUSHALL would, without
+    // touching the queues of the tests running beside it.
+    let redis = std::env::var("CHAP_TEST_FLUSH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/9".into());
+    let mut vars = settings();
+    vars.insert("REDIS_URL".into(), redis.clone());
+    vars.insert(
+        "CHAP_SCHEDULER_QUEUE_NAME".into(),
+        format!("flush-test:{}", uuid::Uuid::new_v4().simple()),
+    );
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    vars.insert("CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS".into(), "1".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-steps", &token).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let run = app
+            .trigger(
+                dep["id"].as_str().unwrap(),
+                &token,
+                json!({ "greeting": format!("run {i}"), "count": 1 }),
+            )
+            .await;
+        assert_eq!(run["state"], "PENDING");
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+
+    // Workers start on an empty queue; the dispatcher notices the lost entries and enqueues them again.
+    let worker = worker_process(&app);
+    for id in &ids {
+        let done = app
+            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
+            .await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        assert_eq!(done["attempt"], 1, "executed once: {done}");
+    }
+    kill(worker);
+}
+
+#[tokio::test]
+async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_the_rest() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-steps", &token).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let run = app
+            .trigger(
+                dep["id"].as_str().unwrap(),
+                &token,
+                json!({ "greeting": "old", "count": 1 }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        app.wait_for(&id, &token, &["COMPLETED"]).await;
+        ids.push(id.parse::<uuid::Uuid>().unwrap());
+    }
+    // Two of them are 100 days old; one of those is (implausibly) still SCHEDULED and must stay.
+    for (i, id) in ids.iter().take(2).enumerate() {
+        let row = flow_run::Entity::find_by_id(*id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut active: flow_run::ActiveModel = row.into();
+        active.created_at = Set(now() - chrono::Duration::days(100));
+        if i == 1 {
+            active.state = Set("SCHEDULED".into());
+        }
+        active.update(&app.db).await.unwrap();
+    }
+    let deleted = retention::purge(&app.engine, 90).await.unwrap();
+    assert_eq!(deleted, 1);
+    assert!(flow_run::Entity::find_by_id(ids[0])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_none());
+    let logs_left = log::Entity::find()
+        .filter(log::Column::FlowRunId.eq(ids[0]))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(logs_left, 0, "logs go with their run");
+    assert!(flow_run::Entity::find_by_id(ids[1])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(flow_run::Entity::find_by_id(ids[2])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_some());
+    let r = app.get(&format!("/api/v1/runs/{}", ids[0]), &token).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
