@@ -71,7 +71,7 @@ RUN apt-get update \
  && install -d -m 0700 -o 10001 -g 10001 /data
 COPY --from=backend /out/chap-scheduler /usr/local/bin/chap-scheduler
 COPY --from=spa /out/dist /usr/share/chap-scheduler/dist
-COPY scripts/container-healthcheck /usr/local/bin/chap-healthcheck
+COPY --chmod=0755 scripts/container-healthcheck /usr/local/bin/chap-healthcheck
 
 # /data holds the SQLite database and generated key files in embedded mode (no DATABASE_URL): mount a volume
 # there (`-v chap-data:/data`; a new named volume takes the directory's owner, uid 10001). It is not
