@@ -183,15 +183,7 @@ impl AuthService {
             .one(&self.db)
             .await?
             .ok_or_else(unauthorized)?;
-        let (sess, owner) = session::Entity::find_by_id(row.session_id)
-            .find_also_related(user::Entity)
-            .one(&self.db)
-            .await?
-            .ok_or_else(unauthorized)?;
-        let owner = owner.ok_or_else(unauthorized)?;
-        if sess.revoked_at.is_some() || sess.user_id != claims.sub || owner.disabled {
-            return Err(unauthorized());
-        }
+        let (sess, owner) = self.live_session(row.session_id, claims.sub).await?;
         if row.used_at.is_some() || !users::consume_refresh_token(&self.db, row.id).await? {
             users::revoke_session(&self.db, sess.id, "refresh_token_reuse").await?;
             let actor = Actor {
@@ -260,6 +252,24 @@ impl AuthService {
         Ok(())
     }
 
+    /// A session that is not revoked, of the token's user, who is not disabled — in one query.
+    async fn live_session(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+    ) -> AppResult<(session::Model, user::Model)> {
+        let (sess, owner) = session::Entity::find_by_id(id)
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?
+            .ok_or_else(unauthorized)?;
+        let owner = owner.ok_or_else(unauthorized)?;
+        if sess.revoked_at.is_some() || sess.user_id != user_id || owner.disabled {
+            return Err(unauthorized());
+        }
+        Ok((sess, owner))
+    }
+
     /// Authenticates an `Authorization: Bearer` credential: an access JWT or an API token.
     pub async fn authenticate(&self, bearer: &str, ip: Option<String>) -> AppResult<Principal> {
         if bearer.starts_with(API_TOKEN_PREFIX) {
@@ -269,15 +279,7 @@ impl AuthService {
             .keys
             .verify(bearer, TokenType::Access)
             .ok_or_else(unauthorized)?;
-        let (sess, owner) = session::Entity::find_by_id(claims.sid)
-            .find_also_related(user::Entity)
-            .one(&self.db)
-            .await?
-            .ok_or_else(unauthorized)?;
-        let owner = owner.ok_or_else(unauthorized)?;
-        if sess.revoked_at.is_some() || sess.user_id != claims.sub || owner.disabled {
-            return Err(unauthorized());
-        }
+        let (sess, owner) = self.live_session(claims.sid, claims.sub).await?;
         Ok(Principal {
             user_id: owner.id,
             role: role_of(&owner.role),
