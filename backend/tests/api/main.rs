@@ -7,6 +7,7 @@ mod auth;
 mod helpers;
 mod http;
 mod openapi;
+mod prediction;
 mod runs;
 mod test_flows;
 mod tokens;
