@@ -23,7 +23,7 @@ use super::flow::PredictionSettings;
 use super::model::{InvalidSetup, MissingValuesRejection, PredictionSetup, SetupListing};
 use super::periods::{forecast_horizon, probe_window, PeriodId, PeriodType};
 use super::report::{EntryStatus, ReportEntry, Step};
-use super::request::{build_observations, build_request, prediction_name};
+use super::request::{build_request, into_observations, prediction_name};
 use crate::orchestrator::RunContext;
 
 /// Why a step failed: the step, the `"<kind>: <message>"` text and chap's rejection if any.
@@ -255,8 +255,7 @@ impl SetupRunner<'_> {
         // e: the request body (the rows are dropped as soon as the observations exist).
         let body = self
             .step(Step::BuildPredictionRequest, label, async {
-                let built = build_observations(&table, &setup.covariate_sources);
-                drop(table);
+                let built = into_observations(table, &setup.covariate_sources);
                 ctx.info(built.summary());
                 let name = prediction_name(
                     &setup.name,
@@ -279,12 +278,11 @@ impl SetupRunner<'_> {
             .step(Step::RunPredictionSetup, label, async {
                 self.clients
                     .chap
-                    .run_prediction_setup(setup.id, &body)
+                    .run_prediction_setup(setup.id, body)
                     .await
                     .map_err(StepFailure::api(Step::RunPredictionSetup))
             })
             .await?;
-        drop(body);
         entry.job_id = Some(job_id.clone());
         ctx.info(format!("Submitted prediction; job id = {job_id}"));
 
