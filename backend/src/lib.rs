@@ -2,6 +2,7 @@
 //! keeps an auditable history of every run. `main.rs` only parses the command line; everything is here.
 
 pub mod auth;
+pub mod blocks;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -1,4 +1,9 @@
-//! Key material the service generates for itself in embedded mode: files in the data folder, 0600.
+//! Key material: secrets the service generates for itself in embedded mode (files in the data folder,
+//! 0600), and the [`KeyRing`] that encrypts secret block fields.
+
+pub mod keyring;
+
+pub use keyring::{KeyRing, KeySpecError, OpenError, Sealed, ENCRYPTION_KEY_VAR};
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +16,16 @@ pub fn load_or_create(
     configured: Option<&SecretString>,
     data_dir: &Path,
     name: &str,
+) -> anyhow::Result<SecretString> {
+    load_or_create_with(configured, data_dir, name, || crate::auth::random_token(48))
+}
+
+/// [`load_or_create`] with the text of a new key made by `generate`.
+pub fn load_or_create_with(
+    configured: Option<&SecretString>,
+    data_dir: &Path,
+    name: &str,
+    generate: fn() -> String,
 ) -> anyhow::Result<SecretString> {
     if let Some(s) = configured {
         return Ok(s.clone());
@@ -30,7 +45,7 @@ pub fn load_or_create(
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    let secret = SecretString::from(crate::auth::random_token(48));
+    let secret = SecretString::from(generate());
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -47,7 +62,7 @@ pub fn load_or_create(
         }
         // Another process created it between our check and our open: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            load_or_create(None, data_dir, name)
+            load_or_create_with(None, data_dir, name, generate)
         }
         Err(e) => Err(e).with_context(|| format!("creating the key file {}", path.display())),
     }

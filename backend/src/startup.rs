@@ -11,10 +11,12 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use crate::auth::{self, AuthService};
+use crate::blocks::BlockStore;
 use crate::config::Config;
 use crate::db;
 use crate::http::{self, AppState};
 use crate::orchestrator::{deployments, engine, Engine, FlowRegistry, Queue};
+use crate::secrets::KeyRing;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -22,23 +24,38 @@ pub struct Application {
     port: u16,
     db: DatabaseConnection,
     engine: Engine,
+    blocks: BlockStore,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects, migrates and builds the engine with its queue.
 pub async fn engine(config: &Config, registry: FlowRegistry) -> anyhow::Result<Engine> {
+    Ok(engine_and_blocks(config, registry).await?.0)
+}
+
+/// [`engine`], and the block store the engine reads credentials through (the key ring comes from
+/// `CHAP_SCHEDULER_ENCRYPTION_KEY` or the data dir's key file).
+pub async fn engine_and_blocks(
+    config: &Config,
+    registry: FlowRegistry,
+) -> anyhow::Result<(Engine, BlockStore)> {
+    let keys = KeyRing::load(config.encryption_key.as_ref(), &config.data_dir)?;
+    tracing::debug!(keys = ?keys.kids(), "loaded the encryption keys");
     let db = db::connect(config).await?;
     db::migrate(&db).await?;
     deployments::ensure_defaults(&db, &registry).await?;
     let queue = Queue::embedded();
-    let blocks: crate::orchestrator::Blocks = Arc::new(crate::orchestrator::NoBlocks);
-    Ok(Engine::new(
-        db,
-        registry,
-        queue,
-        config.engine_settings(),
-        blocks,
-    ))
+    let store = BlockStore::new(db.clone(), Arc::new(keys));
+    for (block, kid) in store.missing_keys().await? {
+        tracing::warn!(
+            %block, %kid,
+            "a secret of this block was encrypted under a key that CHAP_SCHEDULER_ENCRYPTION_KEY \
+             (or the key file) does not hold; its runs and tests will fail until that key is added"
+        );
+    }
+    let blocks: crate::orchestrator::Blocks = Arc::new(store.clone());
+    let engine = Engine::new(db, registry, queue, config.engine_settings(), blocks);
+    Ok((engine, store))
 }
 
 /// Runs this process's workers until the process stops.
@@ -61,7 +78,7 @@ impl Application {
     /// the dispatcher (and in-process workers unless disabled), and binds the listener.
     pub async fn build_with(config: Config, registry: FlowRegistry) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let engine = engine(&config, registry).await?;
+        let (engine, blocks) = engine_and_blocks(&config, registry).await?;
         let db = engine.db().clone();
         if let Some(password) =
             auth::users::ensure_first_admin(&db, config.admin_password.as_ref()).await?
@@ -83,6 +100,7 @@ impl Application {
         let state = web::Data::new(AppState {
             auth: AuthService::new(db.clone(), &config, jwt_secret.expose_secret().as_bytes()),
             engine: engine.clone(),
+            blocks: blocks.clone(),
             config: config.clone(),
             started_at: chrono::Utc::now(),
         });
@@ -98,6 +116,7 @@ impl Application {
             port,
             db,
             engine,
+            blocks,
             background,
         })
     }
@@ -115,6 +134,11 @@ impl Application {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The block store (the engine's block source, with the process's key ring).
+    pub fn blocks(&self) -> &BlockStore {
+        &self.blocks
     }
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (up to 30 s).

@@ -2,12 +2,14 @@
 //! OpenAPI schema from them behind the `openapi` feature) and the Leptos frontend.
 
 mod auth;
+mod blocks;
 mod common;
 mod runs;
 mod system;
 mod users;
 
 pub use auth::*;
+pub use blocks::*;
 pub use common::*;
 pub use runs::*;
 pub use system::*;

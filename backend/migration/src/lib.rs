@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_auth;
 mod m20261126_000002_orchestration;
+mod m20261127_000001_blocks;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_auth::Migration),
             Box::new(m20261126_000002_orchestration::Migration),
+            Box::new(m20261127_000001_blocks::Migration),
         ]
     }
 }

@@ -57,6 +57,9 @@ pub struct Config {
     pub jwt_secret: Option<SecretString>,
     /// Password of the first `admin` user; random and printed once when not given.
     pub admin_password: Option<SecretString>,
+    /// Key (or `kid:key` list, first seals) encrypting secret block fields; generated into the data dir
+    /// when not given.
+    pub encryption_key: Option<SecretString>,
     /// Lifetime of an access token.
     pub access_token_ttl: Duration,
     /// Lifetime of a session (and its refresh tokens) without use.
@@ -149,6 +152,11 @@ impl Config {
                 bail!("CHAP_SCHEDULER_JWT_SECRET must be at least 32 characters");
             }
         }
+        let encryption_key = src.get(crate::secrets::ENCRYPTION_KEY_VAR);
+        if let Some(spec) = &encryption_key {
+            crate::secrets::KeyRing::parse(spec)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", crate::secrets::ENCRYPTION_KEY_VAR))?;
+        }
         let admin_password = src.get("CHAP_SCHEDULER_ADMIN_PASSWORD");
         if let Some(p) = &admin_password {
             crate::auth::password::check_strength(p)
@@ -201,6 +209,7 @@ impl Config {
             redis_url: redis_url.map(Into::into),
             jwt_secret: jwt_secret.map(Into::into),
             admin_password: admin_password.map(Into::into),
+            encryption_key: encryption_key.map(Into::into),
             access_token_ttl: Duration::from_secs(access_secs),
             refresh_token_ttl: Duration::from_secs(refresh_secs),
             throttle: ThrottleConfig {
@@ -293,6 +302,17 @@ impl Config {
                     &self.admin_password,
                     "(not set: random, printed once on first start)",
                 ),
+            ),
+            (
+                crate::secrets::ENCRYPTION_KEY_VAR,
+                match &self.encryption_key {
+                    // Key ids are not secret and tell which keys a process holds.
+                    Some(spec) => match crate::secrets::KeyRing::parse(spec.expose_secret()) {
+                        Ok(ring) => format!("****** (set; key ids {})", ring.kids().join(", ")),
+                        Err(_) => "****** (set, invalid)".into(),
+                    },
+                    None => "(not set: generated key file in the data dir)".into(),
+                },
             ),
             (
                 "CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS",
@@ -400,6 +420,10 @@ mod tests {
                 "0123456789abcdef0123456789abcdef-secret",
             ),
             ("CHAP_SCHEDULER_ADMIN_PASSWORD", "a-very-long-admin-pass"),
+            (
+                "CHAP_SCHEDULER_ENCRYPTION_KEY",
+                "main:qUJ3Yk1sQ2RmR2hqS2xNbk9wUXJTdFV2V3hZejAxMjM=",
+            ),
         ])
         .unwrap();
         let text = format!("{:?}", c.describe());
@@ -408,10 +432,12 @@ mod tests {
             "redispass",
             "-secret",
             "a-very-long-admin-pass",
+            "qUJ3Yk1sQ2RmR2hqS2xNbk9wUXJTdFV2V3hZejAxMjM",
         ] {
             assert!(!text.contains(secret), "{secret} leaked in {text}");
         }
         assert!(text.contains("postgres://chap:******@db/chap"));
+        assert!(text.contains("key ids main"), "{text}");
     }
 
     #[test]
@@ -459,5 +485,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ADMIN_PASSWORD"), "{err}");
+        let err = cfg(&[("CHAP_SCHEDULER_ENCRYPTION_KEY", "not-a-key")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHAP_SCHEDULER_ENCRYPTION_KEY"), "{err}");
+        assert!(!err.contains("not-a-key"), "{err}");
     }
 }

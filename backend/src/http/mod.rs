@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod blocks;
 mod deployments;
 pub mod error;
 pub mod extract;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub auth: AuthService,
     /// The orchestration engine.
     pub engine: Engine,
+    /// Credentials blocks (with the key ring that seals their secrets).
+    pub blocks: crate::blocks::BlockStore,
     /// When this process started.
     pub started_at: DateTime<Utc>,
 }
@@ -126,6 +129,7 @@ where
                 .configure(flows::routes)
                 .configure(deployments::routes)
                 .configure(runs::routes)
+                .configure(blocks::routes)
                 .default_service(web::to(error::api_not_found)),
         )
         .configure(system::routes)

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
     pub engine: chap_scheduler::orchestrator::Engine,
+    /// The block store the engine and the API use.
+    pub blocks: chap_scheduler::blocks::BlockStore,
     /// How many times the sleepy test flow's body started.
     pub sleepy_started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// A client with its own cookie jar (a browser).
@@ -94,11 +96,13 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let engine = app.engine().clone();
+    let blocks = app.blocks().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
         engine,
+        blocks,
         sleepy_started,
         client: browser(),
         _data_dir: data_dir,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod blocks;
 mod helpers;
 mod http;
 mod openapi;

@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod artifact;
 pub mod audit_event;
+pub mod block;
 pub mod deployment;
 pub mod flow_run;
 pub mod flow_run_state;
