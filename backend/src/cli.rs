@@ -100,11 +100,8 @@ impl Cli {
                 app.run_until_stopped().await
             }
             Command::Worker => {
-                let engine = crate::startup::engine(
-                    &config,
-                    crate::orchestrator::FlowRegistry::production(),
-                )
-                .await?;
+                let engine =
+                    crate::startup::engine(&config, crate::flows::registry(&config)).await?;
                 tracing::info!(
                     worker = engine.worker_id(),
                     queue = engine.queue().kind(),

@@ -76,7 +76,8 @@ pub async fn run_workers(engine: Engine) {
 impl Application {
     /// [`Application::build_with`] and the production flows.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, FlowRegistry::production()).await
+        let registry = crate::flows::registry(&config);
+        Self::build_with(config, registry).await
     }
 
     /// Connects to the database, migrates, ensures the first admin and the default deployments, starts

@@ -89,6 +89,12 @@ pub struct Config {
     pub log: String,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// How often the prediction flow polls a chap job.
+    pub prediction_poll_interval: Duration,
+    /// How long the prediction flow waits for one chap job before giving up (chap keeps running).
+    pub prediction_timeout: Duration,
+    /// Prediction setups one run processes at once.
+    pub prediction_parallelism: usize,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -181,6 +187,19 @@ impl Config {
         if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
             bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
         }
+        let poll: f64 = parse(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
+        if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
+            bail!("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS must be between 0 and 3600");
+        }
+        let prediction_timeout: f64 =
+            parse(src, "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", 3600.0)?;
+        if !(prediction_timeout.is_finite() && prediction_timeout > 0.0) {
+            bail!("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS must be a positive number of seconds");
+        }
+        let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
+        if !(1..=64).contains(&parallelism) {
+            bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
+        }
         Ok(Config {
             bind: parse(
                 src,
@@ -225,6 +244,9 @@ impl Config {
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
             log_format,
+            prediction_poll_interval: Duration::from_secs_f64(poll),
+            prediction_timeout: Duration::from_secs_f64(prediction_timeout),
+            prediction_parallelism: parallelism,
         })
     }
 
@@ -357,6 +379,18 @@ impl Config {
             ),
             ("CHAP_SCHEDULER_LOG", self.log.clone()),
             ("CHAP_SCHEDULER_LOG_FORMAT", self.log_format.clone()),
+            (
+                "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS",
+                self.prediction_poll_interval.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS",
+                self.prediction_timeout.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_PREDICTION_PARALLELISM",
+                self.prediction_parallelism.to_string(),
+            ),
         ]
     }
 }
@@ -426,6 +460,33 @@ mod tests {
         }
         assert!(text.contains("postgres://chap:******@db/chap"));
         assert!(text.contains("key ids main"), "{text}");
+    }
+
+    #[test]
+    fn prediction_settings_default_to_the_reference_and_can_be_tuned() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.prediction_poll_interval, Duration::from_secs(5));
+        assert_eq!(c.prediction_timeout, Duration::from_secs(3600));
+        assert_eq!(c.prediction_parallelism, 1);
+        let c = cfg(&[
+            ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "0.25"),
+            ("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", "90"),
+            ("CHAP_SCHEDULER_PREDICTION_PARALLELISM", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.prediction_poll_interval, Duration::from_millis(250));
+        assert_eq!(c.prediction_timeout, Duration::from_secs(90));
+        assert_eq!(c.prediction_parallelism, 3);
+        let described = c.describe();
+        assert!(described.contains(&("CHAP_SCHEDULER_PREDICTION_PARALLELISM", "3".into())));
+        for (key, value) in [
+            ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "-1"),
+            ("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", "0"),
+            ("CHAP_SCHEDULER_PREDICTION_PARALLELISM", "0"),
+        ] {
+            let err = cfg(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Flows are code: a name, a description, a parameter schema and an async body that works through a
-//! [`RunContext`]. The registry holds the flows a process can run.
+//! [`RunContext`]. The registry holds the flows a process can run (production's: `flows::registry`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,11 +77,6 @@ impl FlowRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// The flows production runs.
-    pub fn production() -> Self {
-        Self::new()
     }
 
     /// Adds a flow (replacing one of the same name).

@@ -111,7 +111,7 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
     vars.extend(overrides.drain());
     let config = Config::from_source(&vars).expect("test configuration");
     let app_vars = vars.clone();
-    let (registry, sleepy_started) = crate::test_flows::registry();
+    let (registry, sleepy_started) = crate::test_flows::registry(&config);
     let app = Application::build_with(config, registry)
         .await
         .expect("build application");

@@ -8,6 +8,7 @@ mod blocks;
 mod helpers;
 mod http;
 mod openapi;
+mod prediction;
 mod processes;
 mod runs;
 mod schedules;

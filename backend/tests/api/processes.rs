@@ -27,7 +27,7 @@ async fn worker_process_entry() {
     let vars: HashMap<String, String> = serde_json::from_str(&raw).unwrap();
     let config = chap_scheduler::config::Config::from_source(&vars).unwrap();
     chap_scheduler::telemetry::init(&config.log, "text");
-    let (registry, _) = crate::test_flows::registry();
+    let (registry, _) = crate::test_flows::registry(&config);
     let engine = chap_scheduler::startup::engine(&config, registry)
         .await
         .unwrap();

@@ -557,9 +557,10 @@ async fn deployments_are_validated_and_the_default_ones_are_never_duplicated() {
         .iter()
         .filter(|d| d["is_default"] == true)
         .count();
-    assert_eq!(defaults, 4);
+    // The four test flows and the production prediction flow.
+    assert_eq!(defaults, 5);
     let flows = body(app.get("/api/v1/flows", &token).await).await;
-    assert_eq!(flows.as_array().unwrap().len(), 4);
+    assert_eq!(flows.as_array().unwrap().len(), 5);
 
     let steps = app.deployment("test-steps", &token).await;
     set_deployment(

@@ -259,7 +259,7 @@ async fn two_scheduler_instances_on_one_database_create_exactly_one_run_per_slot
         second_dir.path().display().to_string(),
     );
     let config = chap_scheduler::config::Config::from_source(&vars).unwrap();
-    let (registry, _) = crate::test_flows::registry();
+    let (registry, _) = crate::test_flows::registry(&config);
     let second = chap_scheduler::startup::engine(&config, registry)
         .await
         .unwrap();

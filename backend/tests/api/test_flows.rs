@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chap_scheduler::config::Config;
 use chap_scheduler::orchestrator::{Flow, FlowError, FlowRegistry, RunContext};
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
@@ -149,10 +150,11 @@ impl Flow for Panics {
     }
 }
 
-/// The registry of the tests, and the start counter of the sleepy flow.
-pub fn registry() -> (FlowRegistry, Arc<AtomicUsize>) {
+/// The registry of the tests (the production flows as `config` sets them, and the test flows), and the
+/// start counter of the sleepy flow.
+pub fn registry(config: &Config) -> (FlowRegistry, Arc<AtomicUsize>) {
     let started = Arc::new(AtomicUsize::new(0));
-    let registry = FlowRegistry::new()
+    let registry = chap_scheduler::flows::registry(config)
         .register(Steps)
         .register(Flaky)
         .register(Sleepy {

@@ -231,7 +231,8 @@ pub(crate) struct Call {
     pub path: String,
     pub url: Url,
     pub query: Vec<(&'static str, String)>,
-    pub json: Option<Vec<u8>>,
+    /// A JSON body; `Bytes` so an attempt clones a reference, not the (possibly 25 MB) body.
+    pub json: Option<bytes::Bytes>,
 }
 
 /// The per-run HTTP machinery both clients share.

@@ -224,7 +224,7 @@ async fn running_a_setup_posts_the_body_to_its_run_path() {
     assert_eq!(
         clients(&server)
             .chap
-            .run_prediction_setup(5, &body)
+            .run_prediction_setup(5, body.clone())
             .await
             .unwrap(),
         "job-uuid-123"
@@ -320,7 +320,11 @@ async fn client_errors_and_posts_are_never_retried() {
         n_periods: 3,
         dataset_type: "forecasting".into(),
     };
-    let err = c.chap.run_prediction_setup(7, &body).await.unwrap_err();
+    let err = c
+        .chap
+        .run_prediction_setup(7, body.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(requests(&server).await.len(), 2, "POST 503 is sent once");
 }
@@ -392,7 +396,7 @@ async fn chap_rejections_are_kept_verbatim() {
     };
     let err = clients(&server)
         .chap
-        .run_prediction_setup(7, &body)
+        .run_prediction_setup(7, body.clone())
         .await
         .unwrap_err();
     match &err {

@@ -47,15 +47,23 @@ pub fn build_observations(
     table: &AnalyticsTable,
     sources: &[CovariateSource],
 ) -> BuiltObservations {
+    into_observations(table.clone(), sources)
+}
+
+/// [`build_observations`] consuming the table: period and org-unit ids move into the observations and
+/// each row is freed as it is read, so the rows and the observations are not both held in full
+/// (300k rows at national scale).
+pub fn into_observations(table: AnalyticsTable, sources: &[CovariateSource]) -> BuiltObservations {
     let covariate: HashMap<&str, &str> = sources
         .iter()
         .map(|s| (s.data_element_id.as_str(), s.covariate.as_str()))
         .collect();
     let mut built = BuiltObservations {
+        observations: Vec::with_capacity(table.rows.len()),
+        dropped_unknown_dx: 0,
         dropped_non_numeric: table.short_rows,
-        ..BuiltObservations::default()
     };
-    for row in &table.rows {
+    for row in table.rows {
         let Some(feature) = covariate.get(row.dx.as_str()) else {
             built.dropped_unknown_dx += 1;
             continue;
@@ -69,8 +77,8 @@ pub fn build_observations(
         match value {
             Some(value) => built.observations.push(Observation {
                 feature_name: (*feature).to_string(),
-                org_unit: row.ou.clone(),
-                period: row.pe.clone(),
+                org_unit: row.ou,
+                period: row.pe,
                 value,
             }),
             None => built.dropped_non_numeric += 1,

@@ -1,0 +1,389 @@
+//! The per-setup pipeline (reference §2.4): end period, input window, analytics, org-unit GeoJSON,
+//! request, submission, polling and result, each a recorded step labelled with the setup. A failed
+//! step fails only its setup (decision 2) and is mapped to the report as §2.5 says.
+//!
+//! Decisions where the reference is ambiguous:
+//! - Every step is recorded, the pure ones too (`Resolve end period` for fixed/offset,
+//!   `Validate period range`, `Build prediction request`): the step view then names the step the
+//!   report names. Task names are the reference's display names; the label is the setup's label.
+//! - A failed step's text is `"<kind>: <message>"` with Python-like kinds (`ValueError` for bad
+//!   periods, `RuntimeError` for the probe and job outcomes) so reports read like the reference's.
+//! - A job that ends in a non-success status gets its log tail fetched (decision 7), outside any step:
+//!   a failure to fetch it is noted in the report, never fatal.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use super::analytics::{describe_latest, latest_periods, probed_end, AnalyticsRequest};
+use super::chap::{JobError, RunClients, QUANTILES};
+use super::client::ApiError;
+use super::end_period::{input_window, resolve_end, EndResolution, EndSpec, ResolvedEnd};
+use super::flow::PredictionSettings;
+use super::model::{InvalidSetup, MissingValuesRejection, PredictionSetup, SetupListing};
+use super::periods::{forecast_horizon, probe_window, PeriodId, PeriodType};
+use super::report::{EntryStatus, ReportEntry, Step};
+use super::request::{build_request, into_observations, prediction_name};
+use crate::orchestrator::RunContext;
+
+/// Why a step failed: the step, the `"<kind>: <message>"` text and chap's rejection if any.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    /// The failed step.
+    pub step: Step,
+    /// The report's error text (`None`: the bare step label).
+    pub error: Option<String>,
+    /// chap's structured missing-values rejection.
+    pub rejection: Option<MissingValuesRejection>,
+    /// The job ended in a non-success status: its log is worth fetching.
+    job_ended: bool,
+}
+
+impl StepFailure {
+    fn new(step: Step, kind: &str, message: impl fmt::Display) -> Self {
+        StepFailure {
+            step,
+            error: Some(format!("{kind}: {message}")),
+            rejection: None,
+            job_ended: false,
+        }
+    }
+
+    fn api(step: Step) -> impl Fn(ApiError) -> StepFailure {
+        move |e| StepFailure {
+            step,
+            error: Some(e.report_text()),
+            rejection: e.rejection(),
+            job_ended: false,
+        }
+    }
+
+    fn job(step: Step) -> impl Fn(JobError) -> StepFailure {
+        move |e| match e {
+            JobError::Api(api) => StepFailure::api(step)(api),
+            other => StepFailure::new(step, other.kind(), &other),
+        }
+    }
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.error.as_deref().unwrap_or(self.step.label()))
+    }
+}
+
+/// What every setup of one run shares.
+pub struct SetupRunner<'a> {
+    /// The run.
+    pub ctx: &'a RunContext,
+    /// The run's clients.
+    pub clients: &'a RunClients,
+    /// Polling and parallelism.
+    pub settings: &'a PredictionSettings,
+    /// The run's end mode.
+    pub end: EndSpec,
+    /// The worker's local date.
+    pub today: NaiveDate,
+}
+
+impl SetupRunner<'_> {
+    /// Runs one listed setup to its report entry; never fails the run.
+    pub async fn run(&self, listed: SetupListing) -> ReportEntry {
+        match listed {
+            Ok(setup) => self.run_setup(&setup).await,
+            Err(invalid) => self.refuse(&invalid).await,
+        }
+    }
+
+    /// A listing element that is not a usable setup fails at `read_prediction_setup`.
+    async fn refuse(&self, invalid: &InvalidSetup) -> ReportEntry {
+        let name = invalid.name.clone().unwrap_or_else(|| match invalid.id {
+            Some(id) => format!("setup {id}"),
+            None => "(unnamed setup)".into(),
+        });
+        let template = invalid.template_name.clone().unwrap_or_else(|| "?".into());
+        let label = format!("{name} ({template})");
+        let mut entry = ReportEntry::new(name, template);
+        let failure = self
+            .step(Step::ReadSetup, &label, async {
+                Err::<(), _>(StepFailure::new(
+                    Step::ReadSetup,
+                    "ValueError",
+                    &invalid.reason,
+                ))
+            })
+            .await
+            .err();
+        if let Some(failure) = failure {
+            self.record_failure(&label, &mut entry, failure);
+        }
+        entry
+    }
+
+    async fn run_setup(&self, setup: &PredictionSetup) -> ReportEntry {
+        let label = setup.label();
+        let mut entry = ReportEntry::new(&setup.name, &setup.configured_model.name);
+        match self.pipeline(setup, &label, &mut entry).await {
+            Ok(()) => entry.status = EntryStatus::Succeeded,
+            Err(failure) => self.record_failure(&label, &mut entry, failure),
+        }
+        entry
+    }
+
+    fn record_failure(&self, label: &str, entry: &mut ReportEntry, failure: StepFailure) {
+        self.ctx.warn(format!(
+            "[skip] {label}: failed at {} -- {failure}",
+            failure.step.label()
+        ));
+        entry.fail(failure.step, failure.error, failure.rejection);
+    }
+
+    async fn step<T>(
+        &self,
+        step: Step,
+        label: &str,
+        work: impl std::future::Future<Output = Result<T, StepFailure>>,
+    ) -> Result<T, StepFailure> {
+        self.ctx.step(step.display_name(), Some(label), work).await
+    }
+
+    async fn pipeline(
+        &self,
+        setup: &PredictionSetup,
+        label: &str,
+        entry: &mut ReportEntry,
+    ) -> Result<(), StepFailure> {
+        let ctx = self.ctx;
+        let raw_type = setup.period_type.as_deref().unwrap_or("");
+
+        // a: end period.
+        let end = match self.end {
+            EndSpec::Calculated => {
+                self.step(Step::ProbeLatestCovariatePeriods, label, self.probe(setup))
+                    .await?
+            }
+            spec => {
+                self.step(Step::ResolveEndPeriod, label, async {
+                    let step = Step::ResolveEndPeriod;
+                    let period_type = PeriodType::parse(raw_type)
+                        .map_err(|e| StepFailure::new(step, "ValueError", e))?;
+                    match resolve_end(period_type, &spec, self.today) {
+                        EndResolution::Resolved(end) => Ok(end),
+                        EndResolution::NeedsProbe(_) => Err(StepFailure::new(
+                            step,
+                            "RuntimeError",
+                            "end mode needs a probe",
+                        )),
+                    }
+                })
+                .await?
+            }
+        };
+        ctx.info(end.log_line(&self.end));
+
+        // b: the input window.
+        let (start_raw, periods) = self
+            .step(Step::ValidatePeriodRange, label, async {
+                let step = Step::ValidatePeriodRange;
+                let invalid = |e| StepFailure::new(step, "ValueError", e);
+                let period_type = PeriodType::parse(raw_type).map_err(invalid)?;
+                let start_raw = setup.start_period.clone().ok_or_else(|| {
+                    StepFailure::new(step, "ValueError", "the setup has no startPeriod")
+                })?;
+                let start = PeriodId::parse(&start_raw)
+                    .and_then(|p| p.expect_type(period_type))
+                    .map_err(invalid)?;
+                let end_period = end
+                    .period
+                    .clone()
+                    .expect_type(period_type)
+                    .map_err(invalid)?;
+                let end = ResolvedEnd {
+                    period: end_period,
+                    source: end.source,
+                };
+                Ok((start_raw, input_window(&start, &end).map_err(invalid)?))
+            })
+            .await?;
+        entry.org_units_covered = Some(setup.org_units.len());
+        entry.periods_covered = Some(periods.len());
+
+        // c: analytics.
+        let request = AnalyticsRequest::input(&setup.covariate_sources, &periods, &setup.org_units);
+        ctx.info(format!(
+            "Fetching analytics for '{}': {} dx x {} pe ({}..{}) x {} ou",
+            setup.name,
+            setup.covariate_sources.len(),
+            periods.len(),
+            periods.first().map(PeriodId::canonical).unwrap_or_default(),
+            periods.last().map(PeriodId::canonical).unwrap_or_default(),
+            setup.org_units.len()
+        ));
+        let table = self
+            .step(Step::FetchDhis2ForSetup, label, async {
+                self.clients
+                    .dhis2
+                    .analytics_chunked(&request)
+                    .await
+                    .map_err(StepFailure::api(Step::FetchDhis2ForSetup))
+            })
+            .await?;
+        drop(request);
+        ctx.info(format!(
+            "  -> {} rows; columns: [{}]",
+            table.row_count(),
+            table.columns.join(", ")
+        ));
+        entry.analytics_rows = Some(table.row_count());
+
+        // d: org-unit GeoJSON.
+        let geojson = self
+            .step(Step::FetchOrgUnitsGeojson, label, async {
+                self.clients
+                    .dhis2
+                    .org_unit_features(&setup.org_units)
+                    .await
+                    .map_err(StepFailure::api(Step::FetchOrgUnitsGeojson))
+            })
+            .await?;
+        let features = geojson["features"].as_array().map_or(0, Vec::len);
+        ctx.info(format!(
+            "Fetched {features} org-unit features for '{}'",
+            setup.name
+        ));
+
+        // e: the request body (the rows are dropped as soon as the observations exist).
+        let body = self
+            .step(Step::BuildPredictionRequest, label, async {
+                let built = into_observations(table, &setup.covariate_sources);
+                ctx.info(built.summary());
+                let name = prediction_name(
+                    &setup.name,
+                    &setup.configured_model.name,
+                    &start_raw,
+                    &end.period,
+                );
+                build_request(
+                    name,
+                    geojson,
+                    built.observations,
+                    forecast_horizon(raw_type),
+                )
+                .map_err(|e| StepFailure::new(Step::BuildPredictionRequest, "ValueError", e))
+            })
+            .await?;
+
+        // f: submit (never retried).
+        let job_id = self
+            .step(Step::RunPredictionSetup, label, async {
+                self.clients
+                    .chap
+                    .run_prediction_setup(setup.id, body)
+                    .await
+                    .map_err(StepFailure::api(Step::RunPredictionSetup))
+            })
+            .await?;
+        entry.job_id = Some(job_id.clone());
+        ctx.info(format!("Submitted prediction; job id = {job_id}"));
+
+        // g: wait for the job.
+        let waited = self
+            .step(Step::WaitForPrediction, label, async {
+                let step = Step::WaitForPrediction;
+                let status = self
+                    .clients
+                    .chap
+                    .wait_for_job(
+                        &job_id,
+                        self.settings.timeout,
+                        self.settings.poll_interval,
+                        |s| ctx.info(format!("  job {job_id}: status={s}")),
+                    )
+                    .await
+                    .map_err(StepFailure::job(step))?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(StepFailure {
+                        job_ended: true,
+                        ..StepFailure::new(
+                            step,
+                            "RuntimeError",
+                            format!("job ended with status='{status}'"),
+                        )
+                    })
+                }
+            })
+            .await;
+        if let Err(failure) = waited {
+            if failure.job_ended {
+                let log = self.clients.chap.job_logs(&job_id).await;
+                entry.set_job_log(log.as_deref().map_err(ApiError::report_text));
+            }
+            return Err(failure);
+        }
+
+        // h: the result.
+        let (prediction_id, entries) = self
+            .step(Step::FetchPredictionResult, label, async {
+                let step = Step::FetchPredictionResult;
+                let id = self
+                    .clients
+                    .chap
+                    .prediction_id(&job_id)
+                    .await
+                    .map_err(StepFailure::job(step))?;
+                let entries = self
+                    .clients
+                    .chap
+                    .prediction_entries(id, &QUANTILES)
+                    .await
+                    .map_err(StepFailure::api(step))?;
+                Ok((id, entries))
+            })
+            .await?;
+        ctx.info(format!(
+            "Fetched {} prediction entries (prediction id={prediction_id})",
+            entries.len()
+        ));
+        entry.prediction_id = Some(prediction_id);
+        entry.prediction_values = Some(entries.len());
+        entry.set_predicted_periods(entries.iter().map(|e| e.period.as_str()));
+        ctx.info(format!(
+            "Prediction returned {} values for '{}' across {} periods",
+            entries.len(),
+            setup.name,
+            entry.predicted_periods.len()
+        ));
+        Ok(())
+    }
+
+    /// The freshness probe (§4.3): the latest period where every covariate has data.
+    async fn probe(&self, setup: &PredictionSetup) -> Result<ResolvedEnd, StepFailure> {
+        let step = Step::ProbeLatestCovariatePeriods;
+        let raw_type = setup.period_type.as_deref().unwrap_or("");
+        let window = probe_window(raw_type).map_err(|e| StepFailure::new(step, "ValueError", e))?;
+        self.ctx.info(format!(
+            "Probing DHIS2 covariate freshness over {}",
+            window.name
+        ));
+        let request = AnalyticsRequest::probe(&setup.covariate_sources, window, &setup.org_units);
+        let table = self
+            .clients
+            .dhis2
+            .analytics_chunked(&request)
+            .await
+            .map_err(StepFailure::api(step))?;
+        let latest = latest_periods(&table).map_err(|e| StepFailure::new(step, "ValueError", e))?;
+        self.ctx.info(format!(
+            "  {}",
+            describe_latest(&setup.covariate_sources, &latest)
+        ));
+        let period = probed_end(&setup.covariate_sources, &latest, window)
+            .map_err(|e| StepFailure::new(step, "RuntimeError", e))?;
+        Ok(ResolvedEnd {
+            period,
+            source: super::end_period::EndSource::Probed,
+        })
+    }
+}
