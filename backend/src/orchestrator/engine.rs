@@ -44,6 +44,8 @@ pub struct EngineSettings {
     pub requeue_after: Duration,
     /// Most runs held PENDING in the queue at once; the database holds the rest.
     pub max_queued: u64,
+    /// Redis workers also claim PENDING runs enqueued longer ago than this straight from the database.
+    pub sweep_after: Duration,
 }
 
 impl Default for EngineSettings {
@@ -55,6 +57,7 @@ impl Default for EngineSettings {
             worker_concurrency: 4,
             requeue_after: Duration::from_secs(60),
             max_queued: 2000,
+            sweep_after: Duration::from_secs(2),
         }
     }
 }
@@ -473,10 +476,11 @@ impl Engine {
         self.claim_pending(None).await
     }
 
-    /// Claims the oldest PENDING run whose queue entry is older than `requeue_after`: the workers of
-    /// the Redis queue sweep for these, so a lost or undelivered queue entry delays a run, never loses it.
+    /// Claims the oldest PENDING run whose queue entry is older than `sweep_after`: the workers of the
+    /// Redis queue sweep for these, so a lost or undelivered queue entry delays a run by seconds and
+    /// never loses it.
     pub async fn claim_stale(&self) -> anyhow::Result<Option<flow_run::Model>> {
-        let before = now() - chrono::Duration::from_std(self.inner.settings.requeue_after)?;
+        let before = now() - chrono::Duration::from_std(self.inner.settings.sweep_after)?;
         self.claim_pending(Some(before)).await
     }
 
