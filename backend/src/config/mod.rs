@@ -95,6 +95,14 @@ pub struct Config {
     pub prediction_timeout: Duration,
     /// Prediction setups one run processes at once.
     pub prediction_parallelism: usize,
+    /// Per-request timeout of calls to DHIS2.
+    pub dhis2_timeout: Duration,
+    /// Per-request timeout of calls to chap (through DHIS2's route).
+    pub chap_timeout: Duration,
+    /// Most rows one analytics call may return (larger requests are chunked).
+    pub analytics_max_rows: usize,
+    /// Longest URL of one analytics call, in bytes (larger requests are chunked).
+    pub analytics_max_url_bytes: usize,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -196,6 +204,22 @@ impl Config {
         if !(prediction_timeout.is_finite() && prediction_timeout > 0.0) {
             bail!("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS must be a positive number of seconds");
         }
+        let dhis2_timeout: f64 = parse(src, "CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS", 30.0)?;
+        let chap_timeout: f64 = parse(src, "CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS", 60.0)?;
+        for (key, v) in [
+            ("CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS", dhis2_timeout),
+            ("CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS", chap_timeout),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+                bail!("{key} must be more than 0 and at most 3600 seconds");
+            }
+        }
+        let analytics_max_rows: usize = parse(src, "CHAP_SCHEDULER_ANALYTICS_MAX_ROWS", 50_000)?;
+        let analytics_max_url_bytes: usize =
+            parse(src, "CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES", 8 * 1024)?;
+        if analytics_max_rows == 0 || analytics_max_url_bytes < 512 {
+            bail!("CHAP_SCHEDULER_ANALYTICS_MAX_ROWS must be positive and CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES at least 512");
+        }
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -247,6 +271,10 @@ impl Config {
             prediction_poll_interval: Duration::from_secs_f64(poll),
             prediction_timeout: Duration::from_secs_f64(prediction_timeout),
             prediction_parallelism: parallelism,
+            dhis2_timeout: Duration::from_secs_f64(dhis2_timeout),
+            chap_timeout: Duration::from_secs_f64(chap_timeout),
+            analytics_max_rows,
+            analytics_max_url_bytes,
         })
     }
 
@@ -390,6 +418,22 @@ impl Config {
             (
                 "CHAP_SCHEDULER_PREDICTION_PARALLELISM",
                 self.prediction_parallelism.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS",
+                self.dhis2_timeout.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS",
+                self.chap_timeout.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_ANALYTICS_MAX_ROWS",
+                self.analytics_max_rows.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES",
+                self.analytics_max_url_bytes.to_string(),
             ),
         ]
     }

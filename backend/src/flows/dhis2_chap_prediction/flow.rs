@@ -66,7 +66,15 @@ impl PredictionSettings {
             poll_interval: config.prediction_poll_interval,
             timeout: config.prediction_timeout,
             parallelism: config.prediction_parallelism.max(1),
-            http: HttpSettings::default(),
+            http: HttpSettings {
+                dhis2_timeout: config.dhis2_timeout,
+                chap_timeout: config.chap_timeout,
+                analytics_limits: super::analytics::ChunkLimits {
+                    max_rows: config.analytics_max_rows,
+                    max_url_len: config.analytics_max_url_bytes,
+                },
+                ..HttpSettings::default()
+            },
         }
     }
 }
