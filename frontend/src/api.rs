@@ -9,9 +9,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use chap_scheduler_api::{ErrorBody, LoginRequest, TokenResponse, UserView, API_PREFIX};
+use chap_scheduler_api::{
+    ArtifactView, DeploymentView, ErrorBody, LogPage, LoginRequest, Page, RunDetail, RunState,
+    RunView, TokenResponse, UserView, API_PREFIX,
+};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
@@ -152,6 +156,89 @@ pub async fn logout() -> Result<(), ApiError> {
 /// The signed-in user as the server sees it now.
 pub async fn me() -> Result<UserView, ApiError> {
     authed("GET", path::ME, None).await
+}
+
+/// Filters and position of a page of the run list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs of this deployment.
+    pub deployment_id: Option<Uuid>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /runs`: one page of runs, newest first.
+pub async fn list_runs(filter: &RunFilter) -> Result<Page<RunView>, ApiError> {
+    let mut query = Query::default();
+    query.push("state", filter.state.map(RunState::as_str));
+    query.push("deployment_id", filter.deployment_id.map(|d| d.to_string()));
+    query.push("limit", filter.limit.map(|l| l.to_string()));
+    query.push("cursor", filter.cursor.as_deref());
+    authed("GET", &format!("/runs{}", query.finish()), None).await
+}
+
+/// `GET /runs/{id}`: a run with its history and steps.
+pub async fn get_run(id: Uuid) -> Result<RunDetail, ApiError> {
+    authed("GET", &format!("/runs/{id}"), None).await
+}
+
+/// `POST /runs/{id}/cancel` (operator).
+pub async fn cancel_run(id: Uuid) -> Result<RunView, ApiError> {
+    authed("POST", &format!("/runs/{id}/cancel"), None).await
+}
+
+/// `POST /runs/{id}/retry` (operator): the new run.
+pub async fn retry_run(id: Uuid) -> Result<RunView, ApiError> {
+    authed("POST", &format!("/runs/{id}/retry"), None).await
+}
+
+/// `GET /runs/{id}/logs`: lines after `after` at `level` or above, oldest first.
+///
+/// The SPA polls this instead of the SSE stream: `EventSource` cannot send the bearer token.
+pub async fn run_logs(
+    id: Uuid,
+    after: Option<i64>,
+    level: Option<&str>,
+) -> Result<LogPage, ApiError> {
+    let mut query = Query::default();
+    query.push("after", after.map(|a| a.to_string()));
+    query.push("level", level);
+    authed("GET", &format!("/runs/{id}/logs{}", query.finish()), None).await
+}
+
+/// `GET /runs/{id}/artifacts`: what the run produced (its report).
+pub async fn run_artifacts(id: Uuid) -> Result<Vec<ArtifactView>, ApiError> {
+    authed("GET", &format!("/runs/{id}/artifacts"), None).await
+}
+
+/// `GET /deployments`: every deployment.
+pub async fn list_deployments() -> Result<Vec<DeploymentView>, ApiError> {
+    authed("GET", "/deployments", None).await
+}
+
+/// A URL query string, each value percent-encoded.
+#[derive(Default)]
+struct Query(Vec<String>);
+
+impl Query {
+    fn push<V: AsRef<str>>(&mut self, key: &str, value: Option<V>) {
+        if let Some(value) = value {
+            let encoded: String = js_sys::encode_uri_component(value.as_ref()).into();
+            self.0.push(format!("{key}={encoded}"));
+        }
+    }
+
+    fn finish(self) -> String {
+        if self.0.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.0.join("&"))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ use leptos_router::path;
 use crate::components::login::LoginPage;
 use crate::components::pages::{
     AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, DeploymentsPage,
-    NotFoundPage, RunsPage, UsersPage,
+    NotFoundPage, UsersPage,
 };
+use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
 use crate::session::provide_session;
 
@@ -25,6 +26,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("deployments") view=DeploymentsPage />
                     <Route path=path!("runs") view=RunsPage />
+                    <Route path=path!("runs/:id") view=RunDetailPage />
                     <Route path=path!("credentials") view=CredentialsPage />
                     <Route path=path!("admin/users") view=UsersPage />
                     <Route path=path!("admin/tokens") view=ApiTokensPage />

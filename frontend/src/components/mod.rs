@@ -2,6 +2,7 @@
 
 pub mod login;
 pub mod pages;
+pub mod runs;
 pub mod shell;
 
 use leptos::prelude::*;

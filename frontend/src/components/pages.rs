@@ -54,12 +54,6 @@ pub fn DeploymentsPage() -> impl IntoView {
     view! { <PlaceholderPage title="Deployments" /> }
 }
 
-/// `/runs`
-#[component]
-pub fn RunsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Runs" /> }
-}
-
 /// `/credentials`
 #[component]
 pub fn CredentialsPage() -> impl IntoView {
