@@ -10,8 +10,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use chap_scheduler_api::{
-    ArtifactView, DeploymentView, ErrorBody, LogPage, LoginRequest, Page, RunDetail, RunState,
-    RunView, TokenResponse, UserView, API_PREFIX,
+    ArtifactView, BlockView, DeploymentView, ErrorBody, FlowView, LogPage, LoginRequest, Page,
+    RunDetail, RunState, RunView, TokenResponse, TriggerRunRequest, UpdateDeploymentRequest,
+    UserView, API_PREFIX,
 };
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
@@ -49,11 +50,40 @@ pub enum ApiError {
         code: String,
         /// Human-readable message from the error body.
         message: String,
+        /// Field → message, from a 422's `details`.
+        fields: Vec<(String, String)>,
     },
     /// The request never got an answer (server down, network gone).
     Network,
     /// The server answered with something this client does not understand.
     UnexpectedResponse(String),
+}
+
+impl ApiError {
+    /// The server's message for `field` (from a 422's `details`), if it named that field.
+    pub fn field_error(&self, field: &str) -> Option<String> {
+        match self {
+            ApiError::Status { fields, .. } => fields
+                .iter()
+                .find(|(name, _)| name == field)
+                .map(|(_, message)| message.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// `details` of an error body as field → message; accepts `{field: msg}` and `{fields: {field: msg}}`.
+fn field_errors(details: &serde_json::Value) -> Vec<(String, String)> {
+    let map = match details.get("fields") {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => match details {
+            serde_json::Value::Object(map) => map,
+            _ => return Vec::new(),
+        },
+    };
+    map.iter()
+        .filter_map(|(k, v)| v.as_str().map(|m| (k.clone(), m.to_owned())))
+        .collect()
 }
 
 impl fmt::Display for ApiError {
@@ -218,6 +248,43 @@ pub async fn run_artifacts(id: Uuid) -> Result<Vec<ArtifactView>, ApiError> {
 /// `GET /deployments`: every deployment.
 pub async fn list_deployments() -> Result<Vec<DeploymentView>, ApiError> {
     authed("GET", "/deployments", None).await
+}
+
+/// `GET /deployments/{id}`.
+pub async fn get_deployment(id: Uuid) -> Result<DeploymentView, ApiError> {
+    authed("GET", &format!("/deployments/{id}"), None).await
+}
+
+/// `PATCH /deployments/{id}` (operator): only the fields set change.
+pub async fn update_deployment(
+    id: Uuid,
+    request: &UpdateDeploymentRequest,
+) -> Result<DeploymentView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/deployments/{id}"), Some(&body)).await
+}
+
+/// `POST /deployments/{id}/runs` (operator): the new run.
+pub async fn trigger_run(id: Uuid, request: &TriggerRunRequest) -> Result<RunView, ApiError> {
+    let body = encode(request)?;
+    authed("POST", &format!("/deployments/{id}/runs"), Some(&body)).await
+}
+
+/// `GET /flows/{name}`: the flow with its parameter schema.
+pub async fn get_flow(name: &str) -> Result<FlowView, ApiError> {
+    let name: String = js_sys::encode_uri_component(name).into();
+    authed("GET", &format!("/flows/{name}"), None).await
+}
+
+/// `GET /blocks`: every credentials block (secrets never included).
+pub async fn list_blocks() -> Result<Vec<BlockView>, ApiError> {
+    let page: Page<BlockView> = authed("GET", "/blocks", None).await?;
+    Ok(page.items)
+}
+
+fn encode<T: serde::Serialize>(request: &T) -> Result<String, ApiError> {
+    serde_json::to_string(request)
+        .map_err(|e| ApiError::UnexpectedResponse(format!("encoding the request: {e}")))
 }
 
 /// A URL query string, each value percent-encoded.
@@ -389,6 +456,11 @@ async fn send(
             ApiError::Status {
                 status,
                 code: error.as_ref().map(|e| e.error.clone()).unwrap_or_default(),
+                fields: error
+                    .as_ref()
+                    .and_then(|e| e.details.as_ref())
+                    .map(field_errors)
+                    .unwrap_or_default(),
                 message: error.map(|e| e.message).unwrap_or_default(),
             }
         }

@@ -4,10 +4,11 @@ use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::deployments::{DeploymentDetailPage, DeploymentsPage};
 use crate::components::login::LoginPage;
 use crate::components::pages::{
-    AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, DeploymentsPage,
-    NotFoundPage, UsersPage,
+    AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, NotFoundPage,
+    UsersPage,
 };
 use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
@@ -25,6 +26,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppShell>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("deployments") view=DeploymentsPage />
+                    <Route path=path!("deployments/:id") view=DeploymentDetailPage />
                     <Route path=path!("runs") view=RunsPage />
                     <Route path=path!("runs/:id") view=RunDetailPage />
                     <Route path=path!("credentials") view=CredentialsPage />

@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod components;
 mod markdown;
+mod schema_form;
 mod session;
 
 fn main() {

@@ -48,12 +48,6 @@ pub fn DashboardPage() -> impl IntoView {
     view! { <PlaceholderPage title="Dashboard" /> }
 }
 
-/// `/deployments`
-#[component]
-pub fn DeploymentsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Deployments" /> }
-}
-
 /// `/credentials`
 #[component]
 pub fn CredentialsPage() -> impl IntoView {
