@@ -10,9 +10,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use chap_scheduler_api::{
-    ArtifactView, BlockView, DeploymentView, ErrorBody, FlowView, LogPage, LoginRequest, Page,
-    RunDetail, RunState, RunView, TokenResponse, TriggerRunRequest, UpdateDeploymentRequest,
-    UserView, API_PREFIX,
+    ArtifactView, BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, DeploymentView,
+    ErrorBody, FlowView, LogPage, LoginRequest, Page, RunDetail, RunState, RunView, TokenResponse,
+    TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest, UserView, API_PREFIX,
 };
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
@@ -280,6 +280,28 @@ pub async fn get_flow(name: &str) -> Result<FlowView, ApiError> {
 pub async fn list_blocks() -> Result<Vec<BlockView>, ApiError> {
     let page: Page<BlockView> = authed("GET", "/blocks", None).await?;
     Ok(page.items)
+}
+
+/// `GET /block-types`: the kinds of block, each with its form schema.
+pub async fn list_block_types() -> Result<Vec<BlockTypeView>, ApiError> {
+    authed("GET", "/block-types", None).await
+}
+
+/// `POST /blocks` (admin).
+pub async fn create_block(request: &CreateBlockRequest) -> Result<BlockView, ApiError> {
+    let body = encode(request)?;
+    authed("POST", "/blocks", Some(&body)).await
+}
+
+/// `PATCH /blocks/{id}` (admin): an empty or absent secret keeps the stored one.
+pub async fn update_block(id: Uuid, request: &UpdateBlockRequest) -> Result<BlockView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/blocks/{id}"), Some(&body)).await
+}
+
+/// `POST /blocks/{id}/test` (operator): reach DHIS2 and chap with the block's credentials.
+pub async fn test_block(id: Uuid) -> Result<BlockTestResult, ApiError> {
+    authed("POST", &format!("/blocks/{id}/test"), None).await
 }
 
 fn encode<T: serde::Serialize>(request: &T) -> Result<String, ApiError> {

@@ -4,11 +4,11 @@ use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::credentials::CredentialsPage;
 use crate::components::deployments::{DeploymentDetailPage, DeploymentsPage};
 use crate::components::login::LoginPage;
 use crate::components::pages::{
-    AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, NotFoundPage,
-    UsersPage,
+    AccountPage, ApiTokensPage, AuditLogPage, DashboardPage, NotFoundPage, UsersPage,
 };
 use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;

@@ -1,5 +1,6 @@
 //! What the user sees, one module per area.
 
+pub mod credentials;
 pub mod deployments;
 pub mod login;
 pub mod pages;

@@ -48,12 +48,6 @@ pub fn DashboardPage() -> impl IntoView {
     view! { <PlaceholderPage title="Dashboard" /> }
 }
 
-/// `/credentials`
-#[component]
-pub fn CredentialsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Credentials" /> }
-}
-
 /// `/admin/users`
 #[component]
 pub fn UsersPage() -> impl IntoView {
