@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use chap_scheduler_api::{
     ArtifactView, BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, DeploymentView,
-    ErrorBody, FlowView, LogPage, LoginRequest, Page, RunDetail, RunState, RunView, TokenResponse,
-    TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest, UserView, API_PREFIX,
+    ErrorBody, FlowView, LogPage, LoginRequest, Page, RunDetail, RunState, RunStats, RunView,
+    TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest, UserView,
+    API_PREFIX,
 };
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
@@ -191,8 +192,8 @@ pub async fn me() -> Result<UserView, ApiError> {
 /// Filters and position of a page of the run list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunFilter {
-    /// Only runs in this state.
-    pub state: Option<RunState>,
+    /// Only runs in one of these states (any state when empty).
+    pub states: Vec<RunState>,
     /// Only runs of this deployment.
     pub deployment_id: Option<Uuid>,
     /// Page size.
@@ -204,11 +205,17 @@ pub struct RunFilter {
 /// `GET /runs`: one page of runs, newest first.
 pub async fn list_runs(filter: &RunFilter) -> Result<Page<RunView>, ApiError> {
     let mut query = Query::default();
-    query.push("state", filter.state.map(RunState::as_str));
+    let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+    query.push("state", (!states.is_empty()).then(|| states.join(",")));
     query.push("deployment_id", filter.deployment_id.map(|d| d.to_string()));
     query.push("limit", filter.limit.map(|l| l.to_string()));
     query.push("cursor", filter.cursor.as_deref());
     authed("GET", &format!("/runs{}", query.finish()), None).await
+}
+
+/// `GET /runs/stats?days=`: runs per day by state, and how many run or are late now.
+pub async fn run_stats(days: u32) -> Result<RunStats, ApiError> {
+    authed("GET", &format!("/runs/stats?days={days}"), None).await
 }
 
 /// `GET /runs/{id}`: a run with its history and steps.

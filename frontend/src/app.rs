@@ -5,11 +5,10 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::credentials::CredentialsPage;
+use crate::components::dashboard::DashboardPage;
 use crate::components::deployments::{DeploymentDetailPage, DeploymentsPage};
 use crate::components::login::LoginPage;
-use crate::components::pages::{
-    AccountPage, ApiTokensPage, AuditLogPage, DashboardPage, NotFoundPage, UsersPage,
-};
+use crate::components::pages::{AccountPage, ApiTokensPage, AuditLogPage, NotFoundPage, UsersPage};
 use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
 use crate::session::provide_session;

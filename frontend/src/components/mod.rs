@@ -1,6 +1,7 @@
 //! What the user sees, one module per area.
 
 pub mod credentials;
+pub mod dashboard;
 pub mod deployments;
 pub mod login;
 pub mod pages;

@@ -42,12 +42,6 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// `/`
-#[component]
-pub fn DashboardPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Dashboard" /> }
-}
-
 /// `/admin/users`
 #[component]
 pub fn UsersPage() -> impl IntoView {

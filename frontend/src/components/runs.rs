@@ -142,7 +142,7 @@ pub fn RunsPage() -> impl IntoView {
     let deployments = LocalResource::new(api::list_deployments);
 
     let filter = move |cursor: Option<String>| RunFilter {
-        state: state_filter.get_untracked(),
+        states: state_filter.get_untracked().into_iter().collect(),
         deployment_id: deployment_filter.get_untracked(),
         limit: Some(PAGE_SIZE),
         cursor,
