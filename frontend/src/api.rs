@@ -9,9 +9,15 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use chap_scheduler_api::{ErrorBody, LoginRequest, TokenResponse, UserView, API_PREFIX};
+use chap_scheduler_api::{
+    ArtifactView, BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, DeploymentView,
+    ErrorBody, FlowView, LogPage, LoginRequest, Page, RunDetail, RunState, RunStats, RunView,
+    TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest, UserView,
+    API_PREFIX,
+};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
@@ -45,11 +51,40 @@ pub enum ApiError {
         code: String,
         /// Human-readable message from the error body.
         message: String,
+        /// Field → message, from a 422's `details`.
+        fields: Vec<(String, String)>,
     },
     /// The request never got an answer (server down, network gone).
     Network,
     /// The server answered with something this client does not understand.
     UnexpectedResponse(String),
+}
+
+impl ApiError {
+    /// The server's message for `field` (from a 422's `details`), if it named that field.
+    pub fn field_error(&self, field: &str) -> Option<String> {
+        match self {
+            ApiError::Status { fields, .. } => fields
+                .iter()
+                .find(|(name, _)| name == field)
+                .map(|(_, message)| message.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// `details` of an error body as field → message; accepts `{field: msg}` and `{fields: {field: msg}}`.
+fn field_errors(details: &serde_json::Value) -> Vec<(String, String)> {
+    let map = match details.get("fields") {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => match details {
+            serde_json::Value::Object(map) => map,
+            _ => return Vec::new(),
+        },
+    };
+    map.iter()
+        .filter_map(|(k, v)| v.as_str().map(|m| (k.clone(), m.to_owned())))
+        .collect()
 }
 
 impl fmt::Display for ApiError {
@@ -152,6 +187,154 @@ pub async fn logout() -> Result<(), ApiError> {
 /// The signed-in user as the server sees it now.
 pub async fn me() -> Result<UserView, ApiError> {
     authed("GET", path::ME, None).await
+}
+
+/// Filters and position of a page of the run list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    /// Only runs in one of these states (any state when empty).
+    pub states: Vec<RunState>,
+    /// Only runs of this deployment.
+    pub deployment_id: Option<Uuid>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /runs`: one page of runs, newest first.
+pub async fn list_runs(filter: &RunFilter) -> Result<Page<RunView>, ApiError> {
+    let mut query = Query::default();
+    let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+    query.push("state", (!states.is_empty()).then(|| states.join(",")));
+    query.push("deployment_id", filter.deployment_id.map(|d| d.to_string()));
+    query.push("limit", filter.limit.map(|l| l.to_string()));
+    query.push("cursor", filter.cursor.as_deref());
+    authed("GET", &format!("/runs{}", query.finish()), None).await
+}
+
+/// `GET /runs/stats?days=`: runs per day by state, and how many run or are late now.
+pub async fn run_stats(days: u32) -> Result<RunStats, ApiError> {
+    authed("GET", &format!("/runs/stats?days={days}"), None).await
+}
+
+/// `GET /runs/{id}`: a run with its history and steps.
+pub async fn get_run(id: Uuid) -> Result<RunDetail, ApiError> {
+    authed("GET", &format!("/runs/{id}"), None).await
+}
+
+/// `POST /runs/{id}/cancel` (operator).
+pub async fn cancel_run(id: Uuid) -> Result<RunView, ApiError> {
+    authed("POST", &format!("/runs/{id}/cancel"), None).await
+}
+
+/// `POST /runs/{id}/retry` (operator): the new run.
+pub async fn retry_run(id: Uuid) -> Result<RunView, ApiError> {
+    authed("POST", &format!("/runs/{id}/retry"), None).await
+}
+
+/// `GET /runs/{id}/logs`: lines after `after` at `level` or above, oldest first.
+///
+/// The SPA polls this instead of the SSE stream: `EventSource` cannot send the bearer token.
+pub async fn run_logs(
+    id: Uuid,
+    after: Option<i64>,
+    level: Option<&str>,
+) -> Result<LogPage, ApiError> {
+    let mut query = Query::default();
+    query.push("after", after.map(|a| a.to_string()));
+    query.push("level", level);
+    authed("GET", &format!("/runs/{id}/logs{}", query.finish()), None).await
+}
+
+/// `GET /runs/{id}/artifacts`: what the run produced (its report).
+pub async fn run_artifacts(id: Uuid) -> Result<Vec<ArtifactView>, ApiError> {
+    authed("GET", &format!("/runs/{id}/artifacts"), None).await
+}
+
+/// `GET /deployments`: every deployment.
+pub async fn list_deployments() -> Result<Vec<DeploymentView>, ApiError> {
+    authed("GET", "/deployments", None).await
+}
+
+/// `GET /deployments/{id}`.
+pub async fn get_deployment(id: Uuid) -> Result<DeploymentView, ApiError> {
+    authed("GET", &format!("/deployments/{id}"), None).await
+}
+
+/// `PATCH /deployments/{id}` (operator): only the fields set change.
+pub async fn update_deployment(
+    id: Uuid,
+    request: &UpdateDeploymentRequest,
+) -> Result<DeploymentView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/deployments/{id}"), Some(&body)).await
+}
+
+/// `POST /deployments/{id}/runs` (operator): the new run.
+pub async fn trigger_run(id: Uuid, request: &TriggerRunRequest) -> Result<RunView, ApiError> {
+    let body = encode(request)?;
+    authed("POST", &format!("/deployments/{id}/runs"), Some(&body)).await
+}
+
+/// `GET /flows/{name}`: the flow with its parameter schema.
+pub async fn get_flow(name: &str) -> Result<FlowView, ApiError> {
+    let name: String = js_sys::encode_uri_component(name).into();
+    authed("GET", &format!("/flows/{name}"), None).await
+}
+
+/// `GET /blocks`: every credentials block (secrets never included).
+pub async fn list_blocks() -> Result<Vec<BlockView>, ApiError> {
+    let page: Page<BlockView> = authed("GET", "/blocks", None).await?;
+    Ok(page.items)
+}
+
+/// `GET /block-types`: the kinds of block, each with its form schema.
+pub async fn list_block_types() -> Result<Vec<BlockTypeView>, ApiError> {
+    authed("GET", "/block-types", None).await
+}
+
+/// `POST /blocks` (admin).
+pub async fn create_block(request: &CreateBlockRequest) -> Result<BlockView, ApiError> {
+    let body = encode(request)?;
+    authed("POST", "/blocks", Some(&body)).await
+}
+
+/// `PATCH /blocks/{id}` (admin): an empty or absent secret keeps the stored one.
+pub async fn update_block(id: Uuid, request: &UpdateBlockRequest) -> Result<BlockView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/blocks/{id}"), Some(&body)).await
+}
+
+/// `POST /blocks/{id}/test` (operator): reach DHIS2 and chap with the block's credentials.
+pub async fn test_block(id: Uuid) -> Result<BlockTestResult, ApiError> {
+    authed("POST", &format!("/blocks/{id}/test"), None).await
+}
+
+fn encode<T: serde::Serialize>(request: &T) -> Result<String, ApiError> {
+    serde_json::to_string(request)
+        .map_err(|e| ApiError::UnexpectedResponse(format!("encoding the request: {e}")))
+}
+
+/// A URL query string, each value percent-encoded.
+#[derive(Default)]
+struct Query(Vec<String>);
+
+impl Query {
+    fn push<V: AsRef<str>>(&mut self, key: &str, value: Option<V>) {
+        if let Some(value) = value {
+            let encoded: String = js_sys::encode_uri_component(value.as_ref()).into();
+            self.0.push(format!("{key}={encoded}"));
+        }
+    }
+
+    fn finish(self) -> String {
+        if self.0.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.0.join("&"))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +485,11 @@ async fn send(
             ApiError::Status {
                 status,
                 code: error.as_ref().map(|e| e.error.clone()).unwrap_or_default(),
+                fields: error
+                    .as_ref()
+                    .and_then(|e| e.details.as_ref())
+                    .map(field_errors)
+                    .unwrap_or_default(),
                 message: error.map(|e| e.message).unwrap_or_default(),
             }
         }

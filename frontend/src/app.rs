@@ -4,11 +4,12 @@ use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::credentials::CredentialsPage;
+use crate::components::dashboard::DashboardPage;
+use crate::components::deployments::{DeploymentDetailPage, DeploymentsPage};
 use crate::components::login::LoginPage;
-use crate::components::pages::{
-    AccountPage, ApiTokensPage, AuditLogPage, CredentialsPage, DashboardPage, DeploymentsPage,
-    NotFoundPage, RunsPage, UsersPage,
-};
+use crate::components::pages::{AccountPage, ApiTokensPage, AuditLogPage, NotFoundPage, UsersPage};
+use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
 use crate::session::provide_session;
 
@@ -24,7 +25,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppShell>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("deployments") view=DeploymentsPage />
+                    <Route path=path!("deployments/:id") view=DeploymentDetailPage />
                     <Route path=path!("runs") view=RunsPage />
+                    <Route path=path!("runs/:id") view=RunDetailPage />
                     <Route path=path!("credentials") view=CredentialsPage />
                     <Route path=path!("admin/users") view=UsersPage />
                     <Route path=path!("admin/tokens") view=ApiTokensPage />

@@ -3,6 +3,8 @@
 mod api;
 mod app;
 mod components;
+mod markdown;
+mod schema_form;
 mod session;
 
 fn main() {

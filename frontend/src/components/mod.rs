@@ -1,7 +1,11 @@
 //! What the user sees, one module per area.
 
+pub mod credentials;
+pub mod dashboard;
+pub mod deployments;
 pub mod login;
 pub mod pages;
+pub mod runs;
 pub mod shell;
 
 use leptos::prelude::*;

@@ -42,30 +42,6 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// `/`
-#[component]
-pub fn DashboardPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Dashboard" /> }
-}
-
-/// `/deployments`
-#[component]
-pub fn DeploymentsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Deployments" /> }
-}
-
-/// `/runs`
-#[component]
-pub fn RunsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Runs" /> }
-}
-
-/// `/credentials`
-#[component]
-pub fn CredentialsPage() -> impl IntoView {
-    view! { <PlaceholderPage title="Credentials" /> }
-}
-
 /// `/admin/users`
 #[component]
 pub fn UsersPage() -> impl IntoView {

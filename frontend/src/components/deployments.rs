@@ -1,0 +1,585 @@
+//! `/deployments` (the list) and `/deployments/:id` (settings, pause, recent runs, and the run form).
+
+use std::collections::BTreeMap;
+
+use chap_scheduler_api::{
+    BlockView, DeploymentView, Role, RunView, TriggerRunRequest, UpdateDeploymentRequest,
+};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use uuid::Uuid;
+
+use crate::api::{self, ApiError, RunFilter};
+use crate::components::runs::RunTable;
+use crate::components::shell::use_current_user;
+use crate::components::{set_document_title, LoadingNotice};
+use crate::schema_form::{self, FieldKind, FieldSpec};
+
+/// Whether the signed-in user may change deployments and start runs (operators and admins).
+fn use_can_operate() -> Signal<bool> {
+    let user = use_current_user();
+    Signal::derive(move || user.with(|u| u.as_ref().is_some_and(|u| u.role >= Role::Operator)))
+}
+
+/// "Paused" next to a deployment whose schedules create no runs.
+#[component]
+fn PausedBadge() -> impl IntoView {
+    view! { <span class="state-badge state-paused">"Paused"</span> }
+}
+
+fn concurrency_text(d: &DeploymentView) -> String {
+    match d.concurrency_limit {
+        Some(n) => format!("{n} at once ({})", d.collision_strategy.as_str()),
+        None => "unlimited".to_owned(),
+    }
+}
+
+/// `/deployments`.
+#[component]
+pub fn DeploymentsPage() -> impl IntoView {
+    set_document_title("Deployments");
+    let deployments = LocalResource::new(api::list_deployments);
+    view! {
+        <section class="page">
+            <h1>"Deployments"</h1>
+            {move || {
+                deployments
+                    .get()
+                    .map(|result| match result {
+                        Err(e) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) if list.is_empty() => {
+                            view! {
+                                <p class="empty" data-testid="deployments-empty">
+                                    "There are no deployments. Each registered flow gets a default deployment when the service starts."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            view! {
+                                <ul class="card-list" data-testid="deployments">
+                                    {list.into_iter().map(deployment_card).collect_view()}
+                                </ul>
+                            }
+                                .into_any()
+                        }
+                    })
+                    .unwrap_or_else(|| view! { <LoadingNotice /> }.into_any())
+            }}
+        </section>
+    }
+}
+
+fn deployment_card(d: DeploymentView) -> impl IntoView {
+    let concurrency = concurrency_text(&d);
+    view! {
+        <li class="card" data-deployment-id=d.id.to_string()>
+            <h2>
+                <a href=format!("/deployments/{}", d.id)>{d.name}</a>
+                {d.paused.then(|| view! { " " <PausedBadge /> })}
+            </h2>
+            <p class="muted small">{format!("Flow {}", d.flow_name)}</p>
+            {(!d.description.is_empty()).then(|| view! { <p>{d.description}</p> })}
+            <p class="small">{format!("Concurrency: {concurrency}")}</p>
+        </li>
+    }
+}
+
+/// `/deployments/:id`.
+#[component]
+pub fn DeploymentDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params
+            .with(|p| p.get("id"))
+            .and_then(|s| s.parse::<Uuid>().ok())
+    });
+    move || match id.get() {
+        Some(id) => view! { <DeploymentDetail id /> }.into_any(),
+        None => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    set_document_title("Deployment not found");
+    view! {
+        <section class="page">
+            <h1>"Deployment not found"</h1>
+            <p>
+                <a href="/deployments">"All deployments"</a>
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn DeploymentDetail(id: Uuid) -> impl IntoView {
+    set_document_title("Deployment");
+    let deployment = RwSignal::new(None::<Result<DeploymentView, ApiError>>);
+    spawn_local(async move {
+        let result = api::get_deployment(id).await;
+        deployment.try_set(Some(result));
+    });
+    move || match deployment.get() {
+        None => view! { <LoadingNotice /> }.into_any(),
+        Some(Err(ApiError::Status { status: 404, .. })) => view! { <NotFound /> }.into_any(),
+        Some(Err(e)) => view! {
+            <section class="page">
+                <h1>"Deployment"</h1>
+                <p class="form-error" role="alert">
+                    {e.to_string()}
+                </p>
+            </section>
+        }
+        .into_any(),
+        Some(Ok(d)) => view! { <DeploymentView d=d deployment /> }.into_any(),
+    }
+}
+
+#[component]
+fn DeploymentView(
+    d: DeploymentView,
+    deployment: RwSignal<Option<Result<DeploymentView, ApiError>>>,
+) -> impl IntoView {
+    set_document_title(&d.name);
+    let can_operate = use_can_operate();
+    let show_form = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let toggle_error = RwSignal::new(None::<String>);
+    let id = d.id;
+    let paused = d.paused;
+    let toggle_paused = move |_| {
+        busy.set(true);
+        toggle_error.set(None);
+        let request = UpdateDeploymentRequest {
+            paused: Some(!paused),
+            ..Default::default()
+        };
+        spawn_local(async move {
+            match api::update_deployment(id, &request).await {
+                Ok(updated) => {
+                    deployment.try_set(Some(Ok(updated)));
+                }
+                Err(e) => {
+                    toggle_error.try_set(Some(e.to_string()));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    let parameters =
+        serde_json::to_string_pretty(&d.parameters).unwrap_or_else(|_| "{}".to_owned());
+    let timeout = d
+        .timeout_seconds
+        .map_or_else(|| "none".to_owned(), |t| format!("{t} s"));
+    let flow_name = d.flow_name.clone();
+    let defaults = d.parameters.clone();
+
+    view! {
+        <section class="page">
+            <p class="breadcrumb">
+                <a href="/deployments">"Deployments"</a>
+                " / "
+            </p>
+            <h1>{d.name.clone()} {paused.then(|| view! { " " <PausedBadge /> })}</h1>
+            {(!d.description.is_empty()).then(|| view! { <p>{d.description.clone()}</p> })}
+            <Show when=move || can_operate.get()>
+                <div class="actions">
+                    <button
+                        type="button"
+                        class="button primary"
+                        disabled=move || paused || show_form.get()
+                        title=if paused { "Resume the deployment to run it" } else { "" }
+                        on:click=move |_| show_form.set(true)
+                    >
+                        "Run…"
+                    </button>
+                    <button
+                        type="button"
+                        class="button secondary"
+                        aria-pressed=if paused { "true" } else { "false" }
+                        disabled=busy
+                        on:click=toggle_paused
+                    >
+                        {if paused { "Resume" } else { "Pause" }}
+                    </button>
+                </div>
+                {move || {
+                    toggle_error
+                        .get()
+                        .map(|m| {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {m}
+                                </p>
+                            }
+                        })
+                }}
+            </Show>
+        </section>
+        <Show when=move || show_form.get()>
+            <RunForm
+                deployment_id=id
+                flow_name=flow_name.clone()
+                defaults=defaults.clone()
+                on_close=move || show_form.set(false)
+            />
+        </Show>
+        <section class="panel" aria-labelledby="settings-heading">
+            <h2 id="settings-heading">"Settings"</h2>
+            <dl class="facts">
+                <dt>"Flow"</dt>
+                <dd>{d.flow_name.clone()}</dd>
+                <dt>"Concurrency"</dt>
+                <dd data-testid="concurrency">{concurrency_text(&d)}</dd>
+                <dt>"Retries"</dt>
+                <dd>
+                    {format!(
+                        "{} (first after {} s, ×{} each time)",
+                        d.retries,
+                        d.retry_delay_seconds,
+                        d.retry_backoff,
+                    )}
+                </dd>
+                <dt>"Timeout"</dt>
+                <dd>{timeout}</dd>
+                <dt>"Tags"</dt>
+                <dd>{if d.tags.is_empty() { "—".to_owned() } else { d.tags.join(", ") }}</dd>
+            </dl>
+            <h3>"Parameter defaults"</h3>
+            <pre class="code" data-testid="deployment-parameters">{parameters}</pre>
+        </section>
+        <RecentRuns deployment_id=id />
+    }
+}
+
+/// The deployment's ten newest runs.
+#[component]
+fn RecentRuns(deployment_id: Uuid) -> impl IntoView {
+    let runs = RwSignal::new(Vec::<RunView>::new());
+    let error = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        let filter = RunFilter {
+            deployment_id: Some(deployment_id),
+            limit: Some(10),
+            ..Default::default()
+        };
+        match api::list_runs(&filter).await {
+            Ok(page) => {
+                runs.try_set(page.items);
+            }
+            Err(e) => {
+                error.try_set(Some(e.to_string()));
+            }
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="recent-heading">
+            <h2 id="recent-heading">"Recent runs"</h2>
+            {move || error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <Show
+                when=move || runs.with(|r| !r.is_empty())
+                fallback=|| view! { <p class="empty">"No runs in the last 30 days."</p> }
+            >
+                <RunTable runs=runs.into() />
+            </Show>
+            <p>
+                <a href=format!(
+                    "/runs?deployment_id={deployment_id}",
+                )>"All runs of this deployment"</a>
+            </p>
+        </section>
+    }
+}
+
+/// The custom run form, generated from the flow's parameter schema.
+#[component]
+fn RunForm(
+    deployment_id: Uuid,
+    flow_name: String,
+    defaults: serde_json::Value,
+    on_close: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let flow = LocalResource::new(move || {
+        let name = flow_name.clone();
+        async move { api::get_flow(&name).await }
+    });
+    let blocks = LocalResource::new(api::list_blocks);
+    move || {
+        let defaults = defaults.clone();
+        flow.get().map(|result| match result {
+            Err(e) => view! {
+                <section class="panel">
+                    <p class="form-error" role="alert">
+                        {format!("Cannot load the run form: {e}")}
+                    </p>
+                </section>
+            }
+            .into_any(),
+            Ok(flow) => {
+                let specs = schema_form::fields(&flow.parameter_schema);
+                let values = RwSignal::new(schema_form::initial_values(
+                    &flow.parameter_schema,
+                    &defaults,
+                ));
+                view! { <RunFormFields deployment_id specs values blocks on_close /> }.into_any()
+            }
+        })
+    }
+}
+
+#[component]
+fn RunFormFields(
+    deployment_id: Uuid,
+    specs: Vec<FieldSpec>,
+    values: RwSignal<BTreeMap<String, String>>,
+    blocks: LocalResource<Result<Vec<BlockView>, ApiError>>,
+    on_close: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let errors = RwSignal::new(BTreeMap::<String, String>::new());
+    let form_error = RwSignal::new(None::<String>);
+    let submitting = RwSignal::new(false);
+    let specs = StoredValue::new(specs);
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if submitting.get_untracked() {
+            return;
+        }
+        let current = values.get_untracked();
+        let found = specs.with_value(|s| schema_form::validate(s, &current));
+        form_error.set(None);
+        if !found.is_empty() {
+            errors.set(found);
+            form_error.set(Some("Correct the highlighted fields.".to_owned()));
+            return;
+        }
+        errors.set(BTreeMap::new());
+        let request = TriggerRunRequest {
+            parameters: Some(specs.with_value(|s| schema_form::parameters(s, &current))),
+            idempotency_key: None,
+        };
+        submitting.set(true);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::trigger_run(deployment_id, &request).await {
+                Ok(run) => navigate(&format!("/runs/{}", run.id), Default::default()),
+                Err(e) => {
+                    let fields: BTreeMap<String, String> = specs.with_value(|s| {
+                        s.iter()
+                            .filter_map(|f| e.field_error(&f.name).map(|m| (f.name.clone(), m)))
+                            .collect()
+                    });
+                    errors.try_set(fields);
+                    form_error.try_set(Some(e.to_string()));
+                }
+            }
+            submitting.try_set(false);
+        });
+    };
+
+    let field_views = specs.with_value(|s| {
+        s.iter()
+            .cloned()
+            .map(|spec| view! { <SchemaField spec values errors blocks /> })
+            .collect_view()
+    });
+
+    view! {
+        <section class="panel" aria-labelledby="run-form-heading">
+            <h2 id="run-form-heading">"Run with parameters"</h2>
+            <form class="run-form" on:submit=submit novalidate>
+                {field_views}
+                <p class="form-error" role="alert">
+                    {move || form_error.get()}
+                </p>
+                <div class="actions">
+                    <button type="submit" class="button primary" disabled=submitting>
+                        {move || if submitting.get() { "Starting…" } else { "Start run" }}
+                    </button>
+                    <button type="button" class="button secondary" on:click=move |_| on_close()>
+                        "Close"
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// One schema property as a labelled input, with its description and error; hidden while its
+/// condition (e.g. `end_mode = fixed`) does not hold.
+#[component]
+fn SchemaField(
+    spec: FieldSpec,
+    values: RwSignal<BTreeMap<String, String>>,
+    errors: RwSignal<BTreeMap<String, String>>,
+    blocks: LocalResource<Result<Vec<BlockView>, ApiError>>,
+) -> impl IntoView {
+    let spec = StoredValue::new(spec);
+    let name = spec.with_value(|s| s.name.clone());
+    let input_id = format!("param-{name}");
+    let help_id = format!("{input_id}-help");
+    let error_id = format!("{input_id}-error");
+    let shown = move || values.with(|v| spec.with_value(|s| s.is_shown(v)));
+    let value = {
+        let name = name.clone();
+        move || values.with(|v| v.get(&name).cloned().unwrap_or_default())
+    };
+    let set_value = {
+        let name = name.clone();
+        move |ev| {
+            let new = event_target_value(&ev);
+            values.update(|v| {
+                v.insert(name.clone(), new);
+            });
+        }
+    };
+    let error = {
+        let name = name.clone();
+        move || errors.with(|e| e.get(&name).cloned())
+    };
+    let invalid = {
+        let error = error.clone();
+        move || if error().is_some() { "true" } else { "false" }
+    };
+    let described_by = format!("{help_id} {error_id}");
+    let (title, description, required, kind) = spec.with_value(|s| {
+        (
+            s.title.clone(),
+            s.description.clone(),
+            s.required,
+            s.kind.clone(),
+        )
+    });
+
+    let input = match kind {
+        FieldKind::Choice(options) => view! {
+            <select
+                id=input_id.clone()
+                name=name.clone()
+                aria-describedby=described_by.clone()
+                aria-invalid=invalid.clone()
+                on:change=set_value.clone()
+            >
+                {(!required).then(|| view! { <option value="">"—"</option> })}
+                {options
+                    .into_iter()
+                    .map(|o| {
+                        let value = value.clone();
+                        let selected = {
+                            let o = o.clone();
+                            move || value() == o
+                        };
+                        view! {
+                            <option value=o.clone() selected=selected>
+                                {o.clone()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        }
+        .into_any(),
+        FieldKind::Block(slug) => {
+            let value = value.clone();
+            view! {
+                <select
+                    id=input_id.clone()
+                    name=name.clone()
+                    aria-describedby=described_by.clone()
+                    aria-invalid=invalid.clone()
+                    on:change=set_value.clone()
+                >
+                    <option value="">"Choose credentials…"</option>
+                    {move || {
+                        let slug = slug.clone();
+                        let value = value.clone();
+                        blocks
+                            .get()
+                            .and_then(Result::ok)
+                            .map(|list| {
+                                list.into_iter()
+                                    .filter(|b| b.block_type == slug)
+                                    .map(|b| {
+                                        let id = b.id.to_string();
+                                        let selected = value() == id;
+                                        view! {
+                                            <option value=id selected=selected>
+                                                {b.name}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()
+                            })
+                    }}
+                </select>
+            }
+            .into_any()
+        }
+        FieldKind::Integer { minimum } => view! {
+            <input
+                id=input_id.clone()
+                name=name.clone()
+                type="number"
+                inputmode="numeric"
+                step="1"
+                min=minimum.map(|m| m.to_string())
+                aria-describedby=described_by.clone()
+                aria-invalid=invalid.clone()
+                prop:value=value.clone()
+                on:input=set_value.clone()
+            />
+        }
+        .into_any(),
+        FieldKind::Date => view! {
+            <input
+                id=input_id.clone()
+                name=name.clone()
+                type="date"
+                aria-describedby=described_by.clone()
+                aria-invalid=invalid.clone()
+                prop:value=value.clone()
+                on:input=set_value.clone()
+            />
+        }
+        .into_any(),
+        FieldKind::Text => view! {
+            <input
+                id=input_id.clone()
+                name=name.clone()
+                type="text"
+                aria-describedby=described_by.clone()
+                aria-invalid=invalid.clone()
+                prop:value=value.clone()
+                on:input=set_value.clone()
+            />
+        }
+        .into_any(),
+    };
+
+    view! {
+        <div class="field" data-field=name.clone() hidden=move || !shown()>
+            <label for=input_id.clone()>
+                {title} {required.then(|| view! { <span class="required">" (required)"</span> })}
+            </label>
+            {input}
+            <p class="help muted small" id=help_id>
+                {description}
+            </p>
+            <p class="field-error" id=error_id>
+                {error}
+            </p>
+        </div>
+    }
+}
