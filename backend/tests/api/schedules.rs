@@ -219,8 +219,25 @@ async fn after_a_ten_minute_downtime_each_missed_run_policy_creates_exactly_what
         simulate_downtime(&app, &id, anchor + chrono::Duration::seconds(60)).await;
         ids.insert(policy, id);
     }
-    // Ten slots were missed (anchor + 1..=10 minutes). Give the scheduler a few ticks.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Ten slots were missed (anchor + 1..=10 minutes). Wait until the scheduler has handled all three
+    // (it advances a schedule after creating its runs).
+    let resumed = anchor + chrono::Duration::seconds(660);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for id in ids.values() {
+        loop {
+            let s = body(app.get(&format!("/api/v1/schedules/{id}"), &token).await).await;
+            let next: Option<DateTime<Utc>> =
+                s["next_fire_at"].as_str().map(|t| t.parse().unwrap());
+            if next == Some(resumed) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "schedule never advanced: {s}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let expected_latest = anchor + chrono::Duration::seconds(600);
     let skip = runs_of(&app, &ids["skip"]).await;
     assert!(skip.is_empty(), "skip created {} runs", skip.len());
