@@ -82,8 +82,15 @@ async fn latency_on(services: &Services, topology: Topology, report: &mut Report
     }
     let worker_peaks = cluster.worker_peaks();
     cluster.stop().await;
-    for (i, ms) in to_running.iter().enumerate().filter(|(_, ms)| **ms > 1000.0) {
-        println!("    slow start: trigger #{} waited {ms:.0} ms for RUNNING", i + 1);
+    for (i, ms) in to_running
+        .iter()
+        .enumerate()
+        .filter(|(_, ms)| **ms > 1000.0)
+    {
+        println!(
+            "    slow start: trigger #{} waited {ms:.0} ms for RUNNING",
+            i + 1
+        );
     }
     let r = summarize(to_running);
     report.add(
