@@ -1,0 +1,94 @@
+//! Benchmarks of chap-scheduler that print figures (they never assert timing):
+//!
+//! ```sh
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|latency|throughput|schedule|list|http]…
+//! ```
+//!
+//! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
+//! engine built with the benchmark's trivial flow, which production does not register.
+
+mod api;
+mod cluster;
+mod flow;
+mod footprint;
+mod runs;
+mod support;
+
+use std::process::ExitCode;
+
+use support::{loadavg, Report, Services};
+
+const ALL: [&str; 6] = [
+    "startup",
+    "latency",
+    "throughput",
+    "schedule",
+    "list",
+    "http",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // `cargo bench` appends `--bench`; filters of the libtest harness mean nothing here.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let child = match args.first().map(String::as_str) {
+        Some("--serve-mode") => Some(flow::serve().await),
+        Some("--worker-mode") => Some(flow::worker().await),
+        _ => None,
+    };
+    if let Some(result) = child {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let which: Vec<&str> = if args.is_empty() || args.iter().any(|a| a == "all") {
+        ALL.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    if let Some(unknown) = which.iter().find(|w| !ALL.contains(w)) {
+        eprintln!(
+            "unknown benchmark `{unknown}`; choose from all, {}",
+            ALL.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    chap_scheduler::install_crypto_provider();
+    let services = Services::from_env();
+    println!(
+        "chap-scheduler benchmarks, {}, {} CPUs, load {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    let mut report = Report::default();
+    let mut failed = false;
+    for name in which {
+        println!("\n== {name} (load {})", loadavg());
+        let result = match name {
+            "startup" => footprint::run(&services, &mut report).await,
+            "latency" => runs::latency(&services, &mut report).await,
+            "throughput" => runs::throughput(&services, &mut report).await,
+            "schedule" => runs::schedule(&services, &mut report).await,
+            "list" => api::list(&services, &mut report).await,
+            _ => api::http(&services, &mut report).await,
+        };
+        if let Err(e) = result {
+            failed = true;
+            report.add(name, format!("not measured: {e:#}"), "");
+        }
+    }
+    report.print_table();
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
