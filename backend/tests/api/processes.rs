@@ -131,14 +131,13 @@ async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes
         2,
         "{history:?}"
     );
-    // The killed attempt's open step was closed as crashed.
-    let crashed_steps = done["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["state"] == "CRASHED")
-        .count();
-    assert_eq!(crashed_steps, 1, "{done}");
+    // A step the killed attempt left open was closed as crashed (it may have died between steps).
+    let steps = done["task_runs"].as_array().unwrap();
+    assert!(steps.iter().all(|t| t["state"] != "RUNNING"), "{done}");
+    assert!(
+        steps.iter().filter(|t| t["state"] == "CRASHED").count() <= 1,
+        "{done}"
+    );
 }
 
 #[tokio::test]

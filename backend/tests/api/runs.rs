@@ -266,7 +266,7 @@ async fn cancelling_a_running_run_ends_it_cancelled_with_the_steps_that_ran() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body(r).await["state"], "CANCELLING");
     let done = app.wait_for(id, &token, TERMINAL).await;
-    assert_eq!(done["state"], "CANCELLED");
+    assert_eq!(done["state"], "CANCELLED", "{done}");
     assert_eq!(done["state_message"], "cancelled by user:admin");
     let steps = done["task_runs"].as_array().unwrap();
     assert!(steps.len() >= 3, "{steps:?}");
