@@ -240,6 +240,13 @@ impl TestApp {
         body(r).await
     }
 
+    /// Triggers a run of a flow's default deployment; returns the run (asserting 201).
+    pub async fn trigger_flow(&self, flow: &str, token: &str, parameters: Value) -> Value {
+        let dep = self.deployment(flow, token).await;
+        self.trigger(dep["id"].as_str().unwrap(), token, parameters)
+            .await
+    }
+
     /// Polls a run until it is in one of `states` (20 s at most); returns its detail.
     pub async fn wait_for(&self, run_id: &str, token: &str, states: &[&str]) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

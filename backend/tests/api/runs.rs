@@ -34,13 +34,8 @@ async fn set_deployment(app: &TestApp, token: &str, id: &str, change: Value) {
 async fn a_triggered_run_completes_with_its_steps_logs_and_report_stored() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-steps", &token).await;
     let run = app
-        .trigger(
-            dep["id"].as_str().unwrap(),
-            &token,
-            json!({ "greeting": "hello" }),
-        )
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hello" }))
         .await;
     assert_eq!(
         run["parameters"],
@@ -249,13 +244,8 @@ async fn a_panicking_flow_fails_and_the_worker_lives_on() {
 async fn cancelling_a_running_run_ends_it_cancelled_with_the_steps_that_ran() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-sleepy", &token).await;
     let run = app
-        .trigger(
-            dep["id"].as_str().unwrap(),
-            &token,
-            json!({ "seconds": 30 }),
-        )
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 30 }))
         .await;
     let id = run["id"].as_str().unwrap();
     app.wait_for(id, &token, &["RUNNING"]).await;
@@ -284,13 +274,8 @@ async fn the_same_job_delivered_twice_executes_the_flow_body_once() {
     vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
     let app = spawn_app_with(vars).await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-sleepy", &token).await;
     let run = app
-        .trigger(
-            dep["id"].as_str().unwrap(),
-            &token,
-            json!({ "seconds": 0.2 }),
-        )
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 0.2 }))
         .await;
     assert_eq!(run["state"], "PENDING");
     let id: uuid::Uuid = run["id"].as_str().unwrap().parse().unwrap();
@@ -478,13 +463,8 @@ async fn a_viewer_cannot_trigger_cancel_or_retry_but_an_operator_can() {
 async fn an_sse_client_receives_log_lines_while_the_run_is_going() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-sleepy", &token).await;
     let run = app
-        .trigger(
-            dep["id"].as_str().unwrap(),
-            &token,
-            json!({ "seconds": 1.5 }),
-        )
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 1.5 }))
         .await;
     let id = run["id"].as_str().unwrap();
     let mut resp = app

@@ -542,30 +542,25 @@ fn SchemaField(
             />
         }
         .into_any(),
-        FieldKind::Date => view! {
-            <input
-                id=input_id.clone()
-                name=name.clone()
-                type="date"
-                aria-describedby=described_by.clone()
-                aria-invalid=invalid.clone()
-                prop:value=value.clone()
-                on:input=set_value.clone()
-            />
+        FieldKind::Date | FieldKind::Text => {
+            let input_type = if matches!(kind, FieldKind::Date) {
+                "date"
+            } else {
+                "text"
+            };
+            view! {
+                <input
+                    id=input_id.clone()
+                    name=name.clone()
+                    type=input_type
+                    aria-describedby=described_by.clone()
+                    aria-invalid=invalid.clone()
+                    prop:value=value.clone()
+                    on:input=set_value.clone()
+                />
+            }
+            .into_any()
         }
-        .into_any(),
-        FieldKind::Text => view! {
-            <input
-                id=input_id.clone()
-                name=name.clone()
-                type="text"
-                aria-describedby=described_by.clone()
-                aria-invalid=invalid.clone()
-                prop:value=value.clone()
-                on:input=set_value.clone()
-            />
-        }
-        .into_any(),
     };
 
     view! {
