@@ -10,11 +10,14 @@ use std::fmt;
 use std::rc::Rc;
 
 use chap_scheduler_api::{
-    ArtifactView, BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, DeploymentView,
-    ErrorBody, FlowView, LogPage, LoginRequest, Page, RunDetail, RunState, RunStats, RunView,
-    TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest, UserView,
-    API_PREFIX,
+    ApiTokenView, ArtifactView, AuditEventView, BlockTestResult, BlockTypeView, BlockView,
+    ChangePasswordRequest, CreateApiTokenRequest, CreateBlockRequest, CreateUserRequest,
+    CreatedApiToken, DeploymentView, ErrorBody, FlowView, LogPage, LoginRequest, Page,
+    PreviewRequest, PreviewResponse, RunDetail, RunState, RunStats, RunView, ScheduleRequest,
+    ScheduleView, TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest,
+    UpdateUserRequest, UserView, API_PREFIX,
 };
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -151,6 +154,7 @@ mod path {
     pub const REFRESH: &str = "/auth/refresh";
     pub const LOGOUT: &str = "/auth/logout";
     pub const ME: &str = "/auth/me";
+    pub const PASSWORD: &str = "/auth/password";
 }
 
 /// Signs in with a username and password; on success the session listener hears `SignedIn`.
@@ -196,6 +200,10 @@ pub struct RunFilter {
     pub states: Vec<RunState>,
     /// Only runs of this deployment.
     pub deployment_id: Option<Uuid>,
+    /// Only runs created at or after this instant (the server's default: 30 days ago).
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs created before this instant.
+    pub until: Option<DateTime<Utc>>,
     /// Page size.
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -208,6 +216,8 @@ pub async fn list_runs(filter: &RunFilter) -> Result<Page<RunView>, ApiError> {
     let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
     query.push("state", (!states.is_empty()).then(|| states.join(",")));
     query.push("deployment_id", filter.deployment_id.map(|d| d.to_string()));
+    query.push("since", filter.since.map(rfc3339));
+    query.push("until", filter.until.map(rfc3339));
     query.push("limit", filter.limit.map(|l| l.to_string()));
     query.push("cursor", filter.cursor.as_deref());
     authed("GET", &format!("/runs{}", query.finish()), None).await
@@ -311,6 +321,130 @@ pub async fn test_block(id: Uuid) -> Result<BlockTestResult, ApiError> {
     authed("POST", &format!("/blocks/{id}/test"), None).await
 }
 
+/// `GET /deployments/{id}/schedules`.
+pub async fn list_schedules(deployment_id: Uuid) -> Result<Vec<ScheduleView>, ApiError> {
+    authed(
+        "GET",
+        &format!("/deployments/{deployment_id}/schedules"),
+        None,
+    )
+    .await
+}
+
+/// `GET /schedules`: every schedule, the soonest to fire first.
+pub async fn list_all_schedules() -> Result<Vec<ScheduleView>, ApiError> {
+    authed("GET", "/schedules", None).await
+}
+
+/// `POST /deployments/{id}/schedules` (operator).
+pub async fn create_schedule(
+    deployment_id: Uuid,
+    request: &ScheduleRequest,
+) -> Result<ScheduleView, ApiError> {
+    let body = encode(request)?;
+    authed(
+        "POST",
+        &format!("/deployments/{deployment_id}/schedules"),
+        Some(&body),
+    )
+    .await
+}
+
+/// `PATCH /schedules/{id}` (operator): only the fields set change.
+pub async fn update_schedule(
+    id: Uuid,
+    request: &ScheduleRequest,
+) -> Result<ScheduleView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/schedules/{id}"), Some(&body)).await
+}
+
+/// `DELETE /schedules/{id}` (operator); its runs stay.
+pub async fn delete_schedule(id: Uuid) -> Result<(), ApiError> {
+    authed_empty("DELETE", &format!("/schedules/{id}"), None).await
+}
+
+/// `POST /schedules/preview`: the next fire times of an unsaved expression.
+pub async fn preview_schedule(request: &PreviewRequest) -> Result<PreviewResponse, ApiError> {
+    let body = encode(request)?;
+    authed("POST", "/schedules/preview", Some(&body)).await
+}
+
+/// `GET /users` (admin): every user by name.
+pub async fn list_users() -> Result<Vec<UserView>, ApiError> {
+    let page: Page<UserView> = authed("GET", "/users", None).await?;
+    Ok(page.items)
+}
+
+/// `POST /users` (admin).
+pub async fn create_user(request: &CreateUserRequest) -> Result<UserView, ApiError> {
+    let body = encode(request)?;
+    authed("POST", "/users", Some(&body)).await
+}
+
+/// `PATCH /users/{id}` (admin): role, disabled, or a new password.
+pub async fn update_user(id: Uuid, request: &UpdateUserRequest) -> Result<UserView, ApiError> {
+    let body = encode(request)?;
+    authed("PATCH", &format!("/users/{id}"), Some(&body)).await
+}
+
+/// `GET /tokens`: your API tokens, or everyone's for admins (never their secrets).
+pub async fn list_tokens() -> Result<Vec<ApiTokenView>, ApiError> {
+    let page: Page<ApiTokenView> = authed("GET", "/tokens", None).await?;
+    Ok(page.items)
+}
+
+/// `POST /tokens`: the new token with its secret, shown this once.
+pub async fn create_token(request: &CreateApiTokenRequest) -> Result<CreatedApiToken, ApiError> {
+    let body = encode(request)?;
+    authed("POST", "/tokens", Some(&body)).await
+}
+
+/// `DELETE /tokens/{id}`: the token stops working at once.
+pub async fn revoke_token(id: Uuid) -> Result<(), ApiError> {
+    authed_empty("DELETE", &format!("/tokens/{id}"), None).await
+}
+
+/// Filters and position of a page of the audit log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Only this action, e.g. `auth.login_failed`.
+    pub action: Option<String>,
+    /// Only this actor's username.
+    pub actor: Option<String>,
+    /// Not before this instant (the server's default: 90 days ago).
+    pub since: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /audit` (admin): one page of events, newest first.
+pub async fn list_audit(filter: &AuditFilter) -> Result<Page<AuditEventView>, ApiError> {
+    let mut query = Query::default();
+    query.push("action", filter.action.as_deref());
+    query.push("actor", filter.actor.as_deref());
+    query.push("since", filter.since.map(rfc3339));
+    query.push("until", filter.until.map(rfc3339));
+    query.push("limit", filter.limit.map(|l| l.to_string()));
+    query.push("cursor", filter.cursor.as_deref());
+    authed("GET", &format!("/audit{}", query.finish()), None).await
+}
+
+/// `PUT /auth/password`: your other sessions end, this one stays signed in.
+pub async fn change_password(request: &ChangePasswordRequest) -> Result<(), ApiError> {
+    let body = encode(request)?;
+    authed_empty("PUT", path::PASSWORD, Some(&body)).await
+}
+
+/// `2026-12-01T00:00:00Z`, as the API's query parameters take it.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 fn encode<T: serde::Serialize>(request: &T) -> Result<String, ApiError> {
     serde_json::to_string(request)
         .map_err(|e| ApiError::UnexpectedResponse(format!("encoding the request: {e}")))
@@ -372,17 +506,27 @@ async fn refresh() -> Result<UserView, ApiError> {
     future.await
 }
 
-/// An authenticated call: Bearer token, one refresh-and-retry on 401, `Expired` when the
-/// server rejects the refresh.
+/// An authenticated call answered with JSON.
 async fn authed<T: DeserializeOwned>(
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> Result<T, ApiError> {
+    authed_answer(method, path, body).await?.json()
+}
+
+/// An authenticated call answered with no content (204).
+async fn authed_empty(method: &str, path: &str, body: Option<&str>) -> Result<(), ApiError> {
+    authed_answer(method, path, body).await.map(|_| ())
+}
+
+/// An authenticated call: Bearer token, one refresh-and-retry on 401, `Expired` when the
+/// server rejects the refresh.
+async fn authed_answer(method: &str, path: &str, body: Option<&str>) -> Result<Answer, ApiError> {
     if let Some(token) = access_token() {
         match send(method, path, body, Some(&token)).await {
             Err(ApiError::Unauthorized) => {}
-            other => return other?.json(),
+            other => return other,
         }
     }
     match refresh().await {
@@ -407,7 +551,7 @@ async fn authed<T: DeserializeOwned>(
             notify(SessionEvent::Expired);
             Err(ApiError::Unauthorized)
         }
-        other => other?.json(),
+        other => other,
     }
 }
 

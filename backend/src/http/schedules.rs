@@ -22,6 +22,7 @@ use crate::orchestrator::{deployments, schedules};
 /// Registers the routes (`preview` before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(preview_expression)
+        .service(list_all_schedules)
         .service(list_schedules)
         .service(create_schedule)
         .service(get_schedule)
@@ -66,6 +67,17 @@ async fn preview_expression(
         &tz,
     )?;
     Ok(web::Json(preview_of(&timing, &tz, b.count)?))
+}
+
+/// Every schedule of every deployment, the soonest to fire first (inactive ones last).
+#[utoipa::path(
+    tag = "schedules",
+    responses((status = 200, body = Vec<ScheduleView>), (status = 401, body = ErrorBody))
+)]
+#[get("/schedules")]
+async fn list_all_schedules(state: web::Data<AppState>) -> AppResult<web::Json<Vec<ScheduleView>>> {
+    let all = schedules::list_all(state.engine.db()).await?;
+    Ok(web::Json(all.iter().map(schedules::view).collect()))
 }
 
 /// A deployment's schedules.

@@ -169,6 +169,17 @@ pub async fn list(db: &DatabaseConnection, deployment_id: Uuid) -> AppResult<Vec
         .await?)
 }
 
+/// Every schedule, those that will fire soonest first (inactive ones, which never fire, last).
+pub async fn list_all(db: &DatabaseConnection) -> AppResult<Vec<schedule::Model>> {
+    let mut all = schedule::Entity::find()
+        .order_by_asc(schedule::Column::CreatedAt)
+        .all(db)
+        .await?;
+    // Sorted here: SQL puts NULLs first or last depending on the database.
+    all.sort_by_key(|s| (s.next_fire_at.is_none(), s.next_fire_at));
+    Ok(all)
+}
+
 /// Edits a schedule in place (its id never changes); the next fire time is recomputed from now.
 pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResult<schedule::Model> {
     let db = engine.db();

@@ -320,3 +320,36 @@ async fn two_scheduler_instances_on_one_database_create_exactly_one_run_per_slot
         );
     }
 }
+
+#[tokio::test]
+async fn every_schedule_is_listed_soonest_first_with_inactive_ones_last() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-steps", &token).await;
+    let dep_id = dep["id"].as_str().unwrap();
+    let params = json!({ "greeting": "x" });
+    let mut ids = Vec::new();
+    for req in [
+        json!({ "cron": "0 0 1 1 *", "parameters": params }),
+        json!({ "interval_seconds": 3600, "parameters": params, "active": false }),
+        json!({ "interval_seconds": 3600, "parameters": params }),
+    ] {
+        let r = add_schedule(&app, &token, dep_id, req).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ids.push(body(r).await["id"].as_str().unwrap().to_string());
+    }
+    let (_, viewer) = app
+        .user_session("vera", chap_scheduler_api::Role::Viewer)
+        .await;
+    let r = app.get("/api/v1/schedules", &viewer).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Vec<String> = body(r)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    // Hourly first, then New Year, then the inactive one that never fires.
+    assert_eq!(listed, [ids[2].clone(), ids[0].clone(), ids[1].clone()]);
+}

@@ -1,4 +1,4 @@
-// Starts the real chap-scheduler binary on a free port with a fresh data directory.
+// Starts the real chap-scheduler binary, and the DHIS2 + chap simulator, on free ports.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,39 +10,17 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, 'target');
 
 /**
- * Runs `chap-scheduler serve` and resolves once it prints `listening on http://…`.
- * @param {{ adminPassword: string, env?: Record<string, string> }} options
- * @returns {Promise<{ url: string, stderr: () => string, stop: () => Promise<void> }>}
+ * Spawns `bin args` and resolves with the first match of `ready` in its stdout (group 1).
+ * @returns {Promise<{ address: string, stderr: () => string, stop: () => Promise<void> }>}
  */
-export async function startServer({ adminPassword, env = {} }) {
-  const bin = process.env.CHAP_SCHEDULER_BIN ?? path.join(repoRoot, 'target/debug/chap-scheduler');
-  const staticDir = path.join(repoRoot, 'frontend/dist');
+async function spawnUntilReady(bin, args, env, ready, onStop = async () => {}) {
   if (!existsSync(bin)) {
-    throw new Error(
-      `server binary not found at ${bin}; build it with \`cargo build -p chap-scheduler\` ` +
-        'or point CHAP_SCHEDULER_BIN at it',
-    );
+    throw new Error(`binary not found at ${bin}; build it with \`cargo build --workspace\``);
   }
-  if (!existsSync(path.join(staticDir, 'index.html'))) {
-    throw new Error(`no built SPA in ${staticDir}; run scripts/build-frontend.sh first`);
-  }
-
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'chap-e2e-'));
-  const child = spawn(bin, ['serve'], {
-    env: {
-      ...process.env,
-      CHAP_SCHEDULER_BIND: '127.0.0.1:0',
-      CHAP_SCHEDULER_DATA_DIR: dataDir,
-      CHAP_SCHEDULER_STATIC_DIR: staticDir,
-      CHAP_SCHEDULER_ADMIN_PASSWORD: adminPassword,
-      CHAP_SCHEDULER_LOG: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -58,19 +36,19 @@ export async function startServer({ adminPassword, env = {} }) {
       await exited;
       clearTimeout(timer);
     }
-    await rm(dataDir, { recursive: true, force: true });
+    await onStop();
   };
 
   try {
-    const url = await new Promise((resolve, reject) => {
+    const address = await new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`server did not print "listening on …" within ${START_TIMEOUT_MS / 1000} s`)),
+        () => reject(new Error(`${path.basename(bin)} was not ready within ${START_TIMEOUT_MS / 1000} s`)),
         START_TIMEOUT_MS,
       );
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
-        const match = stdout.match(/listening on (http:\/\/\S+)/);
+        const match = stdout.match(ready);
         if (match) {
           clearTimeout(timer);
           resolve(match[1].replace(/\/$/, ''));
@@ -82,13 +60,76 @@ export async function startServer({ adminPassword, env = {} }) {
       });
       exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`server exited before listening (code ${code}, signal ${signal})`));
+        reject(new Error(`${path.basename(bin)} exited before it was ready (code ${code}, signal ${signal})`));
       });
     });
-    return { url, stderr: () => stderr, stop };
+    return { address, stderr: () => stderr, stop };
   } catch (error) {
     await stop();
-    error.message += `\n--- server stdout ---\n${stdout}\n--- server stderr ---\n${stderr}`;
+    error.message += `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
     throw error;
   }
+}
+
+/**
+ * Runs `chap-scheduler serve` (embedded: SQLite and the database queue) with a fresh data directory.
+ * @param {{ adminPassword: string, env?: Record<string, string> }} options
+ * @returns {Promise<{ url: string, stderr: () => string, stop: () => Promise<void> }>}
+ */
+export async function startServer({ adminPassword, env = {} }) {
+  const bin = process.env.CHAP_SCHEDULER_BIN ?? path.join(targetDir, 'debug/chap-scheduler');
+  const staticDir = path.join(repoRoot, 'frontend/dist');
+  if (!existsSync(path.join(staticDir, 'index.html'))) {
+    throw new Error(`no built SPA in ${staticDir}; run scripts/build-frontend.sh first`);
+  }
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'chap-e2e-'));
+  const server = await spawnUntilReady(
+    bin,
+    ['serve'],
+    {
+      CHAP_SCHEDULER_BIND: '127.0.0.1:0',
+      CHAP_SCHEDULER_DATA_DIR: dataDir,
+      CHAP_SCHEDULER_STATIC_DIR: staticDir,
+      CHAP_SCHEDULER_ADMIN_PASSWORD: adminPassword,
+      CHAP_SCHEDULER_LOG: 'warn',
+      ...env,
+    },
+    /listening on (http:\/\/\S+)/,
+    () => rm(dataDir, { recursive: true, force: true }),
+  );
+  return { url: server.address, stderr: server.stderr, stop: server.stop };
+}
+
+/**
+ * Runs the DHIS2 + chap simulator (`e2e/dhis2-sim`) with a scenario file (default: the demo world).
+ * `control` drives it at run time (see the simulator's README: job statuses, latency, faults, outages).
+ */
+export async function startSimulator({ scenario = path.join(repoRoot, 'e2e/dhis2-sim/scenarios/demo.json') } = {}) {
+  const bin = process.env.DHIS2_SIM_BIN ?? path.join(targetDir, 'debug/dhis2-sim');
+  const sim = await spawnUntilReady(
+    bin,
+    ['--scenario', scenario, '--bind', '127.0.0.1:0'],
+    {},
+    /dhis2-sim listening on (http:\/\/\S+)/,
+  );
+  const url = sim.address;
+  return {
+    url,
+    username: 'admin',
+    password: 'district',
+    stop: sim.stop,
+    /** POST /__sim/control with any of its commands. */
+    async control(command) {
+      const response = await fetch(`${url}/__sim/control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(command),
+      });
+      if (response.status !== 204) throw new Error(`sim control ${JSON.stringify(command)}: ${await response.text()}`);
+    },
+    /** What the scheduler posted to chap's run endpoint. */
+    async submissions() {
+      return (await fetch(`${url}/__sim/submissions`)).json();
+    },
+  };
 }

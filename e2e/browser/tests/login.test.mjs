@@ -2,18 +2,14 @@
 // wrong password, throttling, sign in, navigation, survive a reload, token renewal, log out, deep links.
 // The tests share one browser page and run in order, like one user's session.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-import { repoRoot, startServer } from '../lib/server.mjs';
+import { launchBrowser, navLink, newPage, newProblems, OUTPUT_DIR, screenshotBothSizes, WAIT } from '../lib/browser.mjs';
+import { startServer } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
-const OUTPUT_DIR = path.join(repoRoot, 'e2e/browser/output');
-const DESKTOP = { width: 1280, height: 800 };
-const MOBILE = { width: 375, height: 740 };
-const WAIT = { timeout: 15_000 };
 const UNAUTHORIZED = {
   status: 401,
   contentType: 'application/json',
@@ -24,22 +20,10 @@ let server;
 let browser;
 let page;
 let csp;
-const pageErrors = [];
-const cspViolations = [];
-const consoleLines = [];
+const problems = newProblems();
 
 async function screenshot(name) {
   await page.screenshot({ path: path.join(OUTPUT_DIR, `${name}.png`), fullPage: true });
-}
-
-/** Screenshots at desktop and phone width, and checks the phone view does not scroll sideways. */
-async function screenshotBothSizes(name) {
-  await screenshot(`${name}-desktop`);
-  await page.setViewportSize(MOBILE);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await screenshot(`${name}-375`);
-  await page.setViewportSize(DESKTOP);
-  assert.ok(overflow <= 0, `${name} scrolls sideways at 375 px (by ${overflow} px)`);
 }
 
 function pathOf(url) {
@@ -58,10 +42,6 @@ async function logIn(username, password) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-function mainNavLink(name) {
-  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-}
-
 async function currentUserText() {
   const currentUser = page.getByTestId('current-user');
   await currentUser.waitFor(WAIT);
@@ -70,43 +50,18 @@ async function currentUserText() {
 
 describe('signing in and out', { timeout: 120_000 }, () => {
   before(async () => {
-    await mkdir(OUTPUT_DIR, { recursive: true });
     server = await startServer({
       adminPassword: ADMIN_PASSWORD,
       // A low per-account limit makes the throttling test quick; other accounts are unaffected.
       env: { CHAP_SCHEDULER_LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' },
     });
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    const context = await browser.newContext({ viewport: DESKTOP });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('response', (response) => {
-      if (response.status() >= 400) {
-        consoleLines.push(`[http ${response.status()}] ${response.request().method()} ${response.url()}`);
-      }
-    });
-    page.on('console', (message) => {
-      consoleLines.push(`[${message.type()}] ${message.text()}`);
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
-    });
+    browser = await launchBrowser();
+    page = await newPage(browser, problems);
   });
 
   after(async () => {
     // Kept next to the screenshots to help when a test fails.
-    await writeFile(path.join(OUTPUT_DIR, 'console.log'), consoleLines.join('\n') + '\n');
+    await writeFile(path.join(OUTPUT_DIR, 'login-console.log'), problems.console.join('\n') + '\n');
     await browser?.close();
     await server?.stop();
   });
@@ -117,7 +72,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await page.waitForURL((url) => url.pathname === '/login', WAIT);
     await waitForLoginForm();
     assert.equal(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), true);
-    await screenshotBothSizes('login');
+    await screenshotBothSizes(page, 'login');
   });
 
   test('a wrong password says so and keeps the user on the login page', async () => {
@@ -146,16 +101,16 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     for (const name of ['Dashboard', 'Deployments', 'Runs', 'Credentials', 'Users', 'API tokens', 'Audit log', 'Account']) {
       assert.equal(await nav.getByRole('link', { name, exact: true }).count(), 1, `navigation has "${name}"`);
     }
-    await screenshotBothSizes('dashboard');
+    await screenshotBothSizes(page, 'dashboard');
   });
 
   test('the navigation opens pages, and unknown addresses say the page is not found', async () => {
-    await mainNavLink('Runs').click();
+    await navLink(page, 'Runs').click();
     await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
     assert.equal(new URL(page.url()).pathname, '/runs');
     await screenshot('runs-desktop');
 
-    await mainNavLink('Account').click();
+    await navLink(page, 'Account').click();
     await page.getByRole('heading', { name: 'Account' }).waitFor(WAIT);
     // The account details come from an authenticated API call.
     await page.getByText('Last login').waitFor(WAIT);
@@ -196,7 +151,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
         await route.continue();
       }
     });
-    await mainNavLink('Account').click();
+    await navLink(page, 'Account').click();
     await page.getByText('Last login').waitFor(WAIT);
     assert.equal(rejected, 1);
     assert.equal(new URL(page.url()).pathname, '/account');
@@ -204,11 +159,11 @@ describe('signing in and out', { timeout: 120_000 }, () => {
   });
 
   test('when the session cannot be renewed, signing in again returns to the same page', async () => {
-    await mainNavLink('Dashboard').click();
+    await navLink(page, 'Dashboard').click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor(WAIT);
     await page.route('**/api/v1/auth/me', (route) => route.fulfill(UNAUTHORIZED));
     await page.route('**/api/v1/auth/refresh', (route) => route.fulfill(UNAUTHORIZED));
-    await mainNavLink('Account').click();
+    await navLink(page, 'Account').click();
     await page.waitForURL((url) => url.pathname === '/login', WAIT);
     assert.equal(new URL(page.url()).searchParams.get('next'), '/account');
     await page.unroute('**/api/v1/auth/me');
@@ -246,7 +201,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     assert.ok(csp, 'the server sends a Content-Security-Policy');
     assert.match(csp, /script-src 'self'/);
     assert.doesNotMatch(csp, /script-src[^;]*'unsafe-inline'/);
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(problems.pageErrors, []);
+    assert.deepEqual(problems.cspViolations, []);
   });
 });

@@ -146,6 +146,7 @@ pub fn RunsPage() -> impl IntoView {
         deployment_id: deployment_filter.get_untracked(),
         limit: Some(PAGE_SIZE),
         cursor,
+        ..Default::default()
     };
     let fetch_first_page = move || {
         let request = filter(None);
