@@ -6,6 +6,7 @@ mod components;
 mod markdown;
 mod schema_form;
 mod session;
+mod tz;
 
 fn main() {
     console_error_panic_hook::set_once();

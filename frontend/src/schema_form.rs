@@ -153,13 +153,27 @@ pub fn fields(schema: &Value) -> Vec<FieldSpec> {
 
 /// The starting value of each field: the deployment's default, else the schema's.
 pub fn initial_values(schema: &Value, defaults: &Value) -> BTreeMap<String, String> {
+    field_values(schema, defaults, true)
+}
+
+/// Each field's value in `parameters` as text, empty where it has none (no schema defaults):
+/// what a schedule pins.
+pub fn values_of(schema: &Value, parameters: &Value) -> BTreeMap<String, String> {
+    field_values(schema, parameters, false)
+}
+
+fn field_values(
+    schema: &Value,
+    parameters: &Value,
+    schema_defaults: bool,
+) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, prop) in properties {
-            let value = defaults
+            let value = parameters
                 .get(name)
                 .filter(|v| !v.is_null())
-                .or_else(|| prop.get("default"));
+                .or_else(|| prop.get("default").filter(|_| schema_defaults));
             let text = match value {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
@@ -229,6 +243,39 @@ pub fn parameters(fields: &[FieldSpec], values: &BTreeMap<String, String>) -> Va
         out.insert(field.name.clone(), json);
     }
     Value::Object(out)
+}
+
+/// `values` over `inherited`: an empty value falls back to the inherited one.
+pub fn merged(
+    inherited: &BTreeMap<String, String>,
+    values: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = inherited.clone();
+    for (name, value) in values {
+        if !value.trim().is_empty() {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The parameters a schedule pins: its non-empty values of the fields shown once merged over the
+/// deployment's defaults (`inherited`); everything else is left to the deployment.
+pub fn pinned_parameters(
+    fields: &[FieldSpec],
+    pinned: &BTreeMap<String, String>,
+    inherited: &BTreeMap<String, String>,
+) -> Value {
+    let all = merged(inherited, pinned);
+    let shown: Vec<FieldSpec> = fields
+        .iter()
+        .filter(|f| f.is_shown(&all))
+        .map(|f| FieldSpec {
+            shown_when: None,
+            ..f.clone()
+        })
+        .collect();
+    parameters(&shown, pinned)
 }
 
 #[cfg(test)]
@@ -322,5 +369,39 @@ mod tests {
         let errors = validate(&f, &values);
         assert_eq!(errors["credentials"], "Required.");
         assert_eq!(errors["prediction_setup_id"], "Enter a whole number.");
+    }
+
+    #[test]
+    fn a_schedule_pins_only_what_it_sets_and_conditions_see_the_deployment_defaults() {
+        let schema = prediction_schema();
+        let f = fields(&schema);
+        let inherited = initial_values(
+            &schema,
+            &json!({ "credentials": "b1", "end_mode": "fixed", "end_date": "2026-01-31" }),
+        );
+        // Nothing pinned: everything comes from the deployment, and that is valid.
+        let mut pinned = values_of(&schema, &json!({}));
+        assert_eq!(pinned["end_mode"], "");
+        assert!(validate(&f, &merged(&inherited, &pinned)).is_empty());
+        assert_eq!(pinned_parameters(&f, &pinned, &inherited), json!({}));
+
+        // end_date pinned while end_mode comes from the deployment (fixed): it is shown and sent.
+        pinned.insert("end_date".into(), "2026-06-30".into());
+        assert_eq!(
+            pinned_parameters(&f, &pinned, &inherited),
+            json!({ "end_date": "2026-06-30" })
+        );
+
+        // Pinning offset mode needs an offset, and then the pinned end_date is hidden and dropped.
+        pinned.insert("end_mode".into(), "offset".into());
+        assert_eq!(
+            validate(&f, &merged(&inherited, &pinned))["end_period_offset"],
+            "Required."
+        );
+        pinned.insert("end_period_offset".into(), "3".into());
+        assert_eq!(
+            pinned_parameters(&f, &pinned, &inherited),
+            json!({ "end_mode": "offset", "end_period_offset": 3 })
+        );
     }
 }

@@ -1,19 +1,28 @@
-//! `/`: runs per day by state for the last 14 days (inline SVG bars), running and late counts, and
-//! the most recent failures. Refreshes every 10 s.
+//! `/`: running and late counts, runs per day by state for the last 14 days (inline SVG bars), the
+//! next scheduled runs, and the most recent failures with the step that failed. Refreshes every 10 s.
 
 use std::time::Duration;
 
-use chap_scheduler_api::{DayStats, RunState, RunStats, RunView};
+use std::collections::HashMap;
+
+use chap_scheduler_api::{
+    DayStats, DeploymentView, RunState, RunStats, RunView, ScheduleView, TaskRunView,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
-use crate::components::runs::{state_label, RunTable};
+use crate::components::runs::{format_duration, format_time, now, state_label, RunStateBadge};
+use crate::components::schedules::describe_timing;
 use crate::components::{set_document_title, LoadingNotice};
+use crate::tz;
 
 /// Days in the chart.
 const DAYS: u32 = 14;
 const REFRESH: Duration = Duration::from_secs(10);
+/// Scheduled runs listed.
+const UPCOMING: usize = 5;
 
 /// Bar segments bottom-up; states not listed are counted as "other".
 const CHART_STATES: [RunState; 6] = [
@@ -30,8 +39,15 @@ const CHART_STATES: [RunState; 6] = [
 pub fn DashboardPage() -> impl IntoView {
     set_document_title("Dashboard");
     let stats = RwSignal::new(None::<Result<RunStats, ApiError>>);
-    let failures = RwSignal::new(None::<Result<Vec<RunView>, ApiError>>);
+    let failures = RwSignal::new(None::<Result<Vec<Failure>, ApiError>>);
+    // The failed step of each run shown; a finished run's steps never change.
+    let failed_steps = StoredValue::new(HashMap::<Uuid, Option<TaskRunView>>::new());
+    let upcoming = RwSignal::new(None::<Result<Vec<Upcoming>, ApiError>>);
     let load = move || {
+        spawn_local(async move {
+            let result = upcoming_runs().await;
+            upcoming.try_set(Some(result));
+        });
         spawn_local(async move {
             let result = api::run_stats(DAYS).await;
             stats.try_set(Some(result));
@@ -42,7 +58,10 @@ pub fn DashboardPage() -> impl IntoView {
                 limit: Some(5),
                 ..Default::default()
             };
-            let result = api::list_runs(&filter).await.map(|p| p.items);
+            let result = match api::list_runs(&filter).await {
+                Ok(page) => Ok(with_failed_steps(page.items, failed_steps).await),
+                Err(e) => Err(e),
+            };
             failures.try_set(Some(result));
         });
     };
@@ -73,6 +92,25 @@ pub fn DashboardPage() -> impl IntoView {
                 .into_any(),
             }}
         </section>
+        <section class="panel" aria-labelledby="upcoming-heading">
+            <h2 id="upcoming-heading">"Upcoming scheduled runs"</h2>
+            {move || match upcoming.get() {
+                None => view! { <LoadingNotice /> }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="empty" data-testid="no-upcoming">
+                        "Nothing is scheduled. Add a schedule on a deployment's page."
+                    </p>
+                }
+                .into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="upcoming" data-testid="upcoming">
+                        {list.into_iter().map(upcoming_item).collect_view()}
+                    </ul>
+                }
+                .into_any(),
+            }}
+        </section>
         <section class="panel" aria-labelledby="failures-heading">
             <h2 id="failures-heading">"Recent failures"</h2>
             {move || match failures.get() {
@@ -82,16 +120,128 @@ pub fn DashboardPage() -> impl IntoView {
                     <p class="empty" data-testid="no-failures">"No failed runs in the last 30 days."</p>
                 }
                 .into_any(),
-                Some(Ok(list)) => {
-                    let runs = RwSignal::new(list);
-                    view! {
-                        <RunTable runs=runs.into() />
-                        <p><a href="/runs?state=FAILED">"All failed runs"</a></p>
-                    }
-                    .into_any()
+                Some(Ok(list)) => view! {
+                    <ul class="failures" data-testid="failures">
+                        {list.into_iter().map(failure_item).collect_view()}
+                    </ul>
+                    <p><a href="/runs?state=FAILED">"All failed runs"</a></p>
                 }
+                .into_any(),
             }}
         </section>
+    }
+}
+
+/// A failed or crashed run with the step that failed, if one did.
+#[derive(Debug, Clone, PartialEq)]
+struct Failure {
+    run: RunView,
+    step: Option<TaskRunView>,
+}
+
+/// Looks up the failed step of each run not seen before (one request each, then remembered).
+async fn with_failed_steps(
+    runs: Vec<RunView>,
+    known: StoredValue<HashMap<Uuid, Option<TaskRunView>>>,
+) -> Vec<Failure> {
+    let mut out = Vec::with_capacity(runs.len());
+    for run in runs {
+        let cached = known.try_with_value(|k| k.get(&run.id).cloned()).flatten();
+        let step = match cached {
+            Some(step) => step,
+            None => {
+                let Ok(detail) = api::get_run(run.id).await else {
+                    out.push(Failure { run, step: None });
+                    continue;
+                };
+                let step = detail
+                    .task_runs
+                    .into_iter()
+                    .find(|t| matches!(t.state, RunState::Failed | RunState::Crashed));
+                known.try_update_value(|k| {
+                    k.insert(run.id, step.clone());
+                });
+                step
+            }
+        };
+        out.push(Failure { run, step });
+    }
+    out
+}
+
+fn failure_item(f: Failure) -> impl IntoView {
+    let run = f.run;
+    let when = format_time(run.ended_at.unwrap_or(run.state_at));
+    let step = f.step.map(|t| {
+        let name = match t.label {
+            Some(label) => format!("{} ({label})", t.name),
+            None => t.name,
+        };
+        view! {
+            <p class="small">
+                "Failed step: " <strong data-testid="failed-step">{name}</strong>
+                {t.error.map(|e| view! { " — " <span class="step-error">{e}</span> })}
+            </p>
+        }
+    });
+    let message = run
+        .state_message
+        .map(|m| view! { <p class="small muted">{m}</p> });
+    view! {
+        <li data-run-id=run.id.to_string()>
+            <RunStateBadge state=run.state />
+            " "
+            <a href=format!("/runs/{}", run.id)>{run.deployment_name}</a>
+            " "
+            <span class="muted small">{format!("{when} UTC")}</span>
+            {step}
+            {message}
+        </li>
+    }
+}
+
+/// The next slot of an active schedule of a deployment that is not paused.
+#[derive(Debug, Clone, PartialEq)]
+struct Upcoming {
+    schedule: ScheduleView,
+    deployment: DeploymentView,
+}
+
+/// The soonest [`UPCOMING`] slots across every deployment.
+async fn upcoming_runs() -> Result<Vec<Upcoming>, ApiError> {
+    let (schedules, deployments) =
+        futures::join!(api::list_all_schedules(), api::list_deployments());
+    let deployments = deployments?;
+    Ok(schedules?
+        .into_iter()
+        .filter(|s| s.active && s.next_fire_at.is_some())
+        .filter_map(|schedule| {
+            let deployment = deployments
+                .iter()
+                .find(|d| d.id == schedule.deployment_id && !d.paused)?
+                .clone();
+            Some(Upcoming {
+                schedule,
+                deployment,
+            })
+        })
+        .take(UPCOMING)
+        .collect())
+}
+
+fn upcoming_item(u: Upcoming) -> impl IntoView {
+    let next = u.schedule.next_fire_at.unwrap_or_default();
+    let wait = (next - now()).num_seconds().max(0) as f64;
+    view! {
+        <li>
+            <a href=format!("/deployments/{}", u.deployment.id)>{u.deployment.name}</a>
+            " · "
+            <time datetime=next.to_rfc3339()>{tz::format_in(next, &u.schedule.timezone)}</time>
+            " "
+            <span class="muted small">
+                {format!("in {} · {}", format_duration(wait), describe_timing(&u.schedule))}
+            </span>
+        </li>
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chap_scheduler_api::{
-    BlockView, DeploymentView, Role, RunView, TriggerRunRequest, UpdateDeploymentRequest,
+    BlockView, DeploymentView, RunView, ScheduleView, TriggerRunRequest, UpdateDeploymentRequest,
 };
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -12,16 +12,13 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
+use crate::components::parameters::{check_as_typed, server_field_errors, ParameterField};
 use crate::components::runs::RunTable;
-use crate::components::shell::use_current_user;
+use crate::components::schedules::SchedulesPanel;
+use crate::components::shell::use_can_operate;
 use crate::components::{set_document_title, LoadingNotice};
-use crate::schema_form::{self, FieldKind, FieldSpec};
-
-/// Whether the signed-in user may change deployments and start runs (operators and admins).
-fn use_can_operate() -> Signal<bool> {
-    let user = use_current_user();
-    Signal::derive(move || user.with(|u| u.as_ref().is_some_and(|u| u.role >= Role::Operator)))
-}
+use crate::schema_form::{self, FieldSpec};
+use crate::tz;
 
 /// "Paused" next to a deployment whose schedules create no runs.
 #[component]
@@ -41,6 +38,7 @@ fn concurrency_text(d: &DeploymentView) -> String {
 pub fn DeploymentsPage() -> impl IntoView {
     set_document_title("Deployments");
     let deployments = LocalResource::new(api::list_deployments);
+    let schedules = LocalResource::new(api::list_all_schedules);
     view! {
         <section class="page">
             <h1>"Deployments"</h1>
@@ -67,7 +65,10 @@ pub fn DeploymentsPage() -> impl IntoView {
                         Ok(list) => {
                             view! {
                                 <ul class="card-list" data-testid="deployments">
-                                    {list.into_iter().map(deployment_card).collect_view()}
+                                    {list
+                                        .into_iter()
+                                        .map(|d| deployment_card(d, schedules))
+                                        .collect_view()}
                                 </ul>
                             }
                                 .into_any()
@@ -79,8 +80,28 @@ pub fn DeploymentsPage() -> impl IntoView {
     }
 }
 
-fn deployment_card(d: DeploymentView) -> impl IntoView {
+fn deployment_card(
+    d: DeploymentView,
+    schedules: LocalResource<Result<Vec<ScheduleView>, ApiError>>,
+) -> impl IntoView {
     let concurrency = concurrency_text(&d);
+    let (id, paused) = (d.id, d.paused);
+    // The list is sorted soonest first, so the first match is the next slot.
+    let next = move || {
+        let list = schedules.get()?.ok()?;
+        let text = match list
+            .iter()
+            .find(|s| s.deployment_id == id && s.active && s.next_fire_at.is_some())
+        {
+            Some(s) if !paused => format!(
+                "Next scheduled run: {}",
+                tz::format_in(s.next_fire_at.unwrap_or_default(), &s.timezone)
+            ),
+            Some(_) => "Scheduled, but paused".to_owned(),
+            None => "No active schedule".to_owned(),
+        };
+        Some(view! { <p class="small" data-testid="next-scheduled">{text}</p> })
+    };
     view! {
         <li class="card" data-deployment-id=d.id.to_string()>
             <h2>
@@ -90,6 +111,7 @@ fn deployment_card(d: DeploymentView) -> impl IntoView {
             <p class="muted small">{format!("Flow {}", d.flow_name)}</p>
             {(!d.description.is_empty()).then(|| view! { <p>{d.description}</p> })}
             <p class="small">{format!("Concurrency: {concurrency}")}</p>
+            {next}
         </li>
     }
 }
@@ -259,6 +281,7 @@ fn DeploymentView(
             <h3>"Parameter defaults"</h3>
             <pre class="code" data-testid="deployment-parameters">{parameters}</pre>
         </section>
+        <SchedulesPanel deployment=d.clone() />
         <RecentRuns deployment_id=id />
     }
 }
@@ -350,13 +373,16 @@ fn RunFormFields(
     let errors = RwSignal::new(BTreeMap::<String, String>::new());
     let form_error = RwSignal::new(None::<String>);
     let submitting = RwSignal::new(false);
+    let submitted = RwSignal::new(false);
     let specs = StoredValue::new(specs);
+    check_as_typed(specs, values, errors, submitted, schema_form::validate);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if submitting.get_untracked() {
             return;
         }
+        submitted.set(true);
         let current = values.get_untracked();
         let found = specs.with_value(|s| schema_form::validate(s, &current));
         form_error.set(None);
@@ -376,12 +402,7 @@ fn RunFormFields(
             match api::trigger_run(deployment_id, &request).await {
                 Ok(run) => navigate(&format!("/runs/{}", run.id), Default::default()),
                 Err(e) => {
-                    let fields: BTreeMap<String, String> = specs.with_value(|s| {
-                        s.iter()
-                            .filter_map(|f| e.field_error(&f.name).map(|m| (f.name.clone(), m)))
-                            .collect()
-                    });
-                    errors.try_set(fields);
+                    errors.try_set(specs.with_value(|s| server_field_errors(&e, s)));
                     form_error.try_set(Some(e.to_string()));
                 }
             }
@@ -392,7 +413,7 @@ fn RunFormFields(
     let field_views = specs.with_value(|s| {
         s.iter()
             .cloned()
-            .map(|spec| view! { <SchemaField spec values errors blocks /> })
+            .map(|spec| view! { <ParameterField spec values errors blocks id_prefix="param" /> })
             .collect_view()
     });
 
@@ -414,167 +435,5 @@ fn RunFormFields(
                 </div>
             </form>
         </section>
-    }
-}
-
-/// One schema property as a labelled input, with its description and error; hidden while its
-/// condition (e.g. `end_mode = fixed`) does not hold.
-#[component]
-fn SchemaField(
-    spec: FieldSpec,
-    values: RwSignal<BTreeMap<String, String>>,
-    errors: RwSignal<BTreeMap<String, String>>,
-    blocks: LocalResource<Result<Vec<BlockView>, ApiError>>,
-) -> impl IntoView {
-    let spec = StoredValue::new(spec);
-    let name = spec.with_value(|s| s.name.clone());
-    let input_id = format!("param-{name}");
-    let help_id = format!("{input_id}-help");
-    let error_id = format!("{input_id}-error");
-    let shown = move || values.with(|v| spec.with_value(|s| s.is_shown(v)));
-    let value = {
-        let name = name.clone();
-        move || values.with(|v| v.get(&name).cloned().unwrap_or_default())
-    };
-    let set_value = {
-        let name = name.clone();
-        move |ev| {
-            let new = event_target_value(&ev);
-            values.update(|v| {
-                v.insert(name.clone(), new);
-            });
-        }
-    };
-    let error = {
-        let name = name.clone();
-        move || errors.with(|e| e.get(&name).cloned())
-    };
-    let invalid = {
-        let error = error.clone();
-        move || if error().is_some() { "true" } else { "false" }
-    };
-    let described_by = format!("{help_id} {error_id}");
-    let (title, description, required, kind) = spec.with_value(|s| {
-        (
-            s.title.clone(),
-            s.description.clone(),
-            s.required,
-            s.kind.clone(),
-        )
-    });
-
-    let input = match kind {
-        FieldKind::Choice(options) => view! {
-            <select
-                id=input_id.clone()
-                name=name.clone()
-                aria-describedby=described_by.clone()
-                aria-invalid=invalid.clone()
-                on:change=set_value.clone()
-            >
-                {(!required).then(|| view! { <option value="">"—"</option> })}
-                {options
-                    .into_iter()
-                    .map(|o| {
-                        let value = value.clone();
-                        let selected = {
-                            let o = o.clone();
-                            move || value() == o
-                        };
-                        view! {
-                            <option value=o.clone() selected=selected>
-                                {o.clone()}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
-            </select>
-        }
-        .into_any(),
-        FieldKind::Block(slug) => {
-            let value = value.clone();
-            view! {
-                <select
-                    id=input_id.clone()
-                    name=name.clone()
-                    aria-describedby=described_by.clone()
-                    aria-invalid=invalid.clone()
-                    on:change=set_value.clone()
-                >
-                    <option value="">"Choose credentials…"</option>
-                    {move || {
-                        let slug = slug.clone();
-                        let value = value.clone();
-                        blocks
-                            .get()
-                            .and_then(Result::ok)
-                            .map(|list| {
-                                list.into_iter()
-                                    .filter(|b| b.block_type == slug)
-                                    .map(|b| {
-                                        let id = b.id.to_string();
-                                        let selected = value() == id;
-                                        view! {
-                                            <option value=id selected=selected>
-                                                {b.name}
-                                            </option>
-                                        }
-                                    })
-                                    .collect_view()
-                            })
-                    }}
-                </select>
-            }
-            .into_any()
-        }
-        FieldKind::Integer { minimum } => view! {
-            <input
-                id=input_id.clone()
-                name=name.clone()
-                type="number"
-                inputmode="numeric"
-                step="1"
-                min=minimum.map(|m| m.to_string())
-                aria-describedby=described_by.clone()
-                aria-invalid=invalid.clone()
-                prop:value=value.clone()
-                on:input=set_value.clone()
-            />
-        }
-        .into_any(),
-        FieldKind::Date | FieldKind::Text => {
-            let input_type = if matches!(kind, FieldKind::Date) {
-                "date"
-            } else {
-                "text"
-            };
-            view! {
-                <input
-                    id=input_id.clone()
-                    name=name.clone()
-                    type=input_type
-                    aria-describedby=described_by.clone()
-                    aria-invalid=invalid.clone()
-                    prop:value=value.clone()
-                    on:input=set_value.clone()
-                />
-            }
-            .into_any()
-        }
-    };
-
-    view! {
-        <div class="field" data-field=name.clone() hidden=move || !shown()>
-            <label for=input_id.clone()>
-                {title} {required.then(|| view! { <span class="required">" (required)"</span> })}
-            </label>
-            {input}
-            <p class="help muted small" id=help_id>
-                {description}
-            </p>
-            <p class="field-error" id=error_id>
-                {error}
-            </p>
-        </div>
     }
 }

@@ -1,11 +1,14 @@
 //! What the user sees, one module per area.
 
+pub mod admin;
 pub mod credentials;
 pub mod dashboard;
 pub mod deployments;
 pub mod login;
 pub mod pages;
+pub mod parameters;
 pub mod runs;
+pub mod schedules;
 pub mod shell;
 
 use leptos::prelude::*;

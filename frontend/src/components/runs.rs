@@ -3,16 +3,17 @@
 use std::time::Duration;
 
 use chap_scheduler_api::{
-    ArtifactView, LogView, Role, RunDetail, RunState, RunView, StateChangeView, TaskRunView,
+    ArtifactView, LogView, RunDetail, RunState, RunView, StateChangeView, TaskRunView,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::NavigateOptions;
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
-use crate::components::shell::use_current_user;
+use crate::components::shell::use_can_operate;
 use crate::components::{set_document_title, LoadingNotice};
 use crate::markdown;
 
@@ -32,12 +33,6 @@ fn every(every: Duration, tick: impl Fn() + 'static) {
     if let Ok(handle) = set_interval_with_handle(tick, every) {
         on_cleanup(move || handle.clear());
     }
-}
-
-/// Whether the signed-in user may cancel and retry runs (operators and admins).
-fn use_can_operate() -> Signal<bool> {
-    let user = use_current_user();
-    Signal::derive(move || user.with(|u| u.as_ref().is_some_and(|u| u.role >= Role::Operator)))
 }
 
 /// "Awaiting retry" for `AWAITING_RETRY`.
@@ -91,7 +86,8 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
-fn now() -> DateTime<Utc> {
+/// The browser's clock.
+pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
 
@@ -118,18 +114,60 @@ fn ErrorNotice(message: String) -> impl IntoView {
 // The list
 // ---------------------------------------------------------------------------------------------
 
-/// `/runs`: filters by state and deployment, newest first, "Load more", refreshed every 5 s.
-/// `?state=FAILED` and `?deployment_id=…` preselect the filters.
+/// A `YYYY-MM-DD` day.
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// The first instant of a UTC day.
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The list's address for these filters, so that a reload or a shared link shows the same runs.
+fn runs_path(
+    state: Option<RunState>,
+    deployment: Option<Uuid>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> String {
+    let pairs: Vec<String> = [
+        ("state", state.map(|s| s.as_str().to_owned())),
+        ("deployment_id", deployment.map(|d| d.to_string())),
+        ("from", from.map(|d| d.to_string())),
+        ("to", to.map(|d| d.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+    .collect();
+    if pairs.is_empty() {
+        "/runs".to_owned()
+    } else {
+        format!("/runs?{}", pairs.join("&"))
+    }
+}
+
+/// `/runs`: filters by state, deployment and days (UTC), newest first, "Load more", refreshed
+/// every 5 s. The filters live in the address (`?state=FAILED&deployment_id=…&from=…&to=…`).
 #[component]
 pub fn RunsPage() -> impl IntoView {
     set_document_title("Runs");
     let query = use_query_map();
+    let navigate = use_navigate();
     let state_filter = RwSignal::new(
         query.with_untracked(|q| q.get("state").and_then(|s| s.parse::<RunState>().ok())),
     );
     let deployment_filter = RwSignal::new(
         query.with_untracked(|q| q.get("deployment_id").and_then(|s| s.parse::<Uuid>().ok())),
     );
+    let from_filter =
+        RwSignal::new(query.with_untracked(|q| q.get("from").as_deref().and_then(parse_day)));
+    let to_filter =
+        RwSignal::new(query.with_untracked(|q| q.get("to").as_deref().and_then(parse_day)));
+    let range_error = Memo::new(move |_| match (from_filter.get(), to_filter.get()) {
+        (Some(from), Some(to)) if from > to => Some("The first day is after the last day."),
+        _ => None,
+    });
     let runs = RwSignal::new(Vec::<RunView>::new());
     let next_cursor = RwSignal::new(None::<String>);
     let loaded = RwSignal::new(false);
@@ -144,11 +182,18 @@ pub fn RunsPage() -> impl IntoView {
     let filter = move |cursor: Option<String>| RunFilter {
         states: state_filter.get_untracked().into_iter().collect(),
         deployment_id: deployment_filter.get_untracked(),
+        since: from_filter.get_untracked().map(start_of),
+        until: to_filter
+            .get_untracked()
+            .and_then(|d| d.succ_opt())
+            .map(start_of),
         limit: Some(PAGE_SIZE),
         cursor,
-        ..Default::default()
     };
     let fetch_first_page = move || {
+        if range_error.get_untracked().is_some() {
+            return;
+        }
         let request = filter(None);
         let asked_in = generation.get_value();
         spawn_local(async move {
@@ -181,10 +226,31 @@ pub fn RunsPage() -> impl IntoView {
             loaded.set(true);
         });
     };
-    Effect::new(move |_| {
-        state_filter.track();
-        deployment_filter.track();
+    Effect::new(move |ran: Option<()>| {
+        let path = runs_path(
+            state_filter.get(),
+            deployment_filter.get(),
+            from_filter.get(),
+            to_filter.get(),
+        );
+        // The first run's filters came from the address: it needs no rewrite.
+        if ran.is_some() {
+            navigate(
+                &path,
+                NavigateOptions {
+                    replace: true,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
         generation.update_value(|g| *g += 1);
+        if range_error.get().is_some() {
+            loaded.set(true);
+            runs.set(Vec::new());
+            next_cursor.set(None);
+            return;
+        }
         paged_on.set_value(false);
         loaded.set(false);
         runs.set(Vec::new());
@@ -285,7 +351,13 @@ pub fn RunsPage() -> impl IntoView {
                         {deployment_options}
                     </select>
                 </div>
+                <DayFilter id="run-from-filter" label="From (UTC)" day=from_filter />
+                <DayFilter id="run-to-filter" label="To (UTC)" day=to_filter />
             </form>
+            <p class="muted small filters-help">
+                "Without a first day, runs of the last 30 days are listed."
+            </p>
+            {move || range_error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
             {move || error.get().map(|message| view! { <ErrorNotice message /> })}
             <Show when=move || loaded.get() fallback=|| view! { <LoadingNotice /> }>
                 <Show
@@ -293,7 +365,7 @@ pub fn RunsPage() -> impl IntoView {
                     fallback=|| {
                         view! {
                             <p class="empty" data-testid="runs-empty">
-                                "No runs match these filters in the last 30 days."
+                                "No runs match these filters."
                             </p>
                         }
                     }
@@ -312,6 +384,26 @@ pub fn RunsPage() -> impl IntoView {
                 </Show>
             </Show>
         </section>
+    }
+}
+
+/// A labelled date input bound to an optional day; emptied, it drops the bound.
+#[component]
+fn DayFilter(
+    id: &'static str,
+    label: &'static str,
+    day: RwSignal<Option<NaiveDate>>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input
+                id=id
+                type="date"
+                prop:value=move || day.get().map(|d| d.to_string()).unwrap_or_default()
+                on:change=move |ev| day.set(parse_day(&event_target_value(&ev)))
+            />
+        </div>
     }
 }
 

@@ -20,6 +20,12 @@ pub fn use_current_user() -> Memo<Option<UserView>> {
     })
 }
 
+/// Whether the signed-in user may start, cancel and schedule runs (operators and admins).
+pub fn use_can_operate() -> Signal<bool> {
+    let user = use_current_user();
+    Signal::derive(move || user.with(|u| u.as_ref().is_some_and(|u| u.role >= Role::Operator)))
+}
+
 /// Header, navigation and the current page; "Loading…" until the session is known.
 #[component]
 pub fn AppShell() -> impl IntoView {
@@ -146,9 +152,12 @@ fn MainNav() -> impl IntoView {
                     <li>
                         <A href="/admin/users">"Users"</A>
                     </li>
-                    <li>
-                        <A href="/admin/tokens">"API tokens"</A>
-                    </li>
+                </Show>
+                // Everyone has their own API tokens; admins see everyone's there.
+                <li>
+                    <A href="/admin/tokens">"API tokens"</A>
+                </li>
+                <Show when=is_admin>
                     <li>
                         <A href="/admin/audit">"Audit log"</A>
                     </li>
