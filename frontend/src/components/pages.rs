@@ -1,23 +1,23 @@
-//! The pages inside the shell. Most are placeholders until the operator UI lands.
+//! The pages inside the shell that are not an area of their own: the admin pages behind their
+//! role check, the account page (who you are, change your password) and "Page not found".
 
 use chap_scheduler_api::Role;
 use leptos::prelude::*;
 
-use crate::api;
-use crate::components::set_document_title;
-use crate::components::shell::use_current_user;
+use chap_scheduler_api::ChangePasswordRequest;
+use leptos::ev::SubmitEvent;
+use leptos::task::spawn_local;
 
-/// A page that is not built yet: its name and a sentence saying so.
-#[component]
-fn PlaceholderPage(title: &'static str) -> impl IntoView {
-    set_document_title(title);
-    view! {
-        <section class="page">
-            <h1>{title}</h1>
-            <p>{format!("The {title} page arrives with the operator UI.")}</p>
-        </section>
-    }
-}
+use crate::api;
+use crate::components::admin::audit::AuditLogAdmin;
+use crate::components::admin::tokens::ApiTokensAdmin;
+use crate::components::admin::users::UsersAdmin;
+use crate::components::admin::{
+    error_sentence, focus_element, format_utc_or, password_problem, sentence, FormField,
+    MIN_PASSWORD_CHARS,
+};
+use crate::components::shell::use_current_user;
+use crate::components::{set_document_title, LoadingNotice};
 
 /// Shows its children to admins only; everyone else learns why they see nothing.
 #[component]
@@ -47,19 +47,15 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
 pub fn UsersPage() -> impl IntoView {
     view! {
         <AdminOnly>
-            <PlaceholderPage title="Users" />
+            <UsersAdmin />
         </AdminOnly>
     }
 }
 
-/// `/admin/tokens`
+/// `/admin/tokens`: every signed-in user sees their own tokens (admins: everyone's).
 #[component]
 pub fn ApiTokensPage() -> impl IntoView {
-    view! {
-        <AdminOnly>
-            <PlaceholderPage title="API tokens" />
-        </AdminOnly>
-    }
+    view! { <ApiTokensAdmin /> }
 }
 
 /// `/admin/audit`
@@ -67,17 +63,21 @@ pub fn ApiTokensPage() -> impl IntoView {
 pub fn AuditLogPage() -> impl IntoView {
     view! {
         <AdminOnly>
-            <PlaceholderPage title="Audit log" />
+            <AuditLogAdmin />
         </AdminOnly>
     }
 }
 
-/// `/account`: a placeholder plus who the server says you are.
+/// `/account`: who the server says you are, and a new password.
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    set_document_title("Account");
     view! {
-        <PlaceholderPage title="Account" />
-        <AccountSummary />
+        <section class="page account-page" aria-labelledby="account-heading">
+            <h1 id="account-heading">"Account"</h1>
+            <AccountSummary />
+        </section>
+        <ChangePasswordForm />
     }
 }
 
@@ -86,12 +86,12 @@ pub fn AccountPage() -> impl IntoView {
 fn AccountSummary() -> impl IntoView {
     let me = LocalResource::new(api::me);
     move || {
-        me.get().map(|result| match result {
+        let Some(result) = me.get() else {
+            return view! { <LoadingNotice /> }.into_any();
+        };
+        match result {
             Ok(user) => {
-                let last_login = user.last_login_at.map_or_else(
-                    || "never".to_owned(),
-                    |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                );
+                let last_login = format_utc_or(user.last_login_at, "never");
                 view! {
                     <dl class="facts">
                         <dt>"Username"</dt>
@@ -105,7 +105,156 @@ fn AccountSummary() -> impl IntoView {
                 .into_any()
             }
             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-        })
+        }
+    }
+}
+
+/// "Change password": current, new and the new one again; the other sessions end.
+#[component]
+fn ChangePasswordForm() -> impl IntoView {
+    let user = use_current_user();
+    let username =
+        move || user.with(|u| u.as_ref().map(|u| u.username.clone()).unwrap_or_default());
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let confirm = RwSignal::new(String::new());
+    let current_error = RwSignal::new(None::<String>);
+    let new_error = RwSignal::new(None::<String>);
+    let confirm_error = RwSignal::new(None::<String>);
+    let form_error = RwSignal::new(None::<String>);
+    let done = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    let required = |v: &str| v.is_empty().then(|| "Required.".to_owned());
+    let matches_new = move |v: &str| {
+        if v.is_empty() {
+            Some("Required.".to_owned())
+        } else if v != new.get_untracked() {
+            Some("Does not match the new password.".to_owned())
+        } else {
+            None
+        }
+    };
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        done.set(None);
+        let (current_password, new_password) = (current.get_untracked(), new.get_untracked());
+        current_error.set(required(&current_password));
+        new_error.set(password_problem(&new_password));
+        confirm_error.set(matches_new(&confirm.get_untracked()));
+        if let Some((id, _)) = [
+            ("current-password", current_error),
+            ("new-password", new_error),
+            ("confirm-password", confirm_error),
+        ]
+        .into_iter()
+        .find(|(_, e)| e.with_untracked(Option::is_some))
+        {
+            form_error.set(Some("Correct the highlighted fields.".to_owned()));
+            focus_element(id);
+            return;
+        }
+        form_error.set(None);
+        saving.set(true);
+        spawn_local(async move {
+            let request = ChangePasswordRequest {
+                current_password,
+                new_password,
+            };
+            let result = api::change_password(&request).await;
+            saving.try_set(false);
+            match result {
+                Ok(()) => {
+                    for field in [current, new, confirm] {
+                        field.try_set(String::new());
+                    }
+                    done.try_set(Some(
+                        "Password changed. Your other sessions were signed out.".to_owned(),
+                    ));
+                }
+                Err(e) => {
+                    let at_current = e.field_error("current_password").map(|m| sentence(&m));
+                    let at_new = e.field_error("new_password").map(|m| sentence(&m));
+                    let first = if at_current.is_some() {
+                        Some("current-password")
+                    } else {
+                        at_new.is_some().then_some("new-password")
+                    };
+                    current_error.try_set(at_current);
+                    new_error.try_set(at_new);
+                    match first {
+                        Some(id) => {
+                            form_error.try_set(Some("Correct the highlighted fields.".to_owned()));
+                            focus_element(id);
+                        }
+                        None => {
+                            form_error.try_set(Some(error_sentence(&e)));
+                        }
+                    }
+                }
+            }
+        });
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Change password"</h2>
+            <form class="admin-form" on:submit=submit novalidate>
+                // Lets password managers file the new password under the right account.
+                <input
+                    type="text"
+                    name="username"
+                    autocomplete="username"
+                    hidden=true
+                    readonly=true
+                    prop:value=username
+                />
+                <FormField
+                    id="current-password"
+                    label="Current password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    required=true
+                    value=current
+                    error=current_error
+                    validate=Callback::new(move |v: String| required(&v))
+                />
+                <FormField
+                    id="new-password"
+                    label="New password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    required=true
+                    value=new
+                    error=new_error
+                    help=format!(
+                        "At least {MIN_PASSWORD_CHARS} characters. Your other sessions are signed out; this one stays."
+                    )
+                    validate=Callback::new(|v: String| password_problem(&v))
+                />
+                <FormField
+                    id="confirm-password"
+                    label="New password again"
+                    input_type="password"
+                    autocomplete="new-password"
+                    required=true
+                    value=confirm
+                    error=confirm_error
+                    validate=Callback::new(move |v: String| matches_new(&v))
+                />
+                <p class="form-error" role="alert">
+                    {move || form_error.get()}
+                </p>
+                <p class="notice" role="status">
+                    {move || done.get()}
+                </p>
+                <div class="actions">
+                    <button type="submit" class="button primary" disabled=saving>
+                        {move || if saving.get() { "Changing…" } else { "Change password" }}
+                    </button>
+                </div>
+            </form>
+        </section>
     }
 }
 

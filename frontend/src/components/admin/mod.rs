@@ -1,0 +1,280 @@
+//! Users, API tokens and the audit log, plus the form pieces they share with the account page.
+
+pub mod audit;
+pub mod tokens;
+mod user_forms;
+pub mod users;
+
+use chap_scheduler_api::Role;
+use chrono::{DateTime, NaiveDate, Utc};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::api::ApiError;
+
+/// The server refuses passwords shorter than this (`backend/src/auth/password.rs`).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// … and longer than this.
+const MAX_PASSWORD_CHARS: usize = 256;
+
+/// `2026-11-26 14:03 UTC`; a narrow table cell breaks it only between the date and the time.
+pub fn format_utc(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M\u{a0}UTC").to_string()
+}
+
+/// [`format_utc`], or `none` when there is no time.
+pub fn format_utc_or(at: Option<DateTime<Utc>>, none: &str) -> String {
+    at.map_or_else(|| none.to_owned(), format_utc)
+}
+
+/// Now, from the browser's clock (chrono's clock is not built for wasm here).
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// Today's date in UTC.
+pub fn today() -> NaiveDate {
+    now().date_naive()
+}
+
+/// A `<input type="date">` value (`2026-12-01`); `Ok(None)` when empty.
+pub fn parse_date(value: &str) -> Result<Option<NaiveDate>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| "Enter a date as YYYY-MM-DD.".to_owned())
+}
+
+/// What is wrong with a new password, checked as the server checks it.
+pub fn password_problem(password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars == 0 {
+        Some("Required.".to_owned())
+    } else if chars < MIN_PASSWORD_CHARS {
+        Some(format!(
+            "At least {MIN_PASSWORD_CHARS} characters (this has {chars})."
+        ))
+    } else if chars > MAX_PASSWORD_CHARS {
+        Some(format!("At most {MAX_PASSWORD_CHARS} characters."))
+    } else {
+        None
+    }
+}
+
+/// The server's message as a sentence: "you cannot disable yourself" → "You cannot disable yourself."
+pub fn error_sentence(error: &ApiError) -> String {
+    sentence(&error.to_string())
+}
+
+/// Capitalises the first letter and ends with a full stop.
+/// Backticks, which the server uses to quote names, are dropped.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim().replace('`', "");
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?', ')']) {
+        out.push('.');
+    }
+    out
+}
+
+/// What a role may do, for role pickers.
+pub fn role_summary(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "viewer — reads everything but secrets, changes nothing",
+        Role::Operator => "operator — also triggers, cancels and schedules runs",
+        Role::Admin => "admin — also manages users, tokens, credentials and the audit log",
+    }
+}
+
+/// Moves keyboard focus to the element with this id, if it is on the page.
+pub fn focus_element(id: &str) {
+    let element = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        let _ = element.focus();
+    }
+}
+
+/// Focuses the element with this id on the next frame, once the views changed by the current
+/// event are on the page (Leptos updates the DOM after the handler returns).
+pub fn focus_soon(id: impl Into<String>) {
+    let id = id.into();
+    request_animation_frame(move || focus_element(&id));
+}
+
+/// A labelled text or password input with its help line and error line, tied together with
+/// `aria-describedby`. `validate` runs when the value is committed (blur) and, once an error is
+/// shown, on every keystroke so the error goes as soon as it is fixed.
+#[component]
+pub fn FormField(
+    /// The input's id (the label points at it).
+    #[prop(into)]
+    id: String,
+    /// Visible label.
+    #[prop(into)]
+    label: String,
+    /// `text`, `password`, `date`.
+    #[prop(default = "text")]
+    input_type: &'static str,
+    /// The `autocomplete` attribute.
+    #[prop(default = "off")]
+    autocomplete: &'static str,
+    /// Marked "(required)" in the label.
+    #[prop(default = false)]
+    required: bool,
+    /// The value.
+    value: RwSignal<String>,
+    /// The message under the field (client check or the server's answer).
+    error: RwSignal<Option<String>>,
+    /// Help under the field.
+    #[prop(optional, into)]
+    help: Option<String>,
+    /// Client-side check of the value.
+    #[prop(optional)]
+    validate: Option<Callback<String, Option<String>>>,
+    /// `min` of a date input.
+    #[prop(optional, into)]
+    min: Option<String>,
+    /// `list` attribute: the id of a `<datalist>` of suggestions.
+    #[prop(optional, into)]
+    list: Option<String>,
+) -> impl IntoView {
+    let help_id = format!("{id}-help");
+    let error_id = format!("{id}-error");
+    let described_by = if help.is_some() {
+        format!("{help_id} {error_id}")
+    } else {
+        error_id.clone()
+    };
+    let on_input = move |ev: leptos::ev::Event| {
+        let v = event_target_value(&ev);
+        if error.with_untracked(Option::is_some) {
+            error.set(validate.and_then(|check| check.run(v.clone())));
+        }
+        value.set(v);
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        if let Some(check) = validate {
+            error.set(check.run(event_target_value(&ev)));
+        }
+    };
+    view! {
+        <div class="field" data-field=id.clone()>
+            <label for=id.clone()>
+                {label} {required.then(|| view! { <span class="required">" (required)"</span> })}
+            </label>
+            <input
+                id=id.clone()
+                name=id.clone()
+                type=input_type
+                autocomplete=autocomplete
+                min=min
+                list=list
+                aria-describedby=described_by
+                aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
+                aria-required=if required { "true" } else { "false" }
+                prop:value=move || value.get()
+                on:input=on_input
+                on:change=on_change
+            />
+            {help.map(|help| view! { <p class="help muted small" id=help_id>{help}</p> })}
+            <p class="field-error" id=error_id>
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// A `<select>` of the roles up to `max`, labelled, with the chosen role's summary below.
+#[component]
+pub fn RoleField(
+    /// The select's id.
+    #[prop(into)]
+    id: String,
+    /// The chosen role.
+    value: RwSignal<Role>,
+    /// The highest role offered.
+    #[prop(default = Role::Admin)]
+    max: Role,
+    /// The server's message for the field.
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let help_id = format!("{id}-help");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="field" data-field=id.clone()>
+            <label for=id.clone()>"Role"</label>
+            <select
+                id=id.clone()
+                aria-describedby=format!("{help_id} {error_id}")
+                aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
+                on:change=move |ev| {
+                    if let Ok(role) = event_target_value(&ev).parse::<Role>() {
+                        value.set(role);
+                        error.set(None);
+                    }
+                }
+            >
+                {Role::ALL
+                    .into_iter()
+                    .filter(|r| *r <= max)
+                    .map(|r| {
+                        view! {
+                            <option value=r.as_str() selected=move || value.get() == r>
+                                {r.as_str()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <p class="help muted small" id=help_id>
+                {move || role_summary(value.get())}
+            </p>
+            <p class="field-error" id=error_id>
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_date, password_problem, sentence};
+
+    #[test]
+    fn short_and_empty_passwords_are_refused_as_the_server_would() {
+        assert_eq!(password_problem("").as_deref(), Some("Required."));
+        assert!(password_problem("elevenchars").is_some());
+        assert!(password_problem("twelve chars").is_none());
+    }
+
+    #[test]
+    fn server_messages_read_as_sentences() {
+        assert_eq!(
+            sentence("you cannot disable yourself"),
+            "You cannot disable yourself."
+        );
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(
+            sentence("a user named `bob` already exists"),
+            "A user named bob already exists."
+        );
+        assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn dates_parse_from_the_date_input() {
+        assert_eq!(parse_date(""), Ok(None));
+        assert!(parse_date("2026-12-01").is_ok_and(|d| d.is_some()));
+        assert!(parse_date("01/12/2026").is_err());
+    }
+}
