@@ -90,6 +90,11 @@ fi
 cp frontend/index.html "$dist/"
 cp -R frontend/static/. "$dist/"
 
-raw=$(wc -c <"$dist/app_bg.wasm")
-gz=$(gzip -9 -c "$dist/app_bg.wasm" | wc -c)
-echo "build-frontend: done: $dist (app_bg.wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzipped)"
+# Gzipped copies beside the assets: the server sends them to clients that accept gzip.
+for asset in "$dist"/*.wasm "$dist"/*.js "$dist"/*.css; do
+  gzip -9 -n -k -f "$asset"
+done
+
+raw=$(cat "$dist"/*.wasm "$dist"/*.js | wc -c)
+gz=$(cat "$dist"/*.wasm.gz "$dist"/*.js.gz | wc -c)
+echo "build-frontend: done: $dist (wasm + JS $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzipped)"

@@ -176,6 +176,7 @@ pub fn app(
                 .config(utoipa_swagger_ui::Config::default().persist_authorization(true)),
         )
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
+        .service(spa::precompressed(static_dir.clone()))
         .service(spa::service(static_dir))
         .wrap(actix_web::middleware::from_fn(extract::authenticate))
         .wrap(

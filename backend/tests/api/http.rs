@@ -110,3 +110,56 @@ async fn bad_bodies_get_the_common_error_shape() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body(r).await["error"], "payload_too_large");
 }
+
+#[tokio::test]
+async fn the_ui_assets_go_out_gzipped_to_clients_that_take_gzip() {
+    let app = spawn_app().await;
+    let dir = std::path::PathBuf::from(&app.vars["CHAP_SCHEDULER_STATIC_DIR"]);
+    std::fs::write(dir.join("app_bg.wasm"), b"\0asm plain").unwrap();
+    // The server does not look inside: the copy's bytes show which file was sent.
+    std::fs::write(dir.join("app_bg.wasm.gz"), b"gzipped copy").unwrap();
+    let get = |encoding: &'static str| {
+        let request = browser().get(app.url("/app_bg.wasm"));
+        async move {
+            let r = if encoding.is_empty() {
+                request
+            } else {
+                request.header("accept-encoding", encoding)
+            }
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "application/wasm");
+            assert_eq!(r.headers()["vary"], "accept-encoding");
+            let encoded = r
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (encoded, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    assert_eq!(
+        get("gzip, deflate, br").await,
+        (Some("gzip".into()), b"gzipped copy".to_vec())
+    );
+    assert_eq!(get("").await, (None, b"\0asm plain".to_vec()));
+    assert_eq!(get("gzip;q=0, br").await, (None, b"\0asm plain".to_vec()));
+    // Without a copy the file itself is sent; a copy without its file is not served.
+    let js = browser()
+        .get(app.url("/boot.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(js.headers().get("content-encoding").is_none());
+    assert_eq!(js.text().await.unwrap(), "console.log('boot');");
+    std::fs::remove_file(dir.join("app_bg.wasm")).unwrap();
+    let gone = browser()
+        .get(app.url("/app_bg.wasm"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
