@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 use serde_json::{Map, Value};
 
 use crate::api::{self, ApiError};
+use crate::components::form::FormActions;
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
 
@@ -407,17 +408,13 @@ fn BlockForm(
                                 .collect_view()
                         })
                 }}
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=saving>
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
-                    </button>
-                    <button type="button" class="button secondary" on:click=move |_| on_done(false)>
-                        "Cancel"
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy=saving
+                    submit="Save"
+                    busy_label="Saving…"
+                    on_cancel=Callback::new(move |()| on_done(false))
+                />
             </form>
         </section>
     }

@@ -13,7 +13,8 @@ use leptos::task::spawn_local;
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
-use crate::components::runs::{format_duration, format_time, now, state_label, RunStateBadge};
+use crate::clock::{format_duration, format_time, now};
+use crate::components::runs::{state_label, RunStateBadge};
 use crate::components::schedules::describe_timing;
 use crate::components::{set_document_title, LoadingNotice};
 use crate::tz;

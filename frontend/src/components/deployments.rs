@@ -12,6 +12,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
+use crate::components::form::FormActions;
 use crate::components::parameters::{check_as_typed, server_field_errors, ParameterField};
 use crate::components::runs::RunTable;
 use crate::components::schedules::SchedulesPanel;
@@ -422,17 +423,14 @@ fn RunFormFields(
             <h2 id="run-form-heading">"Run with parameters"</h2>
             <form class="run-form" on:submit=submit novalidate>
                 {field_views}
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=submitting>
-                        {move || if submitting.get() { "Starting…" } else { "Start run" }}
-                    </button>
-                    <button type="button" class="button secondary" on:click=move |_| on_close()>
-                        "Close"
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy=submitting
+                    submit="Start run"
+                    busy_label="Starting…"
+                    on_cancel=Callback::new(move |()| on_close())
+                    cancel_label="Close"
+                />
             </form>
         </section>
     }

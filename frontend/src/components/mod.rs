@@ -4,6 +4,7 @@ pub mod admin;
 pub mod credentials;
 pub mod dashboard;
 pub mod deployments;
+pub mod form;
 pub mod login;
 pub mod pages;
 pub mod parameters;

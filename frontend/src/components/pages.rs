@@ -9,13 +9,14 @@ use leptos::ev::SubmitEvent;
 use leptos::task::spawn_local;
 
 use crate::api;
+use crate::clock::format_utc_or;
 use crate::components::admin::audit::AuditLogAdmin;
 use crate::components::admin::tokens::ApiTokensAdmin;
 use crate::components::admin::users::UsersAdmin;
 use crate::components::admin::{
-    error_sentence, focus_element, format_utc_or, password_problem, sentence, FormField,
-    MIN_PASSWORD_CHARS,
+    password_problem, point_at_first_error, show_refusal, FormField, MIN_PASSWORD_CHARS,
 };
+use crate::components::form::FormActions;
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
 
@@ -142,16 +143,12 @@ fn ChangePasswordForm() -> impl IntoView {
         current_error.set(required(&current_password));
         new_error.set(password_problem(&new_password));
         confirm_error.set(matches_new(&confirm.get_untracked()));
-        if let Some((id, _)) = [
-            ("current-password", current_error),
-            ("new-password", new_error),
-            ("confirm-password", confirm_error),
-        ]
-        .into_iter()
-        .find(|(_, e)| e.with_untracked(Option::is_some))
-        {
-            form_error.set(Some("Correct the highlighted fields.".to_owned()));
-            focus_element(id);
+        let slots = [
+            ("current_password", "current-password", current_error),
+            ("new_password", "new-password", new_error),
+            ("new_password_again", "confirm-password", confirm_error),
+        ];
+        if point_at_first_error(&slots, form_error) {
             return;
         }
         form_error.set(None);
@@ -172,26 +169,7 @@ fn ChangePasswordForm() -> impl IntoView {
                         "Password changed. Your other sessions were signed out.".to_owned(),
                     ));
                 }
-                Err(e) => {
-                    let at_current = e.field_error("current_password").map(|m| sentence(&m));
-                    let at_new = e.field_error("new_password").map(|m| sentence(&m));
-                    let first = if at_current.is_some() {
-                        Some("current-password")
-                    } else {
-                        at_new.is_some().then_some("new-password")
-                    };
-                    current_error.try_set(at_current);
-                    new_error.try_set(at_new);
-                    match first {
-                        Some(id) => {
-                            form_error.try_set(Some("Correct the highlighted fields.".to_owned()));
-                            focus_element(id);
-                        }
-                        None => {
-                            form_error.try_set(Some(error_sentence(&e)));
-                        }
-                    }
-                }
+                Err(e) => show_refusal(&e, &slots, form_error),
             }
         });
     };
@@ -242,17 +220,15 @@ fn ChangePasswordForm() -> impl IntoView {
                     error=confirm_error
                     validate=Callback::new(move |v: String| matches_new(&v))
                 />
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
                 <p class="notice" role="status">
                     {move || done.get()}
                 </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=saving>
-                        {move || if saving.get() { "Changing…" } else { "Change password" }}
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy=saving
+                    submit="Change password"
+                    busy_label="Changing…"
+                />
             </form>
         </section>
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chap_scheduler_api::{
     ArtifactView, LogView, RunDetail, RunState, RunView, StateChangeView, TaskRunView,
 };
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -13,6 +13,8 @@ use leptos_router::NavigateOptions;
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
+use crate::clock::{end_of, format_duration, format_time, now, parse_day, start_of};
+use crate::components::form::LoadMore;
 use crate::components::shell::use_can_operate;
 use crate::components::{set_document_title, LoadingNotice};
 use crate::markdown;
@@ -67,30 +69,6 @@ fn LateMarker() -> impl IntoView {
     }
 }
 
-/// `2026-11-26 14:03:09` (UTC).
-pub fn format_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-/// `4.2 s`, `3 min 4 s`, `1 h 2 min`.
-pub fn format_duration(seconds: f64) -> String {
-    if seconds < 60.0 {
-        return format!("{seconds:.1}\u{a0}s");
-    }
-    let total = seconds.round() as u64;
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if h > 0 {
-        format!("{h}\u{a0}h {m}\u{a0}min")
-    } else {
-        format!("{m}\u{a0}min {s}\u{a0}s")
-    }
-}
-
-/// The browser's clock.
-pub fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
-}
-
 /// How long a run took, or has been running so far.
 fn run_duration(run: &RunView) -> Option<String> {
     let start = run.started_at?;
@@ -113,16 +91,6 @@ fn ErrorNotice(message: String) -> impl IntoView {
 // ---------------------------------------------------------------------------------------------
 // The list
 // ---------------------------------------------------------------------------------------------
-
-/// A `YYYY-MM-DD` day.
-fn parse_day(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
-/// The first instant of a UTC day.
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc()
-}
 
 /// The list's address for these filters, so that a reload or a shared link shows the same runs.
 fn runs_path(
@@ -160,10 +128,12 @@ pub fn RunsPage() -> impl IntoView {
     let deployment_filter = RwSignal::new(
         query.with_untracked(|q| q.get("deployment_id").and_then(|s| s.parse::<Uuid>().ok())),
     );
-    let from_filter =
-        RwSignal::new(query.with_untracked(|q| q.get("from").as_deref().and_then(parse_day)));
-    let to_filter =
-        RwSignal::new(query.with_untracked(|q| q.get("to").as_deref().and_then(parse_day)));
+    let from_filter = RwSignal::new(
+        query.with_untracked(|q| q.get("from").and_then(|d| parse_day(&d).ok().flatten())),
+    );
+    let to_filter = RwSignal::new(
+        query.with_untracked(|q| q.get("to").and_then(|d| parse_day(&d).ok().flatten())),
+    );
     let range_error = Memo::new(move |_| match (from_filter.get(), to_filter.get()) {
         (Some(from), Some(to)) if from > to => Some("The first day is after the last day."),
         _ => None,
@@ -183,10 +153,7 @@ pub fn RunsPage() -> impl IntoView {
         states: state_filter.get_untracked().into_iter().collect(),
         deployment_id: deployment_filter.get_untracked(),
         since: from_filter.get_untracked().map(start_of),
-        until: to_filter
-            .get_untracked()
-            .and_then(|d| d.succ_opt())
-            .map(start_of),
+        until: to_filter.get_untracked().and_then(end_of),
         limit: Some(PAGE_SIZE),
         cursor,
     };
@@ -259,7 +226,7 @@ pub fn RunsPage() -> impl IntoView {
     });
     every(LIST_REFRESH, fetch_first_page);
 
-    let load_more = move |_| {
+    let load_more = move |()| {
         let Some(cursor) = next_cursor.get_untracked() else {
             return;
         };
@@ -372,16 +339,11 @@ pub fn RunsPage() -> impl IntoView {
                 >
                     <RunTable runs=runs.into() />
                 </Show>
-                <Show when=move || next_cursor.with(Option::is_some)>
-                    <button
-                        type="button"
-                        class="button secondary load-more"
-                        on:click=load_more
-                        disabled=loading_more
-                    >
-                        {move || if loading_more.get() { "Loading…" } else { "Load more" }}
-                    </button>
-                </Show>
+                <LoadMore
+                    more=Signal::derive(move || next_cursor.with(Option::is_some))
+                    loading=loading_more
+                    on_load=Callback::new(load_more)
+                />
             </Show>
         </section>
     }
@@ -401,7 +363,7 @@ fn DayFilter(
                 id=id
                 type="date"
                 prop:value=move || day.get().map(|d| d.to_string()).unwrap_or_default()
-                on:change=move |ev| day.set(parse_day(&event_target_value(&ev)))
+                on:change=move |ev| day.set(parse_day(&event_target_value(&ev)).ok().flatten())
             />
         </div>
     }
@@ -908,17 +870,5 @@ fn artifact_view(artifact: ArtifactView) -> impl IntoView {
             </pre>
         }
         .into_any()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_duration;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(4.24), "4.2\u{a0}s");
-        assert_eq!(format_duration(184.0), "3\u{a0}min 4\u{a0}s");
-        assert_eq!(format_duration(3720.0), "1\u{a0}h 2\u{a0}min");
     }
 }

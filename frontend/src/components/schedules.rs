@@ -18,8 +18,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::{self, ApiError};
+use crate::clock::format_time;
+use crate::components::form::FormActions;
 use crate::components::parameters::{check_as_typed, server_field_errors, Blocks, ParameterField};
-use crate::components::runs::format_time;
 use crate::components::shell::use_can_operate;
 use crate::components::LoadingNotice;
 use crate::schema_form::{self, FieldSpec};
@@ -118,7 +119,7 @@ pub fn SchedulesPanel(deployment: DeploymentView) -> impl IntoView {
             {paused
                 .then(|| {
                     view! {
-                        <p class="notice">
+                        <p class="caution">
                             "The deployment is paused: its schedules create no runs until it is resumed (their slots are counted as skipped)."
                         </p>
                     }
@@ -912,17 +913,13 @@ fn ScheduleFormFields(
                 <input type="checkbox" id="schedule-active-new" bind:checked=active />
                 " Active"
             </label>
-            <p class="form-error" role="alert">
-                {move || form_error.get()}
-            </p>
-            <div class="actions">
-                <button type="submit" class="button primary" disabled=submitting>
-                    {move || if submitting.get() { "Saving…" } else { "Save schedule" }}
-                </button>
-                <button type="button" class="button secondary" on:click=move |_| on_done(false)>
-                    "Cancel"
-                </button>
-            </div>
+            <FormActions
+                error=form_error
+                busy=submitting
+                submit="Save schedule"
+                busy_label="Saving…"
+                on_cancel=Callback::new(move |()| on_done(false))
+            />
         </form>
     }
 }

@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 
 use chap_scheduler_api::AuditEventView;
-use chrono::{DateTime, Days, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{error_sentence, focus_element, parse_date, FormField};
+use super::{error_sentence, focus_element, FormField};
 use crate::api::{self, AuditFilter};
+use crate::clock::{end_of, parse_day, start_of};
+use crate::components::form::LoadMore;
 use crate::components::{set_document_title, LoadingNotice};
 
 /// Events per page.
@@ -130,7 +132,7 @@ pub fn AuditLogAdmin() -> impl IntoView {
         });
     });
 
-    let load_more = move |_| {
+    let load_more = move |()| {
         let Some(cursor) = next_cursor.get_untracked() else {
             return;
         };
@@ -165,8 +167,8 @@ pub fn AuditLogAdmin() -> impl IntoView {
 
     let apply = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let since = parse_date(&from.get_untracked());
-        let until = parse_date(&to.get_untracked());
+        let since = parse_day(&from.get_untracked());
+        let until = parse_day(&to.get_untracked());
         from_error.set(since.as_ref().err().cloned());
         to_error.set(until.as_ref().err().cloned());
         let (Ok(since), Ok(until)) = (since, until) else {
@@ -192,11 +194,9 @@ pub fn AuditLogAdmin() -> impl IntoView {
         applied.set(AuditFilter {
             action: text(action),
             actor: text(actor),
-            since: since.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
+            since: since.map(start_of),
             // "To" includes the whole day: up to the next midnight.
-            until: until
-                .and_then(|d| d.checked_add_days(Days::new(1)))
-                .map(|d| d.and_time(NaiveTime::MIN).and_utc()),
+            until: until.and_then(end_of),
             ..Default::default()
         });
     };
@@ -284,16 +284,11 @@ pub fn AuditLogAdmin() -> impl IntoView {
                 >
                     <AuditTable events=events.into() names=names.into() />
                 </Show>
-                <Show when=move || next_cursor.with(Option::is_some)>
-                    <button
-                        type="button"
-                        class="button secondary load-more"
-                        on:click=load_more
-                        disabled=loading_more
-                    >
-                        {move || if loading_more.get() { "Loading…" } else { "Load more" }}
-                    </button>
-                </Show>
+                <LoadMore
+                    more=Signal::derive(move || next_cursor.with(Option::is_some))
+                    loading=loading_more
+                    on_load=Callback::new(load_more)
+                />
             </Show>
         </section>
     }

@@ -6,7 +6,6 @@ mod user_forms;
 pub mod users;
 
 use chap_scheduler_api::Role;
-use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -16,37 +15,6 @@ use crate::api::ApiError;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// … and longer than this.
 const MAX_PASSWORD_CHARS: usize = 256;
-
-/// `2026-11-26 14:03 UTC`; a narrow table cell breaks it only between the date and the time.
-pub fn format_utc(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M\u{a0}UTC").to_string()
-}
-
-/// [`format_utc`], or `none` when there is no time.
-pub fn format_utc_or(at: Option<DateTime<Utc>>, none: &str) -> String {
-    at.map_or_else(|| none.to_owned(), format_utc)
-}
-
-/// Now, from the browser's clock (chrono's clock is not built for wasm here).
-pub fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
-}
-
-/// Today's date in UTC.
-pub fn today() -> NaiveDate {
-    now().date_naive()
-}
-
-/// A `<input type="date">` value (`2026-12-01`); `Ok(None)` when empty.
-pub fn parse_date(value: &str) -> Result<Option<NaiveDate>, String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| "Enter a date as YYYY-MM-DD.".to_owned())
-}
 
 /// What is wrong with a new password, checked as the server checks it.
 pub fn password_problem(password: &str) -> Option<String> {
@@ -90,6 +58,33 @@ pub fn role_summary(role: Role) -> &'static str {
         Role::Viewer => "viewer — reads everything but secrets, changes nothing",
         Role::Operator => "operator — also triggers, cancels and schedules runs",
         Role::Admin => "admin — also manages users, tokens, credentials and the audit log",
+    }
+}
+
+/// One input of a form: the API's name for the field, the input's id, and its message.
+pub type FieldSlot = (&'static str, &'static str, RwSignal<Option<String>>);
+
+/// If a field has a message, focuses the first such input, says so for the whole form and
+/// returns true.
+pub fn point_at_first_error(slots: &[FieldSlot], form_error: RwSignal<Option<String>>) -> bool {
+    let first = slots
+        .iter()
+        .find(|(_, _, message)| message.with_untracked(Option::is_some));
+    if let Some((_, id, _)) = first {
+        form_error.try_set(Some("Correct the highlighted fields.".to_owned()));
+        focus_element(id);
+    }
+    first.is_some()
+}
+
+/// A refused submit: the server's message for each field at it (the first one focused), or, when
+/// it named no field, its message for the whole form.
+pub fn show_refusal(error: &ApiError, slots: &[FieldSlot], form_error: RwSignal<Option<String>>) {
+    for (field, _, message) in slots {
+        message.try_set(error.field_error(field).map(|m| sentence(&m)));
+    }
+    if !point_at_first_error(slots, form_error) {
+        form_error.try_set(Some(error_sentence(error)));
     }
 }
 
@@ -248,7 +243,7 @@ pub fn RoleField(
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_date, password_problem, sentence};
+    use super::{password_problem, sentence};
 
     #[test]
     fn short_and_empty_passwords_are_refused_as_the_server_would() {
@@ -269,12 +264,5 @@ mod tests {
             "A user named bob already exists."
         );
         assert_eq!(sentence(""), "");
-    }
-
-    #[test]
-    fn dates_parse_from_the_date_input() {
-        assert_eq!(parse_date(""), Ok(None));
-        assert!(parse_date("2026-12-01").is_ok_and(|d| d.is_some()));
-        assert!(parse_date("01/12/2026").is_err());
     }
 }

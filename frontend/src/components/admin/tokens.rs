@@ -11,11 +11,10 @@ use uuid::Uuid;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use super::{
-    error_sentence, focus_element, focus_soon, format_utc, format_utc_or, now, parse_date,
-    sentence, today, FormField, RoleField,
-};
+use super::{error_sentence, focus_soon, point_at_first_error, show_refusal, FormField, RoleField};
 use crate::api::{self, ApiError};
+use crate::clock::{format_utc, format_utc_or, now, parse_day, today};
+use crate::components::form::FormActions;
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
 
@@ -42,7 +41,7 @@ fn token_status(token: &ApiTokenView, at: DateTime<Utc>) -> TokenStatus {
 
 /// End of the chosen day in UTC: a token "expiring on 1 Dec" works all of 1 Dec.
 fn end_of_day(value: &str) -> Result<Option<DateTime<Utc>>, String> {
-    let Some(date) = parse_date(value)? else {
+    let Some(date) = parse_day(value)? else {
         return Ok(None);
     };
     if date < today() {
@@ -345,12 +344,12 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
         name_error.set(name_problem(name.get_untracked()));
         let expires_at = end_of_day(&expires.get_untracked());
         expires_error.set(expires_at.as_ref().err().cloned());
-        if let Some(first) = [("token-name", name_error), ("token-expires", expires_error)]
-            .into_iter()
-            .find(|(_, e)| e.with_untracked(Option::is_some))
-        {
-            form_error.set(Some("Correct the highlighted fields.".to_owned()));
-            focus_element(first.0);
+        let slots = [
+            ("name", "token-name", name_error),
+            ("role", "token-role", role_error),
+            ("expires_at", "token-expires", expires_error),
+        ];
+        if point_at_first_error(&slots, form_error) {
             return;
         }
         form_error.set(None);
@@ -365,30 +364,7 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
             saving.try_set(false);
             match result {
                 Ok(token) => on_done.run(Some(token)),
-                Err(e) => {
-                    let fields = [
-                        ("name", "token-name", name_error),
-                        ("role", "token-role", role_error),
-                        ("expires_at", "token-expires", expires_error),
-                    ];
-                    let mut first = None;
-                    for (field, id, slot) in fields {
-                        let message = e.field_error(field).map(|m| sentence(&m));
-                        if message.is_some() && first.is_none() {
-                            first = Some(id);
-                        }
-                        slot.try_set(message);
-                    }
-                    match first {
-                        Some(id) => {
-                            form_error.try_set(Some("Correct the highlighted fields.".to_owned()));
-                            focus_element(id);
-                        }
-                        None => {
-                            form_error.try_set(Some(error_sentence(&e)));
-                        }
-                    }
-                }
+                Err(e) => show_refusal(&e, &slots, form_error),
             }
         });
     };
@@ -418,17 +394,13 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
                     help="The token works until the end of this day (UTC). Leave empty for a token that never expires."
                     validate=Callback::new(|v: String| end_of_day(&v).err())
                 />
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=saving>
-                        {move || if saving.get() { "Creating…" } else { "Create token" }}
-                    </button>
-                    <button type="button" class="button secondary" on:click=move |_| on_done.run(None)>
-                        "Cancel"
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy=saving
+                    submit="Create token"
+                    busy_label="Creating…"
+                    on_cancel=Callback::new(move |()| on_done.run(None))
+                />
             </form>
         </section>
     }

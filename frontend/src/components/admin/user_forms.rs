@@ -8,10 +8,11 @@ use leptos::task::spawn_local;
 use uuid::Uuid;
 
 use super::{
-    error_sentence, focus_element, focus_soon, password_problem, sentence, FormField, RoleField,
-    MIN_PASSWORD_CHARS,
+    error_sentence, focus_element, focus_soon, password_problem, point_at_first_error, sentence,
+    show_refusal, FormField, RoleField, MIN_PASSWORD_CHARS,
 };
 use crate::api::{self, ApiError};
+use crate::components::form::FormActions;
 
 /// A change to one user that needs a second step before it is sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,17 +288,13 @@ fn ResetPasswordPanel(
                     )
                     validate=Callback::new(|v: String| password_problem(&v))
                 />
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=busy>
-                        {move || if busy.get() { "Saving…" } else { "Set new password" }}
-                    </button>
-                    <button type="button" class="button secondary" on:click=move |_| on_close.run(None)>
-                        "Cancel"
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy
+                    submit="Set new password"
+                    busy_label="Saving…"
+                    on_cancel=Callback::new(move |()| on_close.run(None))
+                />
             </form>
         </section>
     }
@@ -321,15 +318,12 @@ pub fn NewUserForm(on_done: Callback<Option<UserView>>) -> impl IntoView {
         let secret = password.get_untracked();
         username_error.set(username_problem(&name));
         password_error.set(password_problem(&secret));
-        if let Some(first) = [
-            ("new-username", username_error),
-            ("new-password", password_error),
-        ]
-        .into_iter()
-        .find(|(_, e)| e.with_untracked(Option::is_some))
-        {
-            form_error.set(Some("Correct the highlighted fields.".to_owned()));
-            focus_element(first.0);
+        let slots = [
+            ("username", "new-username", username_error),
+            ("password", "new-password", password_error),
+            ("role", "new-role", role_error),
+        ];
+        if point_at_first_error(&slots, form_error) {
             return;
         }
         form_error.set(None);
@@ -345,30 +339,11 @@ pub fn NewUserForm(on_done: Callback<Option<UserView>>) -> impl IntoView {
             match result {
                 Ok(user) => on_done.run(Some(user)),
                 Err(e) => {
+                    show_refusal(&e, &slots, form_error);
                     // A taken name is a 409 without a field name; it belongs at the username.
-                    let taken = matches!(e, ApiError::Status { status: 409, .. })
-                        .then(|| error_sentence(&e));
-                    let at_username = e.field_error("username").map(|m| sentence(&m)).or(taken);
-                    let at_password = e.field_error("password").map(|m| sentence(&m));
-                    let at_role = e.field_error("role").map(|m| sentence(&m));
-                    let first = if at_username.is_some() {
-                        Some("new-username")
-                    } else if at_password.is_some() {
-                        Some("new-password")
-                    } else {
-                        at_role.is_some().then_some("new-role")
-                    };
-                    username_error.try_set(at_username);
-                    password_error.try_set(at_password);
-                    role_error.try_set(at_role);
-                    match first {
-                        Some(id) => {
-                            form_error.try_set(Some("Correct the highlighted fields.".to_owned()));
-                            focus_element(id);
-                        }
-                        None => {
-                            form_error.try_set(Some(error_sentence(&e)));
-                        }
+                    if matches!(e, ApiError::Status { status: 409, .. }) {
+                        username_error.try_set(Some(error_sentence(&e)));
+                        point_at_first_error(&slots, form_error);
                     }
                 }
             }
@@ -403,17 +378,13 @@ pub fn NewUserForm(on_done: Callback<Option<UserView>>) -> impl IntoView {
                     validate=Callback::new(|v: String| password_problem(&v))
                 />
                 <RoleField id="new-role" value=role error=role_error />
-                <p class="form-error" role="alert">
-                    {move || form_error.get()}
-                </p>
-                <div class="actions">
-                    <button type="submit" class="button primary" disabled=saving>
-                        {move || if saving.get() { "Creating…" } else { "Create user" }}
-                    </button>
-                    <button type="button" class="button secondary" on:click=move |_| on_done.run(None)>
-                        "Cancel"
-                    </button>
-                </div>
+                <FormActions
+                    error=form_error
+                    busy=saving
+                    submit="Create user"
+                    busy_label="Creating…"
+                    on_cancel=Callback::new(move |()| on_done.run(None))
+                />
             </form>
         </section>
     }

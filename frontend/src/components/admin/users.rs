@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::user_forms::{
     reset_button_id, role_select_id, toggle_button_id, NewUserForm, Pending, PendingPanel,
 };
-use super::{error_sentence, focus_soon, format_utc, format_utc_or};
+use super::{error_sentence, focus_soon};
 use crate::api::{self, ApiError};
+use crate::clock::{format_utc, format_utc_or};
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
 use crate::session::{use_session, Session};
