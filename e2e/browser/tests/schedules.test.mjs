@@ -198,6 +198,39 @@ describe('schedules', { timeout: 180_000 }, () => {
     assert.equal(audit[0].target, `schedule:${scheduleId}`);
   });
 
+  test('the deployment settings are edited in place, and schedules then inherit the default credentials', async () => {
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    await page.getByLabel('Runs at once').fill('0');
+    await page.getByLabel('Retries').fill('11');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('[data-field="concurrency_limit"] .field-error', { hasText: 'from 1 to 1000' }).waitFor(WAIT);
+    await page.locator('[data-field="retries"] .field-error', { hasText: 'from 0 to 10' }).waitFor(WAIT);
+    await page.getByLabel('Runs at once').fill('2');
+    await page.getByLabel('Retries').fill('3');
+    await page.getByLabel('When that many are running').selectOption('cancel_new');
+    await page.getByLabel('Timeout (seconds)').fill('3600');
+    await page.locator('#default-credentials').selectOption({ label: 'prod DHIS2' });
+    await screenshotBothSizes(page, 'deployment-settings');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByTestId('concurrency').getByText('2 at once (cancel_new)').waitFor(WAIT);
+    const saved = (await api.get(`/deployments/${deployment.id}`)).body;
+    assert.equal(saved.concurrency_limit, 2);
+    assert.equal(saved.collision_strategy, 'cancel_new');
+    assert.equal(saved.retries, 3);
+    assert.equal(saved.timeout_seconds, 3600);
+    assert.deepEqual(saved.parameters, { credentials: block.id, end_mode: 'calculated' });
+    assert.match(await page.getByTestId('deployment-parameters').textContent(), new RegExp(block.id));
+
+    // A schedule may now leave the credentials to the deployment.
+    await page.getByRole('button', { name: 'Add schedule' }).click();
+    await page.locator('#schedule-param-credentials option', { hasText: 'Deployment default (prod DHIS2)' })
+      .waitFor({ state: 'attached', ...WAIT });
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    await card().waitFor(WAIT);
+    assert.deepEqual((await schedules())[0].parameters, {});
+    await card().getByText('none (the deployment\'s defaults)').waitFor(WAIT);
+  });
+
   test('no page errors and no CSP violations', () => {
     assert.deepEqual(problems.pageErrors, []);
     assert.deepEqual(problems.cspViolations, []);

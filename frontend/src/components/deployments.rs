@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chap_scheduler_api::{
-    BlockView, DeploymentView, RunView, ScheduleView, TriggerRunRequest, UpdateDeploymentRequest,
+    DeploymentView, RunView, ScheduleView, TriggerRunRequest, UpdateDeploymentRequest,
 };
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -12,8 +12,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
+use crate::components::deployment_settings::{DeploymentSettingsForm, FlowResource};
 use crate::components::form::FormActions;
-use crate::components::parameters::{check_as_typed, server_field_errors, ParameterField};
+use crate::components::parameters::{check_as_typed, server_field_errors, Blocks, ParameterField};
 use crate::components::runs::RunTable;
 use crate::components::schedules::SchedulesPanel;
 use crate::components::shell::use_can_operate;
@@ -205,8 +206,16 @@ fn DeploymentView(
     let timeout = d
         .timeout_seconds
         .map_or_else(|| "none".to_owned(), |t| format!("{t} s"));
-    let flow_name = d.flow_name.clone();
     let defaults = d.parameters.clone();
+    // The flow's schema and the blocks, loaded once for the run, schedule and settings forms.
+    let flow_name = d.flow_name.clone();
+    let flow: FlowResource = LocalResource::new(move || {
+        let name = flow_name.clone();
+        async move { api::get_flow(&name).await }
+    });
+    let blocks: Blocks = LocalResource::new(api::list_blocks);
+    let editing = RwSignal::new(false);
+    let for_form = StoredValue::new(d.clone());
 
     view! {
         <section class="page">
@@ -253,14 +262,35 @@ fn DeploymentView(
         <Show when=move || show_form.get()>
             <RunForm
                 deployment_id=id
-                flow_name=flow_name.clone()
+                flow
+                blocks
                 defaults=defaults.clone()
                 on_close=move || show_form.set(false)
             />
         </Show>
         <section class="panel" aria-labelledby="settings-heading">
             <h2 id="settings-heading">"Settings"</h2>
-            <dl class="facts">
+            <Show when=move || can_operate.get() && !editing.get()>
+                <div class="actions">
+                    <button type="button" class="button secondary" on:click=move |_| editing.set(true)>
+                        "Edit settings"
+                    </button>
+                </div>
+            </Show>
+            <Show when=move || editing.get()>
+                <DeploymentSettingsForm
+                    deployment=for_form.get_value()
+                    flow
+                    blocks
+                    on_done=move |saved| {
+                        editing.set(false);
+                        if let Some(saved) = saved {
+                            deployment.set(Some(Ok(saved)));
+                        }
+                    }
+                />
+            </Show>
+            <dl class="facts" hidden=move || editing.get()>
                 <dt>"Flow"</dt>
                 <dd>{d.flow_name.clone()}</dd>
                 <dt>"Concurrency"</dt>
@@ -279,10 +309,12 @@ fn DeploymentView(
                 <dt>"Tags"</dt>
                 <dd>{if d.tags.is_empty() { "—".to_owned() } else { d.tags.join(", ") }}</dd>
             </dl>
-            <h3>"Parameter defaults"</h3>
-            <pre class="code" data-testid="deployment-parameters">{parameters}</pre>
+            <div hidden=move || editing.get()>
+                <h3>"Parameter defaults"</h3>
+                <pre class="code" data-testid="deployment-parameters">{parameters}</pre>
+            </div>
         </section>
-        <SchedulesPanel deployment=d.clone() />
+        <SchedulesPanel deployment=d.clone() flow blocks />
         <RecentRuns deployment_id=id />
     }
 }
@@ -330,15 +362,11 @@ fn RecentRuns(deployment_id: Uuid) -> impl IntoView {
 #[component]
 fn RunForm(
     deployment_id: Uuid,
-    flow_name: String,
+    flow: FlowResource,
+    blocks: Blocks,
     defaults: serde_json::Value,
     on_close: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let flow = LocalResource::new(move || {
-        let name = flow_name.clone();
-        async move { api::get_flow(&name).await }
-    });
-    let blocks = LocalResource::new(api::list_blocks);
     move || {
         let defaults = defaults.clone();
         flow.get().map(|result| match result {
@@ -367,7 +395,7 @@ fn RunFormFields(
     deployment_id: Uuid,
     specs: Vec<FieldSpec>,
     values: RwSignal<BTreeMap<String, String>>,
-    blocks: LocalResource<Result<Vec<BlockView>, ApiError>>,
+    blocks: Blocks,
     on_close: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let navigate = use_navigate();

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod credentials;
 pub mod dashboard;
+pub mod deployment_settings;
 pub mod deployments;
 pub mod form;
 pub mod login;

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::api::{self, ApiError};
 use crate::clock::format_time;
+use crate::components::deployment_settings::FlowResource;
 use crate::components::form::FormActions;
 use crate::components::parameters::{check_as_typed, server_field_errors, Blocks, ParameterField};
 use crate::components::shell::use_can_operate;
@@ -97,12 +98,15 @@ fn pinned_text(parameters: &Value, blocks: &[BlockView]) -> String {
 
 /// The "Schedules" panel of a deployment's page.
 #[component]
-pub fn SchedulesPanel(deployment: DeploymentView) -> impl IntoView {
+pub fn SchedulesPanel(
+    deployment: DeploymentView,
+    flow: FlowResource,
+    blocks: Blocks,
+) -> impl IntoView {
     let can_operate = use_can_operate();
     let deployment_id = deployment.id;
     let schedules = RwSignal::new(None::<Result<Vec<ScheduleView>, ApiError>>);
     let editing = RwSignal::new(Editing::None);
-    let blocks: Blocks = LocalResource::new(api::list_blocks);
     let reload = move || {
         spawn_local(async move {
             let result = api::list_schedules(deployment_id).await;
@@ -146,6 +150,7 @@ pub fn SchedulesPanel(deployment: DeploymentView) -> impl IntoView {
                         <ScheduleForm
                             deployment=deployment.get_value()
                             existing
+                            flow
                             blocks
                             on_done=move |saved| {
                                 editing.set(Editing::None);
@@ -427,14 +432,10 @@ impl TimingInputs {
 fn ScheduleForm(
     deployment: DeploymentView,
     existing: Option<ScheduleView>,
+    flow: FlowResource,
     blocks: Blocks,
     on_done: impl Fn(bool) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let flow_name = deployment.flow_name.clone();
-    let flow = LocalResource::new(move || {
-        let name = flow_name.clone();
-        async move { api::get_flow(&name).await }
-    });
     let deployment = StoredValue::new(deployment);
     let existing = StoredValue::new(existing);
     move || {

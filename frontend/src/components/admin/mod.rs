@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::api::ApiError;
+pub use crate::components::form::FormField;
 
 /// The server refuses passwords shorter than this (`backend/src/auth/password.rs`).
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -104,89 +105,6 @@ pub fn focus_element(id: &str) {
 pub fn focus_soon(id: impl Into<String>) {
     let id = id.into();
     request_animation_frame(move || focus_element(&id));
-}
-
-/// A labelled text or password input with its help line and error line, tied together with
-/// `aria-describedby`. `validate` runs when the value is committed (blur) and, once an error is
-/// shown, on every keystroke so the error goes as soon as it is fixed.
-#[component]
-pub fn FormField(
-    /// The input's id (the label points at it).
-    #[prop(into)]
-    id: String,
-    /// Visible label.
-    #[prop(into)]
-    label: String,
-    /// `text`, `password`, `date`.
-    #[prop(default = "text")]
-    input_type: &'static str,
-    /// The `autocomplete` attribute.
-    #[prop(default = "off")]
-    autocomplete: &'static str,
-    /// Marked "(required)" in the label.
-    #[prop(default = false)]
-    required: bool,
-    /// The value.
-    value: RwSignal<String>,
-    /// The message under the field (client check or the server's answer).
-    error: RwSignal<Option<String>>,
-    /// Help under the field.
-    #[prop(optional, into)]
-    help: Option<String>,
-    /// Client-side check of the value.
-    #[prop(optional)]
-    validate: Option<Callback<String, Option<String>>>,
-    /// `min` of a date input.
-    #[prop(optional, into)]
-    min: Option<String>,
-    /// `list` attribute: the id of a `<datalist>` of suggestions.
-    #[prop(optional, into)]
-    list: Option<String>,
-) -> impl IntoView {
-    let help_id = format!("{id}-help");
-    let error_id = format!("{id}-error");
-    let described_by = if help.is_some() {
-        format!("{help_id} {error_id}")
-    } else {
-        error_id.clone()
-    };
-    let on_input = move |ev: leptos::ev::Event| {
-        let v = event_target_value(&ev);
-        if error.with_untracked(Option::is_some) {
-            error.set(validate.and_then(|check| check.run(v.clone())));
-        }
-        value.set(v);
-    };
-    let on_change = move |ev: leptos::ev::Event| {
-        if let Some(check) = validate {
-            error.set(check.run(event_target_value(&ev)));
-        }
-    };
-    view! {
-        <div class="field" data-field=id.clone()>
-            <label for=id.clone()>
-                {label} {required.then(|| view! { <span class="required">" (required)"</span> })}
-            </label>
-            <input
-                id=id.clone()
-                name=id.clone()
-                type=input_type
-                autocomplete=autocomplete
-                min=min
-                list=list
-                aria-describedby=described_by
-                aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
-                aria-required=if required { "true" } else { "false" }
-                prop:value=move || value.get()
-                on:input=on_input
-                on:change=on_change
-            />
-            {help.map(|help| view! { <p class="help muted small" id=help_id>{help}</p> })}
-            <p class="field-error" id=error_id>
-                {move || error.get()}
-            </p>
-        </div>
-    }
 }
 
 /// A `<select>` of the roles up to `max`, labelled, with the chosen role's summary below.
