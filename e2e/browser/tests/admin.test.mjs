@@ -89,7 +89,9 @@ describe('admin and account pages', { timeout: 300_000 }, () => {
     await button('New user').click();
     const form = page.getByTestId('new-user');
     await page.locator('#new-username').waitFor(WAIT);
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'new-username', 'focus moves into the form');
+    await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'new-username', {
+      what: 'focus moves into the form',
+    });
 
     await page.locator('#new-username').fill('bob smith');
     await page.locator('#new-password').fill('short');
@@ -147,7 +149,10 @@ describe('admin and account pages', { timeout: 300_000 }, () => {
       .waitFor(WAIT);
     await button('Cancel', confirm).click();
     assert.equal(await confirm.count(), 0);
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-describedby')?.endsWith('-role-status')), true, 'focus returns to the role picker');
+    await eventually(
+      () => page.evaluate(() => document.activeElement?.getAttribute('aria-describedby')?.endsWith('-role-status')),
+      { what: 'focus returns to the role picker' },
+    );
     // The row shows the role the admin really has.
     await eventually(async () => (await page.getByLabel('Role of admin').inputValue()) === 'admin', { what: 'role shown as admin' });
   });
@@ -176,7 +181,10 @@ describe('admin and account pages', { timeout: 300_000 }, () => {
     assert.match(await confirm.textContent(), /API token of theirs is revoked/);
     await page.keyboard.press('Escape');
     await eventually(async () => (await confirm.count()) === 0, { what: 'Escape closes the confirmation' });
-    assert.match(await page.evaluate(() => document.activeElement?.id ?? ''), /-toggle$/, 'focus returns to Disable');
+    // Focus moves back on the next animation frame.
+    await eventually(async () => /-toggle$/.test(await page.evaluate(() => document.activeElement?.id ?? '')), {
+      what: 'focus returns to Disable',
+    });
     assert.equal(await loginStatus('bob', BOB_RESET_PASSWORD), 200, 'nothing changed');
 
     await button('Disable bob').click();
@@ -321,11 +329,13 @@ describe('admin and account pages', { timeout: 300_000 }, () => {
     assert.equal(await viewerPage.getByRole('button', { name: /Revoke/ }).count(), 0);
     assert.equal(await viewerPage.getByRole('columnheader', { name: 'Owner' }).count(), 0);
     assert.equal(await viewerPage.getByRole('button').filter({ hasText: /Disable|Enable|Reset|Save/ }).count(), 0);
+    await screenshotBothSizes(viewerPage, 'viewer-tokens');
 
     for (const pathname of ['/admin/users', '/admin/audit']) {
       await viewerPage.goto(`${server.url}${pathname}`);
       await viewerPage.getByRole('heading', { name: 'Not allowed' }).waitFor(WAIT);
     }
+    await screenshotBothSizes(viewerPage, 'not-allowed');
     await viewerPage.context().close();
   });
 

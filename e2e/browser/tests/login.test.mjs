@@ -108,18 +108,17 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await navLink(page, 'Runs').click();
     await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
     assert.equal(new URL(page.url()).pathname, '/runs');
-    await screenshot('runs-desktop');
+    await screenshot('runs-empty-desktop');
 
     await navLink(page, 'Account').click();
     await page.getByRole('heading', { name: 'Account' }).waitFor(WAIT);
     // The account details come from an authenticated API call.
     await page.getByText('Last login').waitFor(WAIT);
-    await screenshot('account-desktop');
 
     await page.goto(`${server.url}/no/such/page`);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor(WAIT);
     assert.match(await currentUserText(), /admin/);
-    await screenshot('not-found-desktop');
+    await screenshotBothSizes(page, 'not-found');
   });
 
   test('reloading the page keeps the user signed in', async () => {

@@ -86,6 +86,8 @@ describe('prediction runs', { timeout: 300_000 }, () => {
 
   test('the deployment page shows its settings, and the run form is built from the flow schema', async () => {
     await navLink(page, 'Deployments').click();
+    await page.getByTestId('next-scheduled').waitFor(WAIT);
+    await screenshotBothSizes(page, 'deployments');
     await page.getByRole('link', { name: deployment.name }).click();
     await page.getByRole('heading', { name: deployment.name, level: 1 }).waitFor(WAIT);
     await page.getByTestId('concurrency').getByText('1 at once').waitFor(WAIT);
@@ -338,15 +340,17 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await viewer.goto(`${server.url}/deployments/${deployment.id}`);
     await viewer.getByRole('heading', { name: deployment.name, level: 1 }).waitFor(WAIT);
     await viewer.getByTestId('schedules').waitFor(WAIT);
-    for (const name of ['Run…', 'Pause', 'Resume', 'Add schedule']) {
+    for (const name of ['Run…', 'Pause', 'Resume', 'Add schedule', 'Edit settings']) {
       assert.equal(await viewer.getByRole('button', { name }).count(), 0, name);
     }
+    await screenshotBothSizes(viewer, 'viewer-deployment');
     const runs = (await api.get('/runs')).body.items;
     const cancelled = runs.find((r) => r.state === 'CANCELLED');
     await viewer.goto(`${server.url}/runs/${cancelled.id}`);
     await viewer.locator('h1 [data-state="CANCELLED"]').waitFor(WAIT);
     await viewer.getByTestId('log-lines').locator('li').first().waitFor(WAIT);
     assert.equal(await viewer.locator('main button').count(), 0, 'no buttons on the run page');
+    await screenshotBothSizes(viewer, 'viewer-run');
     await viewer.context().close();
   });
 
