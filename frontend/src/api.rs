@@ -316,6 +316,11 @@ pub async fn update_block(id: Uuid, request: &UpdateBlockRequest) -> Result<Bloc
     authed("PATCH", &format!("/blocks/{id}"), Some(&body)).await
 }
 
+/// `DELETE /blocks/{id}` (admin): refused (409) while a deployment, schedule or unfinished run uses it.
+pub async fn delete_block(id: Uuid) -> Result<(), ApiError> {
+    authed_empty("DELETE", &format!("/blocks/{id}"), None).await
+}
+
 /// `POST /blocks/{id}/test` (operator): reach DHIS2 and chap with the block's credentials.
 pub async fn test_block(id: Uuid) -> Result<BlockTestResult, ApiError> {
     authed("POST", &format!("/blocks/{id}/test"), None).await

@@ -88,10 +88,27 @@ describe('credentials page', { timeout: 180_000 }, () => {
     await logIn(viewerPage, server.url, 'viewer', VIEWER_PASSWORD);
     await viewerPage.goto(`${server.url}/credentials`);
     await viewerPage.getByTestId('credentials').waitFor(WAIT);
-    for (const name of ['New credentials', 'Edit prod DHIS2', 'Test connection']) {
+    for (const name of ['New credentials', 'Edit prod DHIS2', 'Test connection', 'Delete… prod DHIS2']) {
       assert.equal(await viewerPage.getByRole('button', { name }).count(), 0, name);
     }
     await viewerPage.context().close();
+  });
+
+  test('credentials in use are not deleted, and say by what; unused ones go after confirming', async () => {
+    const [block] = (await api.get('/blocks')).body.items;
+    const deployment = (await api.get('/deployments')).body.find((d) => d.flow_name === 'dhis2-chap-prediction');
+    assert.equal((await api.patch(`/deployments/${deployment.id}`, { parameters: { credentials: block.id } })).status, 200);
+    const card = page.getByTestId('credentials').locator('li', { hasText: 'prod DHIS2' });
+    await card.getByRole('button', { name: 'Delete… prod DHIS2' }).click();
+    await card.getByText('Delete these credentials?').waitFor(WAIT);
+    await card.getByRole('button', { name: 'Delete credentials prod DHIS2' }).click();
+    await card.getByRole('alert').filter({ hasText: /is used by the deployment/ }).waitFor(WAIT);
+    assert.equal((await api.get('/blocks')).body.items.length, 1);
+
+    assert.equal((await api.patch(`/deployments/${deployment.id}`, { parameters: {} })).status, 200);
+    await card.getByRole('button', { name: 'Delete credentials prod DHIS2' }).click();
+    await page.getByTestId('credentials-empty').waitFor(WAIT);
+    assert.equal((await api.get('/blocks')).body.items.length, 0);
   });
 
   test('no page errors and no CSP violations', () => {

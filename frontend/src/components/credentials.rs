@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 use serde_json::{Map, Value};
 
 use crate::api::{self, ApiError};
-use crate::components::form::FormActions;
+use crate::components::form::{ConfirmButton, FormActions};
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
 
@@ -101,7 +101,17 @@ pub fn CredentialsPage() -> impl IntoView {
                 <ul class="card-list" data-testid="credentials">
                     {list
                         .into_iter()
-                        .map(|block| view! { <BlockCard block editing is_admin can_test /> })
+                        .map(|block| {
+                            view! {
+                                <BlockCard
+                                    block
+                                    editing
+                                    is_admin
+                                    can_test
+                                    on_deleted=Callback::new(move |()| reload())
+                                />
+                            }
+                        })
                         .collect_view()}
                 </ul>
             }
@@ -110,15 +120,32 @@ pub fn CredentialsPage() -> impl IntoView {
     }
 }
 
-/// One block: its non-secret fields, whether each secret is set, Edit and Test connection.
+/// One block: its non-secret fields, whether each secret is set, Edit, Test connection and Delete.
 #[component]
 fn BlockCard(
     block: BlockView,
     editing: RwSignal<Editing>,
     is_admin: Signal<bool>,
     can_test: Signal<bool>,
+    on_deleted: Callback<()>,
 ) -> impl IntoView {
     let id = block.id;
+    let deleting = RwSignal::new(false);
+    let delete_error = RwSignal::new(None::<String>);
+    let delete = move |()| {
+        deleting.set(true);
+        delete_error.set(None);
+        spawn_local(async move {
+            match api::delete_block(id).await {
+                Ok(()) => on_deleted.run(()),
+                Err(e) => {
+                    // 409 names what still uses the block.
+                    delete_error.try_set(Some(e.to_string()));
+                    deleting.try_set(false);
+                }
+            }
+        });
+    };
     let result = RwSignal::new(None::<Result<BlockTestResult, ApiError>>);
     let testing = RwSignal::new(false);
     let test = move |_| {
@@ -158,6 +185,7 @@ fn BlockCard(
             .collect_view()
     });
     let for_edit = block.clone();
+    let delete_name = StoredValue::new(block.name.clone());
     view! {
         <li class="card" data-block-id=id.to_string()>
             <h2>{block.name.clone()}</h2>
@@ -182,7 +210,18 @@ fn BlockCard(
                         {move || if testing.get() { "Testing…" } else { "Test connection" }}
                     </button>
                 </Show>
+                <Show when=move || is_admin.get()>
+                    <ConfirmButton
+                        label="Delete…"
+                        what=delete_name.get_value()
+                        question="Delete these credentials? Runs that are over keep their history."
+                        confirm_label="Delete credentials"
+                        busy=deleting
+                        on_confirm=Callback::new(delete)
+                    />
+                </Show>
             </div>
+            {move || delete_error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
             <div role="status" data-testid="test-result">
                 {move || {
                     result

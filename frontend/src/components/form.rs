@@ -151,3 +151,59 @@ pub fn FormField(
         </div>
     }
 }
+
+/// A destructive button that asks first: pressed, it is replaced by the question, the confirming
+/// button and "Keep it" (inline, not `window.confirm`, so it is styled, announced and keyboard-usable).
+#[component]
+pub fn ConfirmButton(
+    /// The first button, e.g. "Delete…".
+    label: &'static str,
+    /// Appended, visually hidden, to both buttons' names, e.g. the name of what is deleted.
+    #[prop(optional, into)]
+    what: String,
+    /// The question, e.g. "Delete this schedule? Runs it already created stay."
+    #[prop(into)]
+    question: String,
+    /// The confirming button, e.g. "Delete schedule".
+    confirm_label: &'static str,
+    /// While the action runs (the confirming button is disabled).
+    busy: RwSignal<bool>,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let what = StoredValue::new(if what.is_empty() {
+        String::new()
+    } else {
+        format!(" {what}")
+    });
+    let hidden_name = move || view! { <span class="visually-hidden">{what.get_value()}</span> };
+    view! {
+        <Show
+            when=move || confirming.get()
+            fallback=move || {
+                view! {
+                    <button type="button" class="button danger" on:click=move |_| confirming.set(true)>
+                        {label}
+                        {hidden_name()}
+                    </button>
+                }
+            }
+        >
+            <div class="confirm" role="group" aria-label=format!("Confirm: {confirm_label}")>
+                <p>{question.clone()}</p>
+                <button
+                    type="button"
+                    class="button danger"
+                    disabled=busy
+                    on:click=move |_| on_confirm.run(())
+                >
+                    {confirm_label}
+                    {hidden_name()}
+                </button>
+                <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>
+                    "Keep it"
+                </button>
+            </div>
+        </Show>
+    }
+}

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::api::{self, ApiError};
 use crate::clock::format_time;
 use crate::components::deployment_settings::FlowResource;
-use crate::components::form::FormActions;
+use crate::components::form::{ConfirmButton, FormActions};
 use crate::components::parameters::{check_as_typed, server_field_errors, Blocks, ParameterField};
 use crate::components::shell::use_can_operate;
 use crate::components::LoadingNotice;
@@ -197,7 +197,6 @@ fn ScheduleCard(
     let can_operate = use_can_operate();
     let id = schedule.id;
     let busy = RwSignal::new(false);
-    let confirming = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let title = describe_timing(&schedule);
     let switch_id = format!("schedule-active-{id}");
@@ -221,7 +220,7 @@ fn ScheduleCard(
             busy.try_set(false);
         });
     };
-    let delete = move |_| {
+    let delete = move |()| {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
@@ -300,34 +299,13 @@ fn ScheduleCard(
                     >
                         "Edit"
                     </button>
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="button danger"
-                                    on:click=move |_| confirming.set(true)
-                                >
-                                    "Delete…"
-                                </button>
-                            }
-                        }
-                    >
-                        <div class="confirm" role="group" aria-label="Confirm deletion">
-                            <p>"Delete this schedule? Runs it already created stay."</p>
-                            <button type="button" class="button danger" disabled=busy on:click=delete>
-                                "Delete schedule"
-                            </button>
-                            <button
-                                type="button"
-                                class="button secondary"
-                                on:click=move |_| confirming.set(false)
-                            >
-                                "Keep it"
-                            </button>
-                        </div>
-                    </Show>
+                    <ConfirmButton
+                        label="Delete…"
+                        question="Delete this schedule? Runs it already created stay."
+                        confirm_label="Delete schedule"
+                        busy
+                        on_confirm=Callback::new(delete)
+                    />
                 </div>
                 {move || error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
             </Show>
