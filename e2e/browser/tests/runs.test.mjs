@@ -46,7 +46,7 @@ async function waitForRunState(state, wait = RUN_WAIT) {
 /** Opens the deployment's custom run form. */
 async function openRunForm() {
   await page.goto(`${server.url}/deployments/${deployment.id}`);
-  await page.getByRole('button', { name: 'Run…' }).click();
+  await page.getByRole('button', { name: 'Custom run…' }).click();
   await page.getByLabel('DHIS2 credentials').waitFor(WAIT);
   // The credentials dropdown lists the block once the blocks have loaded.
   await page.locator('#param-credentials option', { hasText: 'demo DHIS2' }).waitFor({ state: 'attached', ...WAIT });
@@ -330,6 +330,24 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await screenshotBothSizes(page, 'dashboard-with-runs');
   });
 
+  test('a quick run uses the deployment defaults, and says what is missing from them', async () => {
+    const before = (await api.get('/runs')).body.items.length;
+    await page.goto(`${server.url}/deployments/${deployment.id}`);
+    await page.getByRole('button', { name: 'Quick run' }).click();
+    await page.getByRole('alert').filter({ hasText: /credentials: is required\. Set the missing defaults under Edit settings/ }).waitFor(WAIT);
+    assert.equal((await api.get('/runs')).body.items.length, before, 'no run was created');
+
+    const patched = await api.patch(`/deployments/${deployment.id}`, {
+      parameters: { credentials: block.id, end_mode: 'calculated', prediction_setup_id: 1 },
+    });
+    assert.equal(patched.status, 200);
+    await page.reload();
+    await page.getByRole('button', { name: 'Quick run' }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
+    await waitForRunState('Completed', { timeout: 60_000 });
+    assert.deepEqual((await shownRun()).parameters, { credentials: block.id, end_mode: 'calculated', prediction_setup_id: 1 });
+  });
+
   test('a viewer sees runs and deployments but no control that would change them', async () => {
     assert.equal(
       (await api.post('/users', { username: 'vic', password: VIEWER_PASSWORD, role: 'viewer' })).status,
@@ -340,7 +358,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await viewer.goto(`${server.url}/deployments/${deployment.id}`);
     await viewer.getByRole('heading', { name: deployment.name, level: 1 }).waitFor(WAIT);
     await viewer.getByTestId('schedules').waitFor(WAIT);
-    for (const name of ['Run…', 'Pause', 'Resume', 'Add schedule', 'Edit settings']) {
+    for (const name of ['Quick run', 'Custom run…', 'Pause', 'Resume', 'Add schedule', 'Edit settings']) {
       assert.equal(await viewer.getByRole('button', { name }).count(), 0, name);
     }
     await screenshotBothSizes(viewer, 'viewer-deployment');

@@ -201,6 +201,24 @@ fn DeploymentView(
             busy.try_set(false);
         });
     };
+    let navigate = use_navigate();
+    let quick_run = move |_| {
+        busy.set(true);
+        toggle_error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::trigger_run(id, &TriggerRunRequest::default()).await {
+                Ok(run) => navigate(&format!("/runs/{}", run.id), Default::default()),
+                Err(e) => {
+                    toggle_error.try_set(Some(format!(
+                        "{}. Set the missing defaults under Edit settings, or use Custom run.",
+                        e.to_string().trim_end_matches('.')
+                    )));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
     let parameters =
         serde_json::to_string_pretty(&d.parameters).unwrap_or_else(|_| "{}".to_owned());
     let timeout = d
@@ -230,11 +248,24 @@ fn DeploymentView(
                     <button
                         type="button"
                         class="button primary"
+                        disabled=move || paused || busy.get()
+                        title=if paused {
+                            "Resume the deployment to run it"
+                        } else {
+                            "Start a run with the deployment's parameter defaults"
+                        }
+                        on:click=quick_run.clone()
+                    >
+                        "Quick run"
+                    </button>
+                    <button
+                        type="button"
+                        class="button primary"
                         disabled=move || paused || show_form.get()
                         title=if paused { "Resume the deployment to run it" } else { "" }
                         on:click=move |_| show_form.set(true)
                     >
-                        "Run…"
+                        "Custom run…"
                     </button>
                     <button
                         type="button"
