@@ -56,8 +56,22 @@ export function newProblems() {
   return { pageErrors: [], cspViolations: [], console: [] };
 }
 
-/** Screenshots the page at desktop and at 375 px, and checks the phone view does not scroll sideways. */
+/** The visible form controls of the page that have no accessible name (label, aria-label or -labelledby). */
+export async function unlabelledControls(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)
+      .filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+/**
+ * Screenshots the page at desktop and at 375 px, and checks that the phone view does not scroll
+ * sideways and that every visible input has a label.
+ */
 export async function screenshotBothSizes(page, name) {
+  assert.deepEqual(await unlabelledControls(page), [], `${name} has inputs without a label`);
   await page.screenshot({ path: path.join(OUTPUT_DIR, `${name}-desktop.png`), fullPage: true });
   const viewport = page.viewportSize() ?? DESKTOP;
   await page.setViewportSize(MOBILE);

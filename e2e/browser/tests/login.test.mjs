@@ -104,6 +104,25 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await screenshotBothSizes(page, 'dashboard');
   });
 
+  test('the keyboard reaches the navigation, and the focused link shows a focus ring', async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor(WAIT);
+    const focused = [];
+    for (let i = 0; i < 6; i += 1) {
+      await page.keyboard.press('Tab');
+      focused.push(
+        await page.evaluate(() => {
+          const el = document.activeElement;
+          const style = getComputedStyle(el);
+          return { text: el.textContent.trim(), outline: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+        }),
+      );
+    }
+    const dashboard = focused.find((f) => f.text === 'Dashboard');
+    assert.ok(dashboard, `Tab reaches the Dashboard link (${focused.map((f) => f.text).join(' → ')})`);
+    for (const f of focused) assert.ok(f.outline !== 'none' && f.width >= 2, `visible focus on ${f.text}`);
+  });
+
   test('the navigation opens pages, and unknown addresses say the page is not found', async () => {
     await navLink(page, 'Runs').click();
     await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
