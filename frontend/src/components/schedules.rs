@@ -382,9 +382,17 @@ impl TimingInputs {
                 }
                 (Some(cron), None)
             }
-            Timing::Interval => match self.every.get().trim().parse::<u64>() {
-                Ok(n) if n > 0 => (None, Some(n * self.unit.get())),
-                _ => {
+            Timing::Interval => match self
+                .every
+                .get()
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .and_then(|n| n.checked_mul(self.unit.get()))
+            {
+                Some(seconds) => (None, Some(seconds)),
+                None => {
                     errors.insert(
                         "interval_seconds".to_owned(),
                         "Enter a whole number above 0.".to_owned(),
