@@ -31,6 +31,9 @@ pub enum AppError {
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Conflicts with the current state (duplicate name, last admin, …).
     #[error("{0}")]
     Conflict(String),
@@ -70,6 +73,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::PayloadTooLarge(_) => "payload_too_large",

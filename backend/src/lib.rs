@@ -13,6 +13,7 @@ pub mod orchestrator;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+pub mod text;
 
 /// Installs the TLS crypto provider (rustls with ring) for the process; call before building any
 /// HTTP client. Idempotent.

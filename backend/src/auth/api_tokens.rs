@@ -22,10 +22,7 @@ pub async fn create(
     by: &Principal,
     req: CreateApiTokenRequest,
 ) -> AppResult<CreatedApiToken> {
-    let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::field("name", "name must be 1 to 100 characters"));
-    }
+    let name = crate::text::single_line("name", &req.name, 100)?;
     let role = req.role.unwrap_or(by.role);
     if role > by.role {
         return Err(AppError::field(

@@ -128,8 +128,16 @@ fn dhis2_schema() -> Value {
 }
 
 /// `base_url` must be an absolute http(s) URL with a host, no credentials, query or fragment; trailing
-/// slashes are trimmed.
+/// slashes are trimmed. `username` is one line.
 fn refine_dhis2(data: &mut Map<String, Value>, errors: &mut FieldErrors) {
+    if let Some(Value::String(username)) = data.get("username") {
+        if username.chars().any(char::is_control) {
+            errors.insert(
+                "username".into(),
+                "must be one line without control characters".into(),
+            );
+        }
+    }
     let Some(Value::String(raw)) = data.get("base_url") else {
         return;
     };

@@ -1,14 +1,15 @@
 //! `/api/v1/audit`: the audit log for admins.
 
 use actix_web::{get, web};
-use chap_scheduler_api::{AuditEventView, ErrorBody, Page, Role};
+use chap_scheduler_api::{AuditEventView, ErrorBody, Page};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::extract::Admin;
+use super::input::QueryParams;
 use super::AppState;
-use crate::auth::Principal;
 use crate::db::audit::{self, Cursor, Filter};
 use crate::error::{AppError, AppResult};
 
@@ -51,11 +52,10 @@ struct AuditQuery {
 )]
 #[get("/audit")]
 async fn list_audit(
-    principal: Principal,
+    _principal: Admin,
     state: web::Data<AppState>,
-    query: web::Query<AuditQuery>,
+    query: QueryParams<AuditQuery>,
 ) -> AppResult<web::Json<Page<AuditEventView>>> {
-    principal.require(Role::Admin)?;
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

@@ -10,7 +10,8 @@ use chap_scheduler_api::{
 use secrecy::SecretString;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::extract::{bearer, client_ip};
+use super::extract::client_ip;
+use super::input::JsonBody;
 use super::AppState;
 use crate::auth::{IssuedSession, Principal};
 use crate::db::users;
@@ -78,7 +79,7 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: JsonBody<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     if body.username.trim().is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
@@ -130,11 +131,11 @@ async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> AppResult<Http
     responses((status = 204, description = "Signed out"))
 )]
 #[post("/auth/logout")]
-async fn logout(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let principal = match bearer(&req) {
-        Some(token) => state.auth.authenticate(token, None).await.ok(),
-        None => None,
-    };
+async fn logout(
+    principal: Option<Principal>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let cookie = req.cookie(REFRESH_COOKIE);
     state
         .auth
@@ -182,7 +183,7 @@ async fn me(principal: Principal, state: web::Data<AppState>) -> AppResult<web::
 async fn change_password(
     principal: Principal,
     state: web::Data<AppState>,
-    body: web::Json<ChangePasswordRequest>,
+    body: JsonBody<ChangePasswordRequest>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     state

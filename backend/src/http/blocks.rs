@@ -3,13 +3,15 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chap_scheduler_api::{
-    BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, ErrorBody, Page, Role,
+    BlockTestResult, BlockTypeView, BlockView, CreateBlockRequest, ErrorBody, Page,
     UpdateBlockRequest,
 };
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::extract::{Admin, Operator};
+use super::input::JsonBody;
 use super::AppState;
 use crate::auth::Principal;
 use crate::blocks;
@@ -36,7 +38,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     )
 )]
 #[get("/block-types")]
-async fn list_block_types() -> web::Json<Vec<BlockTypeView>> {
+async fn list_block_types(_principal: Principal) -> web::Json<Vec<BlockTypeView>> {
     web::Json(blocks::block_types().iter().map(|t| t.view()).collect())
 }
 
@@ -49,7 +51,10 @@ async fn list_block_types() -> web::Json<Vec<BlockTypeView>> {
     )
 )]
 #[get("/blocks")]
-async fn list_blocks(state: web::Data<AppState>) -> AppResult<web::Json<Page<BlockView>>> {
+async fn list_blocks(
+    _principal: Principal,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<Page<BlockView>>> {
     Ok(web::Json(Page {
         items: state.blocks.list().await?,
         next_cursor: None,
@@ -70,11 +75,10 @@ async fn list_blocks(state: web::Data<AppState>) -> AppResult<web::Json<Page<Blo
 )]
 #[post("/blocks")]
 async fn create_block(
-    principal: Principal,
+    principal: Admin,
     state: web::Data<AppState>,
-    body: web::Json<CreateBlockRequest>,
+    body: JsonBody<CreateBlockRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Admin)?;
     let block = state.blocks.create(body.into_inner()).await?;
     audit::record(
         state.engine.db(),
@@ -99,6 +103,8 @@ async fn create_block(
 )]
 #[get("/blocks/{id}")]
 async fn get_block(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<BlockView>> {
@@ -122,12 +128,11 @@ async fn get_block(
 )]
 #[patch("/blocks/{id}")]
 async fn update_block(
-    principal: Principal,
+    principal: Admin,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateBlockRequest>,
+    body: JsonBody<UpdateBlockRequest>,
 ) -> AppResult<web::Json<BlockView>> {
-    principal.require(Role::Admin)?;
     let (block, changed) = state
         .blocks
         .update(id.into_inner(), body.into_inner())
@@ -159,11 +164,10 @@ async fn update_block(
 )]
 #[delete("/blocks/{id}")]
 async fn delete_block(
-    principal: Principal,
+    principal: Admin,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Admin)?;
     let row = state.blocks.delete(id.into_inner()).await?;
     audit::record(
         state.engine.db(),
@@ -194,11 +198,10 @@ async fn delete_block(
 )]
 #[post("/blocks/{id}/test")]
 async fn test_block(
-    principal: Principal,
+    _principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<BlockTestResult>> {
-    principal.require(Role::Operator)?;
     let id = id.into_inner();
     let block = state
         .blocks

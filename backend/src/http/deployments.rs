@@ -2,13 +2,15 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chap_scheduler_api::{
-    CreateDeploymentRequest, DeploymentView, ErrorBody, Role, RunView, TriggerRunRequest,
+    CreateDeploymentRequest, DeploymentView, ErrorBody, RunView, TriggerRunRequest,
     UpdateDeploymentRequest,
 };
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::extract::Operator;
+use super::input::JsonBody;
 use super::AppState;
 use crate::auth::{Principal, Via};
 use crate::db::audit;
@@ -36,7 +38,10 @@ pub fn trigger_name(p: &Principal) -> String {
 /// All deployments by name.
 #[utoipa::path(tag = "deployments", responses((status = 200, body = Vec<DeploymentView>), (status = 401, body = ErrorBody)))]
 #[get("/deployments")]
-async fn list_deployments(state: web::Data<AppState>) -> AppResult<web::Json<Vec<DeploymentView>>> {
+async fn list_deployments(
+    _principal: Principal,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<Vec<DeploymentView>>> {
     let all = deployments::list(state.engine.db()).await?;
     Ok(web::Json(all.iter().map(deployments::view).collect()))
 }
@@ -55,11 +60,10 @@ async fn list_deployments(state: web::Data<AppState>) -> AppResult<web::Json<Vec
 )]
 #[post("/deployments")]
 async fn create_deployment(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
-    body: web::Json<CreateDeploymentRequest>,
+    body: JsonBody<CreateDeploymentRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let d = deployments::create(
         state.engine.db(),
         state.engine.registry(),
@@ -85,6 +89,8 @@ async fn create_deployment(
 )]
 #[get("/deployments/{id}")]
 async fn get_deployment(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<DeploymentView>> {
@@ -108,12 +114,11 @@ async fn get_deployment(
 )]
 #[patch("/deployments/{id}")]
 async fn update_deployment(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateDeploymentRequest>,
+    body: JsonBody<UpdateDeploymentRequest>,
 ) -> AppResult<web::Json<DeploymentView>> {
-    principal.require(Role::Operator)?;
     let body = body.into_inner();
     let changes = serde_json::to_value(&body).unwrap_or_default();
     let d = deployments::update(
@@ -154,11 +159,10 @@ async fn update_deployment(
 )]
 #[delete("/deployments/{id}")]
 async fn delete_deployment(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let d = deployments::delete(state.engine.db(), id.into_inner()).await?;
     audit::record(
         state.engine.db(),
@@ -191,12 +195,11 @@ async fn delete_deployment(
 )]
 #[post("/deployments/{id}/runs")]
 async fn trigger_run(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<TriggerRunRequest>,
+    body: JsonBody<TriggerRunRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let dep = deployments::get(state.engine.db(), id.into_inner()).await?;
     if dep.paused {
         return Err(AppError::Conflict(format!(
@@ -208,11 +211,11 @@ async fn trigger_run(
     if body
         .idempotency_key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 100)
+        .is_some_and(|k| k.is_empty() || k.len() > 100 || k.chars().any(char::is_control))
     {
         return Err(AppError::field(
             "idempotency_key",
-            "must be 1 to 100 characters",
+            "must be 1 to 100 characters on one line",
         ));
     }
     let key = body

@@ -1,11 +1,15 @@
 //! Maps [`AppError`] to HTTP: status, the one JSON error shape, `Retry-After`; and makes actix's own
 //! extractor errors (bad JSON, oversized bodies, bad query strings) use the same shape.
 
+use std::sync::OnceLock;
+
+use actix_web::dev::ResourceDef;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use chap_scheduler_api::ErrorBody;
 
+use crate::auth::Principal;
 use crate::error::AppError;
 
 impl ResponseError for AppError {
@@ -16,6 +20,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -39,6 +44,9 @@ impl ResponseError for AppError {
                 header::RETRY_AFTER,
                 retry_after.as_secs().max(1).to_string(),
             ));
+        }
+        if matches!(self, AppError::Unavailable(_)) {
+            resp.insert_header((header::RETRY_AFTER, "1"));
         }
         if matches!(self, AppError::Unauthorized(_)) {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -83,8 +91,54 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     AppError::NotFound(format!("no such resource ({err})")).into()
 }
 
-/// Default service of the API scopes: a JSON 404 instead of the SPA.
-pub async fn api_not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+/// The documented routes under `/api`: each path template with the methods it answers.
+fn documented_routes() -> &'static [(ResourceDef, Vec<String>)] {
+    static ROUTES: OnceLock<Vec<(ResourceDef, Vec<String>)>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        super::openapi()
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| path.starts_with("/api/"))
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then(|| m.to_string()))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect()
+    })
+}
+
+/// Default service of the API scopes. Without credentials 401, so nothing tells an anonymous caller
+/// which routes exist; a documented path asked with another method 405 with `Allow`; else a JSON 404.
+pub async fn api_not_found(
+    _principal: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let path = req.match_info().as_str();
+    if let Some((_, methods)) = documented_routes()
+        .iter()
+        .find(|(def, _)| def.is_match(path))
+    {
+        let allow = methods.join(", ");
+        let err = AppError::MethodNotAllowed(format!(
+            "{} is not allowed here; use {allow}",
+            req.method()
+        ));
+        let mut resp = err.error_response();
+        if let Ok(value) = header::HeaderValue::from_str(&allow) {
+            resp.headers_mut().insert(header::ALLOW, value);
+        }
+        return Ok(resp);
+    }
     Err(AppError::NotFound(format!(
         "no API route {} {}",
         req.method(),

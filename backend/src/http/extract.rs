@@ -1,12 +1,15 @@
-//! Request extractors: the authenticated [`Principal`] and the client address.
+//! Who is calling: the middleware that resolves a bearer credential, the [`Principal`], [`Operator`] and
+//! [`Admin`] extractors that protect a handler by its signature, and the client address.
 
 use std::future::{ready, Ready};
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use chap_scheduler_api::Role;
 
 use super::AppState;
 use crate::auth::Principal;
@@ -43,51 +46,44 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Whether a request needs credentials: everything under `/api/` and `/info`, except the public
-/// operations and the OpenAPI document. Default-deny, so a new route is protected without extra code.
-pub fn is_protected(method: &Method, path: &str) -> bool {
-    let under_api = path.starts_with("/api/") && path != "/api/openapi.json";
-    let method = method.as_str().to_ascii_lowercase();
-    (under_api || path == "/info")
-        && !super::PUBLIC_OPERATIONS
-            .iter()
-            .any(|(m, p)| *m == method && *p == path)
-}
+/// A bearer credential that did not authenticate: the error the handler's extractor answers with.
+struct AuthFailure(AppError);
 
-/// Middleware: authenticates every protected request before any handler or body extractor runs,
-/// and leaves the [`Principal`] in the request for handlers.
-pub async fn authenticate(
+/// Middleware: resolves an `Authorization: Bearer` credential, when the request carries one, into a
+/// [`Principal`] (or the reason it was refused) before routing and before any body is read. It decides
+/// nothing about access: a handler is protected by taking a [`Principal`], [`Operator`] or [`Admin`],
+/// so how a path is spelled cannot matter.
+pub async fn resolve_credentials(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if !is_protected(req.method(), req.path()) {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    }
-    let outcome = match req.app_data::<web::Data<AppState>>().cloned() {
-        None => Err(AppError::Internal(anyhow::anyhow!(
-            "application state missing"
-        ))),
-        Some(state) => match bearer(req.request()) {
-            None => Err(AppError::Unauthorized(
-                "sign in, or send Authorization: Bearer <token>".into(),
-            )),
-            Some(token) => {
-                let ip = client_ip(req.request(), state.config.trust_proxy_headers);
-                state.auth.authenticate(token, Some(ip)).await
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let (Some(state), Some(token)) = (state, bearer(req.request())) {
+        let ip = client_ip(req.request(), state.config.trust_proxy_headers);
+        match state.auth.authenticate(token, Some(ip)).await {
+            Ok(principal) => {
+                req.extensions_mut().insert(principal);
             }
-        },
-    };
-    match outcome {
-        Ok(principal) => {
-            req.extensions_mut().insert(principal);
-            next.call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            Err(err) => {
+                req.extensions_mut().insert(AuthFailure(err));
+            }
         }
-        Err(err) => Ok(req.error_response(err).map_into_right_body()),
+    }
+    next.call(req).await
+}
+
+fn not_signed_in() -> AppError {
+    AppError::Unauthorized("sign in, or send Authorization: Bearer <token>".into())
+}
+
+/// The request's principal, or why there is none (401, or 503 when the database could not tell).
+fn principal_of(req: &HttpRequest) -> Result<Principal, AppError> {
+    if let Some(principal) = req.extensions().get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    match req.extensions_mut().remove::<AuthFailure>() {
+        Some(AuthFailure(err)) => Err(err),
+        None => Err(not_signed_in()),
     }
 }
 
@@ -96,27 +92,47 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.extensions().get::<Principal>().cloned().ok_or_else(|| {
-            AppError::Unauthorized("sign in, or send Authorization: Bearer <token>".into())
-        }))
+        ready(principal_of(req))
     }
 }
 
+/// A signed-in caller with at least the operator role. Taken as a handler's first argument, the 401 or
+/// 403 comes before the path, query or body is looked at.
+pub struct Operator(pub Principal);
+
+/// A signed-in admin; see [`Operator`].
+pub struct Admin(pub Principal);
+
+macro_rules! role_extractor {
+    ($name:ident, $role:expr) => {
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = Ready<Result<Self, Self::Error>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(principal_of(req).and_then(|p| {
+                    p.require($role)?;
+                    Ok($name(p))
+                }))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = Principal;
+
+            fn deref(&self) -> &Principal {
+                &self.0
+            }
+        }
+    };
+}
+
+role_extractor!(Operator, Role::Operator);
+role_extractor!(Admin, Role::Admin);
+
 #[cfg(test)]
 mod tests {
-    use super::{is_protected, strip_port, Method};
-
-    #[test]
-    fn api_routes_are_protected_unless_listed_public() {
-        assert!(is_protected(&Method::GET, "/api/v1/users"));
-        assert!(is_protected(&Method::GET, "/api/v1/anything-new"));
-        assert!(is_protected(&Method::GET, "/info"));
-        assert!(is_protected(&Method::GET, "/api/v1/auth/login"));
-        assert!(!is_protected(&Method::POST, "/api/v1/auth/login"));
-        assert!(!is_protected(&Method::GET, "/api/openapi.json"));
-        assert!(!is_protected(&Method::GET, "/health"));
-        assert!(!is_protected(&Method::GET, "/runs/42"));
-    }
+    use super::strip_port;
 
     #[test]
     fn ports_are_stripped_from_v4_and_v6_addresses() {

@@ -5,6 +5,7 @@ use chap_scheduler_api::{ErrorBody, FlowView};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::Flow;
 
@@ -24,7 +25,7 @@ fn view(flow: &dyn Flow) -> FlowView {
 /// Every registered flow with its parameter schema.
 #[utoipa::path(tag = "flows", responses((status = 200, body = Vec<FlowView>), (status = 401, body = ErrorBody)))]
 #[get("/flows")]
-async fn list_flows(state: web::Data<AppState>) -> web::Json<Vec<FlowView>> {
+async fn list_flows(_principal: Principal, state: web::Data<AppState>) -> web::Json<Vec<FlowView>> {
     web::Json(
         state
             .engine
@@ -43,6 +44,8 @@ async fn list_flows(state: web::Data<AppState>) -> web::Json<Vec<FlowView>> {
 )]
 #[get("/flows/{name}")]
 async fn get_flow(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> AppResult<web::Json<FlowView>> {

@@ -8,6 +8,7 @@ mod deployments;
 pub mod error;
 pub mod extract;
 mod flows;
+pub mod input;
 mod runs;
 mod schedules;
 mod spa;
@@ -178,7 +179,8 @@ pub fn app(
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
         .service(spa::precompressed(static_dir.clone()))
         .service(spa::service(static_dir))
-        .wrap(actix_web::middleware::from_fn(extract::authenticate))
+        .default_service(web::to(spa::not_found))
+        .wrap(actix_web::middleware::from_fn(extract::resolve_credentials))
         .wrap(
             DefaultHeaders::new()
                 .add(("Content-Security-Policy", CSP))

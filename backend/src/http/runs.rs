@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chap_scheduler_api::{
-    ArtifactView, DayStats, ErrorBody, LogPage, LogView, Page, Role, RunDetail, RunState, RunStats,
+    ArtifactView, DayStats, ErrorBody, LogPage, LogView, Page, RunDetail, RunState, RunStats,
     RunView,
 };
 use chrono::{DateTime, Utc};
@@ -19,6 +19,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::deployments::trigger_name;
+use super::extract::Operator;
+use super::input::QueryParams;
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit::{self, Cursor};
@@ -76,8 +78,10 @@ async fn find_run(state: &AppState, id: Uuid) -> AppResult<flow_run::Model> {
 )]
 #[get("/runs")]
 async fn list_runs(
+    _principal: Principal,
+
     state: web::Data<AppState>,
-    query: web::Query<RunQuery>,
+    query: QueryParams<RunQuery>,
 ) -> AppResult<web::Json<Page<RunView>>> {
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(50);
@@ -144,6 +148,8 @@ async fn list_runs(
 )]
 #[get("/runs/{id}")]
 async fn get_run(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<RunDetail>> {
@@ -170,11 +176,10 @@ async fn get_run(
 )]
 #[post("/runs/{id}/cancel")]
 async fn cancel_run(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<RunView>> {
-    principal.require(Role::Operator)?;
     let run = state.engine.cancel(*id, &trigger_name(&principal)).await?;
     audit::record(
         state.engine.db(),
@@ -202,11 +207,10 @@ async fn cancel_run(
 )]
 #[post("/runs/{id}/retry")]
 async fn retry_run(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let old = find_run(&state, *id).await?;
     if !state_of(&old.state).is_terminal() {
         return Err(AppError::Conflict(format!(
@@ -312,9 +316,11 @@ async fn logs_after(
 )]
 #[get("/runs/{id}/logs")]
 async fn run_logs(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<LogQuery>,
+    query: QueryParams<LogQuery>,
 ) -> AppResult<web::Json<LogPage>> {
     let run = find_run(&state, *id).await?;
     let limit = query.limit.unwrap_or(200);
@@ -342,10 +348,12 @@ async fn run_logs(
 )]
 #[get("/runs/{id}/logs/stream")]
 async fn stream_logs(
+    _principal: Principal,
+
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<LogQuery>,
+    query: QueryParams<LogQuery>,
 ) -> AppResult<HttpResponse> {
     let run = find_run(&state, *id).await?;
     let levels = levels_from(query.level.as_deref())?;
@@ -431,6 +439,8 @@ async fn stream_logs(
 )]
 #[get("/runs/{id}/artifacts")]
 async fn run_artifacts(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<Vec<ArtifactView>>> {
@@ -469,8 +479,10 @@ struct StatsQuery {
 )]
 #[get("/runs/stats")]
 async fn run_stats(
+    _principal: Principal,
+
     state: web::Data<AppState>,
-    query: web::Query<StatsQuery>,
+    query: QueryParams<StatsQuery>,
 ) -> AppResult<web::Json<RunStats>> {
     let days = query.days.unwrap_or(14);
     if !(1..=90).contains(&days) {

@@ -3,7 +3,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chap_scheduler_api::{
-    ErrorBody, PreviewRequest, PreviewResponse, Role, ScheduleRequest, ScheduleView,
+    ErrorBody, PreviewRequest, PreviewResponse, ScheduleRequest, ScheduleView,
 };
 use chrono::Utc;
 use serde::Deserialize;
@@ -12,6 +12,8 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::extract::Operator;
+use super::input::{JsonBody, QueryParams};
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit;
@@ -56,7 +58,9 @@ fn preview_of(timing: &Timing, timezone: &str, count: Option<u32>) -> AppResult<
 )]
 #[post("/schedules/preview")]
 async fn preview_expression(
-    body: web::Json<PreviewRequest>,
+    _principal: Principal,
+
+    body: JsonBody<PreviewRequest>,
 ) -> AppResult<web::Json<PreviewResponse>> {
     let b = body.into_inner();
     let tz = b.timezone.unwrap_or_else(|| "UTC".into());
@@ -75,7 +79,10 @@ async fn preview_expression(
     responses((status = 200, body = Vec<ScheduleView>), (status = 401, body = ErrorBody))
 )]
 #[get("/schedules")]
-async fn list_all_schedules(state: web::Data<AppState>) -> AppResult<web::Json<Vec<ScheduleView>>> {
+async fn list_all_schedules(
+    _principal: Principal,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<Vec<ScheduleView>>> {
     let all = schedules::list_all(state.engine.db()).await?;
     Ok(web::Json(all.iter().map(schedules::view).collect()))
 }
@@ -88,6 +95,8 @@ async fn list_all_schedules(state: web::Data<AppState>) -> AppResult<web::Json<V
 )]
 #[get("/deployments/{id}/schedules")]
 async fn list_schedules(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<Vec<ScheduleView>>> {
@@ -111,12 +120,11 @@ async fn list_schedules(
 )]
 #[post("/deployments/{id}/schedules")]
 async fn create_schedule(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<ScheduleRequest>,
+    body: JsonBody<ScheduleRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let dep = deployments::get(state.engine.db(), *id).await?;
     let s = schedules::create(&state.engine, &dep, body.into_inner()).await?;
     audit::record(
@@ -138,6 +146,8 @@ async fn create_schedule(
 )]
 #[get("/schedules/{id}")]
 async fn get_schedule(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<ScheduleView>> {
@@ -161,12 +171,11 @@ async fn get_schedule(
 )]
 #[patch("/schedules/{id}")]
 async fn update_schedule(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<ScheduleRequest>,
+    body: JsonBody<ScheduleRequest>,
 ) -> AppResult<web::Json<ScheduleView>> {
-    principal.require(Role::Operator)?;
     let body = body.into_inner();
     let changes = serde_json::to_value(&body).unwrap_or_default();
     let s = schedules::update(&state.engine, *id, body).await?;
@@ -194,11 +203,10 @@ async fn update_schedule(
 )]
 #[delete("/schedules/{id}")]
 async fn delete_schedule(
-    principal: Principal,
+    principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Operator)?;
     let s = schedules::delete(state.engine.db(), *id).await?;
     audit::record(
         state.engine.db(),
@@ -227,9 +235,11 @@ struct CountQuery {
 )]
 #[get("/schedules/{id}/preview")]
 async fn preview_schedule(
+    _principal: Principal,
+
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<CountQuery>,
+    query: QueryParams<CountQuery>,
 ) -> AppResult<web::Json<PreviewResponse>> {
     let s = schedules::get(state.engine.db(), *id).await?;
     let timing = schedules::timing_of(&s).map_err(AppError::Conflict)?;

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use actix_files::{Files, NamedFile};
 use actix_web::dev::{fn_service, HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, ContentEncoding};
-use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use actix_web::http::Method;
+use actix_web::{guard, web, HttpRequest, HttpResponse, Responder};
+
+use crate::error::AppError;
 
 const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chap-scheduler</title></head>\
 <body><h1>chap-scheduler</h1><p>The web UI has not been built. Run <code>scripts/build-frontend.sh</code> \
@@ -67,10 +70,52 @@ pub fn precompressed(dir: PathBuf) -> impl HttpServiceFactory {
     ))
 }
 
-/// Serves `dir` at `/`; paths that are not files get `index.html` (history-API routing).
+/// The application's default service: a JSON 404 for what no route and no client route matches.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound("no such page or API route".into()))
+}
+
+/// Server paths whose other spellings must never fall through to the SPA.
+const SERVER_PREFIXES: &[&str] = &["api", "docs", "info", "health", "ready", "metrics"];
+
+/// Whether a path (as sent, not decoded) can be one of the SPA's client routes: plainly spelled (no
+/// percent-encoding, empty or dot segments) and not a server path in another case. Anything else is
+/// a 404, so no odd spelling of a server path is answered with a page.
+fn is_client_route(raw_path: &str) -> bool {
+    let Some(rest) = raw_path.strip_prefix('/') else {
+        return false;
+    };
+    let first = rest.split('/').next().unwrap_or("");
+    if SERVER_PREFIXES
+        .iter()
+        .any(|p| first.eq_ignore_ascii_case(p))
+    {
+        return false;
+    }
+    let plain = |seg: &str| {
+        seg.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+            && seg != "."
+            && seg != ".."
+    };
+    // A trailing slash is allowed; an empty segment elsewhere (`//`) is not.
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    segments
+        .iter()
+        .enumerate()
+        .all(|(i, seg)| plain(seg) && (!seg.is_empty() || i == last))
+}
+
+/// Serves `dir` at `/`; paths that are not files get `index.html` (history-API routing). Only GET and
+/// HEAD of plainly spelled paths reach it: anything else falls through to [`not_found`].
 pub fn service(dir: PathBuf) -> Files {
     let index = dir.join("index.html");
     Files::new("/", dir)
+        .guard(guard::fn_guard(|ctx| {
+            matches!(ctx.head().method, Method::GET | Method::HEAD)
+                && is_client_route(ctx.head().uri.path())
+        }))
         .index_file("index.html")
         .prefer_utf8(true)
         .default_handler(fn_service(move |req: ServiceRequest| {
@@ -95,4 +140,39 @@ pub fn service(dir: PathBuf) -> Files {
                 Ok(ServiceResponse::new(req, resp))
             }
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_client_route;
+
+    #[test]
+    fn only_plainly_spelled_paths_outside_the_server_routes_are_client_routes() {
+        for ok in [
+            "/",
+            "/runs",
+            "/runs/",
+            "/deployments/abc-1/schedules",
+            "/no/such/page",
+        ] {
+            assert!(is_client_route(ok), "{ok}");
+        }
+        for refused in [
+            "",
+            "//api/v1/runs",
+            "/%2Fapi/v1/runs",
+            "/%61pi/v1",
+            "/./api/v1/runs",
+            "/x/../api",
+            "/API/v1/runs",
+            "/Info",
+            "/DOCS/",
+            "/runs//x",
+            "/runs/%20",
+            "/api",
+            "/metrics",
+        ] {
+            assert!(!is_client_route(refused), "{refused}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use chap_scheduler_api::{ApiTokenView, CreateApiTokenRequest, CreatedApiToken, E
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::input::JsonBody;
 use super::AppState;
 use crate::auth::{api_tokens, Principal};
 use crate::error::AppResult;
@@ -48,7 +49,7 @@ async fn list_tokens(
 async fn create_token(
     principal: Principal,
     state: web::Data<AppState>,
-    body: web::Json<CreateApiTokenRequest>,
+    body: JsonBody<CreateApiTokenRequest>,
 ) -> AppResult<HttpResponse> {
     let created = api_tokens::create(state.auth.db(), &principal, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(created))

@@ -1,12 +1,14 @@
 //! `/api/v1/users`: user management for admins.
 
 use actix_web::{get, patch, post, web, HttpResponse};
-use chap_scheduler_api::{CreateUserRequest, ErrorBody, Page, Role, UpdateUserRequest, UserView};
+use chap_scheduler_api::{CreateUserRequest, ErrorBody, Page, UpdateUserRequest, UserView};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::extract::Admin;
+use super::input::JsonBody;
 use super::AppState;
-use crate::auth::{self, Principal};
+use crate::auth;
 use crate::db::users;
 use crate::error::{AppError, AppResult};
 
@@ -29,10 +31,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
 )]
 #[get("/users")]
 async fn list_users(
-    principal: Principal,
+    _principal: Admin,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<Page<UserView>>> {
-    principal.require(Role::Admin)?;
     let rows = users::list(state.auth.db()).await?;
     Ok(web::Json(Page {
         items: rows.iter().map(users::view).collect(),
@@ -54,11 +55,10 @@ async fn list_users(
 )]
 #[post("/users")]
 async fn create_user(
-    principal: Principal,
+    principal: Admin,
     state: web::Data<AppState>,
-    body: web::Json<CreateUserRequest>,
+    body: JsonBody<CreateUserRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(Role::Admin)?;
     let user = auth::users::create(state.auth.db(), Some(&principal), body.into_inner()).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -76,11 +76,10 @@ async fn create_user(
 )]
 #[get("/users/{id}")]
 async fn get_user(
-    principal: Principal,
+    _principal: Admin,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<UserView>> {
-    principal.require(Role::Admin)?;
     let id = id.into_inner();
     let user = users::by_id(state.auth.db(), id)
         .await?
@@ -107,12 +106,11 @@ async fn get_user(
 )]
 #[patch("/users/{id}")]
 async fn update_user(
-    principal: Principal,
+    principal: Admin,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUserRequest>,
+    body: JsonBody<UpdateUserRequest>,
 ) -> AppResult<web::Json<UserView>> {
-    principal.require(Role::Admin)?;
     let user = auth::users::update(
         state.auth.db(),
         Some(&principal),

@@ -16,6 +16,7 @@ use super::state::RunState;
 use crate::db::entities::{deployment, flow_run};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
+use crate::text;
 
 /// The API view of a deployment.
 pub fn view(d: &deployment::Model) -> DeploymentView {
@@ -49,11 +50,28 @@ pub fn strategy_of(raw: &str) -> CollisionStrategy {
 }
 
 fn check_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::field("name", "must be 1 to 100 characters"));
+    text::single_line("name", name, 100)
+}
+
+/// Longest description.
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// Most tags on a deployment.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag.
+pub const MAX_TAG_CHARS: usize = 50;
+
+fn check_description(description: &str) -> AppResult<String> {
+    text::multi_line("description", description, MAX_DESCRIPTION_CHARS)
+}
+
+fn check_tags(tags: &[String]) -> AppResult<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::field("tags", format!("at most {MAX_TAGS} tags")));
     }
-    Ok(name.to_string())
+    tags.iter()
+        .enumerate()
+        .map(|(i, tag)| text::single_line(&format!("tags[{i}]"), tag, MAX_TAG_CHARS))
+        .collect()
 }
 
 fn check_policy(
@@ -154,8 +172,8 @@ pub async fn create(
         id: Set(Uuid::new_v4()),
         name: Set(name.clone()),
         flow_name: Set(req.flow_name),
-        description: Set(req.description),
-        tags: Set(serde_json::json!(req.tags)),
+        description: Set(check_description(&req.description)?),
+        tags: Set(serde_json::json!(check_tags(&req.tags)?)),
         parameters: Set(parameters),
         paused: Set(req.paused),
         concurrency_limit: Set(req.concurrency_limit.map(|l| l as i32)),
@@ -204,10 +222,10 @@ pub async fn update(
     };
     d.name = Set(name.clone());
     if let Some(desc) = req.description {
-        d.description = Set(desc);
+        d.description = Set(check_description(&desc)?);
     }
     if let Some(tags) = req.tags {
-        d.tags = Set(serde_json::json!(tags));
+        d.tags = Set(serde_json::json!(check_tags(&tags)?));
     }
     if let Some(params) = req.parameters {
         if let Some(flow) = registry.get(&current.flow_name) {

@@ -12,6 +12,7 @@ mod prediction;
 mod processes;
 mod runs;
 mod schedules;
+mod security;
 mod test_flows;
 mod tokens;
 mod users;

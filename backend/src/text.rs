@@ -1,0 +1,124 @@
+//! One rule for text that clients send: no control characters, and line breaks only in fields that are
+//! documented to hold several lines. The same on SQLite and PostgreSQL (which refuses NUL in text and
+//! in JSON), so a bad character is a 422 at its field, never a database error.
+
+use serde_json::Value;
+
+use crate::error::{AppError, AppResult};
+
+/// The answer for a field holding a control character.
+pub const CONTROL_MESSAGE: &str = "must not contain control characters";
+
+/// Whether `c` is refused in any text: the C0 and C1 controls and DEL, except tab, line feed and
+/// carriage return (which only multi-line fields keep; see [`single_line`]).
+pub fn is_refused_anywhere(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The path of the first string or object key in `value` holding a character refused anywhere:
+/// `name`, `data.username`, `tags[2]`. `None` when the text is clean.
+pub fn first_bad_text(value: &Value) -> Option<String> {
+    fn walk(value: &Value, path: &mut String) -> bool {
+        match value {
+            Value::String(s) => s.chars().any(is_refused_anywhere),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let bad = walk(item, path);
+                if !bad {
+                    path.truncate(len);
+                }
+                bad
+            }),
+            Value::Object(map) => map.iter().any(|(key, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key.replace(is_refused_anywhere, "?"));
+                let bad = key.chars().any(is_refused_anywhere) || walk(item, path);
+                if !bad {
+                    path.truncate(len);
+                }
+                bad
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(value, &mut path).then(|| if path.is_empty() { "body".into() } else { path })
+}
+
+/// A one-line text field: trimmed, 1 to `max_chars` characters, no control characters at all.
+pub fn single_line(field: &str, raw: &str, max_chars: usize) -> AppResult<String> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > max_chars {
+        return Err(AppError::field(
+            field,
+            format!("must be 1 to {max_chars} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(AppError::field(
+            field,
+            "must be one line without control characters",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// A free-text field that may hold several lines: at most `max_chars` characters, no control
+/// characters but tab and line breaks.
+pub fn multi_line(field: &str, raw: &str, max_chars: usize) -> AppResult<String> {
+    if raw.chars().count() > max_chars {
+        return Err(AppError::field(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if raw.chars().any(is_refused_anywhere) {
+        return Err(AppError::field(field, CONTROL_MESSAGE));
+    }
+    Ok(raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_path_of_the_first_bad_string_or_key_is_named() {
+        assert_eq!(first_bad_text(&json!({ "a": "fine\nlines\ttabs" })), None);
+        assert_eq!(
+            first_bad_text(&json!({ "name": "x\u{0}y" })).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            first_bad_text(&json!({ "data": { "ok": 1, "username": "\u{1b}[31m" } })).as_deref(),
+            Some("data.username")
+        );
+        assert_eq!(
+            first_bad_text(&json!({ "tags": ["a", "b\u{7f}"] })).as_deref(),
+            Some("tags[1]")
+        );
+        assert_eq!(
+            first_bad_text(&json!({ "parameters": { "k\u{0}": 1 } })).as_deref(),
+            Some("parameters.k?")
+        );
+        assert_eq!(first_bad_text(&json!("\u{85}")).as_deref(), Some("body"));
+    }
+
+    #[test]
+    fn single_line_fields_refuse_line_breaks_and_multi_line_fields_keep_them() {
+        assert_eq!(single_line("name", "  prod ", 10).unwrap(), "prod");
+        assert!(single_line("name", "a\nb", 10).is_err());
+        assert!(single_line("name", "a\tb", 10).is_err());
+        assert!(single_line("name", "   ", 10).is_err());
+        assert!(single_line("name", &"x".repeat(11), 10).is_err());
+        assert_eq!(multi_line("d", "one\ntwo", 10).unwrap(), "one\ntwo");
+        assert!(multi_line("d", "nul\u{0}", 10).is_err());
+        assert!(multi_line("d", &"x".repeat(11), 10).is_err());
+    }
+}
