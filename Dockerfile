@@ -42,6 +42,10 @@ RUN npm install --global --no-audit --no-fund binaryen@132.0.0 && wasm-opt --ver
 
 # --- The server binary.
 FROM toolchain AS backend
+# make builds jemalloc, the server's allocator (tikv-jemalloc-sys).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=cache,id=chap-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=chap-target-backend,target=/src/target,sharing=locked \

@@ -1,7 +1,7 @@
 //! Benchmarks of chap-scheduler that print figures (they never assert timing):
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench engine -- [all|startup|latency|throughput|schedule|list|http]…
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http]…
 //! ```
 //!
 //! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
@@ -11,6 +11,7 @@ mod api;
 mod cluster;
 mod flow;
 mod footprint;
+mod logins;
 mod runs;
 mod support;
 
@@ -18,8 +19,9 @@ use std::process::ExitCode;
 
 use support::{loadavg, Report, Services};
 
-const ALL: [&str; 6] = [
+const ALL: [&str; 7] = [
     "startup",
+    "logins",
     "latency",
     "throughput",
     "schedule",
@@ -74,6 +76,7 @@ async fn main() -> ExitCode {
         println!("\n== {name} (load {})", loadavg());
         let result = match name {
             "startup" => footprint::run(&services, &mut report).await,
+            "logins" => logins::run(&services, &mut report).await,
             "latency" => runs::latency(&services, &mut report).await,
             "throughput" => runs::throughput(&services, &mut report).await,
             "schedule" => runs::schedule(&services, &mut report).await,

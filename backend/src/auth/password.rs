@@ -1,12 +1,17 @@
-//! Password hashing with argon2id (OWASP minimum: m=19 MiB, t=2, p=1), always off the async runtime.
+//! Password hashing with argon2id (OWASP minimum: m=19 MiB, t=2, p=1), always off the async runtime and
+//! at most one hash per core at once.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::error::{AppError, AppResult};
 
 /// Memory cost in KiB.
 pub const M_COST: u32 = 19 * 1024;
@@ -63,17 +68,44 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Hashes a password on the blocking pool.
-pub async fn hash(password: SecretString) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret()))
-        .await
-        .map_err(|e| anyhow!("password hashing task failed: {e}"))?
+/// How long a hash waits for a free slot before the request is refused as busy.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Slots for hashing: one per core. Each argon2 run takes 19 MiB and a core for tens of
+/// milliseconds, so more at once only adds memory, never throughput.
+fn slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
 }
 
-/// Verifies a password against a stored PHC string on the blocking pool. With `None` (unknown user)
+/// Runs `work` on the blocking pool once a hashing slot is free; 503 when none frees up in time.
+async fn in_slot<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> AppResult<R> {
+    let busy = || {
+        AppError::Unavailable(
+            "too many passwords are being checked at once; try again in a moment".into(),
+        )
+    };
+    let _permit = tokio::time::timeout(SLOT_WAIT, slots().acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(anyhow!("password hashing task failed: {e}")))
+}
+
+/// Hashes a password in a hashing slot.
+pub async fn hash(password: SecretString) -> AppResult<String> {
+    in_slot(move || hash_blocking(password.expose_secret()))
+        .await?
+        .map_err(AppError::Internal)
+}
+
+/// Verifies a password against a stored PHC string in a hashing slot. With `None` (unknown user)
 /// the same work is done against a dummy hash and the answer is always `false`.
-pub async fn verify(password: SecretString, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
+pub async fn verify(password: SecretString, phc: Option<String>) -> AppResult<bool> {
+    in_slot(move || match phc {
         Some(phc) => verify_blocking(password.expose_secret(), &phc),
         None => {
             let _ = verify_blocking(password.expose_secret(), dummy_hash());
@@ -81,7 +113,6 @@ pub async fn verify(password: SecretString, phc: Option<String>) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Warms the dummy hash so the first login for an unknown user is not faster or slower than others.
@@ -99,15 +130,18 @@ mod tests {
             .await
             .unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(
-            verify(
-                "correct horse battery".to_string().into(),
-                Some(phc.clone())
-            )
+        assert!(verify(
+            "correct horse battery".to_string().into(),
+            Some(phc.clone())
+        )
+        .await
+        .unwrap());
+        assert!(!verify("wrong horse battery".to_string().into(), Some(phc))
             .await
-        );
-        assert!(!verify("wrong horse battery".to_string().into(), Some(phc)).await);
-        assert!(!verify("anything at all".to_string().into(), None).await);
+            .unwrap());
+        assert!(!verify("anything at all".to_string().into(), None)
+            .await
+            .unwrap());
     }
 
     #[test]

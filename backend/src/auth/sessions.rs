@@ -74,16 +74,16 @@ impl AuthService {
         ip: &str,
         user_agent: Option<String>,
     ) -> AppResult<IssuedSession> {
-        if let Some(retry_after) = self.throttle.check(ip, username) {
+        let attempt = self.throttle.begin(ip, username).map_err(|retry_after| {
             tracing::warn!(ip, username, "login throttled");
-            return Err(AppError::TooManyRequests { retry_after });
-        }
+            AppError::TooManyRequests { retry_after }
+        })?;
         let found = users::by_username(&self.db, username).await?;
         let ok = password::verify(
             password_text,
             found.as_ref().map(|u| u.password_hash.clone()),
         )
-        .await;
+        .await?;
         let actor = Actor {
             id: found.as_ref().map(|u| u.id),
             name: Some(username.to_lowercase()),
@@ -92,7 +92,6 @@ impl AuthService {
         let user = match found {
             Some(u) if ok && !u.disabled => u,
             other => {
-                self.throttle.record_failure(ip, username);
                 let reason = match other {
                     None => "unknown_user",
                     Some(u) if u.disabled && ok => "disabled",
@@ -109,7 +108,7 @@ impl AuthService {
                 return Err(AppError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(ip, username);
+        self.throttle.succeeded(attempt);
 
         let session_id = Uuid::new_v4();
         let now = now();
@@ -341,7 +340,7 @@ impl AuthService {
         let user = users::by_id(&self.db, principal.user_id)
             .await?
             .ok_or_else(unauthorized)?;
-        if !password::verify(current, Some(user.password_hash.clone())).await {
+        if !password::verify(current, Some(user.password_hash.clone())).await? {
             return Err(AppError::field(
                 "current_password",
                 "the current password is wrong",

@@ -31,21 +31,19 @@ impl LoginThrottle {
         ]
     }
 
-    /// `Some(wait)` when another attempt from `ip` for `username` must wait.
-    pub fn check(&self, ip: &str, username: &str) -> Option<Duration> {
+    /// Starts a login attempt: `Err(wait)` when the address or the account has used its attempts,
+    /// else the attempt, already counted as a failure. Checking and counting under one lock is what
+    /// keeps parallel attempts within the limits: the slow password check comes after.
+    pub fn begin(&self, ip: &str, username: &str) -> Result<Attempt, Duration> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait: Option<Duration> = None;
         for (key, is_ip) in Self::keys(ip, username) {
-            let limit = if is_ip {
-                self.config.max_failures_per_ip
-            } else {
-                self.config.max_failures_per_account
-            } as usize;
+            let limit = self.limit(is_ip);
             if let Some(q) = map.get_mut(&key) {
                 prune(q, now, self.config.window);
                 if q.len() >= limit {
-                    // The oldest failure in the window must age out before another attempt.
+                    // The oldest attempt in the window must age out before another one.
                     let until = q[q.len() - limit] + self.config.window;
                     let w = until
                         .saturating_duration_since(now)
@@ -54,13 +52,9 @@ impl LoginThrottle {
                 }
             }
         }
-        wait
-    }
-
-    /// Records a failed attempt.
-    pub fn record_failure(&self, ip: &str, username: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
         if map.len() > 100_000 {
             // Bound memory under a flood of distinct keys: forget windows that have passed.
             let window = self.config.window;
@@ -69,25 +63,44 @@ impl LoginThrottle {
                 !q.is_empty()
             });
         }
-        let cap = self
-            .config
-            .max_failures_per_ip
-            .max(self.config.max_failures_per_account) as usize;
         for (key, _) in Self::keys(ip, username) {
-            let q = map.entry(key).or_default();
-            prune(q, now, self.config.window);
-            q.push_back(now);
-            while q.len() > cap {
-                q.pop_front();
-            }
+            map.entry(key).or_default().push_back(now);
+        }
+        Ok(Attempt {
+            ip: ip.to_string(),
+            username: username.to_string(),
+            at: now,
+        })
+    }
+
+    fn limit(&self, is_ip: bool) -> usize {
+        if is_ip {
+            self.config.max_failures_per_ip as usize
+        } else {
+            self.config.max_failures_per_account as usize
         }
     }
 
-    /// Forgets the account's failures from this address after a successful login.
-    pub fn record_success(&self, ip: &str, username: &str) {
+    /// The attempt succeeded: it no longer counts against the address, and the account's failures from
+    /// this address are forgotten.
+    pub fn succeeded(&self, attempt: Attempt) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&Self::keys(ip, username)[1].0);
+        let [(ip_key, _), (account_key, _)] = Self::keys(&attempt.ip, &attempt.username);
+        map.remove(&account_key);
+        if let Some(q) = map.get_mut(&ip_key) {
+            if let Some(i) = q.iter().position(|t| *t == attempt.at) {
+                q.remove(i);
+            }
+        }
     }
+}
+
+/// A login attempt in progress, counted as a failure until [`LoginThrottle::succeeded`].
+#[derive(Debug)]
+pub struct Attempt {
+    ip: String,
+    username: String,
+    at: Instant,
 }
 
 fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
@@ -115,33 +128,44 @@ mod tests {
     fn account_limit_applies_per_address() {
         let t = throttle(100, 3);
         for _ in 0..3 {
-            assert!(t.check("1.1.1.1", "alice").is_none());
-            t.record_failure("1.1.1.1", "alice");
+            t.begin("1.1.1.1", "alice").unwrap();
         }
-        let wait = t.check("1.1.1.1", "ALICE").unwrap();
+        let wait = t.begin("1.1.1.1", "ALICE").unwrap_err();
         assert!(wait <= Duration::from_secs(60) && wait >= Duration::from_secs(1));
         // The owner elsewhere is not locked out, and other accounts from the attacker are not blocked yet.
-        assert!(t.check("2.2.2.2", "alice").is_none());
-        assert!(t.check("1.1.1.1", "bob").is_none());
+        assert!(t.begin("2.2.2.2", "alice").is_ok());
+        assert!(t.begin("1.1.1.1", "bob").is_ok());
     }
 
     #[test]
     fn address_limit_spans_accounts() {
         let t = throttle(4, 100);
         for name in ["a", "b", "c", "d"] {
-            t.record_failure("9.9.9.9", name);
+            t.begin("9.9.9.9", name).unwrap();
         }
-        assert!(t.check("9.9.9.9", "e").is_some());
-        assert!(t.check("8.8.8.8", "e").is_none());
+        assert!(t.begin("9.9.9.9", "e").is_err());
+        assert!(t.begin("8.8.8.8", "e").is_ok());
     }
 
     #[test]
-    fn success_clears_the_account_counter() {
-        let t = throttle(100, 2);
-        t.record_failure("1.1.1.1", "alice");
-        t.record_failure("1.1.1.1", "alice");
-        assert!(t.check("1.1.1.1", "alice").is_some());
-        t.record_success("1.1.1.1", "alice");
-        assert!(t.check("1.1.1.1", "alice").is_none());
+    fn attempts_in_flight_count_before_they_are_verified() {
+        // Nothing is verified yet, and still the sixth attempt waits.
+        let t = throttle(5, 100);
+        let in_flight: Vec<Attempt> = (0..5).map(|_| t.begin("7.7.7.7", "x").unwrap()).collect();
+        assert!(t.begin("7.7.7.7", "x").is_err());
+        assert_eq!(in_flight.len(), 5);
+    }
+
+    #[test]
+    fn a_success_gives_its_attempt_back_and_clears_the_account_counter() {
+        let t = throttle(3, 2);
+        t.begin("1.1.1.1", "alice").unwrap();
+        let second = t.begin("1.1.1.1", "alice").unwrap();
+        assert!(t.begin("1.1.1.1", "alice").is_err());
+        t.succeeded(second);
+        assert!(t.begin("1.1.1.1", "alice").is_ok());
+        // Address: one failure and one attempt in flight; the success gave its slot back.
+        assert!(t.begin("1.1.1.1", "bob").is_ok());
+        assert!(t.begin("1.1.1.1", "carol").is_err());
     }
 }

@@ -99,6 +99,65 @@ async fn per_address_limit_throttles_guessing_across_accounts() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
+/// `n` failed logins sent at once from `address` (a trusted proxy reports it); the 401s and 429s.
+async fn parallel_failures(app: &TestApp, address: &str, usernames: Vec<String>) -> (usize, usize) {
+    let requests = usernames.into_iter().map(|name| {
+        browser()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&serde_json::json!({ "username": name, "password": "wrong-password-x" }))
+            .send()
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut counts = (0, 0);
+    for r in answers {
+        match r.unwrap().status() {
+            StatusCode::UNAUTHORIZED => counts.0 += 1,
+            StatusCode::TOO_MANY_REQUESTS => counts.1 += 1,
+            other => panic!("a failed login answered {other}"),
+        }
+    }
+    counts
+}
+
+#[tokio::test]
+async fn parallel_failed_logins_are_counted_before_the_password_is_checked() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_TRUST_PROXY_HEADERS".into(), "true".into());
+    let app = spawn_app_with(vars).await;
+    // 64 at once from one address, each for another account: the address limit (30) holds.
+    let names = (0..64).map(|i| format!("guess{i}")).collect();
+    let (verified, throttled) = parallel_failures(&app, "10.0.0.1", names).await;
+    assert_eq!((verified, throttled), (30, 34));
+    // 20 at once for one account from another address: the account limit (5) holds.
+    let names = (0..20).map(|_| "admin".to_string()).collect();
+    let (verified, throttled) = parallel_failures(&app, "10.0.0.2", names).await;
+    assert_eq!((verified, throttled), (5, 15));
+    // Only verified attempts were audited as failed logins.
+    let failed = sea_orm::ConnectionTrait::query_one_raw(
+        &app.db,
+        sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'auth.login_failed'",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap();
+    assert_eq!(failed, 35);
+    // The owner signs in from elsewhere.
+    let r = browser()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "10.0.0.3")
+        .json(&serde_json::json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 fn forged(claims: serde_json::Value, secret: &str) -> String {
     encode(
         &Header::new(jsonwebtoken::Algorithm::HS256),
