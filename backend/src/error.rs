@@ -85,6 +85,10 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if crate::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return AppError::Unavailable("the database is unavailable; try again shortly".into());
+        }
         AppError::Internal(anyhow::Error::new(err).context("database operation failed"))
     }
 }

@@ -1,7 +1,7 @@
 //! User management: create, change role, disable, reset password; the first admin at start.
 
 use chap_scheduler_api::{CreateUserRequest, Role, UpdateUserRequest, UserView};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
@@ -12,9 +12,9 @@ use crate::db::{self as database, users};
 use crate::error::{AppError, AppResult};
 
 /// Checks a username: 1–64 of letters, digits, `.`, `_`, `-`, `@`.
-pub fn check_username(name: &str) -> Result<String, String> {
-    let name = name.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 64 {
+pub fn check_username(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_lowercase();
+    if name.is_empty() || raw.chars().count() > 64 {
         return Err("username must be 1 to 64 characters".into());
     }
     if !name
@@ -77,7 +77,7 @@ pub async fn update(
         Some(p) => Some(password::hash(SecretString::from(p)).await?),
         None => None,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let user = users::by_id(&txn, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user with id {id}")))?;

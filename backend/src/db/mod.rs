@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chap_scheduler_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -46,9 +49,106 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("applying database migrations")
 }
 
-/// Whether the database answers a trivial query.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.ping().await
+/// Starts a transaction that reads and then writes. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`), waiting up to the busy timeout for another writer: a deferred transaction that read
+/// first cannot take the lock once another connection has written, and fails at once with "database is
+/// locked" whatever the timeout. PostgreSQL ignores the mode.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Whether an error means the database cannot serve requests at all (unreachable, connection lost,
+/// database or tables missing, still locked after the busy timeout) rather than a fault of this
+/// request: such requests answer 503, not 500.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let message = db.message();
+            // PostgreSQL: connection exceptions (08…), shutdown (57P…), no such database (3D000),
+            // no such table (42P01: the schema is gone).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "3D000"
+                || code == "42P01"
+                // SQLite: busy or locked (5, 6 and their extended codes), cannot open (14), I/O (10),
+                // not a database (26), and a missing table.
+                || matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6 | 10 | 14 | 26))
+                || message.starts_with("no such table")
+        }
+        _ => false,
+    }
+}
+
+/// Where the schema stands against this build's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Every migration of this build is applied (a newer build may have applied more).
+    Current,
+    /// No migration table: an empty or foreign database.
+    Unmigrated,
+    /// Migrations of this build not applied yet.
+    Behind(Vec<String>),
+}
+
+/// Reads the applied migrations without changing anything (readiness must not migrate).
+pub async fn schema_state(db: &DatabaseConnection) -> Result<SchemaState, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) if is_missing_table(&e) => return Ok(SchemaState::Unmigrated),
+        Err(e) => return Err(e),
+    };
+    let applied: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "version").ok())
+        .collect();
+    let missing: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .filter(|name| !applied.contains(name))
+        .collect();
+    Ok(if missing.is_empty() {
+        SchemaState::Current
+    } else {
+        SchemaState::Behind(missing)
+    })
+}
+
+fn is_missing_table(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(&**e, sea_orm::sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("42P01") || db.message().starts_with("no such table"))
+        }
+        _ => false,
+    }
 }
 
 /// True when the error is a unique-constraint violation (mapped to 409 by the HTTP layer).

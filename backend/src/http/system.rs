@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AppState;
 use crate::auth::Principal;
+use crate::db::SchemaState;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -23,7 +24,10 @@ async fn health() -> web::Json<Health> {
     })
 }
 
-/// Readiness: the database (and queue) answer.
+/// Readiness: the database answers with this build's schema, and the queue answers.
+///
+/// `checks.database` is `ok`, `not_migrated` (empty, or migrations of this build missing) or
+/// `unavailable`; `checks.queue` is `ok` or `unavailable`.
 #[utoipa::path(
     tag = "system",
     responses(
@@ -34,17 +38,23 @@ async fn health() -> web::Json<Health> {
 #[get("/ready")]
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut checks = BTreeMap::new();
-    let db_ok = match crate::db::ping(state.auth.db()).await {
-        Ok(()) => {
-            checks.insert("database".to_string(), "ok".to_string());
-            true
+    // Answering is not enough: an empty or half-migrated database would fail every request.
+    let (db_ok, db_check) = match crate::db::schema_state(state.auth.db()).await {
+        Ok(SchemaState::Current) => (true, "ok"),
+        Ok(SchemaState::Unmigrated) => {
+            tracing::warn!("readiness: the database has no schema");
+            (false, "not_migrated")
+        }
+        Ok(SchemaState::Behind(missing)) => {
+            tracing::warn!(?missing, "readiness: database migrations missing");
+            (false, "not_migrated")
         }
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unavailable");
-            checks.insert("database".to_string(), "unavailable".to_string());
-            false
+            (false, "unavailable")
         }
     };
+    checks.insert("database".to_string(), db_check.to_string());
     let queue_ok = match state.engine.queue().ping().await {
         Ok(()) => {
             checks.insert("queue".to_string(), "ok".to_string());

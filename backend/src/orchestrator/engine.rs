@@ -10,7 +10,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -211,7 +211,7 @@ impl Engine {
         };
         let now = now();
         let expected = expected_start.unwrap_or(now);
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let mut state = RunState::Scheduled;
         let mut message = None;
         if let (Some(limit), CollisionStrategy::CancelNew) =
@@ -372,7 +372,7 @@ impl Engine {
         let db = &self.inner.db;
         let from = state_of(&run.state);
         let now = now();
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         if let Some(dep) = dep {
             if let Some(limit) = dep.concurrency_limit {
                 // Serialise dispatchers of this deployment (row lock in PostgreSQL, write lock in SQLite).

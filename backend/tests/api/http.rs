@@ -163,3 +163,58 @@ async fn the_ui_assets_go_out_gzipped_to_clients_that_take_gzip() {
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn without_its_schema_the_database_is_not_ready_and_requests_answer_503() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.db
+        .execute_unprepared("DROP TABLE audit_events")
+        .await
+        .unwrap();
+    let r = app.get("/api/v1/audit", &admin).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(body(r).await["error"], "unavailable");
+
+    app.db
+        .execute_unprepared("DROP TABLE seaql_migrations")
+        .await
+        .unwrap();
+    let r = browser().get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = body(r).await;
+    assert_eq!(r["status"], "not_ready");
+    assert_eq!(r["checks"]["database"], "not_migrated");
+    // Alive all the same.
+    let h = browser().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_dropped_postgresql_database_is_503_unavailable_not_500() {
+    use sea_orm::ConnectionTrait;
+    let Some(server) = std::env::var("CHAP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return; // PostgreSQL only: SQLite has no server to lose.
+    };
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let name = app.database_url.rsplit('/').next().unwrap().to_string();
+    let maintenance = sea_orm::Database::connect(server.as_str()).await.unwrap();
+    maintenance
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    for path in ["/api/v1/runs", "/api/v1/deployments"] {
+        let r = app.get(path, &admin).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(body(r).await["error"], "unavailable", "{path}");
+    }
+    let r = browser().get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body(r).await["checks"]["database"], "unavailable");
+}

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod blocks;
+mod concurrency;
 mod helpers;
 mod http;
 mod openapi;

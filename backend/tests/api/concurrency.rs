@@ -1,0 +1,103 @@
+//! Many writers at once: on SQLite only one connection writes at a time, and a transaction that read
+//! before it wrote must wait for the lock instead of failing with "database is locked".
+
+use chap_scheduler_api::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// Sends `n` PATCHes of `path` at once, the i-th with `body(i)`; returns the statuses that were not 200.
+async fn parallel_patches(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    n: usize,
+    body: impl Fn(usize) -> Value,
+) -> Vec<String> {
+    let requests = (0..n).map(|i| {
+        app.client
+            .patch(app.url(path))
+            .bearer_auth(token)
+            .json(&body(i))
+            .send()
+    });
+    let mut refused = Vec::new();
+    for r in futures_util::future::join_all(requests).await {
+        let r = r.unwrap();
+        if r.status() != StatusCode::OK {
+            refused.push(format!(
+                "{} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
+        }
+    }
+    refused
+}
+
+#[tokio::test]
+async fn parallel_updates_of_one_resource_all_succeed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (user, _) = app.user_session("paula", Role::Viewer).await;
+    let roles = ["viewer", "operator"];
+    let refused = parallel_patches(
+        &app,
+        &admin,
+        &format!("/api/v1/users/{}", user.id),
+        20,
+        |i| json!({ "role": roles[i % 2], "disabled": i % 3 == 0 }),
+    )
+    .await;
+    assert!(refused.is_empty(), "users: {refused:?}");
+
+    let dep = app.deployment("test-steps", &admin).await;
+    let dep = dep["id"].as_str().unwrap().to_string();
+    let refused = parallel_patches(
+        &app,
+        &admin,
+        &format!("/api/v1/deployments/{dep}"),
+        20,
+        |i| json!({ "description": format!("edit {i}"), "retries": i % 5 }),
+    )
+    .await;
+    assert!(refused.is_empty(), "deployments: {refused:?}");
+
+    let schedule = body(
+        app.post(
+            &format!("/api/v1/deployments/{dep}/schedules"),
+            &admin,
+            json!({ "cron": "0 3 * * *", "parameters": { "greeting": "hi" } }),
+        )
+        .await,
+    )
+    .await;
+    let path = format!("/api/v1/schedules/{}", schedule["id"].as_str().unwrap());
+    let refused = parallel_patches(
+        &app,
+        &admin,
+        &path,
+        20,
+        |i| json!({ "cron": format!("{} 3 * * *", i % 60), "active": i % 2 == 0 }),
+    )
+    .await;
+    assert!(refused.is_empty(), "schedules: {refused:?}");
+
+    let block = body(
+        app.post(
+            "/api/v1/blocks",
+            &admin,
+            json!({ "name": "district", "block_type": "dhis2-credentials",
+                    "data": { "base_url": "https://dhis2.example.org", "username": "a", "password": "pw-123456789" } }),
+        )
+        .await,
+    )
+    .await;
+    let path = format!("/api/v1/blocks/{}", block["id"].as_str().unwrap());
+    let refused = parallel_patches(&app, &admin, &path, 20, |i| {
+        json!({ "data": { "username": format!("user{i}"), "password": format!("pw-{i}-123456789") } })
+    })
+    .await;
+    assert!(refused.is_empty(), "blocks: {refused:?}");
+}
