@@ -49,10 +49,11 @@ pub fn first_bad_text(value: &Value) -> Option<String> {
     walk(value, &mut path).then(|| if path.is_empty() { "body".into() } else { path })
 }
 
-/// A one-line text field: trimmed, 1 to `max_chars` characters, no control characters at all.
+/// A one-line text field: at most `max_chars` characters as sent, not blank, no control characters at
+/// all; surrounding blanks are trimmed.
 pub fn single_line(field: &str, raw: &str, max_chars: usize) -> AppResult<String> {
     let text = raw.trim();
-    if text.is_empty() || text.chars().count() > max_chars {
+    if text.is_empty() || raw.chars().count() > max_chars {
         return Err(AppError::field(
             field,
             format!("must be 1 to {max_chars} characters"),
@@ -117,6 +118,8 @@ mod tests {
         assert!(single_line("name", "a\tb", 10).is_err());
         assert!(single_line("name", "   ", 10).is_err());
         assert!(single_line("name", &"x".repeat(11), 10).is_err());
+        // The limit is on what was sent, as the API document says, not on what is left after trimming.
+        assert!(single_line("name", &format!(" {} ", "x".repeat(9)), 10).is_err());
         assert_eq!(multi_line("d", "one\ntwo", 10).unwrap(), "one\ntwo");
         assert!(multi_line("d", "nul\u{0}", 10).is_err());
         assert!(multi_line("d", &"x".repeat(11), 10).is_err());

@@ -7,8 +7,10 @@ use crate::UserView;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     /// Username.
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub username: String,
     /// Password.
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub password: String,
 }
 
@@ -32,6 +34,7 @@ pub struct TokenResponse {
 pub struct ChangePasswordRequest {
     /// The current password, to prove it is really the user.
     pub current_password: String,
-    /// The new password (at least 12 characters).
+    /// The new password (12 to 256 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
     pub new_password: String,
 }

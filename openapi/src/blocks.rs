@@ -42,7 +42,8 @@ pub struct BlockView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateBlockRequest {
-    /// Unique name: 1 to 100 characters.
+    /// Unique name: 1 to 100 characters on one line.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// A block type's slug, e.g. `dhis2-credentials`.
     pub block_type: String,
@@ -55,8 +56,9 @@ pub struct CreateBlockRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateBlockRequest {
-    /// New unique name.
+    /// New unique name (1 to 100 characters on one line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
     /// Fields to change; fields left out keep their value. A secret field left out, `null` or `""`
     /// keeps the stored secret; a new value replaces it.

@@ -160,15 +160,18 @@ pub struct DeploymentView {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateDeploymentRequest {
-    /// Unique name (1–100 characters).
+    /// Unique name (1–100 characters on one line).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// A registered flow.
     pub flow_name: String,
-    /// Free text.
+    /// Free text, several lines allowed (at most 2000 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
-    /// Labels.
+    /// Labels: at most 20, each 1–50 characters on one line.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub tags: Vec<String>,
     /// Parameter defaults (validated against the flow's schema, missing required fields allowed).
     #[serde(default)]
@@ -176,23 +179,28 @@ pub struct CreateDeploymentRequest {
     /// Start paused.
     #[serde(default)]
     pub paused: bool,
-    /// Concurrency limit (≥ 1).
+    /// Concurrency limit (1–1000; absent for none).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub concurrency_limit: Option<u32>,
     /// Collision strategy (default `enqueue`).
     #[serde(default)]
     pub collision_strategy: CollisionStrategy,
     /// Retries (0–10).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 10))]
     pub retries: u32,
     /// Seconds before the first retry (0–86400, default 10).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 86400))]
     pub retry_delay_seconds: Option<f64>,
     /// Backoff multiplier (1–10, default 2).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10))]
     pub retry_backoff: Option<f64>,
-    /// Run timeout in seconds (> 0).
+    /// Run timeout in seconds (more than 0, at most 604800).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 604800))]
     pub timeout_seconds: Option<f64>,
 }
 
@@ -201,14 +209,17 @@ pub struct CreateDeploymentRequest {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateDeploymentRequest {
-    /// New name.
+    /// New name (1–100 characters on one line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
-    /// New description.
+    /// New description (at most 2000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
-    /// New labels.
+    /// New labels (at most 20, each 1–50 characters on one line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub tags: Option<Vec<String>>,
     /// New parameter defaults (replace the old ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,23 +227,28 @@ pub struct UpdateDeploymentRequest {
     /// Pause or resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
-    /// New limit; `null` for unlimited.
+    /// New limit (1–1000); `null` for unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub concurrency_limit: Option<Option<u32>>,
     /// New strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collision_strategy: Option<CollisionStrategy>,
-    /// New retries.
+    /// New retries (0–10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 10))]
     pub retries: Option<u32>,
-    /// New retry delay.
+    /// New retry delay (0–86400 seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 86400))]
     pub retry_delay_seconds: Option<f64>,
-    /// New backoff.
+    /// New backoff (1–10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10))]
     pub retry_backoff: Option<f64>,
-    /// New timeout; `null` for none.
+    /// New timeout (more than 0, at most 604800 seconds); `null` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 604800))]
     pub timeout_seconds: Option<Option<f64>>,
 }
 
@@ -243,8 +259,10 @@ pub struct TriggerRunRequest {
     /// Parameters merged over the deployment's defaults (top-level keys replace).
     #[serde(default)]
     pub parameters: Option<Value>,
-    /// A client key: triggering again with the same key returns the first run instead of a new one.
+    /// A client key (1–100 characters on one line): triggering again with the same key returns the
+    /// first run instead of a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub idempotency_key: Option<String>,
 }
 

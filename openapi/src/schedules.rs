@@ -74,6 +74,7 @@ pub struct ScheduleRequest {
     pub cron: Option<String>,
     /// Fixed interval in seconds (1 to 31,536,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31536000))]
     pub interval_seconds: Option<u64>,
     /// Start of the interval grid (default: now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +93,7 @@ pub struct ScheduleRequest {
     pub missed_policy: Option<MissedPolicy>,
     /// Cap of the `all` policy, 1–1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_missed: Option<u32>,
 }
 
@@ -102,8 +104,9 @@ pub struct PreviewRequest {
     /// Cron expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
-    /// Or a fixed interval in seconds.
+    /// Or a fixed interval in seconds (1 to 31,536,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31536000))]
     pub interval_seconds: Option<u64>,
     /// Start of the interval grid (default: now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +116,7 @@ pub struct PreviewRequest {
     pub timezone: Option<String>,
     /// How many fire times, 1–100 (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub count: Option<u32>,
 }
 

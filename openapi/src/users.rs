@@ -70,8 +70,13 @@ pub struct UserView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
     /// Login name: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9._@-]+\s*$")
+    )]
     pub username: String,
     /// Initial password (at least 12 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
     pub password: String,
     /// Role of the new user.
     pub role: Role,
@@ -87,8 +92,9 @@ pub struct UpdateUserRequest {
     /// Disable (ends the user's sessions and API tokens) or re-enable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// Reset the password (ends the user's sessions).
+    /// Reset the password (ends the user's sessions); 12 to 256 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
     pub password: Option<String>,
 }
 
@@ -126,6 +132,7 @@ pub struct ApiTokenView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateApiTokenRequest {
     /// What the token is for (1–100 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// Role of the token; defaults to the creator's role and may not exceed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -188,7 +188,7 @@ impl BlockName {
     /// Parses a name given by a client.
     pub fn parse(raw: &str) -> Result<BlockName, &'static str> {
         let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || raw.chars().count() > 100 {
             return Err("must be 1 to 100 characters");
         }
         if name.chars().any(char::is_control) {

@@ -26,6 +26,7 @@ const DEFAULT_DAYS: i64 = 90;
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

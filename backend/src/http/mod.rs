@@ -22,8 +22,11 @@ use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App};
 use chrono::{DateTime, Utc};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi, SecurityRequirement};
+use utoipa::openapi::{OpenApi, Ref, RefOr, SecurityRequirement};
 use utoipa_actix_web::{scope, AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -88,16 +91,74 @@ fn base_doc() -> OpenApi {
     doc
 }
 
-/// Marks every operation but the public ones as requiring the bearer scheme.
-fn apply_security(doc: &mut OpenApi) {
+/// Marks every operation but the public ones as requiring the bearer scheme, and documents the answers
+/// every operation of its kind can give (so the document lists every status a client can see):
+/// 401 when protected, 400/413/422 with a body, 422 with query parameters, 404 with path parameters,
+/// and 503 when the database is unavailable.
+fn apply_conventions(doc: &mut OpenApi) {
     let requirement = SecurityRequirement::new("bearer", Vec::<String>::new());
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, op) in operations_mut(item) {
-            if !PUBLIC_OPERATIONS.contains(&(method, path.as_str())) {
+            let public = PUBLIC_OPERATIONS.contains(&(method, path.as_str()));
+            if !public {
                 op.security = Some(vec![requirement.clone()]);
+            }
+            let params = op.parameters.clone().unwrap_or_default();
+            let has = |location: ParameterIn| {
+                params
+                    .iter()
+                    .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == location))
+            };
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error_response(description));
+            };
+            if !public {
+                add("401", "Missing, invalid or expired credentials");
+            }
+            if op.request_body.is_some() {
+                add(
+                    "400",
+                    "Malformed JSON, or not `Content-Type: application/json`",
+                );
+                add("413", "The body is larger than the configured limit");
+                add(
+                    "422",
+                    "Invalid input (not an object, a wrong type, a control character, a value out \
+                     of range); `details` maps fields to messages",
+                );
+            }
+            if has(ParameterIn::Query) {
+                add("422", "Invalid query parameter; `details` names it");
+            }
+            if has(ParameterIn::Path) {
+                add("404", "No such resource (or an id that is not one)");
+            }
+            if path != "/health" {
+                add(
+                    "503",
+                    "The database is unavailable, or the server is busy checking passwords; \
+                     retry after `Retry-After` seconds",
+                );
             }
         }
     }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
 }
 
 fn operations_mut(
@@ -141,7 +202,7 @@ where
 /// The OpenAPI document of this build.
 pub fn openapi() -> OpenApi {
     let (_, mut doc) = documented(App::new().into_utoipa_app()).split_for_parts();
-    apply_security(&mut doc);
+    apply_conventions(&mut doc);
     doc
 }
 
@@ -160,7 +221,7 @@ pub fn app(
     let limit = state.config.max_body_bytes;
     let static_dir = state.config.static_dir.clone();
     let (app, mut doc) = documented(App::new().into_utoipa_app()).split_for_parts();
-    apply_security(&mut doc);
+    apply_conventions(&mut doc);
     app.app_data(state)
         .app_data(
             web::JsonConfig::default()

@@ -49,6 +49,9 @@ const DEFAULT_DAYS: i64 = 30;
 #[into_params(parameter_in = Query)]
 struct RunQuery {
     /// Comma-separated states, e.g. `FAILED,CRASHED`.
+    #[param(
+        pattern = "^ *(SCHEDULED|PENDING|RUNNING|COMPLETED|FAILED|CRASHED|CANCELLED|CANCELLING|AWAITING_RETRY) *(, *(SCHEDULED|PENDING|RUNNING|COMPLETED|FAILED|CRASHED|CANCELLED|CANCELLING|AWAITING_RETRY) *)*$"
+    )]
     state: Option<String>,
     /// Only runs of this deployment.
     deployment_id: Option<Uuid>,
@@ -59,6 +62,7 @@ struct RunQuery {
     /// Created before.
     until: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -261,8 +265,10 @@ struct LogQuery {
     /// Only lines with a larger id (the `next_after` of the previous page).
     after: Option<i64>,
     /// Page size, 1–1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Lowest level: `debug`, `info`, `warning` or `error`.
+    #[param(pattern = "^(debug|info|warning|error)$")]
     level: Option<String>,
 }
 
@@ -468,6 +474,7 @@ async fn run_artifacts(
 #[into_params(parameter_in = Query)]
 struct StatsQuery {
     /// Days back including today, 1–90 (default 14).
+    #[param(minimum = 1, maximum = 90)]
     days: Option<i64>,
 }
 

@@ -224,6 +224,7 @@ async fn delete_schedule(
 #[into_params(parameter_in = Query)]
 struct CountQuery {
     /// How many fire times, 1–100 (default 5).
+    #[param(minimum = 1, maximum = 100)]
     count: Option<u32>,
 }
 
