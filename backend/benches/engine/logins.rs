@@ -82,8 +82,8 @@ fn describe(counts: &BTreeMap<u16, usize>) -> String {
         .join(", ")
 }
 
-/// Runs the `logins` benchmark.
-pub async fn run(_services: &Services, report: &mut Report) -> Result<()> {
+/// A fresh `serve` on its own data dir, ready.
+async fn fresh_serve() -> Result<(Proc, String, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let proc = Proc::spawn(
         command(Path::new(BIN), &["serve"], dir.path(), &[]),
@@ -92,14 +92,40 @@ pub async fn run(_services: &Services, report: &mut Report) -> Result<()> {
     )?;
     let base = proc.url()?;
     wait_ready(&base, Duration::from_secs(60)).await?;
+    Ok((proc, base, dir))
+}
+
+/// Runs `work` while sampling the RSS of `proc`; its result and the peak in MiB.
+async fn sampled<T>(proc: &Proc, work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_peak(proc, stop.clone());
+    let out = work.await;
+    stop.store(true, Ordering::Relaxed);
+    (out, sampler.join().unwrap_or(0.0))
+}
+
+/// Rests, reports the RSS after the rest, and stops the process.
+async fn rest_and_stop(proc: Proc, after: &str, report: &mut Report) -> Result<()> {
+    tokio::time::sleep(REST).await;
+    report.add(
+        format!("serve RSS {} s after {after}", REST.as_secs()),
+        format!("{:.1} MiB", proc.mem()?.rss),
+        "< 60 MB",
+    );
+    proc.stop();
+    Ok(())
+}
+
+/// Runs the `logins` benchmark.
+pub async fn run(_services: &Services, report: &mut Report) -> Result<()> {
+    let (proc, base, _dir) = fresh_serve().await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = proc.mem()?.rss;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_peak(&proc, stop.clone());
-    let (counts, ms) = burst(&base, PARALLEL_FAILURES, "not-the-password", false).await;
-    stop.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap_or(0.0);
+    let ((counts, ms), peak) = sampled(
+        &proc,
+        burst(&base, PARALLEL_FAILURES, "not-the-password", false),
+    )
+    .await;
     report.add(
         format!("{PARALLEL_FAILURES} parallel failed logins from one address: answers"),
         format!("{} in {ms:.0} ms (401 = verified)", describe(&counts)),
@@ -110,36 +136,23 @@ pub async fn run(_services: &Services, report: &mut Report) -> Result<()> {
         format!("{idle:.1} → {peak:.1} MiB"),
         "< 100 MB during",
     );
-    tokio::time::sleep(REST).await;
-    report.add(
-        format!("serve RSS {} s after the burst", REST.as_secs()),
-        format!("{:.1} MiB", proc.mem()?.rss),
-        "< 60 MB",
-    );
-    proc.stop();
+    rest_and_stop(proc, "the burst", report).await?;
 
     // A fresh process for the ordinary logins, so the failures above do not throttle them.
-    let dir = tempfile::tempdir()?;
-    let proc = Proc::spawn(
-        command(Path::new(BIN), &["serve"], dir.path(), &[]),
-        "listening on ",
-        Duration::from_secs(60),
-    )?;
-    let base = proc.url()?;
-    wait_ready(&base, Duration::from_secs(60)).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_peak(&proc, stop.clone());
-    let mut counts = BTreeMap::new();
+    let (proc, base, _dir) = fresh_serve().await?;
     let t0 = Instant::now();
-    // Five at a time: the per-account limit counts sign-ins in flight from one address.
-    for _ in 0..ORDINARY / 5 {
-        for (status, n) in burst(&base, 5, ADMIN_PASSWORD, true).await.0 {
-            *counts.entry(status).or_default() += n;
+    let (counts, peak) = sampled(&proc, async {
+        let mut counts = BTreeMap::new();
+        // Five at a time: the per-account limit counts sign-ins in flight from one address.
+        for _ in 0..ORDINARY / 5 {
+            for (status, n) in burst(&base, 5, ADMIN_PASSWORD, true).await.0 {
+                *counts.entry(status).or_default() += n;
+            }
         }
-    }
+        counts
+    })
+    .await;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    stop.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap_or(0.0);
     report.add(
         format!("{ORDINARY} ordinary logins, 5 at a time"),
         format!(
@@ -148,12 +161,5 @@ pub async fn run(_services: &Services, report: &mut Report) -> Result<()> {
         ),
         "",
     );
-    tokio::time::sleep(REST).await;
-    report.add(
-        format!("serve RSS {} s after {ORDINARY} logins", REST.as_secs()),
-        format!("{:.1} MiB", proc.mem()?.rss),
-        "< 60 MB",
-    );
-    proc.stop();
-    Ok(())
+    rest_and_stop(proc, &format!("{ORDINARY} logins"), report).await
 }

@@ -109,7 +109,8 @@ fn documented_routes() -> &'static [(ResourceDef, Vec<String>)] {
                     ("PATCH", item.patch.is_some()),
                 ]
                 .into_iter()
-                .filter_map(|(m, present)| present.then(|| m.to_string()))
+                .filter(|(_, present)| *present)
+                .map(|(m, _)| m.to_string())
                 .collect();
                 (ResourceDef::new(path.as_str()), methods)
             })

@@ -263,6 +263,18 @@ impl TestApp {
         }
     }
 
+    /// The OpenAPI document the app serves (without credentials, as anyone may).
+    pub async fn openapi_document(&self) -> Value {
+        body(
+            browser()
+                .get(self.url("/api/openapi.json"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.client
             .get(self.url(path))

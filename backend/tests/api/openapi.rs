@@ -14,14 +14,7 @@ const EXPECTED_PUBLIC: &[(&str, &str)] = &[
 #[tokio::test]
 async fn every_documented_route_but_the_public_ones_answers_401_without_credentials() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = body(
-        browser()
-            .get(app.url("/api/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi_document().await;
     let mut public = Vec::new();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -115,14 +108,7 @@ async fn swagger_ui_is_served_from_local_assets_with_a_bearer_authorize_button()
     let init = init.text().await.unwrap();
     assert!(init.contains("/api/openapi.json"), "{init}");
 
-    let doc: serde_json::Value = body(
-        browser()
-            .get(app.url("/api/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi_document().await;
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
