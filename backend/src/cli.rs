@@ -109,13 +109,7 @@ impl Cli {
                     "worker started"
                 );
                 println!("worker {} started", engine.worker_id());
-                tokio::select! {
-                    _ = crate::startup::run_workers(engine) => Ok(()),
-                    _ = shutdown_signal() => {
-                        tracing::info!("worker stopping");
-                        Ok(())
-                    }
-                }
+                crate::startup::run_worker_process(engine).await
             }
             Command::Migrate => {
                 let conn = db::connect(&config).await?;
@@ -147,28 +141,6 @@ impl Cli {
             Command::User(cmd) => user_command(&config, cmd).await,
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

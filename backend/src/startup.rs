@@ -15,7 +15,7 @@ use crate::blocks::BlockStore;
 use crate::config::Config;
 use crate::db;
 use crate::http::{self, AppState};
-use crate::orchestrator::{deployments, engine, Engine, FlowRegistry, Queue};
+use crate::orchestrator::{deployments, engine, store, Engine, FlowRegistry, Queue};
 use crate::secrets::KeyRing;
 
 /// A built, bound, not yet running server.
@@ -26,6 +26,7 @@ pub struct Application {
     engine: Engine,
     blocks: BlockStore,
     background: Vec<tokio::task::JoinHandle<()>>,
+    workers: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects, migrates and builds the engine with its queue.
@@ -61,16 +62,33 @@ pub async fn engine_and_blocks(
     Ok((engine, store))
 }
 
-/// Runs this process's workers until the process stops.
-pub async fn run_workers(engine: Engine) {
+/// Runs this process's workers until the engine stops and every run in flight has finished or gone
+/// back to the queue. An error means the workers gave up (the process should exit non-zero).
+pub async fn run_workers(engine: Engine) -> anyhow::Result<()> {
     match engine.queue().clone() {
         Queue::Embedded { wake } => {
-            engine::run_embedded_workers(engine, wake, Duration::from_millis(250)).await
+            engine::run_embedded_workers(engine, wake, Duration::from_millis(250)).await;
+            Ok(())
         }
         Queue::Redis { storage, .. } => {
             crate::orchestrator::queue::run_redis_workers(engine, *storage).await
         }
     }
+}
+
+/// The `worker` command: runs the workers until SIGINT/SIGTERM, then stops gracefully (no new runs;
+/// running ones finish within the grace period or go back to the queue).
+pub async fn run_worker_process(engine: Engine) -> anyhow::Result<()> {
+    let stopper = engine.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            grace_seconds = stopper.settings().shutdown_grace.as_secs_f64(),
+            "worker stopping: no new runs; running ones finish or go back to the queue"
+        );
+        stopper.stop();
+    });
+    run_workers(engine).await
 }
 
 impl Application {
@@ -97,15 +115,26 @@ impl Application {
             "jwt-secret",
         )?;
         auth::password::warm_up().await;
-        let mut background = vec![
+        let background = vec![
             tokio::spawn(engine.clone().run_dispatcher(Duration::from_secs(2))),
             tokio::spawn(crate::orchestrator::schedules::run_scheduler(
                 engine.clone(),
             )),
+            tokio::spawn(store::retention::run_retention(
+                db.clone(),
+                config.retention_days,
+                config.retention_interval.min(Duration::from_secs(60)),
+                config.retention_interval,
+            )),
         ];
-        if config.in_process_workers {
-            background.push(tokio::spawn(run_workers(engine.clone())));
-        }
+        let workers = config.in_process_workers.then(|| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                if let Err(e) = run_workers(engine).await {
+                    tracing::error!(error = %e, "the in-process workers stopped");
+                }
+            })
+        });
         let state = web::Data::new(AppState {
             auth: AuthService::new(db.clone(), &config, jwt_secret.expose_secret().as_bytes()),
             engine: engine.clone(),
@@ -119,6 +148,7 @@ impl Application {
         let server = HttpServer::new(move || http::app(state.clone()))
             .listen(listener)?
             .shutdown_timeout(30)
+            .disable_signals()
             .run();
         Ok(Application {
             server,
@@ -127,6 +157,7 @@ impl Application {
             engine,
             blocks,
             background,
+            workers,
         })
     }
 
@@ -150,15 +181,55 @@ impl Application {
         &self.blocks
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (up to 30 s).
+    /// Serves until SIGINT/SIGTERM. Then, at the same time: drains in-flight requests (up to 30 s),
+    /// and stops the engine: the in-process workers claim nothing more and their runs finish within
+    /// the grace period or go back to the queue.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = self.server.await.context("HTTP server failed");
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let result = tokio::select! {
+            served = &mut server => served.context("HTTP server task failed")?.context("HTTP server failed"),
+            _ = shutdown_signal() => {
+                tracing::info!("stopping: draining requests, finishing or handing back runs");
+                self.engine.stop();
+                tokio::join!(handle.stop(true), async {
+                    if let Some(workers) = self.workers {
+                        let _ = workers.await;
+                    }
+                });
+                server.await.context("HTTP server task failed")?.context("HTTP server failed")
+            }
+        };
+        self.engine.stop();
         for task in self.background {
             task.abort();
         }
+        self.engine.flush_logs().await;
         self.db.close_by_ref().await.ok();
         result
     }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 fn print_first_admin(password: &str) {

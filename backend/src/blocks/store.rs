@@ -6,19 +6,17 @@ use std::sync::Arc;
 use chap_scheduler_api::{BlockView, CreateBlockRequest, UpdateBlockRequest};
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::types::{self, BlockName, BlockType};
-use crate::db::entities::{block, deployment, flow_run, schedule};
+use crate::db::entities::{block, deployment, schedule};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::schema::FieldErrors;
-use crate::orchestrator::state::RunState;
 use crate::orchestrator::{BlockData, BlockSource};
 use crate::secrets::{KeyRing, OpenError, Sealed};
 
@@ -327,17 +325,10 @@ impl BlockStore {
                 s.id
             )));
         }
-        let unfinished: Vec<&str> = RunState::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .map(RunState::as_str)
-            .collect();
-        let runs = flow_run::Entity::find()
-            .filter(flow_run::Column::State.is_in(unfinished))
-            .all(&self.db)
-            .await?;
-        if let Some(r) = runs.iter().find(|r| refers(&r.parameters)) {
-            return Ok(Some(format!("the unfinished run {}", r.id)));
+        if let Some(run) =
+            crate::orchestrator::store::unfinished_run_referring(&self.db, refers).await?
+        {
+            return Ok(Some(format!("the unfinished run {run}")));
         }
         Ok(None)
     }

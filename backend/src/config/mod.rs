@@ -85,6 +85,10 @@ pub struct Config {
     pub requeue_after: Duration,
     /// Runs (with their logs, steps and artifacts) older than this many days are deleted; 0 keeps all.
     pub retention_days: u32,
+    /// How often the retention pass runs (the first one at most a minute after start).
+    pub retention_interval: Duration,
+    /// How long a stopping worker lets its running runs finish before handing them back.
+    pub shutdown_grace: Duration,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -264,6 +268,12 @@ impl Config {
                 parse::<f64>(src, "CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS", 60.0)?.max(1.0),
             ),
             retention_days: parse(src, "CHAP_SCHEDULER_RETENTION_DAYS", 90)?,
+            retention_interval: Duration::from_secs_f64(
+                parse::<f64>(src, "CHAP_SCHEDULER_RETENTION_INTERVAL_SECONDS", 3600.0)?.max(1.0),
+            ),
+            shutdown_grace: Duration::from_secs_f64(
+                parse::<f64>(src, "CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", 60.0)?.max(0.0),
+            ),
             log: src
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
@@ -303,6 +313,7 @@ impl Config {
             heartbeat_timeout: self.heartbeat_timeout,
             worker_concurrency: self.workers,
             requeue_after: self.requeue_after,
+            shutdown_grace: self.shutdown_grace,
             ..Default::default()
         }
     }
@@ -404,6 +415,14 @@ impl Config {
             (
                 "CHAP_SCHEDULER_RETENTION_DAYS",
                 self.retention_days.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_RETENTION_INTERVAL_SECONDS",
+                self.retention_interval.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS",
+                self.shutdown_grace.as_secs_f64().to_string(),
             ),
             ("CHAP_SCHEDULER_LOG", self.log.clone()),
             ("CHAP_SCHEDULER_LOG_FORMAT", self.log_format.clone()),

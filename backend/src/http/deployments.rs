@@ -15,7 +15,7 @@ use super::AppState;
 use crate::auth::{Principal, Via};
 use crate::db::audit;
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::{deployments, runs, Trigger};
+use crate::orchestrator::{deployments, store, Trigger};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -240,8 +240,8 @@ async fn trigger_run(
             json!({ "deployment": dep.name }),
         )
         .await?;
-        Ok(HttpResponse::Created().json(runs::view(&run)))
+        Ok(HttpResponse::Created().json(store::view(&run)))
     } else {
-        Ok(HttpResponse::Ok().json(runs::view(&run)))
+        Ok(HttpResponse::Ok().json(store::view(&run)))
     }
 }

@@ -1,17 +1,10 @@
 //! `/api/v1/runs`: list, detail, cancel, retry, logs (paged and live over SSE), artifacts, stats.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chap_scheduler_api::{
-    ArtifactView, DayStats, ErrorBody, LogPage, LogView, Page, RunDetail, RunState, RunStats,
-    RunView,
-};
+use chap_scheduler_api::{ArtifactView, ErrorBody, LogPage, Page, RunDetail, RunStats, RunView};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -24,9 +17,9 @@ use super::input::QueryParams;
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit::{self, Cursor};
-use crate::db::entities::{artifact, deployment, flow_run, log};
+use crate::db::entities::{deployment, flow_run};
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::runs::{self, state_of};
+use crate::orchestrator::store::{self, RunFilter};
 use crate::orchestrator::{deployments, Trigger};
 
 /// Registers the routes (`stats` before `{id}`).
@@ -69,7 +62,7 @@ struct RunQuery {
 }
 
 async fn find_run(state: &AppState, id: Uuid) -> AppResult<flow_run::Model> {
-    runs::get(state.engine.db(), id)
+    store::get(state.engine.db(), id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no run with id {id}")))
 }
@@ -92,54 +85,36 @@ async fn list_runs(
     if !(1..=200).contains(&limit) {
         return Err(AppError::field("limit", "must be between 1 and 200"));
     }
-    let mut find = flow_run::Entity::find();
+    let mut filter = RunFilter {
+        deployment_id: q.deployment_id,
+        flow_name: q.flow_name.clone(),
+        since: q
+            .since
+            .unwrap_or_else(|| Utc::now() - chrono::Duration::days(DEFAULT_DAYS)),
+        until: q.until,
+        ..RunFilter::default()
+    };
     if let Some(states) = &q.state {
-        let parsed: Result<Vec<RunState>, String> =
-            states.split(',').map(|s| s.trim().parse()).collect();
-        let parsed = parsed.map_err(|e| AppError::field("state", e))?;
-        find = find.filter(flow_run::Column::State.is_in(parsed.iter().map(|s| s.as_str())));
-    }
-    if let Some(d) = q.deployment_id {
-        find = find.filter(flow_run::Column::DeploymentId.eq(d));
-    }
-    if let Some(f) = &q.flow_name {
-        find = find.filter(flow_run::Column::FlowName.eq(f.as_str()));
-    }
-    let since = q
-        .since
-        .unwrap_or_else(|| Utc::now() - chrono::Duration::days(DEFAULT_DAYS));
-    find = find.filter(flow_run::Column::CreatedAt.gte(since));
-    if let Some(u) = q.until {
-        find = find.filter(flow_run::Column::CreatedAt.lt(u));
+        filter.states = states
+            .split(',')
+            .map(|s| s.trim().parse())
+            .collect::<Result<_, String>>()
+            .map_err(|e| AppError::field("state", e))?;
     }
     if let Some(raw) = &q.cursor {
         let c = Cursor::decode(raw)
             .ok_or_else(|| AppError::field("cursor", "not a cursor from this list"))?;
-        find = find.filter(
-            Condition::any()
-                .add(flow_run::Column::CreatedAt.lt(c.at()))
-                .add(
-                    Condition::all()
-                        .add(flow_run::Column::CreatedAt.eq(c.at()))
-                        .add(flow_run::Column::Id.lt(c.id())),
-                ),
-        );
+        filter.after = Some((c.at(), c.id()));
     }
-    let mut rows = find
-        .order_by_desc(flow_run::Column::CreatedAt)
-        .order_by_desc(flow_run::Column::Id)
-        .limit(limit + 1)
-        .all(state.engine.db())
-        .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|r| Cursor::new(r.created_at, r.id).encode())
-    } else {
-        None
-    };
+    let (rows, more) = store::list_runs(state.engine.db(), &filter, limit).await?;
+    let next_cursor = more
+        .then(|| {
+            rows.last()
+                .map(|r| Cursor::new(r.created_at, r.id).encode())
+        })
+        .flatten();
     Ok(web::Json(Page {
-        items: rows.iter().map(runs::view).collect(),
+        items: rows.iter().map(store::view).collect(),
         next_cursor,
     }))
 }
@@ -158,11 +133,11 @@ async fn get_run(
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<RunDetail>> {
     let run = find_run(&state, *id).await?;
-    let (history, steps) = runs::history_and_steps(state.engine.db(), run.id).await?;
+    let (history, steps) = store::history_and_steps(state.engine.db(), run.id).await?;
     Ok(web::Json(RunDetail {
-        run: runs::view(&run),
-        history: history.iter().map(runs::state_change_view).collect(),
-        task_runs: steps.iter().map(runs::task_view).collect(),
+        run: store::view(&run),
+        history: history.iter().map(store::state_change_view).collect(),
+        task_runs: steps.iter().map(store::task_view).collect(),
     }))
 }
 
@@ -193,7 +168,7 @@ async fn cancel_run(
         json!({}),
     )
     .await?;
-    Ok(web::Json(runs::view(&run)))
+    Ok(web::Json(store::view(&run)))
 }
 
 /// Retry a finished run (operator): a new run of the same deployment with the same parameters, linked
@@ -216,7 +191,7 @@ async fn retry_run(
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     let old = find_run(&state, *id).await?;
-    if !state_of(&old.state).is_terminal() {
+    if !store::runs::state_of(&old.state).is_terminal() {
         return Err(AppError::Conflict(format!(
             "the run is {}; only a finished run can be retried",
             old.state
@@ -255,7 +230,7 @@ async fn retry_run(
         json!({ "retry_of": old.id, "by": trigger_name(&principal) }),
     )
     .await?;
-    Ok(HttpResponse::Created().json(runs::view(&run)))
+    Ok(HttpResponse::Created().json(store::view(&run)))
 }
 
 /// Log paging.
@@ -284,36 +259,6 @@ fn levels_from(min: Option<&str>) -> AppResult<Vec<&'static str>> {
     Ok(ALL[start..].to_vec())
 }
 
-fn log_view(l: log::Model) -> LogView {
-    LogView {
-        id: l.id,
-        at: l.at,
-        level: l.level,
-        message: l.message,
-        task_run_id: l.task_run_id,
-    }
-}
-
-async fn logs_after(
-    state: &AppState,
-    run: Uuid,
-    after: i64,
-    limit: u64,
-    levels: &[&str],
-) -> AppResult<Vec<LogView>> {
-    Ok(log::Entity::find()
-        .filter(log::Column::FlowRunId.eq(run))
-        .filter(log::Column::Id.gt(after))
-        .filter(log::Column::Level.is_in(levels.iter().copied()))
-        .order_by_asc(log::Column::Id)
-        .limit(limit)
-        .all(state.engine.db())
-        .await?
-        .into_iter()
-        .map(log_view)
-        .collect())
-}
-
 /// A run's log lines, oldest first.
 #[utoipa::path(
     tag = "runs",
@@ -334,7 +279,14 @@ async fn run_logs(
         return Err(AppError::field("limit", "must be between 1 and 1000"));
     }
     let levels = levels_from(query.level.as_deref())?;
-    let items = logs_after(&state, run.id, query.after.unwrap_or(0), limit, &levels).await?;
+    let items = store::logs_after(
+        state.engine.db(),
+        run.id,
+        query.after.unwrap_or(0),
+        limit,
+        &levels,
+    )
+    .await?;
     let next_after = items.last().map(|l| l.id).or(query.after);
     Ok(web::Json(LogPage { items, next_after }))
 }
@@ -393,8 +345,8 @@ async fn stream_logs(
         }
         loop {
             let mut out = String::new();
-            let current = runs::get(t.state.engine.db(), t.run).await.ok().flatten();
-            let lines = logs_after(&t.state, t.run, t.after, 500, &t.levels)
+            let current = store::get(t.state.engine.db(), t.run).await.ok().flatten();
+            let lines = store::logs_after(t.state.engine.db(), t.run, t.after, 500, &t.levels)
                 .await
                 .unwrap_or_default();
             for l in &lines {
@@ -407,11 +359,11 @@ async fn stream_logs(
                         t.last_state = Some(run.state.clone());
                         out.push_str(&format!(
                             "event: state\ndata: {}\n\n",
-                            json!(runs::view(run))
+                            json!(store::view(run))
                         ));
                     }
                     // The worker flushes its logs before it ends the run: once terminal, what is there is all.
-                    state_of(&run.state).is_terminal() && lines.len() < 500
+                    store::runs::state_of(&run.state).is_terminal() && lines.len() < 500
                 }
                 None => true,
             };
@@ -451,21 +403,8 @@ async fn run_artifacts(
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<Vec<ArtifactView>>> {
     let run = find_run(&state, *id).await?;
-    let rows = artifact::Entity::find()
-        .filter(artifact::Column::FlowRunId.eq(run.id))
-        .order_by_asc(artifact::Column::CreatedAt)
-        .all(state.engine.db())
-        .await?;
     Ok(web::Json(
-        rows.into_iter()
-            .map(|a| ArtifactView {
-                id: a.id,
-                key: a.key,
-                kind: a.kind,
-                content: a.content,
-                created_at: a.created_at,
-            })
-            .collect(),
+        store::list_artifacts(state.engine.db(), run.id).await?,
     ))
 }
 
@@ -495,51 +434,5 @@ async fn run_stats(
     if !(1..=90).contains(&days) {
         return Err(AppError::field("days", "must be between 1 and 90"));
     }
-    let today = Utc::now().date_naive();
-    let first = today - chrono::Duration::days(days - 1);
-    let start = first
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or_else(Utc::now);
-    let rows: Vec<(DateTime<Utc>, String)> = flow_run::Entity::find()
-        .select_only()
-        .column(flow_run::Column::ExpectedStartAt)
-        .column(flow_run::Column::State)
-        .filter(flow_run::Column::ExpectedStartAt.gte(start))
-        .into_tuple()
-        .all(state.engine.db())
-        .await?;
-    let mut by_day: BTreeMap<chrono::NaiveDate, BTreeMap<String, u64>> = (0..days)
-        .map(|d| (first + chrono::Duration::days(d), BTreeMap::new()))
-        .collect();
-    for (at, s) in rows {
-        if let Some(day) = by_day.get_mut(&at.date_naive()) {
-            *day.entry(s).or_default() += 1;
-        }
-    }
-    let db = state.engine.db();
-    let running = flow_run::Entity::find()
-        .filter(
-            flow_run::Column::State
-                .is_in([RunState::Running.as_str(), RunState::Cancelling.as_str()]),
-        )
-        .count(db)
-        .await?;
-    let late_before = Utc::now() - chrono::Duration::seconds(runs::LATE_AFTER_SECONDS);
-    let late = flow_run::Entity::find()
-        .filter(
-            flow_run::Column::State
-                .is_in([RunState::Scheduled.as_str(), RunState::Pending.as_str()]),
-        )
-        .filter(flow_run::Column::ExpectedStartAt.lt(late_before))
-        .count(db)
-        .await?;
-    Ok(web::Json(RunStats {
-        days: by_day
-            .into_iter()
-            .map(|(date, counts)| DayStats { date, counts })
-            .collect(),
-        running,
-        late,
-    }))
+    Ok(web::Json(store::run_stats(state.engine.db(), days).await?))
 }

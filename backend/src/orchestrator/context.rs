@@ -6,26 +6,22 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::blocks::{BlockData, Blocks};
 use super::flow::FlowError;
-use super::logs::{LogLine, LogSink};
 use super::state::RunState;
-use crate::db::entities::{artifact, flow_run, task_run};
-use crate::db::users::now;
+use super::store::{self, Lease, LogLine, LogSink};
 
 /// Replaced secret values read like this.
 pub const REDACTED: &str = "******";
 
 struct Inner {
     blocks: Blocks,
-    run_id: Uuid,
-    attempt: u32,
+    lease: Arc<Lease>,
     parameters: Value,
     db: DatabaseConnection,
     logs: LogSink,
@@ -41,12 +37,11 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// A context for one attempt of a run.
+    /// A context for the attempt holding `lease`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         blocks: Blocks,
-        run_id: Uuid,
-        attempt: u32,
+        lease: Lease,
         parameters: Value,
         db: DatabaseConnection,
         logs: LogSink,
@@ -56,8 +51,7 @@ impl RunContext {
         RunContext {
             inner: Arc::new(Inner {
                 blocks,
-                run_id,
-                attempt,
+                lease: Arc::new(lease),
                 parameters,
                 db,
                 logs,
@@ -68,14 +62,26 @@ impl RunContext {
         }
     }
 
-    /// The run's id.
+    /// The run's id: stable across its attempts, so a flow can name work it hands to others by it
+    /// and find that work again in a later attempt.
     pub fn run_id(&self) -> Uuid {
-        self.inner.run_id
+        self.inner.lease.run_id
     }
 
     /// Which attempt this is (1 for the first).
     pub fn attempt(&self) -> u32 {
-        self.inner.attempt
+        self.inner.lease.attempt.max(1) as u32
+    }
+
+    /// This attempt has lost its run (declared crashed and perhaps retried elsewhere): stop its body at
+    /// the next await, as a cancel would. Nothing it writes is kept anyway.
+    fn lost(&self, what: &str) {
+        tracing::warn!(
+            run = %self.inner.lease.run_id,
+            attempt = self.inner.lease.attempt,
+            "{what} refused: this attempt no longer holds the run; stopping it"
+        );
+        self.inner.cancel.cancel();
     }
 
     /// The run's parameters (deployment defaults merged with the trigger's).
@@ -110,7 +116,7 @@ impl RunContext {
 
     fn log(&self, level: &'static str, task: Option<Uuid>, message: &str) {
         self.inner.logs.send(LogLine {
-            run_id: self.inner.run_id,
+            lease: self.inner.lease.clone(),
             task_run_id: task,
             at: Utc::now(),
             level,
@@ -147,38 +153,32 @@ impl RunContext {
     {
         let id = Uuid::new_v4();
         let position = self.inner.position.fetch_add(1, Ordering::SeqCst);
-        let inserted = task_run::ActiveModel {
-            id: Set(id),
-            flow_run_id: Set(self.inner.run_id),
-            position: Set(position),
-            name: Set(name.chars().take(100).collect()),
-            label: Set(label.map(|l| l.chars().take(300).collect())),
-            state: Set(RunState::Running.as_str().into()),
-            attempts: Set(1),
-            started_at: Set(now()),
-            ended_at: Set(None),
-            error: Set(None),
-        }
-        .insert(&self.inner.db)
-        .await;
-        if let Err(e) = &inserted {
-            tracing::error!(error = %e, run = %self.inner.run_id, step = name, "recording a step failed");
-        }
+        let db = &self.inner.db;
+        let lease = &self.inner.lease;
+        let recorded = match store::start_step(db, lease, id, position, name, label).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.lost("starting a step");
+                // The engine aborts the body at this await; the step's work never starts.
+                return std::future::pending().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, run = %lease.run_id, step = name, "recording a step failed");
+                false
+            }
+        };
         let result = work.await;
         let (state, error) = match &result {
             Ok(_) => (RunState::Completed, None),
             Err(e) => (RunState::Failed, Some(self.redact(&e.to_string()))),
         };
-        if inserted.is_ok() {
-            let done = task_run::Entity::update_many()
-                .col_expr(task_run::Column::State, Expr::value(state.as_str()))
-                .col_expr(task_run::Column::EndedAt, Expr::value(now()))
-                .col_expr(task_run::Column::Error, Expr::value(error))
-                .filter(task_run::Column::Id.eq(id))
-                .exec(&self.inner.db)
-                .await;
-            if let Err(e) = done {
-                tracing::error!(error = %e, run = %self.inner.run_id, step = name, "recording a step's end failed");
+        if recorded {
+            match store::end_step(db, lease, id, state, error).await {
+                Ok(true) => {}
+                Ok(false) => self.lost("ending a step"),
+                Err(e) => {
+                    tracing::error!(error = %e, run = %lease.run_id, step = name, "recording a step's end failed");
+                }
             }
         }
         result
@@ -202,31 +202,29 @@ impl RunContext {
 
     /// Stores an artifact (e.g. the markdown run report); the same key replaces the earlier one.
     pub async fn artifact(&self, key: &str, kind: &str, content: &str) -> anyhow::Result<()> {
-        artifact::Entity::delete_many()
-            .filter(artifact::Column::FlowRunId.eq(self.inner.run_id))
-            .filter(artifact::Column::Key.eq(key))
-            .exec(&self.inner.db)
-            .await?;
-        artifact::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            flow_run_id: Set(self.inner.run_id),
-            key: Set(key.into()),
-            kind: Set(kind.into()),
-            content: Set(self.redact(content)),
-            created_at: Set(now()),
-        }
-        .insert(&self.inner.db)
+        let stored = store::put_artifact(
+            &self.inner.db,
+            &self.inner.lease,
+            key,
+            kind,
+            self.redact(content),
+        )
         .await?;
+        if !stored {
+            self.lost("storing an artifact");
+            anyhow::bail!(
+                "this attempt no longer holds the run; the artifact `{key}` was not stored"
+            );
+        }
         Ok(())
     }
 
     /// Stores a flow-specific outcome summary on the run (shown in run lists).
     pub async fn set_summary(&self, summary: Value) -> anyhow::Result<()> {
-        flow_run::Entity::update_many()
-            .col_expr(flow_run::Column::Summary, Expr::value(summary))
-            .filter(flow_run::Column::Id.eq(self.inner.run_id))
-            .exec(&self.inner.db)
-            .await?;
+        if !store::set_summary(&self.inner.db, &self.inner.lease, summary).await? {
+            self.lost("storing the summary");
+            anyhow::bail!("this attempt no longer holds the run; the summary was not stored");
+        }
         Ok(())
     }
 }

@@ -3,17 +3,17 @@
 use chap_scheduler_api::{
     CollisionStrategy, CreateDeploymentRequest, DeploymentView, UpdateDeploymentRequest,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::flow::{Flow, FlowRegistry};
 use super::schema;
-use super::state::RunState;
-use crate::db::entities::{deployment, flow_run};
+use crate::db::entities::deployment;
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
 use crate::text;
@@ -199,6 +199,14 @@ pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<deployment::Model>> 
         .await?)
 }
 
+/// One deployment, if it exists.
+pub async fn find(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<deployment::Model>, sea_orm::DbErr> {
+    deployment::Entity::find_by_id(id).one(db).await
+}
+
 /// One deployment.
 pub async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<deployment::Model> {
     deployment::Entity::find_by_id(id)
@@ -258,22 +266,26 @@ pub async fn update(
     d.update(db).await.map_err(|e| conflict_or(e, &name))
 }
 
+/// Locks a deployment's row until the end of the transaction: dispatchers and triggers of one
+/// deployment count its runs against the limit one at a time (a row lock on PostgreSQL; SQLite has one
+/// writer anyway).
+pub async fn lock(txn: &impl ConnectionTrait, id: Uuid) -> Result<(), sea_orm::DbErr> {
+    deployment::Entity::update_many()
+        .col_expr(
+            deployment::Column::UpdatedAt,
+            Expr::col(deployment::Column::UpdatedAt),
+        )
+        .filter(deployment::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map(|_| ())
+}
+
 /// Deletes a deployment and its schedules; refused while it has runs in flight. Finished runs keep
 /// their history (their deployment link is cleared).
 pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<deployment::Model> {
     let current = get(db, id).await?;
-    let active = flow_run::Entity::find()
-        .filter(flow_run::Column::DeploymentId.eq(id))
-        .filter(
-            flow_run::Column::State.is_not_in(
-                RunState::ALL
-                    .into_iter()
-                    .filter(|s| s.is_terminal())
-                    .map(|s| s.as_str()),
-            ),
-        )
-        .count(db)
-        .await?;
+    let active = super::store::deployment_has_unfinished_runs(db, id).await?;
     if active > 0 {
         return Err(AppError::Conflict(format!(
             "the deployment has {active} run(s) not finished yet; cancel them or wait"

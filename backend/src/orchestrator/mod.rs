@@ -1,18 +1,16 @@
-//! Orchestration: flows, deployments, runs and their state machine, the queue, workers, the
-//! dispatcher and the reaper.
+//! Orchestration: flows, deployments, runs and their state machine, the queue, the engine (trigger,
+//! dispatch, workers, reaper) and the store that owns the run tables.
 
 pub mod blocks;
 pub mod context;
 pub mod deployments;
 pub mod engine;
 pub mod flow;
-pub mod logs;
 pub mod queue;
-pub mod retention;
-pub mod runs;
 pub mod schedules;
 pub mod schema;
 pub mod state;
+pub mod store;
 pub mod timing;
 
 pub use blocks::{BlockData, BlockSource, Blocks, NoBlocks};

@@ -95,38 +95,91 @@ impl Queue {
     }
 }
 
+/// Restarts of the apalis worker in a row (without a minute of work in between) after which this
+/// process gives up and exits non-zero, for its supervisor to restart it.
+const MAX_RESTARTS: u32 = 20;
+
 /// Runs this process's Redis workers: each delivery is claimed by compare-and-set and executed; every
-/// delivery is acknowledged (the run's outcome lives in the database, not in the queue). Runs forever.
-pub async fn run_redis_workers(engine: super::Engine, storage: RedisStorage<RunJob>) {
+/// delivery is acknowledged (the run's outcome lives in the database, not in the queue). When the
+/// apalis worker stops (Redis flushed or restarted: "worker not registered"), it is started again
+/// with a backoff; after [`MAX_RESTARTS`] failures in a row this returns an error. Returns `Ok` once
+/// the engine stops and every run in flight has finished or gone back to the queue.
+pub async fn run_redis_workers(
+    engine: super::Engine,
+    storage: RedisStorage<RunJob>,
+) -> anyhow::Result<()> {
     use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
     let concurrency = engine.settings().worker_concurrency.max(1);
-    let name = engine.worker_id().to_string();
-    let engine_for_sweep = engine.clone();
-    let worker = WorkerBuilder::new(name)
-        // The storage does not poll by itself; 20 ms keeps trigger → RUNNING latency low at a few
-        // cheap Redis calls a second per worker process.
-        .backend(storage.poll_with_interval(std::time::Duration::from_millis(20)))
-        .data(engine)
-        .concurrency(concurrency)
-        .build(handle_job);
     // apalis can miss a wake-up and leave a worker idle while jobs wait; the database is the source of
     // truth, so this process also sweeps for runs whose queue entry went undelivered.
-    let sweeper = tokio::spawn(sweep_stale(engine_for_sweep));
-    if let Err(e) = worker.run().await {
-        tracing::error!(error = %e, "the Redis worker stopped");
+    let sweeper = tokio::spawn(sweep_stale(engine.clone()));
+    let mut failures: u32 = 0;
+    let mut generation: u32 = 0;
+    let result = loop {
+        generation += 1;
+        let started = std::time::Instant::now();
+        let worker = WorkerBuilder::new(format!("{}-{generation}", engine.worker_id()))
+            // The storage does not poll by itself; 20 ms keeps trigger → RUNNING latency low at a few
+            // cheap Redis calls a second per worker process.
+            .backend(
+                storage
+                    .clone()
+                    .poll_with_interval(std::time::Duration::from_millis(20)),
+            )
+            .data(engine.clone())
+            .concurrency(concurrency)
+            .build(handle_job);
+        let stop = engine.stopping().clone();
+        let outcome = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), apalis::prelude::WorkerError>(())
+            })
+            .await;
+        if engine.stopping().is_cancelled() {
+            break Ok(());
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            failures = 0;
+        }
+        failures += 1;
+        let why = match outcome {
+            Ok(()) => "it ended".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if failures > MAX_RESTARTS {
+            break Err(anyhow::anyhow!(
+                "the Redis worker failed {MAX_RESTARTS} times in a row (last: {why}); giving up"
+            ));
+        }
+        let backoff = std::time::Duration::from_millis(250 * 2u64.pow(failures.min(7)));
+        tracing::warn!(error = %why, restart_in_ms = backoff.as_millis() as u64, "the Redis worker stopped; starting it again");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = engine.stopping().cancelled() => break Ok(()),
+        }
+    };
+    if result.is_err() {
+        engine.stop();
     }
-    sweeper.abort();
+    let _ = sweeper.await;
+    result
 }
 
+/// Claims PENDING runs whose queue entry was not delivered within `sweep_after`, until the engine
+/// stops (a run in flight finishes or goes back first).
 async fn sweep_stale(engine: super::Engine) {
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        loop {
+    while !engine.stopping().is_cancelled() {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = engine.stopping().cancelled() => break,
+        }
+        while !engine.stopping().is_cancelled() {
             match engine.claim_stale().await {
-                Ok(Some(run)) => {
-                    let id = run.id;
+                Ok(Some(claimed)) => {
+                    let id = claimed.run.id;
                     tracing::info!(run = %id, "claimed a run whose queue entry was not delivered");
-                    if let Err(e) = engine.execute_claimed(run).await {
+                    if let Err(e) = engine.execute_claimed(claimed).await {
                         tracing::error!(run = %id, error = %e, "executing a run failed");
                     }
                 }
@@ -144,8 +197,14 @@ async fn handle_job(
     job: RunJob,
     engine: apalis::prelude::Data<super::Engine>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    if let Err(e) = engine.execute(job.run_id).await {
-        tracing::error!(run = %job.run_id, error = %e, "executing a run failed");
-    }
+    // The run executes in a task of its own: when apalis drops this handler (its worker stopped
+    // because Redis was flushed), the run goes on to its end instead of stopping half-way.
+    let engine = (*engine).clone();
+    let execution = tokio::spawn(async move {
+        if let Err(e) = engine.execute(job.run_id).await {
+            tracing::error!(run = %job.run_id, error = %e, "executing a run failed");
+        }
+    });
+    let _ = execution.await;
     Ok(())
 }

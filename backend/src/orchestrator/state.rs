@@ -7,10 +7,12 @@ use RunState::*;
 pub fn predecessors(to: RunState) -> &'static [RunState] {
     match to {
         Scheduled => &[],
-        Pending => &[Scheduled, AwaitingRetry],
+        // From RUNNING: a stopping worker hands its run back.
+        Pending => &[Scheduled, AwaitingRetry, Running],
         Running => &[Pending],
-        Completed | Failed => &[Running, Cancelling],
-        Crashed => &[Running, Cancelling],
+        // Not from CANCELLING: an accepted cancel always ends CANCELLED.
+        Completed | Failed => &[Running],
+        Crashed => &[Running],
         Cancelling => &[Running],
         Cancelled => &[Scheduled, Pending, AwaitingRetry, Running, Cancelling],
         AwaitingRetry => &[Running, Crashed],
@@ -65,6 +67,9 @@ mod tests {
             (Pending, Completed),
             (Completed, Running),
             (Failed, Pending),
+            (Cancelling, Completed),
+            (Cancelling, Failed),
+            (Cancelling, AwaitingRetry),
         ] {
             assert!(!can_transition(a, b), "{a} → {b}");
         }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod blocks;
 mod concurrency;
+mod engine;
 mod helpers;
 mod http;
 mod openapi;

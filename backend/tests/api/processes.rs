@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chap_scheduler::db::entities::{flow_run, log};
 use chap_scheduler::db::users::now;
-use chap_scheduler::orchestrator::retention;
+use chap_scheduler::orchestrator::store;
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
@@ -32,7 +32,9 @@ async fn worker_process_entry() {
         .await
         .unwrap();
     println!("worker {} ready", engine.worker_id());
-    chap_scheduler::startup::run_workers(engine).await;
+    chap_scheduler::startup::run_worker_process(engine)
+        .await
+        .unwrap();
 }
 
 /// A worker process, killed when dropped (also when a test fails half-way).
@@ -47,8 +49,25 @@ impl Drop for WorkerProcess {
 
 /// Starts a worker process on the app's database and queue.
 fn worker_process(app: &TestApp) -> WorkerProcess {
+    worker_process_with(app, &[])
+}
+
+/// Sends a signal (`STOP`, `CONT`, `TERM`) to a worker process.
+fn signal(worker: &WorkerProcess, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), worker.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Starts a worker process with settings of its own on top of the app's.
+fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> WorkerProcess {
     let data_dir = tempfile::tempdir().unwrap().keep();
     let mut vars = app.vars.clone();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
     vars.insert(
         "CHAP_SCHEDULER_DATA_DIR".into(),
         data_dir.display().to_string(),
@@ -217,7 +236,7 @@ async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_
         }
         active.update(&app.db).await.unwrap();
     }
-    let deleted = retention::purge(&app.engine, 90).await.unwrap();
+    let deleted = store::retention::purge(app.engine.db(), 90).await.unwrap();
     assert_eq!(deleted, 1);
     assert!(flow_run::Entity::find_by_id(ids[0])
         .one(&app.db)
@@ -242,4 +261,220 @@ async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_
         .is_some());
     let r = app.get(&format!("/api/v1/runs/{}", ids[0]), &token).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+async fn report_deployment(app: &TestApp, token: &str, change: serde_json::Value) -> String {
+    let dep = app.deployment("test-report", token).await;
+    let id = dep["id"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/deployments/{id}")))
+        .bearer_auth(token)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    id
+}
+
+fn states(run: &serde_json::Value) -> Vec<String> {
+    run["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_nothing_of_it() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let dep = report_deployment(
+        &app,
+        &token,
+        json!({ "retries": 1, "retry_delay_seconds": 0 }),
+    )
+    .await;
+    let zombie = worker_process(&app);
+    let run = app.trigger(&dep, &token, json!({ "seconds": 2 })).await;
+    let id = run["id"].as_str().unwrap().to_string();
+    app.wait_for(&id, &token, &["RUNNING"]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&zombie, "STOP");
+    // Past the heartbeat timeout the reaper declares attempt 1 crashed and queues the retry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !states(
+        &app.wait_for(&id, &token, &["AWAITING_RETRY", "PENDING", "RUNNING"])
+            .await,
+    )
+    .contains(&"CRASHED".to_string())
+    {
+        assert!(std::time::Instant::now() < deadline, "never crashed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = worker_process(&app);
+    let done = app
+        .wait_for(&id, &token, &["COMPLETED", "FAILED", "CANCELLED"])
+        .await;
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    // The frozen worker wakes up with attempt 1 in the middle of a step.
+    signal(&zombie, "CONT");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(live);
+    let after = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+    assert_eq!(after["state"], "COMPLETED", "{after}");
+    assert_eq!(after["attempt"], 2);
+    assert_eq!(after["summary"]["attempt"], 2, "{after}");
+    assert_eq!(
+        states(&after),
+        states(&done),
+        "the history changed after the end"
+    );
+    assert_eq!(
+        after["task_runs"], done["task_runs"],
+        "steps changed after the end"
+    );
+    let steps = after["task_runs"].as_array().unwrap();
+    assert!(steps.iter().all(|t| t["state"] != "RUNNING"), "{after}");
+    let report = body(
+        app.get(&format!("/api/v1/runs/{id}/artifacts"), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(report[0]["content"], "attempt 2", "{report}");
+    let logs = body(
+        app.get(&format!("/api/v1/runs/{id}/logs?limit=1000"), &token)
+            .await,
+    )
+    .await;
+    let done_lines = body(
+        app.get(&format!("/api/v1/runs/{id}/logs?limit=1000"), &token)
+            .await,
+    )
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(logs["items"].as_array().unwrap().len(), done_lines);
+    let crashed_at = after["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["state"] == "CRASHED")
+        .unwrap()["at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for line in logs["items"].as_array().unwrap() {
+        if line["message"].as_str().unwrap().starts_with("attempt 1 ") {
+            assert!(
+                line["at"].as_str().unwrap() < crashed_at.as_str(),
+                "attempt 1 logged after its crash: {line}"
+            );
+        }
+    }
+    kill(zombie);
+}
+
+#[tokio::test]
+async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let dep = report_deployment(&app, &token, json!({ "retries": 0 })).await;
+    let mut worker = worker_process_with(&app, &[("CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", "1.5")]);
+    let short = app.trigger(&dep, &token, json!({ "seconds": 0.5 })).await;
+    let long = app.trigger(&dep, &token, json!({ "seconds": 4 })).await;
+    let short = short["id"].as_str().unwrap().to_string();
+    let long = long["id"].as_str().unwrap().to_string();
+    app.wait_for(&short, &token, &["RUNNING", "COMPLETED"])
+        .await;
+    app.wait_for(&long, &token, &["RUNNING"]).await;
+    let t0 = std::time::Instant::now();
+    signal(&worker, "TERM");
+    let status = loop {
+        if let Some(status) = worker.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "the worker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "a worker stopped by SIGTERM exits 0: {status}"
+    );
+    let short_done = body(app.get(&format!("/api/v1/runs/{short}"), &token).await).await;
+    assert_eq!(short_done["state"], "COMPLETED", "{short_done}");
+    // The long run went back to the queue at once, not CRASHED after the heartbeat timeout, and the
+    // interrupted attempt does not count against its retries (none here).
+    let back = body(app.get(&format!("/api/v1/runs/{long}"), &token).await).await;
+    assert_eq!(back["state"], "PENDING", "{back}");
+    assert!(!states(&back).contains(&"CRASHED".to_string()), "{back}");
+    assert_eq!(back["max_attempts"], 2, "{back}");
+    let steps = back["task_runs"].as_array().unwrap();
+    assert!(steps.iter().all(|t| t["state"] != "RUNNING"), "{back}");
+    let next = worker_process(&app);
+    let done = app
+        .wait_for(
+            &long,
+            &token,
+            &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"],
+        )
+        .await;
+    kill(next);
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    assert_eq!(done["attempt"], 2);
+}
+
+#[tokio::test]
+async fn a_redis_flush_while_runs_execute_loses_nothing_and_the_worker_keeps_working() {
+    // A Redis database of its own (not the one the other tests' queues live in).
+    let redis = std::env::var("CHAP_TEST_FLUSH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/10".into());
+    let mut vars = settings();
+    vars.insert("REDIS_URL".into(), redis.clone());
+    vars.insert(
+        "CHAP_SCHEDULER_QUEUE_NAME".into(),
+        format!("flush-live:{}", uuid::Uuid::new_v4().simple()),
+    );
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    vars.insert("CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS".into(), "1".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let dep = report_deployment(&app, &token, json!({})).await;
+    let mut worker = worker_process(&app);
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let run = app.trigger(&dep, &token, json!({ "seconds": 0.5 })).await;
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    app.wait_for(&ids[0], &token, &["RUNNING", "COMPLETED"])
+        .await;
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+    for _ in 0..8 {
+        let run = app.trigger(&dep, &token, json!({ "seconds": 0.2 })).await;
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let done = app
+            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
+            .await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        assert_eq!(done["attempt"], 1, "executed once: {done}");
+    }
+    assert!(
+        worker.0.try_wait().unwrap().is_none(),
+        "the worker process exited after the flush"
+    );
+    kill(worker);
 }

@@ -309,7 +309,7 @@ async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
     let run_id: uuid::Uuid = run["id"].as_str().unwrap().parse().unwrap();
     // A worker claims it and dies at once: nobody heartbeats any more.
     let claimed = app.engine.claim(run_id).await.unwrap().expect("claimable");
-    assert_eq!(claimed.state, "RUNNING");
+    assert_eq!(claimed.run.state, "RUNNING");
     // The reaper declares it CRASHED and, with a retry left, puts it back in the queue.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -537,10 +537,10 @@ async fn deployments_are_validated_and_the_default_ones_are_never_duplicated() {
         .iter()
         .filter(|d| d["is_default"] == true)
         .count();
-    // The four test flows and the production prediction flow.
-    assert_eq!(defaults, 5);
+    // The five test flows and the production prediction flow.
+    assert_eq!(defaults, 6);
     let flows = body(app.get("/api/v1/flows", &token).await).await;
-    assert_eq!(flows.as_array().unwrap().len(), 5);
+    assert_eq!(flows.as_array().unwrap().len(), 6);
 
     let steps = app.deployment("test-steps", &token).await;
     set_deployment(

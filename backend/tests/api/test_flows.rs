@@ -129,6 +129,46 @@ impl Flow for Sleepy {
     }
 }
 
+/// Sleeps `seconds` in 100 ms steps, then stores a report naming its attempt: which attempt's report
+/// a run keeps shows whether a stale attempt overwrote it.
+pub struct Report;
+
+impl Flow for Report {
+    fn name(&self) -> &'static str {
+        "test-report"
+    }
+    fn description(&self) -> &'static str {
+        "sleeps `seconds`, then reports its attempt"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move {
+            let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
+            for i in 0..(seconds * 10.0).ceil() as u64 {
+                ctx.step("tick", Some(&format!("tick {i}")), async {
+                    ctx.info(format!("attempt {} tick {i}", ctx.attempt()));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, String>(())
+                })
+                .await?;
+            }
+            ctx.artifact(
+                "run-report",
+                "markdown",
+                &format!("attempt {}", ctx.attempt()),
+            )
+            .await?;
+            ctx.set_summary(json!({ "attempt": ctx.attempt() })).await?;
+            Ok(())
+        })
+    }
+}
+
 /// Panics.
 pub struct Panics;
 
@@ -160,6 +200,7 @@ pub fn registry(config: &Config) -> (FlowRegistry, Arc<AtomicUsize>) {
         .register(Sleepy {
             started: started.clone(),
         })
-        .register(Panics);
+        .register(Panics)
+        .register(Report);
     (registry, started)
 }

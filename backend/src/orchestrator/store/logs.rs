@@ -1,13 +1,19 @@
-//! The log writer: run log lines are sent over a channel and written in batches, so a chatty flow
-//! costs one insert per batch, not per line.
+//! Run log lines: sent over a channel and written in batches, so a chatty flow costs one insert per
+//! batch, not per line; only the lines of attempts that still hold their run are written. And the
+//! paged reading of a run's log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chap_scheduler_api::LogView;
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::lease::{hold, Lease};
 use crate::db::entities::log;
 
 /// Most lines written in one insert.
@@ -18,8 +24,8 @@ const LINGER: Duration = Duration::from_millis(200);
 /// One log line of a run.
 #[derive(Debug, Clone)]
 pub struct LogLine {
-    /// The run.
-    pub run_id: Uuid,
+    /// The attempt that wrote it (and its run).
+    pub lease: Arc<Lease>,
     /// The step, if any.
     pub task_run_id: Option<Uuid>,
     /// When.
@@ -122,17 +128,75 @@ async fn write(db: &DatabaseConnection, batch: &mut Vec<LogLine>) {
     if batch.is_empty() {
         return;
     }
-    let rows = batch.drain(..).map(|l| log::ActiveModel {
-        flow_run_id: Set(l.run_id),
-        task_run_id: Set(l.task_run_id),
-        at: Set(l.at),
-        level: Set(l.level.to_string()),
-        message: Set(l.message),
-        ..Default::default()
-    });
-    let rows: Vec<_> = rows.collect();
-    let count = rows.len();
-    if let Err(e) = log::Entity::insert_many(rows).exec(db).await {
+    let lines: Vec<LogLine> = std::mem::take(batch);
+    let count = lines.len();
+    if let Err(e) = write_held(db, lines).await {
         tracing::error!(error = %e, count, "writing run log lines failed");
     }
+}
+
+/// Inserts the lines whose attempt still holds its run, in one transaction with the lease checks.
+async fn write_held(db: &DatabaseConnection, lines: Vec<LogLine>) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let mut leases: Vec<(Arc<Lease>, bool)> = Vec::new();
+    for line in &lines {
+        if !leases.iter().any(|(l, _)| l == &line.lease) {
+            let holds = hold(&txn, &line.lease, false).await?.is_some();
+            leases.push((line.lease.clone(), holds));
+        }
+    }
+    let rows: Vec<_> = lines
+        .into_iter()
+        .filter(|l| {
+            leases
+                .iter()
+                .any(|(lease, holds)| *holds && lease == &l.lease)
+        })
+        .map(|l| log::ActiveModel {
+            flow_run_id: Set(l.lease.run_id),
+            task_run_id: Set(l.task_run_id),
+            at: Set(l.at),
+            level: Set(l.level.to_string()),
+            message: Set(l.message),
+            ..Default::default()
+        })
+        .collect();
+    let dropped = leases.iter().filter(|(_, holds)| !holds).count();
+    if dropped > 0 {
+        tracing::debug!(
+            attempts = dropped,
+            "log lines of attempts that lost their run were dropped"
+        );
+    }
+    if !rows.is_empty() {
+        log::Entity::insert_many(rows).exec(&txn).await?;
+    }
+    txn.commit().await
+}
+
+/// A run's log lines after the line `after`, oldest first, at the given levels.
+pub async fn logs_after(
+    db: &DatabaseConnection,
+    run: Uuid,
+    after: i64,
+    limit: u64,
+    levels: &[&str],
+) -> Result<Vec<LogView>, DbErr> {
+    Ok(log::Entity::find()
+        .filter(log::Column::FlowRunId.eq(run))
+        .filter(log::Column::Id.gt(after))
+        .filter(log::Column::Level.is_in(levels.iter().copied()))
+        .order_by_asc(log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| LogView {
+            id: l.id,
+            at: l.at,
+            level: l.level,
+            message: l.message,
+            task_run_id: l.task_run_id,
+        })
+        .collect())
 }

@@ -1,4 +1,4 @@
-//! Flow-run persistence: compare-and-set state transitions with history, views and queries.
+//! Runs and their history: compare-and-set state transitions, an attempt's end, views.
 
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
@@ -9,9 +9,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::state::{predecessor_names, RunState};
+use super::lease::{held, hold, Lease};
+use super::steps::close_open_steps;
 use crate::db::entities::{flow_run, flow_run_state, task_run};
 use crate::db::users::now;
+use crate::orchestrator::state::{predecessor_names, RunState};
 
 /// A run is late when it should have started this long ago and has not.
 pub const LATE_AFTER_SECONDS: i64 = 15;
@@ -104,8 +106,8 @@ pub struct Transition {
     pub message: Option<String>,
     /// Only from these states (defaults to every allowed predecessor).
     pub from: Option<Vec<RunState>>,
-    /// Only if owned by this worker.
-    pub worker: Option<String>,
+    /// Only while this lease holds the run.
+    pub lease: Option<Lease>,
     /// Other columns to set in the same update.
     pub set: Vec<(flow_run::Column, SimpleExpr)>,
 }
@@ -117,7 +119,7 @@ impl Transition {
             to,
             message: None,
             from: None,
-            worker: None,
+            lease: None,
             set: Vec::new(),
         }
     }
@@ -134,10 +136,15 @@ impl Transition {
         self
     }
 
-    /// Requires ownership by a worker.
-    pub fn owned_by(mut self, worker: &str) -> Self {
-        self.worker = Some(worker.to_string());
+    /// Applies only while `lease` holds the run.
+    pub fn held_by(mut self, lease: &Lease) -> Self {
+        self.lease = Some(lease.clone());
         self
+    }
+
+    /// When the retry is due (with AWAITING_RETRY).
+    pub fn retry_at(self, at: DateTime<Utc>) -> Self {
+        self.set(flow_run::Column::NextAttemptAt, Expr::value(at))
     }
 
     /// Sets another column too.
@@ -154,6 +161,18 @@ pub async fn transition(
     run_id: Uuid,
     t: Transition,
 ) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let applied = transition_in(&txn, run_id, t).await?;
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// [`transition`] inside the caller's transaction.
+pub async fn transition_in(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
+    t: Transition,
+) -> Result<bool, DbErr> {
     let allowed = predecessor_names(t.to);
     let from: Vec<&str> = match &t.from {
         Some(states) => states
@@ -167,7 +186,6 @@ pub async fn transition(
         return Ok(false);
     }
     let at = now();
-    let txn = crate::db::begin_write(db).await?;
     let mut q = flow_run::Entity::update_many()
         .col_expr(flow_run::Column::State, Expr::value(t.to.as_str()))
         .col_expr(
@@ -184,33 +202,89 @@ pub async fn transition(
     q = q
         .filter(flow_run::Column::Id.eq(run_id))
         .filter(flow_run::Column::State.is_in(from));
-    if let Some(w) = &t.worker {
-        q = q.filter(flow_run::Column::WorkerId.eq(w.as_str()));
+    if let Some(lease) = &t.lease {
+        q = held(q, lease);
     }
-    let applied = q.exec(&txn).await?.rows_affected == 1;
+    let applied = q.exec(txn).await?.rows_affected == 1;
     if applied {
-        record_state(&txn, run_id, t.to, t.message, at).await?;
+        record_state(txn, run_id, t.to, t.message, at).await?;
     }
-    txn.commit().await?;
     Ok(applied)
 }
 
-/// Ends the steps a run left RUNNING (cancelled, crashed or timed out mid-step).
-pub async fn close_open_steps(
-    db: &impl ConnectionTrait,
-    run_id: Uuid,
-    state: RunState,
-    error: &str,
-) -> Result<(), DbErr> {
-    task_run::Entity::update_many()
-        .col_expr(task_run::Column::State, Expr::value(state.as_str()))
-        .col_expr(task_run::Column::EndedAt, Expr::value(now()))
-        .col_expr(task_run::Column::Error, Expr::value(error))
-        .filter(task_run::Column::FlowRunId.eq(run_id))
-        .filter(task_run::Column::State.eq(RunState::Running.as_str()))
+/// How an attempt ended, as the engine judged it.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// COMPLETED, FAILED or AWAITING_RETRY.
+    pub to: RunState,
+    /// The reason shown with the state.
+    pub message: Option<String>,
+    /// When a retry is due (AWAITING_RETRY).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What a step still RUNNING becomes, with its error text.
+    pub open_steps: (RunState, String),
+}
+
+/// Records the end of an attempt, in one transaction and only while `lease` holds the run: the run's
+/// state (CANCELLED instead when a cancel was accepted meanwhile: an accepted cancel always ends
+/// CANCELLED), the steps left RUNNING, the history. `None` when the lease was gone: a worker that lost
+/// its run changes nothing of it.
+pub async fn finish(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    outcome: Finish,
+) -> Result<Option<RunState>, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(state) = hold(&txn, lease, false).await? else {
+        return Ok(None);
+    };
+    let (transition, (step_state, step_error)) = if state == RunState::Cancelling {
+        let reason = get(&txn, lease.run_id)
+            .await?
+            .and_then(|r| r.state_message)
+            .unwrap_or_else(|| "cancelled".into());
+        (
+            Transition::to(RunState::Cancelled).message(reason),
+            (RunState::Cancelled, "the run was cancelled".to_string()),
+        )
+    } else {
+        let mut t = Transition::to(outcome.to);
+        t.message = outcome.message;
+        if let Some(next) = outcome.next_attempt_at {
+            t = t.retry_at(next);
+        }
+        (t, outcome.open_steps)
+    };
+    let to = transition.to;
+    let applied = transition_in(
+        &txn,
+        lease.run_id,
+        transition.held_by(lease).set(
+            flow_run::Column::HeartbeatAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        ),
+    )
+    .await?;
+    if !applied {
+        return Ok(None);
+    }
+    close_open_steps(&txn, lease.run_id, step_state, &step_error).await?;
+    txn.commit().await?;
+    Ok(Some(to))
+}
+
+/// Stores a flow's outcome summary on its run while `lease` holds it; false when it does not.
+pub async fn set_summary(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    summary: serde_json::Value,
+) -> Result<bool, DbErr> {
+    Ok(held(flow_run::Entity::update_many(), lease)
+        .col_expr(flow_run::Column::Summary, Expr::value(summary))
         .exec(db)
-        .await
-        .map(|_| ())
+        .await?
+        .rows_affected
+        == 1)
 }
 
 /// A run by id.

@@ -3,18 +3,17 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::state::RunState;
-use super::Engine;
 use crate::db::entities::flow_run;
+use crate::orchestrator::state::RunState;
 
 /// Runs deleted per statement: bounded work and lock time per batch.
 const BATCH: u64 = 500;
 
 /// Deletes finished runs created more than `days` days ago; returns how many.
-pub async fn purge(engine: &Engine, days: u32) -> anyhow::Result<u64> {
+pub async fn purge(db: &DatabaseConnection, days: u32) -> anyhow::Result<u64> {
     let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
     let finished: Vec<&str> = RunState::ALL
         .into_iter()
@@ -31,7 +30,7 @@ pub async fn purge(engine: &Engine, days: u32) -> anyhow::Result<u64> {
             .order_by_asc(flow_run::Column::CreatedAt)
             .limit(BATCH)
             .into_tuple()
-            .all(engine.db())
+            .all(db)
             .await?;
         if ids.is_empty() {
             break;
@@ -39,7 +38,7 @@ pub async fn purge(engine: &Engine, days: u32) -> anyhow::Result<u64> {
         let n = ids.len() as u64;
         flow_run::Entity::delete_many()
             .filter(flow_run::Column::Id.is_in(ids))
-            .exec(engine.db())
+            .exec(db)
             .await?;
         total += n;
         if n < BATCH {
@@ -54,16 +53,16 @@ pub async fn purge(engine: &Engine, days: u32) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-/// Runs a retention pass every hour (the first a minute after start). `days == 0` keeps everything.
-pub async fn run_retention(engine: Engine, days: u32) {
+/// Runs a retention pass every `every` (the first after `first`). `days == 0` keeps everything.
+pub async fn run_retention(db: DatabaseConnection, days: u32, first: Duration, every: Duration) {
     if days == 0 {
         return;
     }
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    tokio::time::sleep(first).await;
     loop {
-        if let Err(e) = purge(&engine, days).await {
+        if let Err(e) = purge(&db, days).await {
             tracing::error!(error = %e, "retention pass failed");
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(every).await;
     }
 }

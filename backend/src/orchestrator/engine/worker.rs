@@ -1,0 +1,379 @@
+//! Workers: claiming a run (the claim gives the attempt its lease), executing the flow with heartbeats,
+//! a timeout and cancellation, recording how the attempt ended, and stopping gracefully: a stopping
+//! worker claims nothing more, lets its runs finish within the grace period and hands the rest back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Engine;
+use crate::db::entities::{deployment, flow_run};
+use crate::db::users::now;
+use crate::orchestrator::context::RunContext;
+use crate::orchestrator::deployments;
+use crate::orchestrator::flow::FlowError;
+use crate::orchestrator::state::RunState;
+use crate::orchestrator::store::{self, Finish, Lease};
+
+/// A claimed run and the lease of the attempt the claim started.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The run as claimed (RUNNING).
+    pub run: flow_run::Model,
+    /// What every write of this attempt presents.
+    pub lease: Lease,
+}
+
+/// How an attempt's body ended.
+enum Outcome {
+    Completed,
+    Failed(FlowError),
+    TimedOut(Duration),
+    /// Cancelled, or the lease was lost (then nothing is recorded).
+    Cancelled,
+    /// The worker is stopping and the grace period is over.
+    HandedBack,
+}
+
+impl Engine {
+    /// Claims a specific run (a queue delivery). `None`: nothing to claim (duplicate delivery, or the
+    /// run was cancelled meanwhile) — the delivery is simply acknowledged.
+    pub async fn claim(&self, run_id: Uuid) -> anyhow::Result<Option<Claimed>> {
+        Ok(store::claim(&self.inner.db, run_id, &self.inner.worker_id)
+            .await?
+            .map(|(run, lease)| Claimed { run, lease }))
+    }
+
+    /// Claims the oldest PENDING run (the embedded queue: the database is the queue).
+    pub async fn claim_next(&self) -> anyhow::Result<Option<Claimed>> {
+        self.claim_pending(None).await
+    }
+
+    /// Claims the oldest PENDING run whose queue entry is older than `sweep_after`: the workers of the
+    /// Redis queue sweep for these, so a lost or undelivered queue entry delays a run by seconds and
+    /// never loses it.
+    pub async fn claim_stale(&self) -> anyhow::Result<Option<Claimed>> {
+        let before = now() - chrono::Duration::from_std(self.inner.settings.sweep_after)?;
+        self.claim_pending(Some(before)).await
+    }
+
+    async fn claim_pending(
+        &self,
+        enqueued_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<Option<Claimed>> {
+        for id in store::pending_runs(&self.inner.db, enqueued_before, 8).await? {
+            if let Some(claimed) = self.claim(id).await? {
+                return Ok(Some(claimed));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Claims and executes a run delivered by the queue (unless the worker is stopping: the delivery
+    /// is then left to the others, and the run stays PENDING for them).
+    pub async fn execute(&self, run_id: Uuid) -> anyhow::Result<()> {
+        if self.inner.stopping.is_cancelled() {
+            return Ok(());
+        }
+        if let Some(claimed) = self.claim(run_id).await? {
+            self.execute_claimed(claimed).await?;
+        }
+        Ok(())
+    }
+
+    /// Executes one attempt of a claimed run and records how it ended.
+    pub async fn execute_claimed(&self, claimed: Claimed) -> anyhow::Result<()> {
+        let Claimed { run, lease } = claimed;
+        let db = self.inner.db.clone();
+        let dep = match run.deployment_id {
+            Some(id) => deployments::find(&db, id).await?,
+            None => None,
+        };
+        let Some(flow) = self.inner.registry.get(&run.flow_name) else {
+            let error = FlowError::permanent(format!(
+                "the flow `{}` is not registered in worker {}",
+                run.flow_name, self.inner.worker_id
+            ));
+            return self
+                .finish(&run, &lease, Outcome::Failed(error), dep.as_ref())
+                .await;
+        };
+        let cancel = CancellationToken::new();
+        let ctx = RunContext::new(
+            self.inner.blocks.clone(),
+            lease.clone(),
+            run.parameters.clone(),
+            db.clone(),
+            self.inner.logs.clone(),
+            cancel.clone(),
+            store::steps_so_far(&db, run.id).await?,
+        );
+        ctx.info(format!(
+            "attempt {} of {} started on worker {}",
+            lease.attempt.max(1),
+            run.max_attempts.max(1),
+            self.inner.worker_id
+        ));
+        // Aborted when this future ends, also when it is dropped half-way: a watcher left behind would
+        // keep heartbeating a run nobody executes, and the reaper would never free it.
+        let _watcher = AbortOnDrop(tokio::spawn(watch(
+            self.clone(),
+            lease.clone(),
+            cancel.clone(),
+        )));
+        let mut body = {
+            let ctx = ctx.clone();
+            AbortOnDrop(tokio::spawn(async move { flow.run(&ctx).await }))
+        };
+        let timeout = dep
+            .as_ref()
+            .and_then(|d| d.timeout_seconds)
+            .map(Duration::from_secs_f64);
+        let mut body_done = false;
+        let outcome = tokio::select! {
+            joined = &mut body => {
+                body_done = true;
+                match joined {
+                    Ok(Ok(())) => Outcome::Completed,
+                    Ok(Err(e)) => Outcome::Failed(e),
+                    Err(e) if e.is_panic() => Outcome::Failed(FlowError::retryable(format!(
+                        "the flow panicked: {}", panic_message(e.into_panic())
+                    ))),
+                    Err(_) => Outcome::Cancelled,
+                }
+            },
+            _ = cancel.cancelled() => Outcome::Cancelled,
+            _ = sleep_or_forever(timeout) => Outcome::TimedOut(timeout.unwrap_or_default()),
+            _ = self.grace_over() => Outcome::HandedBack,
+        };
+        cancel.cancel();
+        if !body_done {
+            // Let the aborted body stop before the end is recorded; whatever it still tries to write
+            // is refused once the attempt has ended.
+            body.0.abort();
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut body).await;
+        }
+        let outcome = match outcome {
+            Outcome::Failed(mut e) => {
+                e.message = ctx.redact(&e.message);
+                Outcome::Failed(e)
+            }
+            other => other,
+        };
+        match &outcome {
+            Outcome::Completed => ctx.info("finished"),
+            Outcome::Failed(e) => ctx.error(format!("failed: {}", e.message)),
+            Outcome::TimedOut(t) => ctx.error(format!("timed out after {} s", t.as_secs_f64())),
+            Outcome::Cancelled => ctx.warn("cancelled"),
+            Outcome::HandedBack => ctx.warn(format!(
+                "worker {} is stopping: the run goes back to the queue (this attempt does not count)",
+                self.inner.worker_id
+            )),
+        }
+        self.inner.logs.flush().await;
+        self.finish(&run, &lease, outcome, dep.as_ref()).await
+    }
+
+    /// Resolves once the engine is stopping and its grace period is over.
+    async fn grace_over(&self) {
+        self.inner.stopping.cancelled().await;
+        tokio::time::sleep(self.inner.settings.shutdown_grace).await;
+    }
+
+    async fn finish(
+        &self,
+        run: &flow_run::Model,
+        lease: &Lease,
+        outcome: Outcome,
+        dep: Option<&deployment::Model>,
+    ) -> anyhow::Result<()> {
+        let db = &self.inner.db;
+        let attempt = lease.attempt.max(1);
+        let (delay, backoff) = dep
+            .map(|d| (d.retry_delay_seconds, d.retry_backoff))
+            .unwrap_or((10.0, 2.0));
+        let failed = |message: String, retryable: bool, steps: &str| {
+            let open_steps = (RunState::Failed, steps.to_string());
+            if retryable && attempt < run.max_attempts {
+                let wait = delay * backoff.powi(attempt - 1);
+                Finish {
+                    to: RunState::AwaitingRetry,
+                    message: Some(format!(
+                        "attempt {attempt} of {} failed: {message}; retrying in {wait} s",
+                        run.max_attempts
+                    )),
+                    next_attempt_at: Some(
+                        now() + chrono::Duration::milliseconds((wait * 1000.0) as i64),
+                    ),
+                    open_steps,
+                }
+            } else {
+                Finish {
+                    to: RunState::Failed,
+                    message: Some(message),
+                    next_attempt_at: None,
+                    open_steps,
+                }
+            }
+        };
+        let finish = match outcome {
+            Outcome::Completed => Finish {
+                to: RunState::Completed,
+                message: None,
+                next_attempt_at: None,
+                open_steps: (RunState::Completed, String::new()),
+            },
+            Outcome::Failed(e) => failed(e.message, e.retryable, "the run failed"),
+            Outcome::TimedOut(t) => failed(
+                format!("timed out after {} s", t.as_secs_f64()),
+                true,
+                "the run timed out",
+            ),
+            Outcome::Cancelled => Finish {
+                to: RunState::Cancelled,
+                message: Some("cancelled".into()),
+                next_attempt_at: None,
+                open_steps: (RunState::Cancelled, "the run was cancelled".into()),
+            },
+            Outcome::HandedBack => return self.hand_back(lease).await,
+        };
+        match store::finish(db, lease, finish).await? {
+            Some(state) => tracing::info!(run = %run.id, %state, attempt, "run finished"),
+            // Declared crashed (and perhaps retried) while this worker was frozen or slow.
+            None => {
+                tracing::warn!(run = %run.id, attempt, "attempt ended after losing its run; nothing recorded")
+            }
+        }
+        self.wake_dispatcher();
+        Ok(())
+    }
+
+    /// Gives a run back to the queue at once: PENDING again, with one more attempt allowed so the
+    /// interrupted one does not count; a run being cancelled ends CANCELLED instead.
+    async fn hand_back(&self, lease: &Lease) -> anyhow::Result<()> {
+        let db = &self.inner.db;
+        let message = format!(
+            "handed back: worker {} stopped before the run finished",
+            self.inner.worker_id
+        );
+        if store::hand_back(db, lease, message).await? {
+            tracing::info!(run = %lease.run_id, "run handed back to the queue");
+            if let Err(e) = self.inner.queue.push(lease.run_id).await {
+                tracing::warn!(run = %lease.run_id, error = %e, "enqueueing a handed-back run failed; the requeue pass will");
+            }
+        } else {
+            let cancelled = Finish {
+                to: RunState::Cancelled,
+                message: Some("cancelled".into()),
+                next_attempt_at: None,
+                open_steps: (RunState::Cancelled, "the run was cancelled".into()),
+            };
+            store::finish(db, lease, cancelled).await?;
+        }
+        self.wake_dispatcher();
+        Ok(())
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Keeps the attempt's heartbeat fresh and stops its body when the run is being cancelled or the
+/// lease is gone.
+async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
+    let db = engine.db().clone();
+    let settings = engine.settings().clone();
+    let mut last_beat = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(settings.cancel_poll.min(settings.heartbeat_interval)).await;
+        let beat = last_beat.elapsed() >= settings.heartbeat_interval;
+        let state = if beat {
+            last_beat = std::time::Instant::now();
+            store::hold(&db, &lease, true).await
+        } else {
+            store::lease_state(&db, &lease).await
+        };
+        match state {
+            Ok(Some(RunState::Running)) => {}
+            Ok(_) => {
+                // CANCELLING, or the lease is gone.
+                cancel.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(run = %lease.run_id, error = %e, "checking the run failed"),
+        }
+    }
+}
+
+/// Runs `concurrency` embedded-queue workers: each claims the oldest PENDING run, executes it, and
+/// sleeps until woken by a new run or `poll` passes. Returns once the engine stops and every slot's
+/// run has finished or been handed back.
+pub async fn run_embedded_workers(engine: Engine, wake: Arc<Notify>, poll: Duration) {
+    let n = engine.settings().worker_concurrency.max(1);
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let engine = engine.clone();
+        let wake = wake.clone();
+        handles.push(tokio::spawn(async move {
+            while !engine.stopping().is_cancelled() {
+                match engine.claim_next().await {
+                    Ok(Some(claimed)) => {
+                        let id = claimed.run.id;
+                        if let Err(e) = engine.execute_claimed(claimed).await {
+                            tracing::error!(run = %id, error = %e, "executing a run failed");
+                        }
+                    }
+                    Ok(None) => {
+                        tokio::select! {
+                            _ = wake.notified() => {}
+                            _ = tokio::time::sleep(poll) => {}
+                            _ = engine.stopping().cancelled() => {}
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming a run failed");
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+            }
+        }));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}

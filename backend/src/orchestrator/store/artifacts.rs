@@ -1,0 +1,65 @@
+//! Artifacts (the run report): written by the attempt that holds the run, read by the API.
+
+use chap_scheduler_api::ArtifactView;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use uuid::Uuid;
+
+use super::lease::{hold, Lease};
+use crate::db::entities::artifact;
+use crate::db::users::now;
+
+/// Stores an artifact while `lease` holds the run, replacing an earlier one of the same key; false
+/// (nothing written) when the lease is gone.
+pub async fn put_artifact(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    key: &str,
+    kind: &str,
+    content: String,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    if hold(&txn, lease, false).await?.is_none() {
+        return Ok(false);
+    }
+    artifact::Entity::delete_many()
+        .filter(artifact::Column::FlowRunId.eq(lease.run_id))
+        .filter(artifact::Column::Key.eq(key))
+        .exec(&txn)
+        .await?;
+    artifact::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        flow_run_id: Set(lease.run_id),
+        key: Set(key.into()),
+        kind: Set(kind.into()),
+        content: Set(content),
+        created_at: Set(now()),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// A run's artifacts, oldest first.
+pub async fn list_artifacts(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+) -> Result<Vec<ArtifactView>, DbErr> {
+    Ok(artifact::Entity::find()
+        .filter(artifact::Column::FlowRunId.eq(run_id))
+        .order_by_asc(artifact::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| ArtifactView {
+            id: a.id,
+            key: a.key,
+            kind: a.kind,
+            content: a.content,
+            created_at: a.created_at,
+        })
+        .collect())
+}

@@ -1,0 +1,30 @@
+//! The one owner of the run tables (`flow_runs`, `flow_run_states`, `task_runs`, `logs`, `artifacts`):
+//! nothing else in the service reads or writes them. Every write made while an attempt executes presents
+//! its [`Lease`] and is refused, in the same transaction, when the attempt no longer owns the run.
+
+mod artifacts;
+mod create;
+mod lease;
+pub mod logs;
+mod queries;
+mod queue;
+pub mod retention;
+pub mod runs;
+mod steps;
+
+pub use artifacts::{list_artifacts, put_artifact};
+pub use create::{by_idempotency_key, create_run, NewRun};
+pub use lease::{hold, lease_state, Lease};
+pub use logs::{logs_after, LogLine, LogSink};
+pub use queries::{
+    deployment_has_unfinished_runs, list_runs, run_stats, unfinished_run_referring, RunFilter,
+};
+pub use queue::{
+    claim, count_active, due_runs, due_runs_of, end_attempt, hand_back, lease_of, mark_enqueued,
+    pending_count, pending_runs, promote, silent_runs,
+};
+pub use runs::{
+    finish, get, history_and_steps, set_summary, state_change_view, task_view, transition, view,
+    Finish, Transition, LATE_AFTER_SECONDS,
+};
+pub use steps::{end_step, start_step, steps_so_far};

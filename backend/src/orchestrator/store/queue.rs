@@ -1,0 +1,246 @@
+//! Runs as a queue: which are due, moving them to PENDING within a deployment's limit, claiming them
+//! (the claim gives the lease), finding runs whose worker went silent, and handing runs back.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::lease::Lease;
+use super::runs::{get, transition_in, Transition};
+use super::steps::close_open_steps;
+use crate::db::entities::flow_run;
+use crate::db::users::now;
+use crate::orchestrator::state::RunState;
+
+/// SCHEDULED runs whose start is due and AWAITING_RETRY runs whose retry is due, oldest first.
+pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<flow_run::Model>, DbErr> {
+    let now = now();
+    flow_run::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(flow_run::Column::State.eq(RunState::Scheduled.as_str()))
+                        .add(flow_run::Column::ExpectedStartAt.lte(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(flow_run::Column::State.eq(RunState::AwaitingRetry.as_str()))
+                        .add(flow_run::Column::NextAttemptAt.lte(now)),
+                ),
+        )
+        .order_by_asc(flow_run::Column::ExpectedStartAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// A deployment's SCHEDULED runs whose start is due, oldest first.
+pub async fn due_runs_of(
+    db: &DatabaseConnection,
+    deployment_id: Uuid,
+    limit: u64,
+) -> Result<Vec<flow_run::Model>, DbErr> {
+    flow_run::Entity::find()
+        .filter(flow_run::Column::DeploymentId.eq(deployment_id))
+        .filter(flow_run::Column::State.eq(RunState::Scheduled.as_str()))
+        .filter(flow_run::Column::ExpectedStartAt.lte(now()))
+        .order_by_asc(flow_run::Column::ExpectedStartAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// How many runs are PENDING (in the queue).
+pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    flow_run::Entity::find()
+        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()))
+        .count(db)
+        .await
+}
+
+/// How many runs of a deployment take a concurrency slot (PENDING, RUNNING, CANCELLING).
+pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Result<u64, DbErr> {
+    flow_run::Entity::find()
+        .filter(flow_run::Column::DeploymentId.eq(deployment_id))
+        .filter(flow_run::Column::State.is_in([
+            RunState::Pending.as_str(),
+            RunState::Running.as_str(),
+            RunState::Cancelling.as_str(),
+        ]))
+        .count(db)
+        .await
+}
+
+/// Moves a run from `from` to PENDING (stamped as enqueued now); false when it had moved on.
+pub async fn promote(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
+    from: RunState,
+) -> Result<bool, DbErr> {
+    transition_in(
+        txn,
+        run_id,
+        Transition::to(RunState::Pending)
+            .from(&[from])
+            .set(flow_run::Column::EnqueuedAt, Expr::value(now())),
+    )
+    .await
+}
+
+/// PENDING runs, oldest first, whose queue entry was made before `before` (all with `None`).
+pub async fn pending_runs(
+    db: &DatabaseConnection,
+    enqueued_before: Option<DateTime<Utc>>,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbErr> {
+    let mut q = flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::Id)
+        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()));
+    if let Some(before) = enqueued_before {
+        q = q.filter(flow_run::Column::EnqueuedAt.lt(before));
+    }
+    q.order_by_asc(flow_run::Column::ExpectedStartAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Stamps a PENDING run as enqueued now (its queue entry was made again).
+pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), DbErr> {
+    flow_run::Entity::update_many()
+        .col_expr(flow_run::Column::EnqueuedAt, Expr::value(now()))
+        .filter(flow_run::Column::Id.eq(run_id))
+        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Claims a PENDING run for `worker_id` by compare-and-set: RUNNING, the next attempt, a fresh
+/// heartbeat. The run and the new attempt's lease; `None` when it was not PENDING (a duplicate
+/// delivery, a cancel, another worker first).
+pub async fn claim(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+    worker_id: &str,
+) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
+    let now = now();
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = transition_in(
+        &txn,
+        run_id,
+        Transition::to(RunState::Running)
+            .from(&[RunState::Pending])
+            .set(flow_run::Column::WorkerId, Expr::value(worker_id))
+            .set(flow_run::Column::HeartbeatAt, Expr::value(now))
+            .set(
+                flow_run::Column::Attempt,
+                Expr::col(flow_run::Column::Attempt).add(1),
+            )
+            .set(
+                flow_run::Column::StartedAt,
+                Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
+            ),
+    )
+    .await?;
+    if !claimed {
+        return Ok(None);
+    }
+    let run = get(&txn, run_id).await?;
+    txn.commit().await?;
+    Ok(run.map(|run| {
+        let lease = Lease {
+            run_id,
+            worker_id: worker_id.to_string(),
+            attempt: run.attempt,
+        };
+        (run, lease)
+    }))
+}
+
+/// RUNNING and CANCELLING runs whose heartbeat is older than `deadline`.
+pub async fn silent_runs(
+    db: &DatabaseConnection,
+    deadline: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<flow_run::Model>, DbErr> {
+    flow_run::Entity::find()
+        .filter(
+            flow_run::Column::State
+                .is_in([RunState::Running.as_str(), RunState::Cancelling.as_str()]),
+        )
+        .filter(flow_run::Column::HeartbeatAt.lt(deadline))
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The lease a run's row names (its worker and attempt), for the reaper's compare-and-set.
+pub fn lease_of(run: &flow_run::Model) -> Option<Lease> {
+    Some(Lease {
+        run_id: run.id,
+        worker_id: run.worker_id.clone()?,
+        attempt: run.attempt,
+    })
+}
+
+/// Gives a RUNNING run back to the queue while `lease` holds it: PENDING again, enqueued now, with one
+/// more attempt allowed so the interrupted one does not count; its open steps end CANCELLED.
+pub async fn hand_back(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    message: String,
+) -> Result<bool, DbErr> {
+    let back = Transition::to(RunState::Pending)
+        .from(&[RunState::Running])
+        .message(message)
+        .set(
+            flow_run::Column::MaxAttempts,
+            Expr::col(flow_run::Column::MaxAttempts).add(1),
+        )
+        .set(flow_run::Column::EnqueuedAt, Expr::value(now()));
+    let step = (
+        RunState::Cancelled,
+        "the worker stopped; the run was handed back",
+    );
+    end_attempt(db, lease, back, step, None).await
+}
+
+/// Ends an attempt whose worker is gone or giving it up, in one transaction and only while `lease`
+/// still names it: the run moves to `to` (CRASHED, CANCELLED, or PENDING for a hand-back), its open
+/// steps are closed with `step`, and a crash with attempts left moves on to AWAITING_RETRY at
+/// `retry_at`. False when the lease had already moved on.
+pub async fn end_attempt(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    to: Transition,
+    step: (RunState, &str),
+    retry: Option<Transition>,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let ended = transition_in(
+        &txn,
+        lease.run_id,
+        to.held_by(lease).set(
+            flow_run::Column::HeartbeatAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        ),
+    )
+    .await?;
+    if !ended {
+        return Ok(false);
+    }
+    close_open_steps(&txn, lease.run_id, step.0, step.1).await?;
+    if let Some(retry) = retry {
+        transition_in(&txn, lease.run_id, retry).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}

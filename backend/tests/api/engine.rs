@@ -1,0 +1,285 @@
+//! The engine's integrity: an attempt writes only while it holds its run, an accepted cancel ends
+//! CANCELLED, retention runs by itself.
+
+use std::time::Duration;
+
+use chap_scheduler::db::entities::{artifact, flow_run, log, task_run};
+use chap_scheduler::orchestrator::state::RunState;
+use chap_scheduler::orchestrator::store::{self, Finish};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
+
+/// An app without in-process workers: the test claims runs itself.
+async fn app_without_workers() -> (TestApp, String) {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    (app, token)
+}
+
+async fn patch_deployment(app: &TestApp, token: &str, flow: &str, change: Value) -> String {
+    let dep = app.deployment(flow, token).await;
+    let id = dep["id"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/deployments/{id}")))
+        .bearer_auth(token)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    id
+}
+
+fn completed() -> Finish {
+    Finish {
+        to: RunState::Completed,
+        message: None,
+        next_attempt_at: None,
+        open_steps: (RunState::Completed, String::new()),
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_worker() {
+    let (app, token) = app_without_workers().await;
+    let dep = patch_deployment(
+        &app,
+        &token,
+        "test-steps",
+        json!({ "retries": 1, "retry_delay_seconds": 0 }),
+    )
+    .await;
+    let run = app.trigger(&dep, &token, json!({ "greeting": "hi" })).await;
+    let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
+    let db = app.engine.db();
+
+    // Attempt 1 claims, starts a step, then freezes: no heartbeat any more.
+    let first = app.engine.claim(id).await.unwrap().expect("claimable");
+    let frozen_step = Uuid::new_v4();
+    assert!(
+        store::start_step(db, &first.lease, frozen_step, 0, "tick", None)
+            .await
+            .unwrap()
+    );
+    // The reaper declares it crashed and the dispatcher queues the retry; this very worker (the only
+    // one, as in embedded mode) claims attempt 2.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        if let Some(claimed) = app.engine.claim(id).await.unwrap() {
+            break claimed;
+        }
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(second.lease.worker_id, first.lease.worker_id);
+    assert_eq!(second.lease.attempt, 2);
+    assert!(
+        store::put_artifact(db, &second.lease, "run-report", "markdown", "live".into())
+            .await
+            .unwrap()
+    );
+
+    // The frozen attempt wakes up and tries everything: each write is refused.
+    assert!(
+        !store::start_step(db, &first.lease, Uuid::new_v4(), 1, "late", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::end_step(db, &first.lease, frozen_step, RunState::Completed, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::put_artifact(db, &first.lease, "run-report", "markdown", "zombie".into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::set_summary(db, &first.lease, json!({ "zombie": true }))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store::finish(db, &first.lease, completed()).await.unwrap(),
+        None
+    );
+    let sink = store::LogSink::start(db.clone());
+    sink.send(store::LogLine {
+        lease: std::sync::Arc::new(first.lease.clone()),
+        task_run_id: None,
+        at: chrono::Utc::now(),
+        level: "info",
+        message: "zombie line".into(),
+    });
+    sink.flush().await;
+
+    // The live attempt is untouched and finishes.
+    let state = store::get(db, id).await.unwrap().unwrap();
+    assert_eq!(state.state, "RUNNING");
+    assert_eq!(state.attempt, 2);
+    assert_eq!(
+        store::finish(db, &second.lease, completed()).await.unwrap(),
+        Some(RunState::Completed)
+    );
+    let report = artifact::Entity::find()
+        .filter(artifact::Column::FlowRunId.eq(id))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].content, "live");
+    let step = task_run::Entity::find_by_id(frozen_step)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        step.state, "CRASHED",
+        "the frozen attempt's step stays as the reaper left it"
+    );
+    let steps = task_run::Entity::find()
+        .filter(task_run::Column::FlowRunId.eq(id))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(steps, 1, "no step of the frozen attempt after its crash");
+    let zombie_lines = log::Entity::find()
+        .filter(log::Column::FlowRunId.eq(id))
+        .filter(log::Column::Message.eq("zombie line"))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(zombie_lines, 0);
+    let done = app.wait_for(&id.to_string(), &token, TERMINAL).await;
+    assert_eq!(done["state"], "COMPLETED");
+    assert!(done["summary"].is_null(), "{done}");
+}
+
+#[tokio::test]
+async fn an_accepted_cancel_always_ends_cancelled_with_no_step_left_running_or_completed_after_it()
+{
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let mut accepted = 0;
+    for i in 0..30 {
+        // One tick of 100 ms: the cancel lands anywhere from the claim to the last write.
+        let run = app
+            .trigger_flow("test-sleepy", &token, json!({ "seconds": 0.1 }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        app.wait_for(&id, &token, &["RUNNING", "COMPLETED"]).await;
+        tokio::time::sleep(Duration::from_millis((i % 6) * 20)).await;
+        let r = app
+            .post(&format!("/api/v1/runs/{id}/cancel"), &token, json!({}))
+            .await;
+        let status = r.status();
+        let done = app.wait_for(&id, &token, TERMINAL).await;
+        let steps = done["task_runs"].as_array().unwrap();
+        assert!(
+            steps.iter().all(|s| s["state"] != "RUNNING"),
+            "a step left RUNNING: {done}"
+        );
+        if status == StatusCode::OK {
+            accepted += 1;
+            assert_eq!(
+                done["state"], "CANCELLED",
+                "an accepted cancel ended otherwise: {done}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::CONFLICT);
+            assert_eq!(done["state"], "COMPLETED", "{done}");
+        }
+    }
+    assert!(accepted > 0, "no cancel was accepted");
+}
+
+#[tokio::test]
+async fn retention_deletes_an_old_finished_run_and_all_it_wrote_while_serve_runs() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_RETENTION_DAYS".into(), "1".into());
+    vars.insert(
+        "CHAP_SCHEDULER_RETENTION_INTERVAL_SECONDS".into(),
+        "1".into(),
+    );
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let old = app
+        .trigger_flow("test-report", &token, json!({ "seconds": 0.1 }))
+        .await;
+    let fresh = app
+        .trigger_flow("test-report", &token, json!({ "seconds": 0.1 }))
+        .await;
+    let old_id: Uuid = old["id"].as_str().unwrap().parse().unwrap();
+    let fresh_id = fresh["id"].as_str().unwrap().to_string();
+    app.wait_for(&old_id.to_string(), &token, &["COMPLETED"])
+        .await;
+    app.wait_for(&fresh_id, &token, &["COMPLETED"]).await;
+    let backend = app.db.get_database_backend();
+    let long_ago = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => "UPDATE flow_runs SET created_at = $1 WHERE id = $2",
+        _ => "UPDATE flow_runs SET created_at = ? WHERE id = ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [long_ago.into(), old_id.into()],
+        ))
+        .await
+        .unwrap();
+    // Nobody calls the purge: serve's own hourly pass (here every second) must.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = app.get(&format!("/api/v1/runs/{old_id}"), &token).await;
+        if r.status() == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old run was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (table, column) in [
+        ("task_runs", "flow_run_id"),
+        ("logs", "flow_run_id"),
+        ("artifacts", "flow_run_id"),
+        ("flow_run_states", "flow_run_id"),
+    ] {
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1")
+            }
+            _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = ?"),
+        };
+        let left = app
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [old_id.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(left, 0, "{table} rows of the deleted run");
+    }
+    let kept = app.get(&format!("/api/v1/runs/{fresh_id}"), &token).await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert!(flow_run::Entity::find().count(&app.db).await.unwrap() >= 1);
+}
