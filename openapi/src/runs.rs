@@ -1,4 +1,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
+#[cfg(feature = "db")]
+use sea_orm::sea_query::StringLen;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -8,24 +10,38 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
 pub enum RunState {
     /// Created, waiting for its time or a concurrency slot.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "SCHEDULED"))]
     Scheduled,
     /// In the queue, waiting for a worker.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "PENDING"))]
     Pending,
     /// A worker is executing it.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "RUNNING"))]
     Running,
     /// Finished successfully.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "COMPLETED"))]
     Completed,
     /// Finished with an error (after all retries).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "FAILED"))]
     Failed,
     /// Its worker stopped heartbeating.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "CRASHED"))]
     Crashed,
     /// Cancelled.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "CANCELLED"))]
     Cancelled,
     /// A cancel was requested; the worker is stopping it.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "CANCELLING"))]
     Cancelling,
     /// Failed an attempt; waiting to be retried.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "AWAITING_RETRY"))]
     AwaitingRetry,
 }
 
@@ -100,11 +116,18 @@ pub struct FlowView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
 pub enum CollisionStrategy {
     /// Wait for a free slot.
     #[default]
+    #[cfg_attr(feature = "db", sea_orm(string_value = "enqueue"))]
     Enqueue,
     /// Cancel the new run at once.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cancel_new"))]
     CancelNew,
 }
 
@@ -361,6 +384,85 @@ pub struct RunDetail {
     pub task_runs: Vec<TaskRunView>,
 }
 
+/// How important a log line is, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Detail for debugging.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "debug"))]
+    Debug,
+    /// What happened.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "info"))]
+    Info,
+    /// Something to look at.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "warning"))]
+    Warning,
+    /// Something failed.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "error"))]
+    Error,
+}
+
+impl LogLevel {
+    /// Every level, lowest first.
+    pub const ALL: [LogLevel; 4] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warning,
+        LogLevel::Error,
+    ];
+
+    /// The wire name, e.g. `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LogLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| "must be debug, info, warning or error".to_string())
+    }
+}
+
+/// How an artifact's content is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    /// Markdown text (the run report).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "markdown"))]
+    Markdown,
+    /// A table.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "table"))]
+    Table,
+}
+
 /// One log line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -369,8 +471,8 @@ pub struct LogView {
     pub id: i64,
     /// When.
     pub at: DateTime<Utc>,
-    /// `debug`, `info`, `warning` or `error`.
-    pub level: String,
+    /// How important.
+    pub level: LogLevel,
     /// The line.
     pub message: String,
     /// The step that logged it.
@@ -395,8 +497,8 @@ pub struct ArtifactView {
     pub id: Uuid,
     /// Key, e.g. `run-report`.
     pub key: String,
-    /// `markdown` or `table`.
-    pub kind: String,
+    /// How to show the content.
+    pub kind: ArtifactKind,
     /// The content.
     pub content: String,
     /// Created.

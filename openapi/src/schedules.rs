@@ -1,4 +1,6 @@
 use chrono::{DateTime, Utc};
+#[cfg(feature = "db")]
+use sea_orm::sea_query::StringLen;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -7,13 +9,21 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
 pub enum MissedPolicy {
     /// Run none of them; resume with the next future slot (they are counted as skipped).
     #[default]
+    #[cfg_attr(feature = "db", sea_orm(string_value = "skip"))]
     Skip,
     /// Run one, for the most recent missed slot.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "latest"))]
     Latest,
     /// Run every missed slot, up to `max_missed` (the rest are counted as skipped).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "all"))]
     All,
 }
 

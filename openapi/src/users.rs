@@ -1,4 +1,6 @@
 use chrono::{DateTime, Utc};
+#[cfg(feature = "db")]
+use sea_orm::sea_query::StringLen;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -6,12 +8,20 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
 pub enum Role {
     /// Reads everything but secrets; changes nothing.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "viewer"))]
     Viewer,
     /// Viewer, plus triggering, cancelling and scheduling runs.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "operator"))]
     Operator,
     /// Operator, plus users, tokens, credentials and the audit log.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "admin"))]
     Admin,
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chap_scheduler::db::entities::flow_run;
+use chap_scheduler_api::RunState;
 use chrono::{DateTime, DurationRound, Utc};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -68,7 +69,7 @@ async fn latency_on(services: &Services, topology: Topology, report: &mut Report
         let id = cluster.api.trigger(&cluster.deployment).await?;
         let answered = t0.elapsed().as_secs_f64() * 1000.0;
         let run = until_finished(&cluster.db, id).await?;
-        if run.state != "COMPLETED" {
+        if run.state != RunState::Completed {
             bail!("run {id} ended {}: {:?}", run.state, run.state_message);
         }
         if i >= WARM_UP {
@@ -333,7 +334,10 @@ async fn schedule_on(cluster: &Cluster, seconds: u64, report: &mut Report) -> Re
             .filter_map(|r| r.started_at.map(|s| ms_between(r.expected_start_at, s)))
             .collect(),
     );
-    let not_completed = runs.iter().filter(|r| r.state != "COMPLETED").count();
+    let not_completed = runs
+        .iter()
+        .filter(|r| r.state != RunState::Completed)
+        .count();
     report.add(
         format!("schedule lateness, `* * * * * *` for {seconds} s: slot → started_at"),
         format!(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chap_scheduler::db::entities::flow_run;
+use chap_scheduler_api::RunState;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use sea_orm::{
@@ -426,7 +427,13 @@ pub async fn insert_runs(
     let started = Instant::now();
     let now = Utc::now();
     let span_ms = days * 86_400_000;
-    let states = ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED", "CANCELLED"];
+    let states = [
+        RunState::Completed,
+        RunState::Completed,
+        RunState::Completed,
+        RunState::Failed,
+        RunState::Cancelled,
+    ];
     let mut i = 0usize;
     while i < n {
         let batch: Vec<flow_run::ActiveModel> = (i..(i + 1000).min(n))
@@ -443,8 +450,8 @@ pub async fn insert_runs(
                         .unwrap_or_else(|| "bench".into())),
                     flow_name: Set(crate::flow::FLOW.into()),
                     parameters: Set(json!({})),
-                    state: Set(state.into()),
-                    state_message: Set((state != "COMPLETED").then(|| "bench row".into())),
+                    state: Set(state),
+                    state_message: Set((state != RunState::Completed).then(|| "bench row".into())),
                     state_at: Set(at + chrono::Duration::milliseconds(40)),
                     expected_start_at: Set(at),
                     started_at: Set(Some(at + chrono::Duration::milliseconds(10))),

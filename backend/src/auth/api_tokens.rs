@@ -46,7 +46,7 @@ pub async fn create(
         name: Set(name),
         prefix: Set(secret.chars().take(12).collect()),
         token_hash: Set(sha256_hex(&secret)),
-        role: Set(role.as_str().into()),
+        role: Set(role),
         created_at: Set(now()),
         expires_at: Set(req.expires_at),
         last_used_at: Set(None),

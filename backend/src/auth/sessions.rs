@@ -19,7 +19,7 @@ use super::{password, sha256_hex, Principal, Via};
 use crate::config::Config;
 use crate::db::audit::{self, Actor};
 use crate::db::entities::{api_token, refresh_token, session, user};
-use crate::db::users::{self, now, role_of};
+use crate::db::users::{self, now};
 use crate::error::{AppError, AppResult};
 
 /// Prefix of every API token, so they are recognisable (and never mistaken for a JWT).
@@ -281,7 +281,7 @@ impl AuthService {
         let (sess, owner) = self.live_session(claims.sid, claims.sub).await?;
         Ok(Principal {
             user_id: owner.id,
-            role: role_of(&owner.role),
+            role: owner.role,
             username: owner.username,
             via: Via::Session(sess.id),
             ip,
@@ -320,7 +320,7 @@ impl AuthService {
         }
         Ok(Principal {
             user_id: owner.id,
-            role: role_of(&token.role).min(role_of(&owner.role)),
+            role: token.role.min(owner.role),
             username: owner.username,
             via: Via::ApiToken(token.id),
             ip,

@@ -81,7 +81,7 @@ pub async fn update(
     let user = users::by_id(&txn, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user with id {id}")))?;
-    let was_admin = users::role_of(&user.role) == Role::Admin && !user.disabled;
+    let was_admin = user.role == Role::Admin && !user.disabled;
     let demoted = req.role.is_some_and(|r| r != Role::Admin);
     let disabling = req.disabled == Some(true) && !user.disabled;
     if was_admin && (demoted || disabling) && users::count_active_admins(&txn).await? <= 1 {
@@ -95,8 +95,8 @@ pub async fn update(
 
     let mut changes = serde_json::Map::new();
     let mut active = user.clone().into_active_model();
-    if let Some(role) = req.role.filter(|r| r.as_str() != user.role) {
-        active.role = Set(role.as_str().into());
+    if let Some(role) = req.role.filter(|r| *r != user.role) {
+        active.role = Set(role);
         changes.insert("role".into(), json!({ "from": user.role, "to": role }));
     }
     if let Some(disabled) = req.disabled.filter(|d| *d != user.disabled) {

@@ -16,6 +16,9 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before ending it.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 /// Opens the database named by the configuration. For SQLite the data folder and file are created and
 /// the journal is switched to WAL (readers never block the writer).
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
@@ -26,6 +29,16 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     }
     let mut opts = ConnectOptions::new(url.to_string());
+    // A process frozen (SIGSTOP, a stalled VM) inside a transaction would keep its row locks for as
+    // long as its connection lives, and the reaper, a cancel or a dispatcher would wait behind them.
+    // Our transactions never wait on anything but the database: idle in one for seconds means the
+    // client is gone or frozen, and PostgreSQL ends that session, releasing its locks.
+    opts.map_sqlx_postgres_opts(|pg| {
+        pg.options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )])
+    });
     opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))

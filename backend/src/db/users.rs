@@ -17,17 +17,12 @@ pub fn now() -> DateTime<Utc> {
     t.duration_trunc(Duration::microseconds(1)).unwrap_or(t)
 }
 
-/// Parses a stored role; unknown values (never written by this code) degrade to the lowest role.
-pub fn role_of(raw: &str) -> Role {
-    raw.parse().unwrap_or(Role::Viewer)
-}
-
 /// The API view of a user row.
 pub fn view(u: &user::Model) -> UserView {
     UserView {
         id: u.id,
         username: u.username.clone(),
-        role: role_of(&u.role),
+        role: u.role,
         disabled: u.disabled,
         created_at: u.created_at,
         last_login_at: u.last_login_at,
@@ -40,7 +35,7 @@ pub fn token_view(t: &api_token::Model, owner: &str) -> ApiTokenView {
         id: t.id,
         name: t.name.clone(),
         prefix: t.prefix.clone(),
-        role: role_of(&t.role),
+        role: t.role,
         user_id: t.user_id,
         username: owner.to_string(),
         created_at: t.created_at,
@@ -103,7 +98,7 @@ pub async fn insert(
         id: Set(Uuid::new_v4()),
         username: Set(username.to_lowercase()),
         password_hash: Set(password_hash),
-        role: Set(role.as_str().into()),
+        role: Set(role),
         disabled: Set(false),
         created_at: Set(now),
         updated_at: Set(now),

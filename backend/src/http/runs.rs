@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chap_scheduler_api::{ArtifactView, ErrorBody, LogPage, Page, RunDetail, RunStats, RunView};
+use chap_scheduler_api::{
+    ArtifactView, ErrorBody, LogLevel, LogPage, Page, RunDetail, RunState, RunStats, RunView,
+};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -191,7 +193,7 @@ async fn retry_run(
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     let old = find_run(&state, *id).await?;
-    if !store::runs::state_of(&old.state).is_terminal() {
+    if !old.state.is_terminal() {
         return Err(AppError::Conflict(format!(
             "the run is {}; only a finished run can be retried",
             old.state
@@ -243,20 +245,15 @@ struct LogQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Lowest level: `debug`, `info`, `warning` or `error`.
-    #[param(pattern = "^(debug|info|warning|error)$")]
-    level: Option<String>,
+    level: Option<LogLevel>,
 }
 
-fn levels_from(min: Option<&str>) -> AppResult<Vec<&'static str>> {
-    const ALL: [&str; 4] = ["debug", "info", "warning", "error"];
-    let start = match min {
-        None => 0,
-        Some(l) => ALL
-            .iter()
-            .position(|x| *x == l)
-            .ok_or_else(|| AppError::field("level", "must be debug, info, warning or error"))?,
-    };
-    Ok(ALL[start..].to_vec())
+/// The levels at or above `min` (all without one).
+fn levels_from(min: Option<LogLevel>) -> Vec<LogLevel> {
+    LogLevel::ALL
+        .into_iter()
+        .filter(|l| min.is_none_or(|m| *l >= m))
+        .collect()
 }
 
 /// A run's log lines, oldest first.
@@ -278,7 +275,7 @@ async fn run_logs(
     if !(1..=1000).contains(&limit) {
         return Err(AppError::field("limit", "must be between 1 and 1000"));
     }
-    let levels = levels_from(query.level.as_deref())?;
+    let levels = levels_from(query.level);
     let items = store::logs_after(
         state.engine.db(),
         run.id,
@@ -314,7 +311,7 @@ async fn stream_logs(
     query: QueryParams<LogQuery>,
 ) -> AppResult<HttpResponse> {
     let run = find_run(&state, *id).await?;
-    let levels = levels_from(query.level.as_deref())?;
+    let levels = levels_from(query.level);
     let resume = req
         .headers()
         .get("last-event-id")
@@ -325,8 +322,8 @@ async fn stream_logs(
         state: web::Data<AppState>,
         run: Uuid,
         after: i64,
-        last_state: Option<String>,
-        levels: Vec<&'static str>,
+        last_state: Option<RunState>,
+        levels: Vec<LogLevel>,
         done: bool,
         quiet: u32,
     }
@@ -355,15 +352,15 @@ async fn stream_logs(
             }
             let finished = match &current {
                 Some(run) => {
-                    if t.last_state.as_deref() != Some(run.state.as_str()) {
-                        t.last_state = Some(run.state.clone());
+                    if t.last_state != Some(run.state) {
+                        t.last_state = Some(run.state);
                         out.push_str(&format!(
                             "event: state\ndata: {}\n\n",
                             json!(store::view(run))
                         ));
                     }
                     // The worker flushes its logs before it ends the run: once terminal, what is there is all.
-                    store::runs::state_of(&run.state).is_terminal() && lines.len() < 500
+                    run.state.is_terminal() && lines.len() < 500
                 }
                 None => true,
             };

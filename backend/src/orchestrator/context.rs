@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, RwLock};
 
+use chap_scheduler_api::{ArtifactKind, LogLevel};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
@@ -114,7 +115,7 @@ impl RunContext {
             .fold(text.to_string(), |acc, s| acc.replace(s.as_str(), REDACTED))
     }
 
-    fn log(&self, level: &'static str, task: Option<Uuid>, message: &str) {
+    fn log(&self, level: LogLevel, task: Option<Uuid>, message: &str) {
         self.inner.logs.send(LogLine {
             lease: self.inner.lease.clone(),
             task_run_id: task,
@@ -126,22 +127,22 @@ impl RunContext {
 
     /// Logs at debug level.
     pub fn debug(&self, message: impl AsRef<str>) {
-        self.log("debug", None, message.as_ref());
+        self.log(LogLevel::Debug, None, message.as_ref());
     }
 
     /// Logs at info level.
     pub fn info(&self, message: impl AsRef<str>) {
-        self.log("info", None, message.as_ref());
+        self.log(LogLevel::Info, None, message.as_ref());
     }
 
     /// Logs a warning.
     pub fn warn(&self, message: impl AsRef<str>) {
-        self.log("warning", None, message.as_ref());
+        self.log(LogLevel::Warning, None, message.as_ref());
     }
 
     /// Logs an error.
     pub fn error(&self, message: impl AsRef<str>) {
-        self.log("error", None, message.as_ref());
+        self.log(LogLevel::Error, None, message.as_ref());
     }
 
     /// Runs `work` as a named step, recorded as a task run (RUNNING, then COMPLETED or FAILED with the
@@ -201,7 +202,12 @@ impl RunContext {
     }
 
     /// Stores an artifact (e.g. the markdown run report); the same key replaces the earlier one.
-    pub async fn artifact(&self, key: &str, kind: &str, content: &str) -> anyhow::Result<()> {
+    pub async fn artifact(
+        &self,
+        key: &str,
+        kind: ArtifactKind,
+        content: &str,
+    ) -> anyhow::Result<()> {
         let stored = store::put_artifact(
             &self.inner.db,
             &self.inner.lease,

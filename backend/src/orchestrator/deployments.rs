@@ -29,7 +29,7 @@ pub fn view(d: &deployment::Model) -> DeploymentView {
         parameters: d.parameters.clone(),
         paused: d.paused,
         concurrency_limit: d.concurrency_limit.map(|l| l.max(0) as u32),
-        collision_strategy: strategy_of(&d.collision_strategy),
+        collision_strategy: d.collision_strategy,
         retries: d.retries.max(0) as u32,
         retry_delay_seconds: d.retry_delay_seconds,
         retry_backoff: d.retry_backoff,
@@ -37,15 +37,6 @@ pub fn view(d: &deployment::Model) -> DeploymentView {
         is_default: d.is_default,
         created_at: d.created_at,
         updated_at: d.updated_at,
-    }
-}
-
-/// Parses a stored strategy.
-pub fn strategy_of(raw: &str) -> CollisionStrategy {
-    if raw == CollisionStrategy::CancelNew.as_str() {
-        CollisionStrategy::CancelNew
-    } else {
-        CollisionStrategy::Enqueue
     }
 }
 
@@ -177,7 +168,7 @@ pub async fn create(
         parameters: Set(parameters),
         paused: Set(req.paused),
         concurrency_limit: Set(req.concurrency_limit.map(|l| l as i32)),
-        collision_strategy: Set(req.collision_strategy.as_str().into()),
+        collision_strategy: Set(req.collision_strategy),
         retries: Set(req.retries as i32),
         retry_delay_seconds: Set(delay),
         retry_backoff: Set(backoff),
@@ -260,7 +251,7 @@ pub async fn update(
     d.retry_delay_seconds = Set(delay);
     d.retry_backoff = Set(backoff);
     if let Some(s) = req.collision_strategy {
-        d.collision_strategy = Set(s.as_str().into());
+        d.collision_strategy = Set(s);
     }
     d.updated_at = Set(now());
     d.update(db).await.map_err(|e| conflict_or(e, &name))
@@ -321,7 +312,7 @@ pub async fn ensure_defaults(
             parameters: Set(flow.default_parameters()),
             paused: Set(false),
             concurrency_limit: Set(flow.default_concurrency_limit().map(|l| l as i32)),
-            collision_strategy: Set(CollisionStrategy::Enqueue.as_str().into()),
+            collision_strategy: Set(CollisionStrategy::Enqueue),
             retries: Set(0),
             retry_delay_seconds: Set(10.0),
             retry_backoff: Set(2.0),

@@ -51,9 +51,12 @@ pub trait Flow: Send + Sync + 'static {
     fn description(&self) -> &'static str;
     /// JSON Schema of the parameters.
     fn parameter_schema(&self) -> Value;
-    /// Checks beyond the schema (combinations of fields); field → message.
-    fn validate(&self, _parameters: &Value) -> FieldErrors {
-        FieldErrors::new()
+    /// The one gate for a run's complete parameters (at trigger and when a schedule is saved):
+    /// field → message, empty when they are valid. By default the parameter schema; a flow that parses
+    /// its parameters into a typed form checks them with that same parse instead, so what is accepted
+    /// here is exactly what the run can read.
+    fn validate(&self, parameters: &Value) -> FieldErrors {
+        super::schema::validate(&self.parameter_schema(), parameters, false)
     }
     /// Parameter defaults of the deployment created for this flow at start.
     fn default_parameters(&self) -> Value {
@@ -80,7 +83,17 @@ impl FlowRegistry {
     }
 
     /// Adds a flow (replacing one of the same name).
+    ///
+    /// # Panics
+    /// When the flow's parameter schema uses a keyword the validator does not implement: the schema
+    /// is code, and a check silently skipped would let invalid runs through.
     pub fn register(mut self, flow: impl Flow) -> Self {
+        let unsupported = super::schema::unsupported_keywords(&flow.parameter_schema());
+        assert!(
+            unsupported.is_empty(),
+            "the parameter schema of flow `{}` uses {unsupported:?}, which the validator does not implement",
+            flow.name()
+        );
         self.flows.insert(flow.name(), Arc::new(flow));
         self
     }

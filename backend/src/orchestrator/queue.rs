@@ -48,7 +48,10 @@ impl Queue {
         let conn = apalis_redis::connect(url)
             .await
             .with_context(|| format!("connecting to Redis at {}", crate::config::mask_url(url)))?;
-        let config = apalis_redis::Config::default().queue(name);
+        // One job per fetch: apalis moves a whole batch (default 10) into the fetching worker's
+        // in-flight set at once, where it waits for that worker's slots while other workers idle.
+        // Fetching only when a slot is free and only one job spreads runs over the workers.
+        let config = apalis_redis::Config::default().queue(name).batch_size(1);
         let storage = RedisStorage::new(conn.clone()).with_config(config);
         Ok(Queue::Redis {
             storage: Box::new(storage),

@@ -2,7 +2,7 @@
 //! per (schedule, slot), whatever the number of scheduler instances, thanks to the run's unique
 //! idempotency key `schedule:<id>:<slot>`.
 
-use chap_scheduler_api::{MissedPolicy, ScheduleRequest, ScheduleView};
+use chap_scheduler_api::{ScheduleRequest, ScheduleView};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::deployments::field_errors;
 use super::engine::{merge_parameters, Engine, Trigger};
-use super::schema;
 use super::timing::{plan, Timing};
 use crate::db::entities::{deployment, schedule};
 use crate::db::users::now;
@@ -28,15 +27,6 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::DurationRound;
     t.duration_trunc(chrono::Duration::microseconds(1))
         .unwrap_or(t)
-}
-
-/// Parses a stored policy.
-pub fn policy_of(raw: &str) -> MissedPolicy {
-    match raw {
-        "latest" => MissedPolicy::Latest,
-        "all" => MissedPolicy::All,
-        _ => MissedPolicy::Skip,
-    }
 }
 
 /// The fire-time calculator of a stored schedule.
@@ -59,7 +49,7 @@ pub fn view(s: &schedule::Model) -> ScheduleView {
         timezone: s.timezone.clone(),
         parameters: s.parameters.clone(),
         active: s.active,
-        missed_policy: policy_of(&s.missed_policy),
+        missed_policy: s.missed_policy,
         max_missed: s.max_missed.max(0) as u32,
         next_fire_at: s.next_fire_at,
         last_fire_at: s.last_fire_at,
@@ -100,10 +90,7 @@ fn check_parameters(engine: &Engine, dep: &deployment::Model, pinned: &Value) ->
         return Ok(());
     };
     let merged = merge_parameters(&dep.parameters, Some(pinned));
-    let mut errors = schema::validate(&flow.parameter_schema(), &merged, false);
-    if errors.is_empty() {
-        errors = flow.validate(&merged);
-    }
+    let errors = flow.validate(&merged);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -140,7 +127,7 @@ pub async fn create(
         timezone: Set(timezone.trim().to_string()),
         parameters: Set(parameters),
         active: Set(active),
-        missed_policy: Set(req.missed_policy.unwrap_or_default().as_str().into()),
+        missed_policy: Set(req.missed_policy.unwrap_or_default()),
         max_missed: Set(max_missed as i32),
         next_fire_at: Set(if active { timing.next_after(now) } else { None }),
         last_fire_at: Set(None),
@@ -218,7 +205,7 @@ pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResul
     s.parameters = Set(parameters);
     s.active = Set(active);
     if let Some(p) = req.missed_policy {
-        s.missed_policy = Set(p.as_str().into());
+        s.missed_policy = Set(p);
     }
     s.max_missed = Set(max_missed as i32);
     // Resuming or editing never back-fills: the schedule continues with its next future slot.
@@ -289,12 +276,7 @@ async fn fire(engine: &Engine, s: &schedule::Model, now: DateTime<Utc>) -> anyho
         .one(db)
         .await?;
     let (to_run, skipped) = match &dep {
-        Some(d) if !d.paused => plan(
-            &slots,
-            now,
-            policy_of(&s.missed_policy),
-            s.max_missed.max(1) as usize,
-        ),
+        Some(d) if !d.paused => plan(&slots, now, s.missed_policy, s.max_missed.max(1) as usize),
         _ => (Vec::new(), slots.len() as u64),
     };
     let mut created = 0;

@@ -1,6 +1,8 @@
 //! A small JSON Schema validator for flow parameters: the subset our flows use (`type`, `properties`,
-//! `required`, `additionalProperties: false`, `enum`, `minimum`/`maximum`, `minLength`/`maxLength`,
-//! `format: date | uuid`). Errors are keyed by field path, ready for a 422 `details`.
+//! `required`, `additionalProperties: false`, `enum`, `const`, `minimum`/`maximum`,
+//! `minLength`/`maxLength`, `format: date | uuid`, `allOf`, `if`/`then`/`else`). Errors are keyed by
+//! field path, ready for a 422 `details`. A keyword outside the subset is not ignored:
+//! [`unsupported_keywords`] names it, and a flow whose schema uses one is refused at registration.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +40,93 @@ fn field(path: &str) -> String {
     }
 }
 
+/// Keywords this validator checks, and annotations it may skip.
+const KNOWN: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "format",
+    "allOf",
+    "if",
+    "then",
+    "else",
+    // Annotations: they constrain nothing.
+    "title",
+    "description",
+    "default",
+    "examples",
+    "readOnly",
+    "writeOnly",
+    "$comment",
+    "$schema",
+    // Ours: the web UI renders a picker of the blocks of this type.
+    "block_type_slug",
+];
+
+/// The keywords anywhere in `schema` that this validator would not check (sorted, each once).
+pub fn unsupported_keywords(schema: &Value) -> Vec<String> {
+    fn walk(schema: &Value, found: &mut std::collections::BTreeSet<String>) {
+        let Some(obj) = schema.as_object() else {
+            return;
+        };
+        for (key, value) in obj {
+            if !KNOWN.contains(&key.as_str()) && !key.starts_with("x-") {
+                found.insert(key.clone());
+            }
+            match key.as_str() {
+                "properties" => value
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|p| p.values())
+                    .for_each(|s| walk(s, found)),
+                "allOf" => value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .for_each(|s| walk(s, found)),
+                "if" | "then" | "else" => walk(value, found),
+                _ => {}
+            }
+        }
+    }
+    let mut found = std::collections::BTreeSet::new();
+    walk(schema, &mut found);
+    found.into_iter().collect()
+}
+
 fn check(schema: &Value, value: &Value, path: &str, partial: bool, errors: &mut FieldErrors) {
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for sub in all {
+            check(sub, value, path, partial, errors);
+        }
+    }
+    if let Some(condition) = schema.get("if") {
+        // `if` decides, it reports nothing itself; with partial defaults a missing field counts as
+        // absent, so only a present value can switch a branch on.
+        let mut probe = FieldErrors::new();
+        check(condition, value, path, false, &mut probe);
+        let branch = if probe.is_empty() {
+            schema.get("then")
+        } else {
+            schema.get("else")
+        };
+        if let Some(branch) = branch {
+            check(branch, value, path, partial, errors);
+        }
+    }
+    if let Some(expected) = schema.get("const") {
+        if value != expected {
+            errors.insert(field(path), format!("must be {expected}"));
+            return;
+        }
+    }
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -151,6 +239,41 @@ mod tests {
         let v =
             json!({ "mode": "fixed", "count": 3, "day": "2024-02-29", "block": uuid::Uuid::nil() });
         assert!(validate(&schema(), &v, false).is_empty());
+    }
+
+    #[test]
+    fn all_of_and_if_then_else_apply_the_branch_the_condition_picks() {
+        let s = json!({
+            "type": "object",
+            "properties": { "mode": { "enum": ["fixed", "offset"] }, "day": { "type": "string" } },
+            "allOf": [{
+                "if": { "properties": { "mode": { "const": "fixed" } }, "required": ["mode"] },
+                "then": { "required": ["day"] },
+                "else": { "properties": { "day": { "const": null } } }
+            }]
+        });
+        assert_eq!(
+            validate(&s, &json!({ "mode": "fixed" }), false)["day"],
+            "is required"
+        );
+        assert!(validate(&s, &json!({ "mode": "fixed", "day": "x" }), false).is_empty());
+        assert!(validate(&s, &json!({ "mode": "offset" }), false).is_empty());
+        assert!(
+            validate(&s, &json!({ "mode": "offset", "day": "x" }), false)["day"].contains("null")
+        );
+        // Partial (deployment defaults): a branch on a missing field is not taken.
+        assert!(validate(&s, &json!({}), true).is_empty());
+    }
+
+    #[test]
+    fn keywords_outside_the_subset_are_named_not_ignored() {
+        assert!(unsupported_keywords(&schema()).is_empty());
+        let s = json!({
+            "type": "object",
+            "properties": { "a": { "oneOf": [], "pattern": "x" } },
+            "allOf": [{ "if": { "not": {} } }]
+        });
+        assert_eq!(unsupported_keywords(&s), vec!["not", "oneOf", "pattern"]);
     }
 
     #[test]

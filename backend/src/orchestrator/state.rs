@@ -24,11 +24,6 @@ pub fn can_transition(from: RunState, to: RunState) -> bool {
     predecessors(to).contains(&from)
 }
 
-/// The wire names of the predecessors, for `WHERE state IN (…)`.
-pub fn predecessor_names(to: RunState) -> Vec<&'static str> {
-    predecessors(to).iter().map(|s| s.as_str()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

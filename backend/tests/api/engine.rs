@@ -6,6 +6,7 @@ use std::time::Duration;
 use chap_scheduler::db::entities::{artifact, flow_run, log, task_run};
 use chap_scheduler::orchestrator::state::RunState;
 use chap_scheduler::orchestrator::store::{self, Finish};
+use chap_scheduler_api::ArtifactKind;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{json, Value};
@@ -82,11 +83,15 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     };
     assert_eq!(second.lease.worker_id, first.lease.worker_id);
     assert_eq!(second.lease.attempt, 2);
-    assert!(
-        store::put_artifact(db, &second.lease, "run-report", "markdown", "live".into())
-            .await
-            .unwrap()
-    );
+    assert!(store::put_artifact(
+        db,
+        &second.lease,
+        "run-report",
+        ArtifactKind::Markdown,
+        "live".into()
+    )
+    .await
+    .unwrap());
 
     // The frozen attempt wakes up and tries everything: each write is refused.
     assert!(
@@ -99,11 +104,15 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
             .await
             .unwrap()
     );
-    assert!(
-        !store::put_artifact(db, &first.lease, "run-report", "markdown", "zombie".into())
-            .await
-            .unwrap()
-    );
+    assert!(!store::put_artifact(
+        db,
+        &first.lease,
+        "run-report",
+        ArtifactKind::Markdown,
+        "zombie".into()
+    )
+    .await
+    .unwrap());
     assert!(
         !store::set_summary(db, &first.lease, json!({ "zombie": true }))
             .await
@@ -118,14 +127,14 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         lease: std::sync::Arc::new(first.lease.clone()),
         task_run_id: None,
         at: chrono::Utc::now(),
-        level: "info",
+        level: chap_scheduler_api::LogLevel::Info,
         message: "zombie line".into(),
     });
     sink.flush().await;
 
     // The live attempt is untouched and finishes.
     let state = store::get(db, id).await.unwrap().unwrap();
-    assert_eq!(state.state, "RUNNING");
+    assert_eq!(state.state, RunState::Running);
     assert_eq!(state.attempt, 2);
     assert_eq!(
         store::finish(db, &second.lease, completed()).await.unwrap(),
@@ -144,7 +153,8 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         .unwrap()
         .unwrap();
     assert_eq!(
-        step.state, "CRASHED",
+        step.state,
+        RunState::Crashed,
         "the frozen attempt's step stays as the reaper left it"
     );
     let steps = task_run::Entity::find()
@@ -282,4 +292,68 @@ async fn retention_deletes_an_old_finished_run_and_all_it_wrote_while_serve_runs
     let kept = app.get(&format!("/api/v1/runs/{fresh_id}"), &token).await;
     assert_eq!(kept.status(), StatusCode::OK);
     assert!(flow_run::Entity::find().count(&app.db).await.unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn a_stored_state_this_build_does_not_know_is_an_error_not_a_default() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+        .await;
+    let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for(&id.to_string(), &token, &["COMPLETED"]).await;
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "UPDATE flow_runs SET state = 'EXPLODED' WHERE id = $1"
+        }
+        _ => "UPDATE flow_runs SET state = 'EXPLODED' WHERE id = ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await
+        .unwrap();
+    let read = store::get(app.engine.db(), id).await;
+    assert!(read.is_err(), "an unknown state was read as {read:?}");
+    let r = app.get(&format!("/api/v1/runs/{id}"), &token).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body(r).await["error"], "internal_error");
+}
+
+#[tokio::test]
+async fn a_worker_frozen_inside_a_transaction_does_not_block_the_reaper_for_long() {
+    if std::env::var("CHAP_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        // PostgreSQL: a frozen client keeps its row locks until its session is ended.
+    } else {
+        return; // SQLite in embedded mode: the workers live in the server's own process.
+    }
+    let (app, token) = app_without_workers().await;
+    let run = app
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+        .await;
+    let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
+    let claimed = app.engine.claim(id).await.unwrap().expect("claimable");
+    // The worker holds its run's row in an open transaction and freezes there.
+    let frozen = chap_scheduler::db::begin_write(app.engine.db())
+        .await
+        .unwrap();
+    assert!(store::hold(&frozen, &claimed.lease, false)
+        .await
+        .unwrap()
+        .is_some());
+    // Its heartbeat goes stale; the reaper (every 2 s) must get through within the session timeout.
+    let t0 = std::time::Instant::now();
+    let done = app.wait_for(&id.to_string(), &token, &["CRASHED"]).await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "the reaper waited {:?} behind the frozen transaction",
+        t0.elapsed()
+    );
+    assert!(done["state_message"]
+        .as_str()
+        .unwrap()
+        .contains("stopped heartbeating"));
+    // The frozen transaction was ended by the server: committing it now fails.
+    assert!(frozen.commit().await.is_err());
 }

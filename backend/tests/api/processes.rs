@@ -232,7 +232,7 @@ async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_
         let mut active: flow_run::ActiveModel = row.into();
         active.created_at = Set(now() - chrono::Duration::days(100));
         if i == 1 {
-            active.state = Set("SCHEDULED".into());
+            active.state = Set(chap_scheduler_api::RunState::Scheduled);
         }
         active.update(&app.db).await.unwrap();
     }

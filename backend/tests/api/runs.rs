@@ -309,7 +309,7 @@ async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
     let run_id: uuid::Uuid = run["id"].as_str().unwrap().parse().unwrap();
     // A worker claims it and dies at once: nobody heartbeats any more.
     let claimed = app.engine.claim(run_id).await.unwrap().expect("claimable");
-    assert_eq!(claimed.run.state, "RUNNING");
+    assert_eq!(claimed.run.state, chap_scheduler_api::RunState::Running);
     // The reaper declares it CRASHED and, with a retry left, puts it back in the queue.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

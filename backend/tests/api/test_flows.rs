@@ -52,7 +52,7 @@ impl Flow for Steps {
             }
             ctx.artifact(
                 "run-report",
-                "markdown",
+                chap_scheduler_api::ArtifactKind::Markdown,
                 &format!("# Report\n\n{count} greetings sent.\n"),
             )
             .await?;
@@ -159,7 +159,7 @@ impl Flow for Report {
             }
             ctx.artifact(
                 "run-report",
-                "markdown",
+                chap_scheduler_api::ArtifactKind::Markdown,
                 &format!("attempt {}", ctx.attempt()),
             )
             .await?;

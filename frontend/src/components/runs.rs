@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chap_scheduler_api::{
-    ArtifactView, LogView, RunDetail, RunState, RunView, StateChangeView, TaskRunView,
+    ArtifactKind, ArtifactView, LogView, RunDetail, RunState, RunView, StateChangeView, TaskRunView,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
@@ -816,7 +816,7 @@ fn LogTail(run_id: Uuid, terminal: Signal<bool>) -> impl IntoView {
                 <li class=format!("log-line log-{}", line.level)>
                     <time>{line.at.format("%H:%M:%S").to_string()}</time>
                     " "
-                    <span class="log-level">{line.level.clone()}</span>
+                    <span class="log-level">{line.level.to_string()}</span>
                     " "
                     <span class="log-message">{line.message.clone()}</span>
                 </li>
@@ -852,7 +852,7 @@ fn RunReport(run_id: Uuid, terminal: Signal<bool>) -> impl IntoView {
 }
 
 fn artifact_view(artifact: ArtifactView) -> impl IntoView {
-    if artifact.kind == "markdown" {
+    if artifact.kind == ArtifactKind::Markdown {
         // Safe: `markdown::render` escapes raw HTML and drops script-capable link targets.
         view! {
             <div

@@ -1,5 +1,6 @@
 //! `api_tokens`: opaque bearer tokens for other systems, stored as SHA-256.
 
+use chap_scheduler_api::Role;
 use sea_orm::entity::prelude::*;
 
 /// An API-token row.
@@ -13,7 +14,7 @@ pub struct Model {
     pub prefix: String,
     #[sea_orm(unique)]
     pub token_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTimeUtc,
     pub expires_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,

@@ -1,5 +1,6 @@
 //! `artifacts`: what a run produced for people to read (the run report).
 
+use chap_scheduler_api::ArtifactKind;
 use sea_orm::entity::prelude::*;
 
 /// An artifact row.
@@ -10,7 +11,7 @@ pub struct Model {
     pub id: Uuid,
     pub flow_run_id: Uuid,
     pub key: String,
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub content: String,
     pub created_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! `deployments`: a flow with parameter defaults, concurrency, retries and a timeout.
 
+use chap_scheduler_api::CollisionStrategy;
 use sea_orm::entity::prelude::*;
 
 /// A deployment row.
@@ -16,7 +17,7 @@ pub struct Model {
     pub parameters: Json,
     pub paused: bool,
     pub concurrency_limit: Option<i32>,
-    pub collision_strategy: String,
+    pub collision_strategy: CollisionStrategy,
     pub retries: i32,
     pub retry_delay_seconds: f64,
     pub retry_backoff: f64,

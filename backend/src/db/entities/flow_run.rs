@@ -1,5 +1,6 @@
 //! `flow_runs`: one execution of a deployment's flow, with its current state.
 
+use chap_scheduler_api::RunState;
 use sea_orm::entity::prelude::*;
 
 /// A flow-run row.
@@ -12,7 +13,7 @@ pub struct Model {
     pub deployment_name: String,
     pub flow_name: String,
     pub parameters: Json,
-    pub state: String,
+    pub state: RunState,
     pub state_message: Option<String>,
     pub state_at: DateTimeUtc,
     pub expected_start_at: DateTimeUtc,

@@ -1,5 +1,6 @@
 //! `flow_run_states`: the history of every state a run went through.
 
+use chap_scheduler_api::RunState;
 use sea_orm::entity::prelude::*;
 
 /// A state-history row.
@@ -9,7 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub flow_run_id: Uuid,
-    pub state: String,
+    pub state: RunState,
     pub message: Option<String>,
     pub at: DateTimeUtc,
 }

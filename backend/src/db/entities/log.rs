@@ -1,5 +1,6 @@
 //! `logs`: log lines of runs, written in batches.
 
+use chap_scheduler_api::LogLevel;
 use sea_orm::entity::prelude::*;
 
 /// A log row.
@@ -11,7 +12,7 @@ pub struct Model {
     pub flow_run_id: Uuid,
     pub task_run_id: Option<Uuid>,
     pub at: DateTimeUtc,
-    pub level: String,
+    pub level: LogLevel,
     pub message: String,
 }
 

@@ -1,5 +1,6 @@
 //! `schedules`: cron or interval triggers of a deployment.
 
+use chap_scheduler_api::MissedPolicy;
 use sea_orm::entity::prelude::*;
 
 /// A schedule row.
@@ -15,7 +16,7 @@ pub struct Model {
     pub timezone: String,
     pub parameters: Json,
     pub active: bool,
-    pub missed_policy: String,
+    pub missed_policy: MissedPolicy,
     pub max_missed: i32,
     pub next_fire_at: Option<DateTimeUtc>,
     pub last_fire_at: Option<DateTimeUtc>,

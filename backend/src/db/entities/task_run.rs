@@ -1,5 +1,6 @@
 //! `task_runs`: the named steps of a run.
 
+use chap_scheduler_api::RunState;
 use sea_orm::entity::prelude::*;
 
 /// A task-run row.
@@ -12,7 +13,7 @@ pub struct Model {
     pub position: i32,
     pub name: String,
     pub label: Option<String>,
-    pub state: String,
+    pub state: RunState,
     pub attempts: i32,
     pub started_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,

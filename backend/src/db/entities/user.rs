@@ -1,5 +1,6 @@
 //! `users`: people who log in.
 
+use chap_scheduler_api::Role;
 use sea_orm::entity::prelude::*;
 
 /// A user row.
@@ -11,7 +12,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

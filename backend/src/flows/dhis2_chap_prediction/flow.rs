@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use chap_scheduler_api::ArtifactKind;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
@@ -251,7 +252,10 @@ impl PredictionFlow {
         error: Option<FlowError>,
     ) -> Result<(), FlowError> {
         let markdown = render(&report, Utc::now());
-        if let Err(e) = ctx.artifact(ARTIFACT_KEY, "markdown", &markdown).await {
+        if let Err(e) = ctx
+            .artifact(ARTIFACT_KEY, ArtifactKind::Markdown, &markdown)
+            .await
+        {
             ctx.error(format!("storing the run report failed: {e:#}"));
         }
         let counts = report.counts();

@@ -65,7 +65,7 @@ impl Engine {
         run: &flow_run::Model,
         dep: Option<&deployment::Model>,
     ) -> Result<bool, sea_orm::DbErr> {
-        let from = store::runs::state_of(&run.state);
+        let from = run.state;
         let txn = crate::db::begin_write(&self.inner.db).await?;
         if let Some(dep) = dep {
             if let Some(limit) = dep.concurrency_limit {

@@ -21,7 +21,7 @@ impl Engine {
             };
             let worker = &lease.worker_id;
             let last = run.heartbeat_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-            if store::runs::state_of(&run.state) == RunState::Cancelling {
+            if run.state == RunState::Cancelling {
                 let msg = format!("cancelled; worker {worker} stopped heartbeating (last {last})");
                 let to = Transition::to(RunState::Cancelled)
                     .message(msg)

@@ -9,8 +9,7 @@ use super::{merge_parameters, Engine, Trigger};
 use crate::db::entities::{deployment, flow_run};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::deployments::{self, field_errors, strategy_of};
-use crate::orchestrator::schema;
+use crate::orchestrator::deployments::{self, field_errors};
 use crate::orchestrator::store::{self, NewRun, Transition};
 
 impl Engine {
@@ -38,10 +37,7 @@ impl Engine {
             ))
         })?;
         let params = merge_parameters(&dep.parameters, parameters);
-        let mut errors = schema::validate(&flow.parameter_schema(), &params, false);
-        if errors.is_empty() {
-            errors = flow.validate(&params);
-        }
+        let errors = flow.validate(&params);
         if !errors.is_empty() {
             return Err(field_errors("parameters", errors));
         }
@@ -55,7 +51,7 @@ impl Engine {
         let mut state = RunState::Scheduled;
         let mut message = None;
         if let (Some(limit), CollisionStrategy::CancelNew) =
-            (dep.concurrency_limit, strategy_of(&dep.collision_strategy))
+            (dep.concurrency_limit, dep.collision_strategy)
         {
             deployments::lock(&txn, dep.id).await?;
             let active = store::count_active(&txn, dep.id).await?;
@@ -106,7 +102,7 @@ impl Engine {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no run with id {run_id}")))?;
         let message = format!("cancelled by {by}");
-        let applied = match store::runs::state_of(&run.state) {
+        let applied = match run.state {
             RunState::Scheduled | RunState::Pending | RunState::AwaitingRetry => {
                 store::transition(
                     db,

@@ -1,6 +1,6 @@
 //! Artifacts (the run report): written by the attempt that holds the run, read by the API.
 
-use chap_scheduler_api::ArtifactView;
+use chap_scheduler_api::{ArtifactKind, ArtifactView};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Set,
@@ -17,7 +17,7 @@ pub async fn put_artifact(
     db: &DatabaseConnection,
     lease: &Lease,
     key: &str,
-    kind: &str,
+    kind: ArtifactKind,
     content: String,
 ) -> Result<bool, DbErr> {
     let txn = crate::db::begin_write(db).await?;
@@ -33,7 +33,7 @@ pub async fn put_artifact(
         id: Set(Uuid::new_v4()),
         flow_run_id: Set(lease.run_id),
         key: Set(key.into()),
-        kind: Set(kind.into()),
+        kind: Set(kind),
         content: Set(content),
         created_at: Set(now()),
     }

@@ -49,7 +49,7 @@ pub async fn create_run(
         deployment_name: Set(new.deployment.name.clone()),
         flow_name: Set(new.deployment.flow_name.clone()),
         parameters: Set(new.parameters),
-        state: Set(new.state.as_str().into()),
+        state: Set(new.state),
         state_message: Set(new.message.clone()),
         state_at: Set(now),
         expected_start_at: Set(new.expected_start_at),

@@ -30,7 +30,7 @@ pub fn held<Q: QueryFilter>(query: Q, lease: &Lease) -> Q {
         .filter(flow_run::Column::Id.eq(lease.run_id))
         .filter(flow_run::Column::WorkerId.eq(lease.worker_id.as_str()))
         .filter(flow_run::Column::Attempt.eq(lease.attempt))
-        .filter(flow_run::Column::State.is_in(HELD_IN.map(|s| s.as_str())))
+        .filter(flow_run::Column::State.is_in(HELD_IN))
 }
 
 /// Whether `lease` still holds its run, and in which state (RUNNING or CANCELLING). It is checked
@@ -56,15 +56,12 @@ pub async fn hold(
     if touched != 1 {
         return Ok(None);
     }
-    let state: Option<String> = flow_run::Entity::find_by_id(lease.run_id)
+    flow_run::Entity::find_by_id(lease.run_id)
         .select_only()
         .column(flow_run::Column::State)
         .into_tuple()
         .one(db)
-        .await?;
-    state
-        .map(|s| s.parse::<RunState>().map_err(DbErr::Type))
-        .transpose()
+        .await
 }
 
 /// [`hold`] without writing: the state while `lease` holds its run, `None` when it does not.
@@ -72,13 +69,10 @@ pub async fn lease_state(
     db: &impl ConnectionTrait,
     lease: &Lease,
 ) -> Result<Option<RunState>, DbErr> {
-    let state: Option<String> = held(flow_run::Entity::find(), lease)
+    held(flow_run::Entity::find(), lease)
         .select_only()
         .column(flow_run::Column::State)
         .into_tuple()
         .one(db)
-        .await?;
-    state
-        .map(|s| s.parse::<RunState>().map_err(DbErr::Type))
-        .transpose()
+        .await
 }

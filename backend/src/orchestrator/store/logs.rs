@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chap_scheduler_api::LogView;
+use chap_scheduler_api::{LogLevel, LogView};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -30,8 +30,8 @@ pub struct LogLine {
     pub task_run_id: Option<Uuid>,
     /// When.
     pub at: DateTime<Utc>,
-    /// `debug`, `info`, `warning`, `error`.
-    pub level: &'static str,
+    /// How important.
+    pub level: LogLevel,
     /// The text (already redacted).
     pub message: String,
 }
@@ -156,7 +156,7 @@ async fn write_held(db: &DatabaseConnection, lines: Vec<LogLine>) -> Result<(), 
             flow_run_id: Set(l.lease.run_id),
             task_run_id: Set(l.task_run_id),
             at: Set(l.at),
-            level: Set(l.level.to_string()),
+            level: Set(l.level),
             message: Set(l.message),
             ..Default::default()
         })
@@ -180,7 +180,7 @@ pub async fn logs_after(
     run: Uuid,
     after: i64,
     limit: u64,
-    levels: &[&str],
+    levels: &[LogLevel],
 ) -> Result<Vec<LogView>, DbErr> {
     Ok(log::Entity::find()
         .filter(log::Column::FlowRunId.eq(run))

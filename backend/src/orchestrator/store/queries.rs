@@ -41,7 +41,7 @@ pub async fn list_runs(
 ) -> Result<(Vec<flow_run::Model>, bool), DbErr> {
     let mut find = flow_run::Entity::find();
     if !filter.states.is_empty() {
-        find = find.filter(flow_run::Column::State.is_in(filter.states.iter().map(|s| s.as_str())));
+        find = find.filter(flow_run::Column::State.is_in(filter.states.iter().copied()));
     }
     if let Some(d) = filter.deployment_id {
         find = find.filter(flow_run::Column::DeploymentId.eq(d));
@@ -101,18 +101,12 @@ pub async fn run_stats(db: &DatabaseConnection, days: i64) -> Result<RunStats, D
         }
     }
     let running = flow_run::Entity::find()
-        .filter(
-            flow_run::Column::State
-                .is_in([RunState::Running.as_str(), RunState::Cancelling.as_str()]),
-        )
+        .filter(flow_run::Column::State.is_in([RunState::Running, RunState::Cancelling]))
         .count(db)
         .await?;
     let late_before = Utc::now() - chrono::Duration::seconds(LATE_AFTER_SECONDS);
     let late = flow_run::Entity::find()
-        .filter(
-            flow_run::Column::State
-                .is_in([RunState::Scheduled.as_str(), RunState::Pending.as_str()]),
-        )
+        .filter(flow_run::Column::State.is_in([RunState::Scheduled, RunState::Pending]))
         .filter(flow_run::Column::ExpectedStartAt.lt(late_before))
         .count(db)
         .await?;

@@ -24,12 +24,12 @@ pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<flow_ru
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(flow_run::Column::State.eq(RunState::Scheduled.as_str()))
+                        .add(flow_run::Column::State.eq(RunState::Scheduled))
                         .add(flow_run::Column::ExpectedStartAt.lte(now)),
                 )
                 .add(
                     Condition::all()
-                        .add(flow_run::Column::State.eq(RunState::AwaitingRetry.as_str()))
+                        .add(flow_run::Column::State.eq(RunState::AwaitingRetry))
                         .add(flow_run::Column::NextAttemptAt.lte(now)),
                 ),
         )
@@ -47,7 +47,7 @@ pub async fn due_runs_of(
 ) -> Result<Vec<flow_run::Model>, DbErr> {
     flow_run::Entity::find()
         .filter(flow_run::Column::DeploymentId.eq(deployment_id))
-        .filter(flow_run::Column::State.eq(RunState::Scheduled.as_str()))
+        .filter(flow_run::Column::State.eq(RunState::Scheduled))
         .filter(flow_run::Column::ExpectedStartAt.lte(now()))
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .limit(limit)
@@ -58,7 +58,7 @@ pub async fn due_runs_of(
 /// How many runs are PENDING (in the queue).
 pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     flow_run::Entity::find()
-        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()))
+        .filter(flow_run::Column::State.eq(RunState::Pending))
         .count(db)
         .await
 }
@@ -68,9 +68,9 @@ pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Res
     flow_run::Entity::find()
         .filter(flow_run::Column::DeploymentId.eq(deployment_id))
         .filter(flow_run::Column::State.is_in([
-            RunState::Pending.as_str(),
-            RunState::Running.as_str(),
-            RunState::Cancelling.as_str(),
+            RunState::Pending,
+            RunState::Running,
+            RunState::Cancelling,
         ]))
         .count(db)
         .await
@@ -101,7 +101,7 @@ pub async fn pending_runs(
     let mut q = flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::Id)
-        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()));
+        .filter(flow_run::Column::State.eq(RunState::Pending));
     if let Some(before) = enqueued_before {
         q = q.filter(flow_run::Column::EnqueuedAt.lt(before));
     }
@@ -117,7 +117,7 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
     flow_run::Entity::update_many()
         .col_expr(flow_run::Column::EnqueuedAt, Expr::value(now()))
         .filter(flow_run::Column::Id.eq(run_id))
-        .filter(flow_run::Column::State.eq(RunState::Pending.as_str()))
+        .filter(flow_run::Column::State.eq(RunState::Pending))
         .exec(db)
         .await
         .map(|_| ())
@@ -172,10 +172,7 @@ pub async fn silent_runs(
     limit: u64,
 ) -> Result<Vec<flow_run::Model>, DbErr> {
     flow_run::Entity::find()
-        .filter(
-            flow_run::Column::State
-                .is_in([RunState::Running.as_str(), RunState::Cancelling.as_str()]),
-        )
+        .filter(flow_run::Column::State.is_in([RunState::Running, RunState::Cancelling]))
         .filter(flow_run::Column::HeartbeatAt.lt(deadline))
         .limit(limit)
         .all(db)

@@ -15,10 +15,9 @@ const BATCH: u64 = 500;
 /// Deletes finished runs created more than `days` days ago; returns how many.
 pub async fn purge(db: &DatabaseConnection, days: u32) -> anyhow::Result<u64> {
     let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    let finished: Vec<&str> = RunState::ALL
+    let finished: Vec<RunState> = RunState::ALL
         .into_iter()
         .filter(|s| s.is_terminal())
-        .map(|s| s.as_str())
         .collect();
     let mut total = 0;
     loop {

@@ -13,19 +13,14 @@ use super::lease::{held, hold, Lease};
 use super::steps::close_open_steps;
 use crate::db::entities::{flow_run, flow_run_state, task_run};
 use crate::db::users::now;
-use crate::orchestrator::state::{predecessor_names, RunState};
+use crate::orchestrator::state::{predecessors, RunState};
 
 /// A run is late when it should have started this long ago and has not.
 pub const LATE_AFTER_SECONDS: i64 = 15;
 
-/// Parses a stored state (never written invalid by this code).
-pub fn state_of(raw: &str) -> RunState {
-    raw.parse().unwrap_or(RunState::Failed)
-}
-
 /// The API view of a run.
 pub fn view(r: &flow_run::Model) -> RunView {
-    let state = state_of(&r.state);
+    let state = r.state;
     RunView {
         id: r.id,
         deployment_id: r.deployment_id,
@@ -57,7 +52,7 @@ pub fn task_view(t: &task_run::Model) -> TaskRunView {
         position: t.position.max(0) as u32,
         name: t.name.clone(),
         label: t.label.clone(),
-        state: state_of(&t.state),
+        state: t.state,
         attempts: t.attempts.max(0) as u32,
         started_at: t.started_at,
         ended_at: t.ended_at,
@@ -71,7 +66,7 @@ pub fn task_view(t: &task_run::Model) -> TaskRunView {
 /// The API view of a history entry.
 pub fn state_change_view(s: &flow_run_state::Model) -> StateChangeView {
     StateChangeView {
-        state: state_of(&s.state),
+        state: s.state,
         message: s.message.clone(),
         at: s.at,
     }
@@ -89,7 +84,7 @@ pub async fn record_state(
         // Time-ordered ids keep the history in order even within one microsecond.
         id: Set(Uuid::now_v7()),
         flow_run_id: Set(run_id),
-        state: Set(state.as_str().into()),
+        state: Set(state),
         message: Set(message),
         at: Set(at),
     }
@@ -173,21 +168,21 @@ pub async fn transition_in(
     run_id: Uuid,
     t: Transition,
 ) -> Result<bool, DbErr> {
-    let allowed = predecessor_names(t.to);
-    let from: Vec<&str> = match &t.from {
+    let allowed = predecessors(t.to);
+    let from: Vec<RunState> = match &t.from {
         Some(states) => states
             .iter()
-            .map(|s| s.as_str())
+            .copied()
             .filter(|s| allowed.contains(s))
             .collect(),
-        None => allowed,
+        None => allowed.to_vec(),
     };
     if from.is_empty() {
         return Ok(false);
     }
     let at = now();
     let mut q = flow_run::Entity::update_many()
-        .col_expr(flow_run::Column::State, Expr::value(t.to.as_str()))
+        .col_expr(flow_run::Column::State, Expr::value(t.to))
         .col_expr(
             flow_run::Column::StateMessage,
             Expr::value(t.message.clone()),

@@ -39,7 +39,7 @@ pub async fn start_step(
         position: Set(position),
         name: Set(name.chars().take(100).collect()),
         label: Set(label.map(|l| l.chars().take(300).collect())),
-        state: Set(RunState::Running.as_str().into()),
+        state: Set(RunState::Running),
         attempts: Set(1),
         started_at: Set(now()),
         ended_at: Set(None),
@@ -64,11 +64,11 @@ pub async fn end_step(
         return Ok(false);
     }
     task_run::Entity::update_many()
-        .col_expr(task_run::Column::State, Expr::value(state.as_str()))
+        .col_expr(task_run::Column::State, Expr::value(state))
         .col_expr(task_run::Column::EndedAt, Expr::value(now()))
         .col_expr(task_run::Column::Error, Expr::value(error))
         .filter(task_run::Column::Id.eq(id))
-        .filter(task_run::Column::State.eq(RunState::Running.as_str()))
+        .filter(task_run::Column::State.eq(RunState::Running))
         .exec(&txn)
         .await?;
     txn.commit().await?;
@@ -84,11 +84,11 @@ pub async fn close_open_steps(
     error: &str,
 ) -> Result<(), DbErr> {
     task_run::Entity::update_many()
-        .col_expr(task_run::Column::State, Expr::value(state.as_str()))
+        .col_expr(task_run::Column::State, Expr::value(state))
         .col_expr(task_run::Column::EndedAt, Expr::value(now()))
         .col_expr(task_run::Column::Error, Expr::value(error))
         .filter(task_run::Column::FlowRunId.eq(run_id))
-        .filter(task_run::Column::State.eq(RunState::Running.as_str()))
+        .filter(task_run::Column::State.eq(RunState::Running))
         .exec(txn)
         .await
         .map(|_| ())
