@@ -334,7 +334,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     const before = (await api.get('/runs')).body.items.length;
     await page.goto(`${server.url}/deployments/${deployment.id}`);
     await page.getByRole('button', { name: 'Quick run' }).click();
-    await page.getByRole('alert').filter({ hasText: /credentials: is required\. Set the missing defaults under Edit settings/ }).waitFor(WAIT);
+    await page.getByRole('alert').filter({ hasText: /credentials: required: the id of a dhis2-credentials block\. Set the missing defaults under Edit settings/ }).waitFor(WAIT);
     assert.equal((await api.get('/runs')).body.items.length, before, 'no run was created');
 
     const patched = await api.patch(`/deployments/${deployment.id}`, {

@@ -144,15 +144,15 @@ pub fn PendingPanel(
     }
 }
 
-/// Escape closes a panel without changing anything.
-fn close_on_escape(
-    on_close: Callback<Option<(UserView, String)>>,
-) -> impl Fn(KeyboardEvent) + 'static {
-    move |ev: KeyboardEvent| {
+/// Escape closes the open panel without changing anything, wherever the focus is: the panel moves
+/// focus to itself only on the next frame, and a key pressed before that must not be lost.
+fn close_on_escape(on_close: Callback<Option<(UserView, String)>>) {
+    let handle = window_event_listener(leptos::ev::keydown, move |ev: KeyboardEvent| {
         if ev.key() == "Escape" {
             on_close.run(None);
         }
-    }
+    });
+    on_cleanup(move || handle.remove());
 }
 
 /// "Disable bob?" with what it does, and Yes / Cancel.
@@ -187,12 +187,12 @@ fn ConfirmPanel(
         });
     };
     focus_soon("pending-heading");
+    close_on_escape(on_close);
     view! {
         <section
             class="panel confirm-panel"
             aria-labelledby="pending-heading"
             data-testid="user-confirm"
-            on:keydown=close_on_escape(on_close)
         >
             <h2 id="pending-heading" tabindex="-1">
                 {title}
@@ -266,12 +266,12 @@ fn ResetPasswordPanel(
         });
     };
     focus_soon("reset-password");
+    close_on_escape(on_close);
     view! {
         <section
             class="panel"
             aria-labelledby="pending-heading"
             data-testid="reset-password"
-            on:keydown=close_on_escape(on_close)
         >
             <h2 id="pending-heading">{format!("Reset the password of {name}")}</h2>
             <form class="admin-form" on:submit=submit novalidate>
