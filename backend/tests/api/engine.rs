@@ -9,7 +9,7 @@ use chap_scheduler::orchestrator::store::{self, Finish};
 use chap_scheduler_api::ArtifactKind;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -25,21 +25,6 @@ async fn app_without_workers() -> (TestApp, String) {
     (app, token)
 }
 
-async fn patch_deployment(app: &TestApp, token: &str, flow: &str, change: Value) -> String {
-    let dep = app.deployment(flow, token).await;
-    let id = dep["id"].as_str().unwrap().to_string();
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/deployments/{id}")))
-        .bearer_auth(token)
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    id
-}
-
 fn completed() -> Finish {
     Finish {
         to: RunState::Completed,
@@ -52,13 +37,13 @@ fn completed() -> Finish {
 #[tokio::test]
 async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_worker() {
     let (app, token) = app_without_workers().await;
-    let dep = patch_deployment(
-        &app,
-        &token,
-        "test-steps",
-        json!({ "retries": 1, "retry_delay_seconds": 0 }),
-    )
-    .await;
+    let dep = app
+        .configure_flow(
+            "test-steps",
+            &token,
+            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+        )
+        .await;
     let run = app.trigger(&dep, &token, json!({ "greeting": "hi" })).await;
     let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
     let db = app.engine.db();

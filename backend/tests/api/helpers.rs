@@ -34,6 +34,23 @@ pub fn settings() -> HashMap<String, String> {
     HashMap::new()
 }
 
+/// An app on a Redis database of its own (`CHAP_TEST_FLUSH_REDIS_URL`, default the local Redis's
+/// database `db`), without in-process workers, re-enqueueing lost entries after a second: a test may
+/// FLUSHDB there without touching the queues of the tests running beside it.
+pub async fn spawn_app_on_own_redis(db: u8, queue_prefix: &str) -> (TestApp, String) {
+    let redis = std::env::var("CHAP_TEST_FLUSH_REDIS_URL")
+        .unwrap_or_else(|_| format!("redis://127.0.0.1:6379/{db}"));
+    let mut vars = settings();
+    vars.insert("REDIS_URL".into(), redis.clone());
+    vars.insert(
+        "CHAP_SCHEDULER_QUEUE_NAME".into(),
+        format!("{queue_prefix}:{}", uuid::Uuid::new_v4().simple()),
+    );
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    vars.insert("CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS".into(), "1".into());
+    (spawn_app_with(vars).await, redis)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(settings()).await
 }
@@ -261,6 +278,27 @@ impl TestApp {
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// Changes the default deployment of `flow` (asserting 200); returns its id.
+    pub async fn configure_flow(&self, flow: &str, token: &str, change: Value) -> String {
+        let dep = self.deployment(flow, token).await;
+        let id = dep["id"].as_str().unwrap().to_string();
+        self.set_deployment(token, &id, change).await;
+        id
+    }
+
+    /// Changes a deployment (asserting 200).
+    pub async fn set_deployment(&self, token: &str, id: &str, change: Value) {
+        let r = self
+            .client
+            .patch(self.url(&format!("/api/v1/deployments/{id}")))
+            .bearer_auth(token)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{change}");
     }
 
     /// The OpenAPI document the app serves (without credentials, as anyone may).

@@ -107,17 +107,14 @@ async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes
     vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
     let app = spawn_app_with(vars).await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-sleepy", &token).await;
-    let dep_id = dep["id"].as_str().unwrap();
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/deployments/{dep_id}")))
-        .bearer_auth(&token)
-        .json(&json!({ "retries": 1, "retry_delay_seconds": 0 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let dep_id = app
+        .configure_flow(
+            "test-sleepy",
+            &token,
+            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+        )
+        .await;
+    let dep_id = dep_id.as_str();
 
     let first = worker_process(&app);
     let run = app.trigger(dep_id, &token, json!({ "seconds": 2 })).await;
@@ -161,19 +158,7 @@ async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes
 
 #[tokio::test]
 async fn runs_whose_queue_entries_were_flushed_still_reach_a_terminal_state() {
-    // A Redis database of its own: FLUSHDB here empties this queue as FLUSHALL would, without
-    // touching the queues of the tests running beside it.
-    let redis = std::env::var("CHAP_TEST_FLUSH_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/9".into());
-    let mut vars = settings();
-    vars.insert("REDIS_URL".into(), redis.clone());
-    vars.insert(
-        "CHAP_SCHEDULER_QUEUE_NAME".into(),
-        format!("flush-test:{}", uuid::Uuid::new_v4().simple()),
-    );
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    vars.insert("CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS".into(), "1".into());
-    let app = spawn_app_with(vars).await;
+    let (app, redis) = spawn_app_on_own_redis(9, "flush-test").await;
     let token = app.admin_token().await;
     let dep = app.deployment("test-steps", &token).await;
     let mut ids = Vec::new();
@@ -263,21 +248,6 @@ async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn report_deployment(app: &TestApp, token: &str, change: serde_json::Value) -> String {
-    let dep = app.deployment("test-report", token).await;
-    let id = dep["id"].as_str().unwrap().to_string();
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/deployments/{id}")))
-        .bearer_auth(token)
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    id
-}
-
 fn states(run: &serde_json::Value) -> Vec<String> {
     run["history"]
         .as_array()
@@ -293,12 +263,13 @@ async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_not
     vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
     let app = spawn_app_with(vars).await;
     let token = app.admin_token().await;
-    let dep = report_deployment(
-        &app,
-        &token,
-        json!({ "retries": 1, "retry_delay_seconds": 0 }),
-    )
-    .await;
+    let dep = app
+        .configure_flow(
+            "test-report",
+            &token,
+            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+        )
+        .await;
     let zombie = worker_process(&app);
     let run = app.trigger(&dep, &token, json!({ "seconds": 2 })).await;
     let id = run["id"].as_str().unwrap().to_string();
@@ -386,7 +357,9 @@ async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once(
     vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
     let app = spawn_app_with(vars).await;
     let token = app.admin_token().await;
-    let dep = report_deployment(&app, &token, json!({ "retries": 0 })).await;
+    let dep = app
+        .configure_flow("test-report", &token, json!({ "retries": 0 }))
+        .await;
     let mut worker = worker_process_with(&app, &[("CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", "1.5")]);
     let short = app.trigger(&dep, &token, json!({ "seconds": 0.5 })).await;
     let long = app.trigger(&dep, &token, json!({ "seconds": 4 })).await;
@@ -436,20 +409,9 @@ async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once(
 
 #[tokio::test]
 async fn a_redis_flush_while_runs_execute_loses_nothing_and_the_worker_keeps_working() {
-    // A Redis database of its own (not the one the other tests' queues live in).
-    let redis = std::env::var("CHAP_TEST_FLUSH_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/10".into());
-    let mut vars = settings();
-    vars.insert("REDIS_URL".into(), redis.clone());
-    vars.insert(
-        "CHAP_SCHEDULER_QUEUE_NAME".into(),
-        format!("flush-live:{}", uuid::Uuid::new_v4().simple()),
-    );
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    vars.insert("CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS".into(), "1".into());
-    let app = spawn_app_with(vars).await;
+    let (app, redis) = spawn_app_on_own_redis(10, "flush-live").await;
     let token = app.admin_token().await;
-    let dep = report_deployment(&app, &token, json!({})).await;
+    let dep = app.configure_flow("test-report", &token, json!({})).await;
     let mut worker = worker_process(&app);
     let mut ids = Vec::new();
     for _ in 0..8 {

@@ -18,18 +18,6 @@ fn states(history: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn set_deployment(app: &TestApp, token: &str, id: &str, change: Value) {
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/deployments/{id}")))
-        .bearer_auth(token)
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{change}");
-}
-
 #[tokio::test]
 async fn a_triggered_run_completes_with_its_steps_logs_and_report_stored() {
     let app = spawn_app().await;
@@ -136,8 +124,7 @@ async fn a_flow_failing_twice_then_succeeding_with_two_retries_completes_after_t
     let token = app.admin_token().await;
     let dep = app.deployment("test-flaky", &token).await;
     let id = dep["id"].as_str().unwrap();
-    set_deployment(
-        &app,
+    app.set_deployment(
         &token,
         id,
         json!({ "retries": 2, "retry_delay_seconds": 0.1, "retry_backoff": 1.0 }),
@@ -185,7 +172,8 @@ async fn a_run_past_its_timeout_fails_saying_it_timed_out() {
     let token = app.admin_token().await;
     let dep = app.deployment("test-sleepy", &token).await;
     let id = dep["id"].as_str().unwrap();
-    set_deployment(&app, &token, id, json!({ "timeout_seconds": 0.5 })).await;
+    app.set_deployment(&token, id, json!({ "timeout_seconds": 0.5 }))
+        .await;
     let run = app.trigger(id, &token, json!({ "seconds": 5 })).await;
     let done = app
         .wait_for(run["id"].as_str().unwrap(), &token, TERMINAL)
@@ -296,8 +284,7 @@ async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
     let token = app.admin_token().await;
     let dep = app.deployment("test-steps", &token).await;
     let id = dep["id"].as_str().unwrap();
-    set_deployment(
-        &app,
+    app.set_deployment(
         &token,
         id,
         json!({ "retries": 1, "retry_delay_seconds": 0 }),
@@ -342,8 +329,7 @@ async fn with_a_limit_of_one_and_enqueue_two_runs_never_run_at_once() {
     let token = app.admin_token().await;
     let dep = app.deployment("test-sleepy", &token).await;
     let id = dep["id"].as_str().unwrap();
-    set_deployment(
-        &app,
+    app.set_deployment(
         &token,
         id,
         json!({ "concurrency_limit": 1, "collision_strategy": "enqueue" }),
@@ -388,8 +374,7 @@ async fn with_cancel_new_a_run_beyond_the_limit_is_cancelled_at_once() {
     let token = app.admin_token().await;
     let dep = app.deployment("test-sleepy", &token).await;
     let id = dep["id"].as_str().unwrap();
-    set_deployment(
-        &app,
+    app.set_deployment(
         &token,
         id,
         json!({ "concurrency_limit": 1, "collision_strategy": "cancel_new" }),
@@ -543,8 +528,7 @@ async fn deployments_are_validated_and_the_default_ones_are_never_duplicated() {
     assert_eq!(flows.as_array().unwrap().len(), 6);
 
     let steps = app.deployment("test-steps", &token).await;
-    set_deployment(
-        &app,
+    app.set_deployment(
         &token,
         steps["id"].as_str().unwrap(),
         json!({ "paused": true }),

@@ -93,6 +93,20 @@ impl Flow for Flaky {
     }
 }
 
+/// Sleeps the `seconds` parameter away in steps of 100 ms, each logging `line(i)`.
+async fn ticks(ctx: &RunContext, line: impl Fn(u64) -> String) -> Result<(), FlowError> {
+    let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
+    for i in 0..(seconds * 10.0).ceil() as u64 {
+        ctx.step("tick", Some(&format!("tick {i}")), async {
+            ctx.info(line(i));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, String>(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Sleeps in steps of 100 ms; counts how many times its body started.
 pub struct Sleepy {
     pub started: Arc<AtomicUsize>,
@@ -114,17 +128,7 @@ impl Flow for Sleepy {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
         Box::pin(async move {
             self.started.fetch_add(1, Ordering::SeqCst);
-            let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
-            let ticks = (seconds * 10.0).ceil() as u64;
-            for i in 0..ticks {
-                ctx.step("tick", Some(&format!("tick {i}")), async {
-                    ctx.info(format!("tick {i}"));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok::<_, String>(())
-                })
-                .await?;
-            }
-            Ok(())
+            ticks(ctx, |i| format!("tick {i}")).await
         })
     }
 }
@@ -148,15 +152,7 @@ impl Flow for Report {
     }
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
         Box::pin(async move {
-            let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
-            for i in 0..(seconds * 10.0).ceil() as u64 {
-                ctx.step("tick", Some(&format!("tick {i}")), async {
-                    ctx.info(format!("attempt {} tick {i}", ctx.attempt()));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok::<_, String>(())
-                })
-                .await?;
-            }
+            ticks(ctx, |i| format!("attempt {} tick {i}", ctx.attempt())).await?;
             ctx.artifact(
                 "run-report",
                 chap_scheduler_api::ArtifactKind::Markdown,
