@@ -35,8 +35,13 @@ pub fn first_bad_text(value: &Value) -> Option<String> {
                 if !path.is_empty() {
                     path.push('.');
                 }
-                path.push_str(&key.replace(is_refused_anywhere, "?"));
-                let bad = key.chars().any(is_refused_anywhere) || walk(item, path);
+                let bad_key = key.chars().any(is_refused_anywhere);
+                if bad_key {
+                    path.push_str(&key.replace(is_refused_anywhere, "?"));
+                } else {
+                    path.push_str(key);
+                }
+                let bad = bad_key || walk(item, path);
                 if !bad {
                     path.truncate(len);
                 }

@@ -14,17 +14,6 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
-
-/// An app without in-process workers: the test claims runs itself.
-async fn app_without_workers() -> (TestApp, String) {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
-    (app, token)
-}
-
 fn completed() -> Finish {
     Finish {
         to: RunState::Completed,
@@ -36,7 +25,7 @@ fn completed() -> Finish {
 
 #[tokio::test]
 async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_worker() {
-    let (app, token) = app_without_workers().await;
+    let (app, token) = spawn_app_without_workers().await;
     let dep = app
         .configure_flow(
             "test-steps",
@@ -313,7 +302,7 @@ async fn a_worker_frozen_inside_a_transaction_does_not_block_the_reaper_for_long
     } else {
         return; // SQLite in embedded mode: the workers live in the server's own process.
     }
-    let (app, token) = app_without_workers().await;
+    let (app, token) = spawn_app_without_workers().await;
     let run = app
         .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
         .await;

@@ -51,6 +51,16 @@ pub async fn spawn_app_on_own_redis(db: u8, queue_prefix: &str) -> (TestApp, Str
     (spawn_app_with(vars).await, redis)
 }
 
+/// An app without in-process workers (worker processes or the test itself claim its runs), and an
+/// admin access token.
+pub async fn spawn_app_without_workers() -> (TestApp, String) {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    (app, token)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(settings()).await
 }
@@ -148,6 +158,19 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
         client: browser(),
         _data_dir: data_dir,
     }
+}
+
+/// The terminal run states.
+pub const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
+
+/// The states of a run's `history`, oldest first.
+pub fn states(history: &Value) -> Vec<String> {
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// A fresh HTTP client with its own cookie jar.

@@ -103,10 +103,7 @@ fn kill(worker: WorkerProcess) {
 #[tokio::test]
 async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes_on_another_worker()
 {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
+    let (app, token) = spawn_app_without_workers().await;
     let dep_id = app
         .configure_flow(
             "test-sleepy",
@@ -248,21 +245,9 @@ async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-fn states(run: &serde_json::Value) -> Vec<String> {
-    run["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_nothing_of_it() {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
+    let (app, token) = spawn_app_without_workers().await;
     let dep = app
         .configure_flow(
             "test-report",
@@ -280,7 +265,7 @@ async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_not
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !states(
         &app.wait_for(&id, &token, &["AWAITING_RETRY", "PENDING", "RUNNING"])
-            .await,
+            .await["history"],
     )
     .contains(&"CRASHED".to_string())
     {
@@ -301,8 +286,8 @@ async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_not
     assert_eq!(after["attempt"], 2);
     assert_eq!(after["summary"]["attempt"], 2, "{after}");
     assert_eq!(
-        states(&after),
-        states(&done),
+        states(&after["history"]),
+        states(&done["history"]),
         "the history changed after the end"
     );
     assert_eq!(
@@ -353,10 +338,7 @@ async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_not
 
 #[tokio::test]
 async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once() {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
+    let (app, token) = spawn_app_without_workers().await;
     let dep = app
         .configure_flow("test-report", &token, json!({ "retries": 0 }))
         .await;
@@ -390,7 +372,10 @@ async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once(
     // interrupted attempt does not count against its retries (none here).
     let back = body(app.get(&format!("/api/v1/runs/{long}"), &token).await).await;
     assert_eq!(back["state"], "PENDING", "{back}");
-    assert!(!states(&back).contains(&"CRASHED".to_string()), "{back}");
+    assert!(
+        !states(&back["history"]).contains(&"CRASHED".to_string()),
+        "{back}"
+    );
     assert_eq!(back["max_attempts"], 2, "{back}");
     let steps = back["task_runs"].as_array().unwrap();
     assert!(steps.iter().all(|t| t["state"] != "RUNNING"), "{back}");

@@ -3,20 +3,9 @@ use std::time::Duration;
 
 use chap_scheduler_api::Role;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
-
-const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
-
-fn states(history: &Value) -> Vec<String> {
-    history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_triggered_run_completes_with_its_steps_logs_and_report_stored() {
@@ -258,10 +247,7 @@ async fn cancelling_a_running_run_ends_it_cancelled_with_the_steps_that_ran() {
 
 #[tokio::test]
 async fn the_same_job_delivered_twice_executes_the_flow_body_once() {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
+    let (app, token) = spawn_app_without_workers().await;
     let run = app
         .trigger_flow("test-sleepy", &token, json!({ "seconds": 0.2 }))
         .await;
@@ -278,10 +264,7 @@ async fn the_same_job_delivered_twice_executes_the_flow_body_once() {
 
 #[tokio::test]
 async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
-    let mut vars = settings();
-    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
+    let (app, token) = spawn_app_without_workers().await;
     let dep = app.deployment("test-steps", &token).await;
     let id = dep["id"].as_str().unwrap();
     app.set_deployment(

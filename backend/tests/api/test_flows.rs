@@ -93,6 +93,11 @@ impl Flow for Flaky {
     }
 }
 
+/// The parameters of the sleeping flows: how many seconds.
+fn seconds_schema() -> Value {
+    json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+}
+
 /// Sleeps the `seconds` parameter away in steps of 100 ms, each logging `line(i)`.
 async fn ticks(ctx: &RunContext, line: impl Fn(u64) -> String) -> Result<(), FlowError> {
     let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
@@ -120,7 +125,7 @@ impl Flow for Sleepy {
         "sleeps `seconds` in 100 ms steps"
     }
     fn parameter_schema(&self) -> Value {
-        json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+        seconds_schema()
     }
     fn default_concurrency_limit(&self) -> Option<u32> {
         None
@@ -145,7 +150,7 @@ impl Flow for Report {
         "sleeps `seconds`, then reports its attempt"
     }
     fn parameter_schema(&self) -> Value {
-        json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+        seconds_schema()
     }
     fn default_concurrency_limit(&self) -> Option<u32> {
         None

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use super::Engine;
@@ -119,14 +120,14 @@ impl Engine {
         ));
         // Aborted when this future ends, also when it is dropped half-way: a watcher left behind would
         // keep heartbeating a run nobody executes, and the reaper would never free it.
-        let _watcher = AbortOnDrop(tokio::spawn(watch(
+        let _watcher = AbortOnDropHandle::new(tokio::spawn(watch(
             self.clone(),
             lease.clone(),
             cancel.clone(),
         )));
         let mut body = {
             let ctx = ctx.clone();
-            AbortOnDrop(tokio::spawn(async move { flow.run(&ctx).await }))
+            AbortOnDropHandle::new(tokio::spawn(async move { flow.run(&ctx).await }))
         };
         let timeout = dep
             .as_ref()
@@ -153,7 +154,7 @@ impl Engine {
         if !body_done {
             // Let the aborted body stop before the end is recorded; whatever it still tries to write
             // is refused once the attempt has ended.
-            body.0.abort();
+            body.abort();
             let _ = tokio::time::timeout(Duration::from_secs(5), &mut body).await;
         }
         let outcome = match outcome {
@@ -275,26 +276,6 @@ impl Engine {
         }
         self.wake_dispatcher();
         Ok(())
-    }
-}
-
-/// A task aborted when its handle is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 

@@ -10,8 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::lease::Lease;
-use super::runs::{get, transition_in, Transition};
-use super::steps::close_open_steps;
+use super::runs::{end_held_in, get, transition_in, Transition};
 use crate::db::entities::flow_run;
 use crate::db::users::now;
 use crate::orchestrator::state::RunState;
@@ -222,19 +221,9 @@ pub async fn end_attempt(
     retry: Option<Transition>,
 ) -> Result<bool, DbErr> {
     let txn = crate::db::begin_write(db).await?;
-    let ended = transition_in(
-        &txn,
-        lease.run_id,
-        to.held_by(lease).set(
-            flow_run::Column::HeartbeatAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        ),
-    )
-    .await?;
-    if !ended {
+    if !end_held_in(&txn, lease, to, step).await? {
         return Ok(false);
     }
-    close_open_steps(&txn, lease.run_id, step.0, step.1).await?;
     if let Some(retry) = retry {
         transition_in(&txn, lease.run_id, retry).await?;
     }

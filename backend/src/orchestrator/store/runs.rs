@@ -251,8 +251,23 @@ pub async fn finish(
         (t, outcome.open_steps)
     };
     let to = transition.to;
+    if !end_held_in(&txn, lease, transition, (step_state, &step_error)).await? {
+        return Ok(None);
+    }
+    txn.commit().await?;
+    Ok(Some(to))
+}
+
+/// Ends the attempt `lease` names inside the caller's transaction: the run's transition (only while
+/// the lease holds it; the heartbeat is cleared) and, when it applied, the steps left RUNNING.
+pub async fn end_held_in(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    transition: Transition,
+    step: (RunState, &str),
+) -> Result<bool, DbErr> {
     let applied = transition_in(
-        &txn,
+        txn,
         lease.run_id,
         transition.held_by(lease).set(
             flow_run::Column::HeartbeatAt,
@@ -260,12 +275,10 @@ pub async fn finish(
         ),
     )
     .await?;
-    if !applied {
-        return Ok(None);
+    if applied {
+        close_open_steps(txn, lease.run_id, step.0, step.1).await?;
     }
-    close_open_steps(&txn, lease.run_id, step_state, &step_error).await?;
-    txn.commit().await?;
-    Ok(Some(to))
+    Ok(applied)
 }
 
 /// Stores a flow's outcome summary on its run while `lease` holds it; false when it does not.
