@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_auth;
 mod m20261126_000002_orchestration;
 mod m20261127_000001_blocks;
+mod m20261202_000001_run_checkpoints;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_auth::Migration),
             Box::new(m20261126_000002_orchestration::Migration),
             Box::new(m20261127_000001_blocks::Migration),
+            Box::new(m20261202_000001_run_checkpoints::Migration),
         ]
     }
 }

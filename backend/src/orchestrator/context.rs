@@ -225,6 +225,24 @@ impl RunContext {
         Ok(())
     }
 
+    /// Records a checkpoint: a value a later attempt of this run reads back with [`Self::recall`] (e.g.
+    /// the id of outside work already started, so a retry follows it instead of starting it again).
+    /// Refused, and the attempt stopped, when this attempt no longer holds the run.
+    pub async fn remember(&self, key: &str, value: Value) -> anyhow::Result<()> {
+        if !store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value).await? {
+            self.lost("recording a checkpoint");
+            anyhow::bail!(
+                "this attempt no longer holds the run; the checkpoint `{key}` was not stored"
+            );
+        }
+        Ok(())
+    }
+
+    /// The checkpoint recorded under `key` by this or an earlier attempt of the run.
+    pub async fn recall(&self, key: &str) -> anyhow::Result<Option<Value>> {
+        Ok(store::checkpoint(&self.inner.db, self.inner.lease.run_id, key).await?)
+    }
+
     /// Stores a flow-specific outcome summary on the run (shown in run lists).
     pub async fn set_summary(&self, summary: Value) -> anyhow::Result<()> {
         if !store::set_summary(&self.inner.db, &self.inner.lease, summary).await? {

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod blocks;
+mod chap_jobs;
 mod concurrency;
 mod engine;
 mod helpers;

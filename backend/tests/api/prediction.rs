@@ -16,15 +16,15 @@ const FLOW: &str = "dhis2-chap-prediction";
 const SETUPS_PATH: &str = "/api/routes/chap/run/v1/crud/prediction-setups";
 
 /// An application, a simulator, an admin token, the flow's deployment and a block for the simulator.
-struct World {
-    app: TestApp,
-    sim: SimHandle,
-    token: String,
-    deployment: String,
-    block: String,
+pub(crate) struct World {
+    pub app: TestApp,
+    pub sim: SimHandle,
+    pub token: String,
+    pub deployment: String,
+    pub block: String,
 }
 
-async fn world(scenario: Scenario, overrides: &[(&str, &str)]) -> World {
+pub(crate) async fn world(scenario: Scenario, overrides: &[(&str, &str)]) -> World {
     let sim = Simulator::start(scenario)
         .await
         .expect("start the simulator");
@@ -66,7 +66,7 @@ async fn world(scenario: Scenario, overrides: &[(&str, &str)]) -> World {
 
 impl World {
     /// Triggers a run with `parameters` (credentials added) and waits until it is over.
-    async fn run(&self, mut parameters: Value) -> Value {
+    pub async fn run(&self, mut parameters: Value) -> Value {
         parameters["credentials"] = json!(self.block);
         let run = self
             .app
@@ -82,7 +82,7 @@ impl World {
         body(self.app.get(path, &self.token).await).await
     }
 
-    async fn report(&self, run: &Value) -> String {
+    pub async fn report(&self, run: &Value) -> String {
         let artifacts = self
             .get(&format!(
                 "/api/v1/runs/{}/artifacts",
@@ -99,7 +99,7 @@ impl World {
         report["content"].as_str().unwrap().to_string()
     }
 
-    async fn logs(&self, run: &Value) -> Vec<String> {
+    pub async fn logs(&self, run: &Value) -> Vec<String> {
         let page = self
             .get(&format!(
                 "/api/v1/runs/{}/logs?limit=1000",
@@ -116,7 +116,7 @@ impl World {
 }
 
 /// `(name, label, state, error)` of each step of a run detail.
-fn steps(run: &Value) -> Vec<(String, String, String, String)> {
+pub(crate) fn steps(run: &Value) -> Vec<(String, String, String, String)> {
     run["task_runs"]
         .as_array()
         .unwrap()
@@ -128,7 +128,7 @@ fn steps(run: &Value) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-fn step<'a>(
+pub(crate) fn step<'a>(
     run: &'a [(String, String, String, String)],
     name: &str,
 ) -> &'a (String, String, String, String) {

@@ -38,7 +38,7 @@ async fn worker_process_entry() {
 }
 
 /// A worker process, killed when dropped (also when a test fails half-way).
-struct WorkerProcess(Child);
+pub(crate) struct WorkerProcess(Child);
 
 impl Drop for WorkerProcess {
     fn drop(&mut self) {
@@ -48,7 +48,7 @@ impl Drop for WorkerProcess {
 }
 
 /// Starts a worker process on the app's database and queue.
-fn worker_process(app: &TestApp) -> WorkerProcess {
+pub(crate) fn worker_process(app: &TestApp) -> WorkerProcess {
     worker_process_with(app, &[])
 }
 
@@ -96,7 +96,7 @@ fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> WorkerProcess {
     )
 }
 
-fn kill(worker: WorkerProcess) {
+pub(crate) fn kill(worker: WorkerProcess) {
     drop(worker);
 }
 

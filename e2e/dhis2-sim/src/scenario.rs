@@ -110,6 +110,9 @@ pub struct ChapSystem {
     pub python_version: String,
     pub server_time_zone_id: String,
     pub revision: String,
+    /// Whether `GET /v1/jobs` names each job's `prediction_setup_id` and honours the
+    /// `predictionSetupId` filter (false: an older chap that does neither).
+    pub jobs_name_setup: bool,
 }
 
 impl Default for ChapSystem {
@@ -119,6 +122,7 @@ impl Default for ChapSystem {
             python_version: "3.13.12".into(),
             server_time_zone_id: "Etc/UTC".into(),
             revision: String::new(),
+            jobs_name_setup: true,
         }
     }
 }

@@ -158,6 +158,23 @@ impl SimHandle {
             .collect()
     }
 
+    /// Starts a job for a setup as the modeling app would (a person pressing "run"): it answers
+    /// `statuses` one poll at a time and predicts the setup's org units for the 3 months after the
+    /// current one. Returns the job id.
+    pub fn start_job(&self, setup_id: i64, statuses: Vec<String>) -> String {
+        self.state.start_job(setup_id, statuses)
+    }
+
+    /// chap revokes a job: every later poll answers `REVOKED`.
+    pub fn revoke_job(&self, job_id: &str) -> bool {
+        self.state.revoke_job(job_id)
+    }
+
+    /// chap forgets a job (its setup deleted): 404 for its status, gone from the listing.
+    pub fn delete_job(&self, job_id: &str) -> bool {
+        self.state.jobs().by_id.remove(job_id).is_some()
+    }
+
     // ---- runtime controls --------------------------------------------------------------------
 
     /// `Some(status)`: every request answers `status` with a proxy error page; `None`: DHIS2 is up.

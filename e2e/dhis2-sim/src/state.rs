@@ -102,6 +102,26 @@ pub(crate) struct Job {
     pub forecast_periods: Vec<String>,
 }
 
+impl Jobs {
+    /// Adds a job; returns its id.
+    pub fn push(&mut self, seed: u64, mut job: Job) -> String {
+        self.counter += 1;
+        job.id = job_uuid(seed, self.counter);
+        job.prediction_id = self.next_prediction_id;
+        self.next_prediction_id += 1;
+        let id = job.id.clone();
+        self.by_id.insert(id.clone(), self.list.len());
+        self.list.push(job);
+        id
+    }
+
+    /// The job chap still knows by this id (a deleted job is forgotten: 404, not listed).
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Job> {
+        let index = *self.by_id.get(id)?;
+        self.list.get_mut(index)
+    }
+}
+
 impl Job {
     /// The status the last poll answered (the first status before any poll).
     pub fn current_status(&self) -> &str {
@@ -121,6 +141,59 @@ impl Job {
 
     pub fn succeeded(&self) -> bool {
         self.current_status().eq_ignore_ascii_case("SUCCESS")
+    }
+}
+
+impl SimState {
+    /// A job started outside the scheduler (see [`crate::SimHandle::start_job`]).
+    pub fn start_job(&self, setup_id: i64, statuses: Vec<String>) -> String {
+        let world = self.world();
+        let org_units = world
+            .scenario
+            .prediction_setups
+            .iter()
+            .find(|s| s.setup.id == setup_id)
+            .map(|s| s.setup.org_units.clone())
+            .unwrap_or_default();
+        let month = crate::periods::PeriodType::Month.covering(Utc::now().date_naive());
+        let periods = std::iter::successors(Some(month.next()), |p| Some(p.next()))
+            .take(3)
+            .map(|p| p.to_string())
+            .collect();
+        let statuses = if statuses.is_empty() {
+            vec!["STARTED".to_string()]
+        } else {
+            statuses
+        };
+        self.jobs().push(
+            world.scenario.seed,
+            Job {
+                id: String::new(),
+                setup_id,
+                name: format!("started by hand for setup {setup_id}"),
+                end_time: (!is_transient(&statuses[0])).then(Utc::now),
+                statuses,
+                polls: 0,
+                result: JobResult::default(),
+                prediction_id: 0,
+                logs: None,
+                start_time: Utc::now(),
+                forecast_org_units: org_units,
+                forecast_periods: periods,
+            },
+        )
+    }
+
+    /// Every later poll of the job answers `REVOKED`; false when chap does not know it.
+    pub fn revoke_job(&self, job_id: &str) -> bool {
+        let mut jobs = self.jobs();
+        let Some(job) = jobs.get_mut(job_id) else {
+            return false;
+        };
+        job.statuses = vec!["REVOKED".into()];
+        job.polls = 0;
+        job.end_time = Some(Utc::now());
+        true
     }
 }
 

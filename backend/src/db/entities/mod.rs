@@ -9,6 +9,7 @@ pub mod flow_run;
 pub mod flow_run_state;
 pub mod log;
 pub mod refresh_token;
+pub mod run_checkpoint;
 pub mod schedule;
 pub mod session;
 pub mod task_run;

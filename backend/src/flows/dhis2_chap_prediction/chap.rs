@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::client::{ApiError, Call, Credentials, ErrorBody, HttpSettings, Service, Transport};
 use super::dhis2::Dhis2Client;
 use super::model::{
-    self, parse_setup_listing, ChapSystemInfo, JobCreated, JobDescription, JobStatus,
-    PredictionEntry, PredictionIdError, PredictionRequest, SetupListing,
+    self, parse_setup_listing, setup_jobs, ChapSystemInfo, JobCreated, JobDescription, JobStatus,
+    PredictionEntry, PredictionIdError, PredictionRequest, SetupJobs, SetupListing,
 };
 
 /// chap is always reached through this DHIS2 route.
@@ -67,6 +67,9 @@ pub enum JobError {
     /// The prediction id could not be read.
     #[error(transparent)]
     PredictionId(#[from] PredictionIdError),
+    /// chap says REVOKED, or no longer knows the job (404) while it is followed.
+    #[error("the chap job {0} was revoked (the setup was deleted or the job cancelled in chap)")]
+    Revoked(String),
 }
 
 impl JobError {
@@ -75,6 +78,7 @@ impl JobError {
         match self {
             JobError::Api(e) => e.kind(),
             JobError::UnknownJob(_) => "ValueError",
+            JobError::Revoked(_) => "RuntimeError",
             JobError::Timeout { .. } => "TimeoutError",
             JobError::PredictionId(_) => "RuntimeError",
         }
@@ -168,6 +172,18 @@ impl ChapClient {
         self.transport.typed(&call, value)
     }
 
+    /// `GET …/v1/jobs?predictionSetupId={id}`, read for a job of the setup still in flight.
+    pub async fn setup_jobs(&self, setup_id: i64) -> Result<SetupJobs, ApiError> {
+        let call = self.call(
+            Method::GET,
+            &["v1", "jobs"],
+            vec![("predictionSetupId", setup_id.to_string())],
+        );
+        let value = self.json(&call).await?;
+        let jobs: Vec<JobDescription> = self.transport.typed(&call, value)?;
+        Ok(setup_jobs(&jobs, setup_id))
+    }
+
     /// `GET …/v1/jobs/{id}`: a bare JSON string; anything else is an error (status 200).
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, ApiError> {
         let call = self.call(Method::GET, &["v1", "jobs", job_id], Vec::new());
@@ -228,7 +244,8 @@ impl ChapClient {
     }
 
     /// Polls a job until its status is terminal (success or not), calling `on_status` on each change.
-    /// Checks first that chap lists the job; fails with [`JobError::Timeout`] past `timeout`.
+    /// Checks first that chap lists the job; fails with [`JobError::Timeout`] past `timeout`, and with
+    /// [`JobError::Revoked`] when chap revokes the job or stops knowing it (404).
     pub async fn wait_for_job(
         &self,
         job_id: &str,
@@ -242,9 +259,17 @@ impl ChapClient {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last: Option<JobStatus> = None;
         loop {
-            let status = self.job_status(job_id).await?;
+            let status = match self.job_status(job_id).await {
+                Err(e) if e.status() == Some(404) => {
+                    return Err(JobError::Revoked(job_id.to_string()))
+                }
+                other => other?,
+            };
             if last.as_ref() != Some(&status) {
                 on_status(&status);
+            }
+            if status.is_revoked() {
+                return Err(JobError::Revoked(job_id.to_string()));
             }
             if !status.is_transient() {
                 return Ok(status);

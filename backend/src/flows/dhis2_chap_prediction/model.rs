@@ -281,6 +281,58 @@ pub struct JobDescription {
     /// The prediction id once successful.
     #[serde(default)]
     pub result: Option<JobResult>,
+    /// The setup the job predicts for (newer chap; an integer or its decimal text).
+    #[serde(default)]
+    pub prediction_setup_id: Option<Value>,
+}
+
+impl JobDescription {
+    /// The job's setup, when the listing says.
+    pub fn setup_id(&self) -> Option<i64> {
+        match self.prediction_setup_id.as_ref()? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn in_flight(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| JobStatus::new(s).is_transient())
+    }
+}
+
+/// What chap's job listing says about a setup's jobs before a submit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetupJobs {
+    /// A job of the setup is still going (the newest when several are): follow it.
+    InFlight {
+        /// The job's id.
+        id: String,
+        /// Its status in the listing.
+        status: String,
+    },
+    /// None of the setup's jobs is going.
+    Idle,
+    /// The listing does not name jobs' setups (an older chap): a job in flight cannot be found.
+    Unknown,
+}
+
+/// Looks in a job listing for a job of `setup_id` still in flight. Elements are matched on their own
+/// `prediction_setup_id` (an older chap ignores the listing's filter); a listing in which no element
+/// names its setup is [`SetupJobs::Unknown`].
+pub fn setup_jobs(jobs: &[JobDescription], setup_id: i64) -> SetupJobs {
+    if !jobs.is_empty() && jobs.iter().all(|j| j.prediction_setup_id.is_none()) {
+        return SetupJobs::Unknown;
+    }
+    jobs.iter()
+        .filter(|j| j.setup_id() == Some(setup_id) && j.in_flight())
+        .max_by(|a, b| a.start_time.cmp(&b.start_time))
+        .map_or(SetupJobs::Idle, |j| SetupJobs::InFlight {
+            id: j.id.clone(),
+            status: j.status.clone().unwrap_or_default(),
+        })
 }
 
 /// Why a job's prediction id could not be read.
@@ -351,6 +403,11 @@ impl JobStatus {
     /// Whether the job ended successfully.
     pub fn is_success(&self) -> bool {
         self.0.eq_ignore_ascii_case("SUCCESS")
+    }
+
+    /// Whether chap revoked the job (its setup deleted or the job cancelled in chap).
+    pub fn is_revoked(&self) -> bool {
+        self.0.eq_ignore_ascii_case("REVOKED")
     }
 }
 

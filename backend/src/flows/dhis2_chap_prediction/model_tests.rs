@@ -254,3 +254,39 @@ fn org_units_tolerate_missing_fields() {
     let empty: OrgUnitList = serde_json::from_value(json!({})).unwrap();
     assert!(empty.organisation_units.is_empty());
 }
+
+fn listed(jobs: serde_json::Value) -> Vec<JobDescription> {
+    serde_json::from_value(jobs).unwrap()
+}
+
+#[test]
+fn a_job_in_flight_is_found_by_its_own_setup_id_whatever_the_filter_did() {
+    let jobs = listed(json!([
+        {"id": "other", "status": "STARTED", "prediction_setup_id": 2, "start_time": "2026-12-01T10:00:00"},
+        {"id": "done", "status": "SUCCESS", "prediction_setup_id": 1, "start_time": "2026-12-01T11:00:00"},
+        {"id": "old", "status": "pending", "prediction_setup_id": "1", "start_time": "2026-12-01T09:00:00"},
+        {"id": "new", "status": "Started", "prediction_setup_id": 1, "start_time": "2026-12-01T10:30:00"},
+    ]));
+    assert_eq!(
+        setup_jobs(&jobs, 1),
+        SetupJobs::InFlight {
+            id: "new".into(),
+            status: "Started".into()
+        }
+    );
+    assert_eq!(setup_jobs(&jobs, 3), SetupJobs::Idle);
+    assert_eq!(setup_jobs(&[], 1), SetupJobs::Idle);
+}
+
+#[test]
+fn a_listing_that_names_no_setup_cannot_be_followed() {
+    let jobs = listed(json!([{"id": "a", "status": "STARTED"}]));
+    assert_eq!(setup_jobs(&jobs, 1), SetupJobs::Unknown);
+}
+
+#[test]
+fn revoked_is_terminal_and_told_apart() {
+    assert!(JobStatus::new("revoked").is_revoked());
+    assert!(!JobStatus::new("REVOKED").is_transient());
+    assert!(JobStatus::new("Retry").is_transient());
+}

@@ -20,9 +20,12 @@ use super::chap::{JobError, RunClients, QUANTILES};
 use super::client::ApiError;
 use super::end_period::{input_window, resolve_end, EndResolution, EndSpec, ResolvedEnd};
 use super::flow::PredictionSettings;
-use super::model::{InvalidSetup, MissingValuesRejection, PredictionSetup, SetupListing};
+use super::model::{
+    InvalidSetup, MissingValuesRejection, PredictionRequest, PredictionSetup, SetupJobs,
+    SetupListing,
+};
 use super::periods::{forecast_horizon, probe_window, PeriodId, PeriodType};
-use super::report::{EntryStatus, ReportEntry, Step};
+use super::report::{EntryStatus, JobOrigin, ReportEntry, Step};
 use super::request::{build_request, into_observations, prediction_name};
 use crate::orchestrator::RunContext;
 
@@ -273,18 +276,12 @@ impl SetupRunner<'_> {
             })
             .await?;
 
-        // f: submit (never retried).
-        let job_id = self
-            .step(Step::RunPredictionSetup, label, async {
-                self.clients
-                    .chap
-                    .run_prediction_setup(setup.id, body)
-                    .await
-                    .map_err(StepFailure::api(Step::RunPredictionSetup))
-            })
+        // f: the setup's chap job: one this run already has, one in flight in chap, or a new one.
+        let (job_id, origin) = self
+            .step(Step::RunPredictionSetup, label, self.chap_job(setup, body))
             .await?;
         entry.job_id = Some(job_id.clone());
-        ctx.info(format!("Submitted prediction; job id = {job_id}"));
+        entry.job_origin = origin;
 
         // g: wait for the job.
         let waited = self
@@ -356,6 +353,68 @@ impl SetupRunner<'_> {
             entry.predicted_periods.len()
         ));
         Ok(())
+    }
+
+    /// The chap job of a setup (issue: exactly one chap job per setup and run). A job this run recorded
+    /// in an earlier attempt is followed whatever its state; else a job of the setup still in flight in
+    /// chap (started by hand, or submitted by an attempt that died before recording it) is followed;
+    /// else the request is submitted (never retried) and the job recorded for later attempts.
+    async fn chap_job(
+        &self,
+        setup: &PredictionSetup,
+        body: PredictionRequest,
+    ) -> Result<(String, JobOrigin), StepFailure> {
+        let step = Step::RunPredictionSetup;
+        let ctx = self.ctx;
+        let key = format!("chap-job:setup:{}", setup.id);
+        let recalled = ctx.recall(&key).await.map_err(|e| {
+            StepFailure::new(
+                step,
+                "RuntimeError",
+                format!("reading the run's record of its chap jobs failed: {e:#}"),
+            )
+        })?;
+        if let Some(id) = recalled.as_ref().and_then(|v| v.as_str()) {
+            ctx.info(format!(
+                "Following job {id}: an earlier attempt of this run submitted it for '{}'",
+                setup.name
+            ));
+            return Ok((id.to_string(), JobOrigin::EarlierAttempt));
+        }
+        let chap = &self.clients.chap;
+        match chap.setup_jobs(setup.id).await.map_err(StepFailure::api(step))? {
+            SetupJobs::InFlight { id, status } => {
+                ctx.info(format!(
+                    "Followed job {id} already running in chap for '{}' (status {status}); no new \
+                     job submitted",
+                    setup.name
+                ));
+                self.remember_job(&key, &id).await;
+                return Ok((id, JobOrigin::InFlight));
+            }
+            SetupJobs::Idle => {}
+            SetupJobs::Unknown => ctx.warn(format!(
+                "chap's job listing does not say which setup a job is for (an older chap): a job already \
+                 running for '{}' cannot be found, so a new one is submitted",
+                setup.name
+            )),
+        }
+        let id = chap
+            .run_prediction_setup(setup.id, body)
+            .await
+            .map_err(StepFailure::api(step))?;
+        ctx.info(format!("Submitted prediction; job id = {id}"));
+        self.remember_job(&key, &id).await;
+        Ok((id, JobOrigin::Submitted))
+    }
+
+    /// Records the setup's job for later attempts; a failure costs only that protection.
+    async fn remember_job(&self, key: &str, job_id: &str) {
+        if let Err(e) = self.ctx.remember(key, job_id.into()).await {
+            self.ctx.warn(format!(
+                "could not record chap job {job_id} for a later attempt of this run: {e:#}"
+            ));
+        }
     }
 
     /// The freshness probe (§4.3): the latest period where every covariate has data.

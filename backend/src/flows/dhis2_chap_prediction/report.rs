@@ -107,6 +107,18 @@ pub enum EntryStatus {
     Skipped,
 }
 
+/// Where a setup's chap job came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobOrigin {
+    /// This attempt submitted it.
+    #[default]
+    Submitted,
+    /// It was already running in chap for the setup, and was followed instead of submitting another.
+    InFlight,
+    /// An earlier attempt of this run submitted it (the run was retried or handed back).
+    EarlierAttempt,
+}
+
 /// One setup's line in the report.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReportEntry {
@@ -126,6 +138,8 @@ pub struct ReportEntry {
     pub rejection_detail: Option<MissingValuesRejection>,
     /// chap job id.
     pub job_id: Option<String>,
+    /// Whether the run submitted the job or followed one.
+    pub job_origin: JobOrigin,
     /// chap prediction id.
     pub prediction_id: Option<i64>,
     /// Analytics rows fetched.
@@ -406,7 +420,15 @@ fn render_entry(lines: &mut Vec<String>, e: &ReportEntry) {
         }
     }
     if let Some(job) = e.job_id.as_deref().filter(|s| !s.is_empty()) {
-        lines.push(format!("- Job: `{job}`"));
+        lines.push(match e.job_origin {
+            JobOrigin::Submitted => format!("- Job: `{job}`"),
+            JobOrigin::InFlight => {
+                format!("- Job: `{job}` (followed job {job} already running in chap)")
+            }
+            JobOrigin::EarlierAttempt => {
+                format!("- Job: `{job}` (submitted by an earlier attempt of this run, followed)")
+            }
+        });
     }
     if let Some(id) = e.prediction_id {
         lines.push(format!("- Prediction: `{id}`"));

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{query_pairs, Route};
 use crate::periods::Period;
 use crate::scenario::JobResult;
-use crate::state::{job_uuid, Job, SimState};
+use crate::state::{Job, SimState};
 use crate::world::{format_value, hash, World};
 
 /// FastAPI's error envelope.
@@ -55,21 +55,15 @@ pub(crate) fn handle(
             Ok(id) => run_setup(state, world, id, body),
             Err(_) => int_parsing("prediction_setup_id", id),
         },
-        Route::ListJobs => list_jobs(req, state),
-        Route::JobStatus(id) => {
-            let mut jobs = state.jobs();
-            match jobs.by_id.get(id).copied() {
-                Some(index) => HttpResponse::Ok().json(jobs.list[index].poll()),
-                None => job_not_found(id),
-            }
-        }
-        Route::JobLogs(id) => {
-            let jobs = state.jobs();
-            match jobs.by_id.get(id).copied() {
-                Some(index) => HttpResponse::Ok().json(job_logs(&jobs.list[index])),
-                None => job_not_found(id),
-            }
-        }
+        Route::ListJobs => list_jobs(req, state, world),
+        Route::JobStatus(id) => match state.jobs().get_mut(id) {
+            Some(job) => HttpResponse::Ok().json(job.poll()),
+            None => job_not_found(id),
+        },
+        Route::JobLogs(id) => match state.jobs().get_mut(id) {
+            Some(job) => HttpResponse::Ok().json(job_logs(job)),
+            None => job_not_found(id),
+        },
         Route::PredictionEntries(id) => match id.parse::<i64>() {
             Ok(id) => prediction_entries(req, state, world, id),
             Err(_) => int_parsing("prediction_id", id),
@@ -280,33 +274,28 @@ fn submit(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let mut jobs = state.jobs();
-    jobs.counter += 1;
-    let id = job_uuid(world.scenario.seed, jobs.counter);
-    let prediction_id = jobs.next_prediction_id;
-    jobs.next_prediction_id += 1;
     let statuses = if behaviour.job_statuses.is_empty() {
         vec!["SUCCESS".to_string()]
     } else {
         behaviour.job_statuses.clone()
     };
-    let job = Job {
-        id: id.clone(),
-        setup_id,
-        name,
-        end_time: (!crate::state::is_transient(&statuses[0])).then(chrono::Utc::now),
-        statuses,
-        polls: 0,
-        result: behaviour.job_result.clone(),
-        prediction_id,
-        logs: behaviour.job_logs.clone(),
-        start_time: chrono::Utc::now(),
-        forecast_org_units: org_units,
-        forecast_periods: periods,
-    };
-    let index = jobs.list.len();
-    jobs.by_id.insert(id.clone(), index);
-    jobs.list.push(job);
+    let id = state.jobs().push(
+        world.scenario.seed,
+        Job {
+            id: String::new(),
+            setup_id,
+            name,
+            end_time: (!crate::state::is_transient(&statuses[0])).then(chrono::Utc::now),
+            statuses,
+            polls: 0,
+            result: behaviour.job_result.clone(),
+            prediction_id: 0,
+            logs: behaviour.job_logs.clone(),
+            start_time: chrono::Utc::now(),
+            forecast_org_units: org_units,
+            forecast_periods: periods,
+        },
+    );
     (HttpResponse::Ok().json(json!({ "id": id })), Some(id))
 }
 
@@ -363,7 +352,8 @@ fn job_description(job: &Job) -> Value {
 }
 
 /// `GET /v1/jobs` with chap's optional `ids`, `status`, `type` and `predictionSetupId` filters.
-fn list_jobs(req: &HttpRequest, state: &SimState) -> HttpResponse {
+fn list_jobs(req: &HttpRequest, state: &SimState, world: &World) -> HttpResponse {
+    let names_setup = world.scenario.chap.jobs_name_setup;
     let pairs = query_pairs(req);
     let values = |key: &str| -> Vec<&str> {
         pairs
@@ -382,6 +372,7 @@ fn list_jobs(req: &HttpRequest, state: &SimState) -> HttpResponse {
     let listed: Vec<Value> = jobs
         .list
         .iter()
+        .filter(|j| jobs.by_id.contains_key(&j.id))
         .filter(|j| ids.is_empty() || ids.contains(&j.id.as_str()))
         .filter(|j| {
             statuses.is_empty()
@@ -395,8 +386,14 @@ fn list_jobs(req: &HttpRequest, state: &SimState) -> HttpResponse {
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case("make_prediction"))
         })
-        .filter(|j| setup.is_none_or(|id| j.setup_id == id))
-        .map(job_description)
+        .filter(|j| !names_setup || setup.is_none_or(|id| j.setup_id == id))
+        .map(|j| {
+            let mut described = job_description(j);
+            if names_setup {
+                described["prediction_setup_id"] = json!(j.setup_id);
+            }
+            described
+        })
         .collect();
     HttpResponse::Ok().json(listed)
 }

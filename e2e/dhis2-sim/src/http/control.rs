@@ -26,6 +26,16 @@ pub(crate) fn handle(
                 .collect();
             HttpResponse::Ok().json(list)
         }
+        (Method::GET, "jobs") => {
+            let jobs = state.jobs();
+            let list: Vec<Value> = jobs
+                .list
+                .iter()
+                .map(|j| json!({"id": j.id, "setup_id": j.setup_id, "status": j.current_status(),
+                                "deleted": !jobs.by_id.contains_key(&j.id)}))
+                .collect();
+            HttpResponse::Ok().json(list)
+        }
         (Method::POST, "control") => match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(command)) => match apply(state, &command) {
                 Ok(()) => HttpResponse::NoContent().finish(),
@@ -35,13 +45,14 @@ pub(crate) fn handle(
         },
         _ => {
             HttpResponse::NotFound().json(json!({"error": "unknown control endpoint",
-            "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "POST /__sim/control"]}))
+            "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "GET /__sim/jobs", "POST /__sim/control"]}))
         }
     }
 }
 
 /// Applies `{"dhis2_down": 503 | null, "chap_down": …, "fault": {…}, "clear_faults": true,
-/// "latency_ms": {"analytics": 200}, "job_statuses": {"1": ["FAILURE"]}, "clear_log": true}`.
+/// "latency_ms": {"analytics": 200}, "job_statuses": {"1": ["FAILURE"]}, "revoke_job": "<id>",
+/// "delete_job": "<id>", "clear_log": true}`.
 fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(), String> {
     let status = |v: &Value| -> Result<Option<u16>, String> {
         match v {
@@ -77,6 +88,19 @@ fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(
                 for (setup, statuses) in sequences {
                     let id: i64 = setup.parse().map_err(|_| format!("setup id: {setup}"))?;
                     controls.behaviours.entry(id).or_default().job_statuses = statuses;
+                }
+            }
+            "revoke_job" | "delete_job" => {
+                let id = value
+                    .as_str()
+                    .ok_or_else(|| format!("{key}: expected a job id"))?;
+                let known = if key == "revoke_job" {
+                    state.revoke_job(id)
+                } else {
+                    state.jobs().by_id.remove(id).is_some()
+                };
+                if !known {
+                    return Err(format!("{key}: chap knows no job '{id}'"));
                 }
             }
             "clear_log" => {

@@ -1,0 +1,65 @@
+//! Checkpoints: what an attempt recorded so that a later attempt of the same run continues from it
+//! (the prediction flow's chap job per setup). Written only while the lease holds, read by any attempt.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::lease::{hold, Lease};
+use crate::db::entities::run_checkpoint;
+use crate::db::users::now;
+
+/// Longest key stored (the column's width).
+pub const KEY_MAX: usize = 200;
+
+/// Records `value` under `key` for the run while `lease` holds it, replacing an earlier value; false
+/// (nothing written) when the lease is gone.
+pub async fn put_checkpoint(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    key: &str,
+    value: Value,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    if hold(&txn, lease, false).await?.is_none() {
+        return Ok(false);
+    }
+    run_checkpoint::Entity::insert(run_checkpoint::ActiveModel {
+        flow_run_id: Set(lease.run_id),
+        key: Set(key.chars().take(KEY_MAX).collect()),
+        value: Set(value),
+        attempt: Set(lease.attempt),
+        written_at: Set(now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            run_checkpoint::Column::FlowRunId,
+            run_checkpoint::Column::Key,
+        ])
+        .update_columns([
+            run_checkpoint::Column::Value,
+            run_checkpoint::Column::Attempt,
+            run_checkpoint::Column::WrittenAt,
+        ])
+        .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The value recorded under `key` for the run, by any attempt.
+pub async fn checkpoint(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+    key: &str,
+) -> Result<Option<Value>, DbErr> {
+    Ok(run_checkpoint::Entity::find()
+        .filter(run_checkpoint::Column::FlowRunId.eq(run_id))
+        .filter(run_checkpoint::Column::Key.eq(key))
+        .one(db)
+        .await?
+        .map(|c| c.value))
+}

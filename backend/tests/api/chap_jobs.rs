@@ -1,0 +1,180 @@
+//! Exactly one chap job per setup and run: a job already running in chap for the setup is followed, a
+//! run retried after its worker died follows the job its dead attempt submitted, and a job chap revokes
+//! or forgets ends its setup with the reason.
+
+use std::time::{Duration, Instant};
+
+use dhis2_sim::Scenario;
+use serde_json::json;
+
+use crate::prediction::{step, steps, world};
+use crate::processes::{kill, worker_process};
+
+const POLLS: &str = "/api/routes/chap/run/v1/jobs/";
+const REVOKED: &str = "was revoked (the setup was deleted or the job cancelled in chap)";
+
+fn statuses(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Waits (10 s at most) until `ready` holds.
+async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_already_running_in_chap_for_the_setup_is_followed_not_duplicated() {
+    let w = world(Scenario::fixture(), &[]).await;
+    let job = w
+        .sim
+        .start_job(1, statuses(&["STARTED", "STARTED", "SUCCESS"]));
+    let run = w.run(json!({})).await;
+    assert_eq!(run["state"], "COMPLETED", "{run}");
+    assert_eq!(w.sim.jobs().len(), 1, "no second job: {:?}", w.sim.jobs());
+    assert!(w.sim.run_submissions().is_empty(), "nothing submitted");
+    let report = w.report(&run).await;
+    assert!(
+        report.contains(&format!(
+            "- Job: `{job}` (followed job {job} already running in chap)"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("- Prediction: `"), "{report}");
+    assert!(w
+        .logs(&run)
+        .await
+        .iter()
+        .any(|l| l.starts_with(&format!("Followed job {job} already running in chap"))));
+    assert_eq!(step(&steps(&run), "Run prediction setup").2, "COMPLETED");
+
+    // Once that job is over, the next run submits its own.
+    let again = w.run(json!({})).await;
+    assert_eq!(again["state"], "COMPLETED", "{again}");
+    assert_eq!(w.sim.jobs().len(), 2);
+    assert_eq!(w.sim.run_submissions().len(), 1);
+}
+
+#[tokio::test]
+async fn an_older_chap_whose_job_listing_names_no_setup_gets_a_new_job_with_a_warning() {
+    let mut scenario = Scenario::fixture();
+    scenario.chap.jobs_name_setup = false;
+    let w = world(scenario, &[]).await;
+    w.sim.start_job(1, statuses(&["STARTED"]));
+    let run = w.run(json!({})).await;
+    assert_eq!(run["state"], "COMPLETED", "{run}");
+    assert_eq!(w.sim.run_submissions().len(), 1, "submitted as before");
+    assert_eq!(w.sim.jobs().len(), 2);
+    assert!(w
+        .logs(&run)
+        .await
+        .iter()
+        .any(|l| l
+            .contains("chap's job listing does not say which setup a job is for (an older chap)")));
+}
+
+#[tokio::test]
+async fn a_job_chap_revokes_ends_its_setup_failed_with_the_reason() {
+    let mut scenario = Scenario::fixture();
+    scenario.prediction_setups[0].sim.job_statuses = statuses(&["STARTED", "REVOKED"]);
+    let w = world(scenario, &[]).await;
+    let run = w.run(json!({})).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    let report = w.report(&run).await;
+    assert!(
+        report.contains("- **Status:** FAILED at `wait_for_prediction`"),
+        "{report}"
+    );
+    assert!(report.contains("RuntimeError: the chap job "), "{report}");
+    assert!(report.contains(REVOKED), "{report}");
+    assert_eq!(step(&steps(&run), "Wait for prediction job").2, "FAILED");
+    assert!(
+        !w.sim.requests().iter().any(|r| r.path.ends_with("/logs")),
+        "a revoked job has no log worth fetching"
+    );
+}
+
+#[tokio::test]
+async fn a_job_chap_forgets_while_it_is_polled_ends_its_setup_as_revoked() {
+    let mut scenario = Scenario::fixture();
+    scenario.prediction_setups[0].sim.job_statuses = statuses(&["RUNNING"]);
+    let w = world(scenario, &[]).await;
+    let run = w
+        .app
+        .trigger(&w.deployment, &w.token, json!({ "credentials": w.block }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    until("the job is polled", || w.sim.count("GET", POLLS) >= 2).await;
+    let job = w.sim.jobs()[0].0.clone();
+    assert!(w.sim.delete_job(&job));
+    let done = w
+        .app
+        .wait_for(id, &w.token, &["COMPLETED", "FAILED", "CANCELLED"])
+        .await;
+    assert_eq!(done["state"], "FAILED", "{done}");
+    let report = w.report(&done).await;
+    assert!(
+        report.contains(&format!("the chap job {job} {REVOKED}")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_retried_after_its_worker_was_killed_follows_the_job_it_had_submitted() {
+    let mut scenario = Scenario::fixture();
+    let mut long = vec!["STARTED"; 150];
+    long.push("SUCCESS");
+    scenario.prediction_setups[0].sim.job_statuses = statuses(&long);
+    // The worker processes have data directories of their own: the block's key is given to all.
+    let w = world(
+        scenario,
+        &[
+            ("CHAP_SCHEDULER_IN_PROCESS_WORKERS", "false"),
+            (
+                "CHAP_SCHEDULER_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+        ],
+    )
+    .await;
+    w.app
+        .set_deployment(
+            &w.token,
+            &w.deployment,
+            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+        )
+        .await;
+    let first = worker_process(&w.app);
+    let run = w
+        .app
+        .trigger(&w.deployment, &w.token, json!({ "credentials": w.block }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    until("the first attempt polls its job", || {
+        w.sim.count("GET", POLLS) >= 3
+    })
+    .await;
+    // SIGKILL after the submit: the job keeps running in chap.
+    kill(first);
+    let second = worker_process(&w.app);
+    let done = w
+        .app
+        .wait_for(id, &w.token, &["COMPLETED", "FAILED", "CANCELLED"])
+        .await;
+    kill(second);
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    assert_eq!(done["attempt"], 2, "{done}");
+    assert_eq!(w.sim.run_submissions().len(), 1, "one submit in all");
+    assert_eq!(w.sim.jobs().len(), 1, "one chap job: {:?}", w.sim.jobs());
+    let job = &w.sim.jobs()[0].0;
+    let report = w.report(&done).await;
+    assert!(
+        report.contains(&format!(
+            "- Job: `{job}` (submitted by an earlier attempt of this run, followed)"
+        )),
+        "{report}"
+    );
+}
