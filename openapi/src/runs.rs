@@ -251,7 +251,11 @@ pub struct UpdateDeploymentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
     /// New limit (1–1000); `null` for unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub concurrency_limit: Option<Option<u32>>,
     /// New strategy.
@@ -270,7 +274,11 @@ pub struct UpdateDeploymentRequest {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10))]
     pub retry_backoff: Option<f64>,
     /// New timeout (more than 0, at most 604800 seconds); `null` for none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 604800))]
     pub timeout_seconds: Option<Option<f64>>,
 }
@@ -525,4 +533,14 @@ pub struct DayStats {
     pub date: NaiveDate,
     /// State → count (only states with runs).
     pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+/// A key that is present, `null` included, is `Some`: `{"concurrency_limit": null}` removes the limit,
+/// while an absent key (`None`, by `default`) leaves it. serde alone reads both as `None`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -307,6 +307,41 @@ async fn a_run_whose_worker_stops_heartbeating_crashes_and_is_retried() {
 }
 
 #[tokio::test]
+async fn a_limit_and_a_timeout_set_to_null_are_removed_and_absent_keys_change_nothing() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-sleepy", &token).await;
+    let id = dep["id"].as_str().unwrap();
+    let path = format!("/api/v1/deployments/{id}");
+    app.set_deployment(
+        &token,
+        id,
+        json!({ "concurrency_limit": 3, "timeout_seconds": 60 }),
+    )
+    .await;
+    app.set_deployment(&token, id, json!({ "description": "kept limits" }))
+        .await;
+    let kept = body(app.get(&path, &token).await).await;
+    assert_eq!(kept["concurrency_limit"], 3, "{kept}");
+    assert_eq!(kept["timeout_seconds"], 60.0, "{kept}");
+    app.set_deployment(
+        &token,
+        id,
+        json!({ "concurrency_limit": null, "timeout_seconds": null }),
+    )
+    .await;
+    let cleared = body(app.get(&path, &token).await).await;
+    assert!(
+        cleared["concurrency_limit"].is_null(),
+        "unlimited: {cleared}"
+    );
+    assert!(
+        cleared["timeout_seconds"].is_null(),
+        "no timeout: {cleared}"
+    );
+}
+
+#[tokio::test]
 async fn with_a_limit_of_one_and_enqueue_two_runs_never_run_at_once() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
