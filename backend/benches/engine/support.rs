@@ -169,18 +169,29 @@ impl Proc {
     }
 
     /// SIGTERM, then SIGKILL after 10 s.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.stop_timed();
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s; how long the process took to exit by itself.
+    pub fn stop_timed(mut self) -> Option<Duration> {
+        let started = Instant::now();
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let wait = std::env::var("CHAP_BENCH_STOP_WAIT_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10);
+        let deadline = started + Duration::from_secs(wait);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                return Some(started.elapsed());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        None
     }
 }
 

@@ -102,6 +102,9 @@ impl Queue {
 /// process gives up and exits non-zero, for its supervisor to restart it.
 const MAX_RESTARTS: u32 = 20;
 
+/// How long apalis may take to close once this process's runs have ended.
+const APALIS_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs this process's Redis workers: each delivery is claimed by compare-and-set and executed; every
 /// delivery is acknowledged (the run's outcome lives in the database, not in the queue). When the
 /// apalis worker stops (Redis flushed or restarted: "worker not registered"), it is started again
@@ -133,12 +136,24 @@ pub async fn run_redis_workers(
             .concurrency(concurrency)
             .build(handle_job);
         let stop = engine.stopping().clone();
-        let outcome = worker
-            .run_until(async move {
-                stop.cancelled().await;
-                Ok::<(), apalis::prelude::WorkerError>(())
-            })
-            .await;
+        let run = worker.run_until(async move {
+            stop.cancelled().await;
+            Ok::<(), apalis::prelude::WorkerError>(())
+        });
+        // Once stopping, this process is done when its own attempts have ended (finished or handed
+        // back): apalis' own shutdown is given a moment to acknowledge its entries, not more — with
+        // runs in flight it could wait for ever (a stopped worker stayed up until SIGKILL).
+        let ours_ended = async {
+            engine.executions_ended().await;
+            tokio::time::sleep(APALIS_CLOSE).await;
+        };
+        let outcome = tokio::select! {
+            outcome = run => outcome,
+            () = ours_ended => {
+                tracing::debug!("the Redis worker did not close in time after the runs ended");
+                Ok(())
+            }
+        };
         if engine.stopping().is_cancelled() {
             break Ok(());
         }

@@ -8,7 +8,7 @@ use dhis2_sim::Scenario;
 use serde_json::json;
 
 use crate::prediction::{step, steps, world};
-use crate::processes::{kill, worker_process};
+use crate::processes::{kill, signal, worker_process, worker_process_with};
 
 const POLLS: &str = "/api/routes/chap/run/v1/jobs/";
 const REVOKED: &str = "was revoked (the setup was deleted or the job cancelled in chap)";
@@ -122,12 +122,20 @@ async fn a_job_chap_forgets_while_it_is_polled_ends_its_setup_as_revoked() {
     );
 }
 
-#[tokio::test]
-async fn a_run_retried_after_its_worker_was_killed_follows_the_job_it_had_submitted() {
-    let mut scenario = Scenario::fixture();
+/// `setups` setups like the fixture's, whose jobs succeed after 150 polls (3 s at the tests' 20 ms);
+/// an app without in-process workers, its deployment retrying once at once.
+async fn world_for_worker_processes(setups: i64) -> crate::prediction::World {
     let mut long = vec!["STARTED"; 150];
     long.push("SUCCESS");
-    scenario.prediction_setups[0].sim.job_statuses = statuses(&long);
+    let mut scenario = Scenario::fixture();
+    let template = scenario.prediction_setups.remove(0);
+    for id in 1..=setups {
+        let mut setup = template.clone();
+        setup.setup.id = id;
+        setup.setup.name = format!("setup {id}");
+        setup.sim.job_statuses = statuses(&long);
+        scenario.prediction_setups.push(setup);
+    }
     // The worker processes have data directories of their own: the block's key is given to all.
     let w = world(
         scenario,
@@ -144,9 +152,79 @@ async fn a_run_retried_after_its_worker_was_killed_follows_the_job_it_had_submit
         .set_deployment(
             &w.token,
             &w.deployment,
-            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+            json!({ "retries": 1, "retry_delay_seconds": 0, "concurrency_limit": null }),
         )
         .await;
+    w
+}
+
+#[tokio::test]
+async fn runs_handed_back_by_a_stopping_worker_follow_their_jobs_and_the_worker_exits() {
+    let w = world_for_worker_processes(8).await;
+    let mut stopping =
+        worker_process_with(&w.app, &[("CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", "1")]);
+    let mut ids = Vec::new();
+    for setup in 1..=8 {
+        let run = w
+            .app
+            .trigger(
+                &w.deployment,
+                &w.token,
+                json!({ "credentials": w.block, "prediction_setup_id": setup }),
+            )
+            .await;
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    until("every run has submitted its job", || {
+        w.sim.jobs().len() == 8 && w.sim.count("GET", POLLS) >= 16
+    })
+    .await;
+    let t0 = Instant::now();
+    signal(&stopping, "TERM");
+    let status = loop {
+        if let Some(status) = stopping.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(8),
+            "the worker was still up {:?} after SIGTERM with a grace period of 1 s",
+            t0.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let next = worker_process(&w.app);
+    let mut handed_back = 0;
+    for id in &ids {
+        let done = w
+            .app
+            .wait_for(
+                id,
+                &w.token,
+                &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"],
+            )
+            .await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        let history = crate::helpers::states(&done["history"]);
+        if history.iter().filter(|s| *s == "RUNNING").count() == 2 {
+            handed_back += 1;
+            assert!(!history.contains(&"CRASHED".to_string()), "{done}");
+            let report = w.report(&done).await;
+            assert!(
+                report.contains("(submitted by an earlier attempt of this run, followed)"),
+                "{report}"
+            );
+        }
+    }
+    kill(next);
+    assert!(handed_back > 0, "no run was in flight at SIGTERM");
+    assert_eq!(w.sim.run_submissions().len(), 8, "one submit per run");
+    assert_eq!(w.sim.jobs().len(), 8, "one chap job per run");
+}
+
+#[tokio::test]
+async fn a_run_retried_after_its_worker_was_killed_follows_the_job_it_had_submitted() {
+    let w = world_for_worker_processes(1).await;
     let first = worker_process(&w.app);
     let run = w
         .app

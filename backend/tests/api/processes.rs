@@ -38,7 +38,7 @@ async fn worker_process_entry() {
 }
 
 /// A worker process, killed when dropped (also when a test fails half-way).
-pub(crate) struct WorkerProcess(Child);
+pub(crate) struct WorkerProcess(pub(crate) Child);
 
 impl Drop for WorkerProcess {
     fn drop(&mut self) {
@@ -53,7 +53,7 @@ pub(crate) fn worker_process(app: &TestApp) -> WorkerProcess {
 }
 
 /// Sends a signal (`STOP`, `CONT`, `TERM`) to a worker process.
-fn signal(worker: &WorkerProcess, name: &str) {
+pub(crate) fn signal(worker: &WorkerProcess, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), worker.0.id().to_string()])
         .status()
@@ -62,7 +62,7 @@ fn signal(worker: &WorkerProcess, name: &str) {
 }
 
 /// Starts a worker process with settings of its own on top of the app's.
-fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> WorkerProcess {
+pub(crate) fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> WorkerProcess {
     let data_dir = tempfile::tempdir().unwrap().keep();
     let mut vars = app.vars.clone();
     for (k, v) in extra {
@@ -365,6 +365,12 @@ async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once(
     assert!(
         status.success(),
         "a worker stopped by SIGTERM exits 0: {status}"
+    );
+    // It exits once its runs are done or handed back (1.5 s), not after some timeout of its own.
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the worker took {:?} to exit after its grace period of 1.5 s",
+        t0.elapsed()
     );
     let short_done = body(app.get(&format!("/api/v1/runs/{short}"), &token).await).await;
     assert_eq!(short_done["state"], "COMPLETED", "{short_done}");

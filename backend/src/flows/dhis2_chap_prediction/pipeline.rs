@@ -75,6 +75,15 @@ impl fmt::Display for StepFailure {
     }
 }
 
+/// Records the setup's job for later attempts; a failure costs only that protection.
+async fn remember_job(ctx: &RunContext, key: &str, job_id: &str) {
+    if let Err(e) = ctx.remember(key, job_id.into()).await {
+        ctx.warn(format!(
+            "could not record chap job {job_id} for a later attempt of this run: {e:#}"
+        ));
+    }
+}
+
 /// What every setup of one run shares.
 pub struct SetupRunner<'a> {
     /// The run.
@@ -399,22 +408,26 @@ impl SetupRunner<'_> {
                 setup.name
             )),
         }
-        let id = chap
-            .run_prediction_setup(setup.id, body)
-            .await
-            .map_err(StepFailure::api(step))?;
-        ctx.info(format!("Submitted prediction; job id = {id}"));
-        self.remember_job(&key, &id).await;
+        // The submit and its record run as one task of their own: a cancel (which drops the flow's
+        // body at its next await) cannot fall between them and leave a job in chap that the run
+        // does not know; once the attempt has ended the record is refused by the lease anyway.
+        let (chap, task_ctx, setup_id) = (chap.clone(), ctx.clone(), setup.id);
+        let id = tokio::spawn(async move {
+            let id = chap.run_prediction_setup(setup_id, body).await?;
+            task_ctx.info(format!("Submitted prediction; job id = {id}"));
+            remember_job(&task_ctx, &key, &id).await;
+            Ok(id)
+        })
+        .await
+        .map_err(|e| {
+            StepFailure::new(step, "RuntimeError", format!("the submit task failed: {e}"))
+        })?
+        .map_err(StepFailure::api(step))?;
         Ok((id, JobOrigin::Submitted))
     }
 
-    /// Records the setup's job for later attempts; a failure costs only that protection.
     async fn remember_job(&self, key: &str, job_id: &str) {
-        if let Err(e) = self.ctx.remember(key, job_id.into()).await {
-            self.ctx.warn(format!(
-                "could not record chap job {job_id} for a later attempt of this run: {e:#}"
-            ));
-        }
+        remember_job(self.ctx, key, job_id).await;
     }
 
     /// The freshness probe (§4.3): the latest period where every covariate has data.

@@ -96,6 +96,8 @@ struct Inner {
     /// Cancelled when the process stops: workers stop claiming and hand their runs back after the
     /// grace period.
     stopping: CancellationToken,
+    /// The attempts this process is executing.
+    executions: tokio_util::task::TaskTracker,
 }
 
 fn worker_id() -> String {
@@ -143,6 +145,7 @@ impl Engine {
                 worker_id: worker_id(),
                 dispatch_wake: Notify::new(),
                 stopping: CancellationToken::new(),
+                executions: tokio_util::task::TaskTracker::new(),
             }),
         }
     }
@@ -186,6 +189,14 @@ impl Engine {
     /// Waits until every log line sent so far is written.
     pub async fn flush_logs(&self) {
         self.inner.logs.flush().await;
+    }
+
+    /// Once stopping: resolves when every attempt this process was executing has finished or gone back
+    /// to the queue.
+    pub async fn executions_ended(&self) {
+        self.inner.stopping.cancelled().await;
+        self.inner.executions.close();
+        self.inner.executions.wait().await;
     }
 
     /// Whether [`Engine::stop`] was called.

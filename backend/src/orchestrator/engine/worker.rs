@@ -87,6 +87,7 @@ impl Engine {
 
     /// Executes one attempt of a claimed run and records how it ended.
     pub async fn execute_claimed(&self, claimed: Claimed) -> anyhow::Result<()> {
+        let _executing = self.inner.executions.token();
         let Claimed { run, lease } = claimed;
         let db = self.inner.db.clone();
         let dep = match run.deployment_id {
