@@ -8,7 +8,7 @@ use anyhow::Context;
 use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 /// The job a queue carries.
@@ -118,7 +118,8 @@ pub async fn run_redis_workers(
     let concurrency = engine.settings().worker_concurrency.max(1);
     // apalis can miss a wake-up and leave a worker idle while jobs wait; the database is the source of
     // truth, so this process also sweeps for runs whose queue entry went undelivered.
-    let sweeper = tokio::spawn(sweep_stale(engine.clone()));
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let sweeper = tokio::spawn(sweep_stale(engine.clone(), slots.clone()));
     let mut failures: u32 = 0;
     let mut generation: u32 = 0;
     let result = loop {
@@ -133,6 +134,7 @@ pub async fn run_redis_workers(
                     .poll_with_interval(std::time::Duration::from_millis(20)),
             )
             .data(engine.clone())
+            .data(slots.clone())
             .concurrency(concurrency)
             .build(handle_job);
         let stop = engine.stopping().clone();
@@ -181,25 +183,35 @@ pub async fn run_redis_workers(
         engine.stop();
     }
     let _ = sweeper.await;
+    // The sweep's runs execute in tasks of their own: they finish or go back before the process ends.
+    engine.executions_ended().await;
     result
 }
 
-/// Claims PENDING runs whose queue entry was not delivered within `sweep_after`, until the engine
-/// stops (a run in flight finishes or goes back first).
-async fn sweep_stale(engine: super::Engine) {
+/// Claims PENDING runs whose queue entry was not delivered within `sweep_after` (apalis missed a
+/// wake-up, or fetched the entry into a worker whose slots are all busy), as many as this process has
+/// free slots, and executes each in a task of its own, until the engine stops.
+async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
     while !engine.stopping().is_cancelled() {
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             _ = engine.stopping().cancelled() => break,
         }
         while !engine.stopping().is_cancelled() {
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
             match engine.claim_stale().await {
                 Ok(Some(claimed)) => {
                     let id = claimed.run.id;
                     tracing::info!(run = %id, "claimed a run whose queue entry was not delivered");
-                    if let Err(e) = engine.execute_claimed(claimed).await {
-                        tracing::error!(run = %id, error = %e, "executing a run failed");
-                    }
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.execute_claimed(claimed).await {
+                            tracing::error!(run = %id, error = %e, "executing a run failed");
+                        }
+                        drop(slot);
+                    });
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -214,14 +226,18 @@ async fn sweep_stale(engine: super::Engine) {
 async fn handle_job(
     job: RunJob,
     engine: apalis::prelude::Data<super::Engine>,
+    slots: apalis::prelude::Data<Arc<Semaphore>>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    // The run executes in a task of its own: when apalis drops this handler (its worker stopped
-    // because Redis was flushed), the run goes on to its end instead of stopping half-way.
+    // One of this process's slots, shared with the sweep (apalis' own concurrency counts only its
+    // deliveries). The run executes in a task of its own: when apalis drops this handler (its worker
+    // stopped because Redis was flushed), the run goes on to its end instead of stopping half-way.
+    let slot = (*slots).clone().acquire_owned().await?;
     let engine = (*engine).clone();
     let execution = tokio::spawn(async move {
         if let Err(e) = engine.execute(job.run_id).await {
             tracing::error!(run = %job.run_id, error = %e, "executing a run failed");
         }
+        drop(slot);
     });
     let _ = execution.await;
     Ok(())
