@@ -7,6 +7,7 @@ mod auth;
 mod blocks;
 mod chap_jobs;
 mod concurrency;
+mod dhis2_date;
 mod engine;
 mod helpers;
 mod http;

@@ -88,6 +88,8 @@ pub struct Dhis2System {
     pub build_time: String,
     pub system_name: String,
     pub server_time_zone_id: String,
+    /// `system/info`'s `calendar` (DHIS2 also runs `ethiopian`, `nepali`, …).
+    pub calendar: String,
 }
 
 impl Default for Dhis2System {
@@ -98,6 +100,7 @@ impl Default for Dhis2System {
             build_time: "2025-03-18T09:12:44.000".into(),
             system_name: "DHIS 2 Simulator".into(),
             server_time_zone_id: "Etc/UTC".into(),
+            calendar: "iso8601".into(),
         }
     }
 }

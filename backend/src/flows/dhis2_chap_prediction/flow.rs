@@ -147,20 +147,38 @@ impl PredictionFlow {
                     .map_err(|e| e.report_text())
             })
             .await;
-        match dhis2 {
+        let today = match dhis2 {
             Ok(info) => {
                 ctx.info(format!("DHIS2 is up at {url} (version {})", info.version));
                 if let Some(name) = &info.system_name {
                     ctx.info(format!("  system name : {name}"));
                 }
+                let today = info.today();
+                match today {
+                    Some(day) => ctx.info(format!(
+                        "  today       : {day} on DHIS2 (time zone {})",
+                        info.server_time_zone_id.as_deref().unwrap_or("not given")
+                    )),
+                    None => ctx.warn(
+                        "DHIS2 does not report its date (serverDate): periods are counted from the \
+                         worker's UTC date",
+                    ),
+                }
+                let unsupported = info.unsupported();
                 report.dhis2 = Some(info);
+                if let Some(why) = unsupported {
+                    ctx.error(&why);
+                    report.dhis2_unsupported = Some(why);
+                    return;
+                }
+                today.unwrap_or_else(|| Utc::now().date_naive())
             }
             Err(e) => {
                 ctx.error(format!("DHIS2 not reachable: {e}"));
                 report.dhis2_error = Some(e);
                 return;
             }
-        }
+        };
 
         let chap = ctx
             .step("Verify chap is reachable", None, async {
@@ -233,7 +251,7 @@ impl PredictionFlow {
             clients,
             settings: &self.settings,
             end: params.end,
-            today: chrono::Local::now().date_naive(),
+            today,
         };
         // `buffered` runs up to `parallelism` setups at once and yields them in listing order.
         let entries: Vec<_> = stream::iter(selection.to_run)
@@ -284,6 +302,8 @@ fn failure_message(report: &RunReport) -> String {
         format!("invalid parameters: {e}")
     } else if let Some(e) = &report.dhis2_error {
         format!("DHIS2 not reachable: {e}")
+    } else if let Some(why) = &report.dhis2_unsupported {
+        why.clone()
     } else if let Some(e) = &report.chap_error {
         format!("chap-core not reachable: {e}")
     } else if let Some(e) = &report.models_error {

@@ -27,12 +27,35 @@ pub struct Dhis2SystemInfo {
     /// Instance name.
     #[serde(default)]
     pub system_name: Option<String>,
-    /// Server date-time.
+    /// Server date-time: DHIS2's local wall time, usually without an offset.
     #[serde(default)]
     pub server_date: Option<String>,
+    /// The zone of `server_date`.
+    #[serde(default)]
+    pub server_time_zone_id: Option<String>,
+    /// The instance's calendar (`iso8601`, `ethiopian`, `nepali`, …).
+    #[serde(default)]
+    pub calendar: Option<String>,
     /// Public base URL of the instance.
     #[serde(default)]
     pub context_path: Option<String>,
+}
+
+impl Dhis2SystemInfo {
+    /// DHIS2's own date: the date part of `serverDate` as written (its local wall time, with or
+    /// without an offset; never converted to UTC). `None` when DHIS2 does not say.
+    pub fn today(&self) -> Option<chrono::NaiveDate> {
+        let date = self.server_date.as_deref()?.trim().get(..10)?;
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+    }
+
+    /// Why the instance cannot be used: a calendar other than ISO 8601 (the periods we compute would
+    /// not be DHIS2's).
+    pub fn unsupported(&self) -> Option<String> {
+        let calendar = self.calendar.as_deref()?.trim();
+        (!calendar.is_empty() && !calendar.eq_ignore_ascii_case("iso8601"))
+            .then(|| format!("DHIS2 uses the {calendar} calendar; only iso8601 is supported"))
+    }
 }
 
 /// `GET …/system/info` (chap, snake_case keys; `revision` ignored).

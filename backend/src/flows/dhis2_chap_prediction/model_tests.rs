@@ -290,3 +290,34 @@ fn revoked_is_terminal_and_told_apart() {
     assert!(!JobStatus::new("REVOKED").is_transient());
     assert!(JobStatus::new("Retry").is_transient());
 }
+
+fn system(value: serde_json::Value) -> Dhis2SystemInfo {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn dhis2s_date_is_the_date_it_writes_never_converted() {
+    let at = |date: &str| system(json!({"version": "2.41", "serverDate": date})).today();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 5, d);
+    assert_eq!(at("2026-05-07T23:59:59.999"), day(7), "local wall time");
+    assert_eq!(
+        at("2026-05-08T01:00:00+14:00"),
+        day(8),
+        "an offset is not applied"
+    );
+    assert_eq!(at("2026-05-07"), day(7));
+    assert_eq!(at("07/05/2026"), None);
+    assert_eq!(system(json!({"version": "2.41"})).today(), None);
+}
+
+#[test]
+fn only_the_iso8601_calendar_is_supported() {
+    let calendar = |c: &str| system(json!({"version": "2.41", "calendar": c})).unsupported();
+    assert_eq!(calendar("iso8601"), None);
+    assert_eq!(calendar("ISO8601"), None);
+    assert_eq!(
+        calendar("nepali").as_deref(),
+        Some("DHIS2 uses the nepali calendar; only iso8601 is supported")
+    );
+    assert_eq!(system(json!({"version": "2.41"})).unsupported(), None);
+}

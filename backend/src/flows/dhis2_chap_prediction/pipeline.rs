@@ -94,7 +94,7 @@ pub struct SetupRunner<'a> {
     pub settings: &'a PredictionSettings,
     /// The run's end mode.
     pub end: EndSpec,
-    /// The worker's local date.
+    /// DHIS2's date (the worker's UTC date when DHIS2 does not say).
     pub today: NaiveDate,
 }
 

@@ -223,6 +223,8 @@ pub struct RunReport {
     pub dhis2: Option<Dhis2SystemInfo>,
     /// Why DHIS2 was not reachable.
     pub dhis2_error: Option<String>,
+    /// Why a reachable DHIS2 cannot be used (e.g. its calendar).
+    pub dhis2_unsupported: Option<String>,
     /// chap system info when reachable.
     pub chap: Option<ChapSystemInfo>,
     /// Why chap was not reachable.
@@ -242,6 +244,7 @@ impl RunReport {
             parameters_error: None,
             dhis2: None,
             dhis2_error: None,
+            dhis2_unsupported: None,
             chap: None,
             chap_error: None,
             models_error: None,
@@ -504,6 +507,10 @@ pub fn render(report: &RunReport, finished_at: DateTime<Utc>) -> String {
                 line.push_str(&format!(" ({name})"));
             }
             lines.extend([line, String::new()]);
+            if let Some(why) = &report.dhis2_unsupported {
+                lines.push(format!("**UNSUPPORTED** -- {why}"));
+                return finish(lines);
+            }
         }
         None => {
             let err = report

@@ -11,12 +11,18 @@ pub(crate) fn system_info(req: &HttpRequest, world: &World) -> HttpResponse {
     let system = &world.scenario.dhis2;
     let info = req.connection_info();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f");
+    // DHIS2 writes its local wall time without an offset: the scenario's "today" with the time of day.
+    let server_date = format!(
+        "{}{}",
+        world.today().format("%Y-%m-%d"),
+        chrono::Utc::now().format("T%H:%M:%S%.3f")
+    );
     HttpResponse::Ok().json(json!({
         "contextPath": format!("{}://{}", info.scheme(), info.host()),
         "userAgent": req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
-        "calendar": "iso8601",
+        "calendar": system.calendar,
         "dateFormat": "yyyy-mm-dd",
-        "serverDate": now.to_string(),
+        "serverDate": server_date,
         "serverTimeZoneId": system.server_time_zone_id,
         "serverTimeZoneDisplayName": "Coordinated Universal Time",
         "lastAnalyticsTableSuccess": now.to_string(),
