@@ -131,5 +131,17 @@ export async function startSimulator({ scenario = path.join(repoRoot, 'e2e/dhis2
     async submissions() {
       return (await fetch(`${url}/__sim/submissions`)).json();
     },
+    /**
+     * Revokes every chap job still in flight, as an operator would in chap after cancelling runs whose
+     * jobs hang: a later run of the same setup would otherwise follow such a job instead of submitting.
+     */
+    async revokeJobsInFlight() {
+      const jobs = await (await fetch(`${url}/__sim/jobs`)).json();
+      for (const job of jobs) {
+        if (!job.deleted && ['PENDING', 'STARTED', 'RUNNING', 'RETRY'].includes(job.status.toUpperCase())) {
+          await this.control({ revoke_job: job.id });
+        }
+      }
+    },
   };
 }

@@ -261,6 +261,8 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     assert.deepEqual(retry.parameters, cancelled.parameters);
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await waitForRunState('Cancelled');
+    // Cancelling our run does not stop chap's job; the operator revokes it in chap.
+    await sim.revokeJobsInFlight();
   });
 
   test('the runs list filters by state, deployment and day, keeps them in the address, and refreshes', async () => {
