@@ -50,26 +50,16 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let which: Vec<&str> = if args.is_empty() || args.iter().any(|a| a == "all") {
-        ALL.to_vec()
-    } else {
-        args.iter().map(String::as_str).collect()
+    let which = match support::chosen(&args, &ALL) {
+        Ok(which) => which,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
     };
-    if let Some(unknown) = which.iter().find(|w| !ALL.contains(w)) {
-        eprintln!(
-            "unknown benchmark `{unknown}`; choose from all, {}",
-            ALL.join(", ")
-        );
-        return ExitCode::FAILURE;
-    }
     chap_scheduler::install_crypto_provider();
     let services = Services::from_env();
-    println!(
-        "chap-scheduler benchmarks, {}, {} CPUs, load {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        loadavg()
-    );
+    support::banner("chap-scheduler benchmarks");
     let mut report = Report::default();
     let mut failed = false;
     for name in which {

@@ -53,6 +53,30 @@ impl Services {
     }
 }
 
+/// The names chosen on the command line (none, or `all`: every one of `all`); Err names an unknown one.
+pub fn chosen<'a>(args: &'a [String], all: &[&'a str]) -> Result<Vec<&'a str>, String> {
+    if args.is_empty() || args.iter().any(|a| a == "all") {
+        return Ok(all.to_vec());
+    }
+    match args.iter().find(|a| !all.contains(&a.as_str())) {
+        Some(unknown) => Err(format!(
+            "unknown name `{unknown}`; choose from all, {}",
+            all.join(", ")
+        )),
+        None => Ok(args.iter().map(String::as_str).collect()),
+    }
+}
+
+/// The first line of a harness's output: what, when, on how many CPUs, under which load.
+pub fn banner(what: &str) {
+    println!(
+        "{what}, {}, {} CPUs, load {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+}
+
 /// `1.23 0.98 0.75` from /proc/loadavg.
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")

@@ -68,17 +68,23 @@ async fn held_by(rig: &Rig, ids: &[Uuid], worker: usize) -> Result<usize> {
         .count())
 }
 
+/// Stops the rig and makes its row of the table.
+async fn row(rig: Rig, tally: Tally, fault: impl Into<String>, notes: String) -> Result<Row> {
+    rig.stop().await;
+    Ok(Row {
+        fault: fault.into(),
+        tally,
+        notes,
+    })
+}
+
+/// Waits for the runs to settle, counts them (all expected COMPLETED) and makes the row.
 async fn finish(rig: Rig, ids: &[Uuid], fault: String, notes: String) -> Result<Row> {
     if !rig.settle(ids, SETTLE).await? {
         println!("   some runs did not settle within {SETTLE:?}");
     }
     let t = tally(&rig, ids, RunState::Completed, &HashMap::new()).await?;
-    rig.stop().await;
-    Ok(Row {
-        fault,
-        tally: t,
-        notes,
-    })
+    row(rig, t, fault, notes).await
 }
 
 async fn kill(services: &Services) -> Result<Row> {
@@ -282,12 +288,7 @@ async fn schedule_row(
     let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
     t.duplicate_slots = duplicates;
     t.missed_slots = missed;
-    rig.stop().await;
-    Ok(Row {
-        fault,
-        tally: t,
-        notes,
-    })
+    row(rig, t, fault, notes).await
 }
 
 async fn restart(services: &Services) -> Result<Row> {
@@ -400,14 +401,16 @@ async fn zombie(services: &Services) -> Result<Row> {
         .count();
     let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
     t.wrong_state += changed;
-    rig.stop().await;
-    Ok(Row {
-        fault: "zombie: SIGSTOP a worker past the heartbeat timeout, its runs retried elsewhere, then SIGCONT".into(),
-        tally: t,
-        notes: format!(
-            "{frozen} runs were on the frozen worker; settled before SIGCONT: {settled}; runs changed after SIGCONT: {changed}"
-        ),
-    })
+    let notes = format!(
+        "{frozen} runs were on the frozen worker; settled before SIGCONT: {settled}; runs changed after SIGCONT: {changed}"
+    );
+    row(
+        rig,
+        t,
+        "zombie: SIGSTOP a worker past the heartbeat timeout, its runs retried elsewhere, then SIGCONT",
+        notes,
+    )
+    .await
 }
 
 async fn cancels(services: &Services) -> Result<Row> {
@@ -446,12 +449,13 @@ async fn cancels(services: &Services) -> Result<Row> {
     rig.settle(&ids, SETTLE).await?;
     let t: Tally = tally(&rig, &ids, RunState::Cancelled, &accepted).await?;
     let n = accepted.len();
-    rig.stop().await;
-    Ok(Row {
-        fault: "100 cancels of running runs (jobs polling in chap)".into(),
-        tally: t,
-        notes: format!("{n} cancels accepted"),
-    })
+    row(
+        rig,
+        t,
+        "100 cancels of running runs (jobs polling in chap)",
+        format!("{n} cancels accepted"),
+    )
+    .await
 }
 
 /// Not a fault: how the Redis queue spreads work (2 workers × 12 slots, 24 runs of about 11 s). With
@@ -495,16 +499,18 @@ async fn spread(services: &Services) -> Result<Row> {
     }
     let took = started.elapsed();
     let t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
-    rig.stop().await;
     let mut split: Vec<usize> = per_worker.into_values().collect();
     split.sort_unstable();
-    Ok(Row {
-        fault: "spread (no fault): 24 runs of ~11 s on 2 workers × 12 slots".into(),
-        tally: t,
-        notes: format!(
-            "burst took {:.1} s; at most {most} running at once (per worker {split:?}); all 24 running after {}",
-            took.as_secs_f64(),
-            first_all.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
-        ),
-    })
+    let notes = format!(
+        "burst took {:.1} s; at most {most} running at once (per worker {split:?}); all 24 running after {}",
+        took.as_secs_f64(),
+        first_all.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+    );
+    row(
+        rig,
+        t,
+        "spread (no fault): 24 runs of ~11 s on 2 workers × 12 slots",
+        notes,
+    )
+    .await
 }

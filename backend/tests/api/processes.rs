@@ -53,7 +53,7 @@ pub(crate) fn worker_process(app: &TestApp) -> WorkerProcess {
 }
 
 /// Sends a signal (`STOP`, `CONT`, `TERM`) to a worker process.
-pub(crate) fn signal(worker: &WorkerProcess, name: &str) {
+fn signal(worker: &WorkerProcess, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), worker.0.id().to_string()])
         .status()
@@ -94,6 +94,27 @@ pub(crate) fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> Work
             .spawn()
             .unwrap(),
     )
+}
+
+/// SIGTERM to a worker process, then waits (at most `within`) for it to exit; its status and how long
+/// it took.
+pub(crate) async fn terminate(
+    worker: &mut WorkerProcess,
+    within: Duration,
+) -> (std::process::ExitStatus, Duration) {
+    let t0 = std::time::Instant::now();
+    signal(worker, "TERM");
+    loop {
+        if let Some(status) = worker.0.try_wait().unwrap() {
+            return (status, t0.elapsed());
+        }
+        assert!(
+            t0.elapsed() < within,
+            "the worker was still up {:?} after SIGTERM",
+            t0.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub(crate) fn kill(worker: WorkerProcess) {
@@ -350,27 +371,15 @@ async fn a_stopping_worker_finishes_short_runs_and_hands_long_ones_back_at_once(
     app.wait_for(&short, &token, &["RUNNING", "COMPLETED"])
         .await;
     app.wait_for(&long, &token, &["RUNNING"]).await;
-    let t0 = std::time::Instant::now();
-    signal(&worker, "TERM");
-    let status = loop {
-        if let Some(status) = worker.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(15),
-            "the worker did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (status, took) = terminate(&mut worker, Duration::from_secs(15)).await;
     assert!(
         status.success(),
         "a worker stopped by SIGTERM exits 0: {status}"
     );
     // It exits once its runs are done or handed back (1.5 s), not after some timeout of its own.
     assert!(
-        t0.elapsed() < Duration::from_secs(5),
-        "the worker took {:?} to exit after its grace period of 1.5 s",
-        t0.elapsed()
+        took < Duration::from_secs(5),
+        "the worker took {took:?} to exit after its grace period of 1.5 s"
     );
     let short_done = body(app.get(&format!("/api/v1/runs/{short}"), &token).await).await;
     assert_eq!(short_done["state"], "COMPLETED", "{short_done}");
