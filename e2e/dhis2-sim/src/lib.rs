@@ -9,18 +9,25 @@
 //! # Ok(()) }
 //! ```
 
+mod data_values;
+mod forecast;
 mod http;
+mod import;
 pub mod periods;
 pub mod scenario;
 mod server;
 mod state;
 mod world;
 
+pub use data_values::{DataValue, DEFAULT_OPTION_COMBO};
+pub use forecast::Threshold;
 pub use http::CHAP_ROUTE_PREFIX;
+pub use import::{ImportConflict, ImportCount, ImportRecord, ImportStrategy};
 pub use scenario::{
-    ChapSystem, ConfiguredModel, CovariateSource, DataElement, Dhis2System, EndpointGroup, Fault,
-    JobResult, ModelTemplate, OrgUnit, PredictionSetup, Rejection, Scale, Scenario, SetupBehaviour,
-    SetupScenario,
+    CategoryCombo, Cell, ChapSystem, ConfiguredModel, CovariateSource, DataElement, DataSet,
+    Dhis2System, EndpointGroup, EntryOverride, ErrorAnswer, Fault, ImportSummaryFormat, JobResult,
+    ModelTemplate, OrgUnit, PredictionSetup, QuantileTarget, Rejection, Scale, Scenario, SeedValue,
+    SetupBehaviour, SetupScenario, ValueType,
 };
 pub use server::{SimHandle, Simulator};
-pub use state::{RequestRecord, RunSubmission};
+pub use state::{AuthScheme, RequestRecord, RunSubmission};

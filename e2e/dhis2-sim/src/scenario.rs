@@ -6,9 +6,17 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::periods::PeriodType;
+mod metadata;
+mod network;
+mod setup;
+
+pub use metadata::{CategoryCombo, Cell, DataElement, DataSet, OrgUnit, SeedValue, ValueType};
+pub use network::{EndpointGroup, Fault};
+pub use setup::{
+    ConfiguredModel, CovariateSource, EntryOverride, ErrorAnswer, JobResult, ModelTemplate,
+    PredictionSetup, QuantileTarget, Rejection, SetupBehaviour, SetupScenario,
+};
 
 /// One simulated DHIS2 instance with chap-core behind its `chap` route.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +26,11 @@ pub struct Scenario {
     pub username: String,
     /// Basic-auth password.
     pub password: String,
+    /// A personal access token (`d2pat_…`): `Authorization: ApiToken <token>` is accepted on every
+    /// path, DHIS2 and chap route alike. `None`: no token is valid.
+    pub api_token: Option<String>,
+    /// Whether Basic credentials are accepted (false: refused with 401 even when correct).
+    pub basic_auth: bool,
     /// The simulated "today" (relative periods, default freshness); `None` is the real local date.
     pub today: Option<NaiveDate>,
     /// Seeds every generated value, job id and random fault.
@@ -27,8 +40,12 @@ pub struct Scenario {
     /// What chap's `GET /system/info` reports.
     pub chap: ChapSystem,
     pub org_units: Vec<OrgUnit>,
-    /// Data elements and indicators analytics knows, with their freshness.
+    /// Data elements and indicators analytics knows, with their freshness and import rules.
     pub data_elements: Vec<DataElement>,
+    /// Data sets: where and how far ahead data elements accept imported values.
+    pub data_sets: Vec<DataSet>,
+    /// Values stored before the simulator starts (`GET /api/dataValueSets`, imports update them).
+    pub data_values: Vec<SeedValue>,
     /// chap's prediction setups, in listing order, with how their jobs behave.
     pub prediction_setups: Vec<SetupScenario>,
     /// Added delay per endpoint group, in milliseconds.
@@ -58,12 +75,16 @@ impl Default for Scenario {
         Scenario {
             username: "admin".into(),
             password: "district".into(),
+            api_token: None,
+            basic_auth: true,
             today: None,
             seed: 1,
             dhis2: Dhis2System::default(),
             chap: ChapSystem::default(),
             org_units: Vec::new(),
             data_elements: Vec::new(),
+            data_sets: Vec::new(),
+            data_values: Vec::new(),
             prediction_setups: Vec::new(),
             latency_ms: BTreeMap::new(),
             faults: Vec::new(),
@@ -79,7 +100,7 @@ impl Default for Scenario {
     }
 }
 
-/// DHIS2 `system/info` fields.
+/// DHIS2 `system/info` fields, the user's rights and how the server words import summaries.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Dhis2System {
@@ -90,6 +111,26 @@ pub struct Dhis2System {
     pub server_time_zone_id: String,
     /// `system/info`'s `calendar` (DHIS2 also runs `ethiopian`, `nepali`, …).
     pub calendar: String,
+    /// The user's authorities (`GET /api/me`).
+    pub authorities: Vec<String>,
+    /// Roots of the user's data-capture hierarchy: an org unit is inside when it or an ancestor is
+    /// listed. `None`: everything is inside.
+    pub user_org_units: Option<Vec<String>>,
+    /// How `POST /api/dataValueSets` answers: wrapped in a `WebMessage` (2.38+) or bare.
+    pub import_summary: ImportSummaryFormat,
+    /// Whether import conflicts carry an `errorCode` (false: an older server).
+    pub conflict_error_codes: bool,
+}
+
+/// The wire format of an import answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportSummaryFormat {
+    /// DHIS2 2.38+: a `WebMessage` with the summary under `response`; 409 when there are conflicts.
+    #[default]
+    Wrapped,
+    /// Older servers: the bare `ImportSummary`, always 200.
+    TopLevel,
 }
 
 impl Default for Dhis2System {
@@ -101,6 +142,10 @@ impl Default for Dhis2System {
             system_name: "DHIS 2 Simulator".into(),
             server_time_zone_id: "Etc/UTC".into(),
             calendar: "iso8601".into(),
+            authorities: vec!["ALL".into()],
+            user_org_units: None,
+            import_summary: ImportSummaryFormat::Wrapped,
+            conflict_error_codes: true,
         }
     }
 }
@@ -126,435 +171,6 @@ impl Default for ChapSystem {
             server_time_zone_id: "Etc/UTC".into(),
             revision: String::new(),
             jobs_name_setup: true,
-        }
-    }
-}
-
-/// An organisation unit. Without `geometry` a small square polygon is generated from its position.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OrgUnit {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(default = "default_level")]
-    pub level: u32,
-    #[serde(default)]
-    pub parent: Option<String>,
-    /// A GeoJSON geometry object, returned verbatim.
-    #[serde(default)]
-    pub geometry: Option<Value>,
-    /// No geometry at all (DHIS2 then omits the field; the flow drops the unit from its GeoJSON).
-    #[serde(default)]
-    pub without_geometry: bool,
-}
-
-fn default_level() -> u32 {
-    2
-}
-
-impl OrgUnit {
-    /// A level-2 org unit with a generated polygon.
-    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
-        OrgUnit {
-            id: id.into(),
-            name: name.into(),
-            code: None,
-            level: default_level(),
-            parent: None,
-            geometry: None,
-            without_geometry: false,
-        }
-    }
-}
-
-/// A data element (or indicator) with the window in which analytics has data for it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct DataElement {
-    pub id: String,
-    pub name: String,
-    /// `dataElement` or `indicator`: only changes the name DHIS2 would show; both answer alike.
-    pub kind: String,
-    /// The period type its data is collected in; `lag` counts periods of this type.
-    pub period_type: PeriodType,
-    /// The last period with data (`202604`, `2026W17`). Overrides `lag`.
-    pub last_period: Option<String>,
-    /// Without `last_period`: how many periods behind the current one the data stops
-    /// (1 = the last completed period has data).
-    pub lag: u32,
-    /// The first period with data; `None` means data reaches back indefinitely.
-    pub first_period: Option<String>,
-    /// Org units with no data at all for this element.
-    pub missing_org_units: Vec<String>,
-    /// Periods with no data in any org unit.
-    pub missing_periods: Vec<String>,
-    /// Single cells with no data.
-    pub missing_cells: Vec<Cell>,
-    /// Generated values lie in `[min, max]` with `decimals` decimals.
-    pub min: f64,
-    pub max: f64,
-    pub decimals: u32,
-}
-
-impl Default for DataElement {
-    fn default() -> Self {
-        DataElement {
-            id: String::new(),
-            name: String::new(),
-            kind: "dataElement".into(),
-            period_type: PeriodType::Month,
-            last_period: None,
-            lag: 1,
-            first_period: None,
-            missing_org_units: Vec::new(),
-            missing_periods: Vec::new(),
-            missing_cells: Vec::new(),
-            min: 0.0,
-            max: 100.0,
-            decimals: 0,
-        }
-    }
-}
-
-impl DataElement {
-    /// A monthly element with data up to the last completed month.
-    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
-        DataElement {
-            id: id.into(),
-            name: name.into(),
-            ..DataElement::default()
-        }
-    }
-
-    /// Sets the last period with data.
-    pub fn last_period(mut self, period: impl Into<String>) -> Self {
-        self.last_period = Some(period.into());
-        self
-    }
-
-    /// Sets the value range.
-    pub fn values(mut self, min: f64, max: f64, decimals: u32) -> Self {
-        self.min = min;
-        self.max = max;
-        self.decimals = decimals;
-        self
-    }
-}
-
-/// One (org unit, period) cell.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Cell {
-    pub org_unit: String,
-    pub period: String,
-}
-
-/// A prediction setup as chap lists it, plus how the simulator behaves for it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SetupScenario {
-    #[serde(flatten)]
-    pub setup: PredictionSetup,
-    #[serde(default)]
-    pub sim: SetupBehaviour,
-}
-
-/// chap's prediction-setup read model (`GET /v1/crud/prediction-setups`), camelCase on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PredictionSetup {
-    pub id: i64,
-    pub name: String,
-    #[serde(default = "default_created")]
-    pub created: String,
-    pub backtest_id: i64,
-    pub configured_model: ConfiguredModel,
-    /// chap allows null here; the scheduler must then skip the setup.
-    pub start_period: Option<String>,
-    #[serde(default)]
-    pub org_units: Vec<String>,
-    #[serde(default)]
-    pub covariate_sources: Vec<CovariateSource>,
-    /// `month`, `week`, `year` — or anything else, to test how a bad setup is handled.
-    pub period_type: Option<String>,
-    #[serde(default)]
-    pub schedule_cron_expression: Option<String>,
-    #[serde(default)]
-    pub schedule_enabled: bool,
-    #[serde(default)]
-    pub quantile_targets: Vec<QuantileTarget>,
-}
-
-fn default_created() -> String {
-    "2026-01-05T08:30:00".into()
-}
-
-/// The configured model of a setup.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfiguredModel {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub additional_continuous_covariates: Vec<String>,
-    #[serde(default = "empty_object")]
-    pub user_option_values: Value,
-    pub model_template: ModelTemplate,
-}
-
-fn empty_object() -> Value {
-    json!({})
-}
-
-/// The model template behind a configured model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelTemplate {
-    #[serde(default)]
-    pub id: Option<i64>,
-    pub name: String,
-    pub display_name: String,
-    pub target: String,
-    #[serde(default)]
-    pub supported_period_type: Option<String>,
-    #[serde(default)]
-    pub required_covariates: Vec<String>,
-}
-
-/// Which DHIS2 data element feeds a covariate.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct CovariateSource {
-    pub covariate: String,
-    pub data_element_id: String,
-}
-
-/// Where a predicted quantile would be written back in DHIS2 (unused by the flow).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct QuantileTarget {
-    pub quantile: Value,
-    pub data_element_id: String,
-}
-
-impl PredictionSetup {
-    /// A monthly, enabled setup with a CHAP-EWARS style configured model and no sources yet.
-    pub fn new(id: i64, name: impl Into<String>) -> Self {
-        PredictionSetup {
-            id,
-            name: name.into(),
-            created: default_created(),
-            backtest_id: id + 6,
-            configured_model: ConfiguredModel {
-                id: id + 11,
-                name: "chapkit-ewars-model".into(),
-                additional_continuous_covariates: Vec::new(),
-                user_option_values: empty_object(),
-                model_template: ModelTemplate {
-                    id: Some(id + 10),
-                    name: "chapkit-ewars-model".into(),
-                    display_name: "CHAP-EWARS Model (chapkit)".into(),
-                    target: "disease_cases".into(),
-                    supported_period_type: Some("month".into()),
-                    required_covariates: vec!["population".into()],
-                },
-            },
-            start_period: Some("202301".into()),
-            org_units: Vec::new(),
-            covariate_sources: Vec::new(),
-            period_type: Some("month".into()),
-            schedule_cron_expression: None,
-            schedule_enabled: true,
-            quantile_targets: Vec::new(),
-        }
-    }
-
-    /// Adds a covariate fed by a data element.
-    pub fn source(
-        mut self,
-        covariate: impl Into<String>,
-        data_element_id: impl Into<String>,
-    ) -> Self {
-        self.covariate_sources.push(CovariateSource {
-            covariate: covariate.into(),
-            data_element_id: data_element_id.into(),
-        });
-        self
-    }
-
-    /// Sets the org units.
-    pub fn org_units<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.org_units = ids.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the period type and start period.
-    pub fn periods(mut self, period_type: &str, start_period: &str) -> Self {
-        self.period_type = Some(period_type.into());
-        self.start_period = Some(start_period.into());
-        self
-    }
-}
-
-/// How chap behaves for one setup's runs and jobs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct SetupBehaviour {
-    /// Statuses `GET /v1/jobs/{id}` answers, one step per poll, repeating the last one.
-    pub job_statuses: Vec<String>,
-    /// How `result` appears in the job listing once the job succeeded.
-    pub job_result: JobResult,
-    /// Answer run submissions with this error instead of starting a job.
-    pub rejection: Option<Rejection>,
-    /// The text `GET /v1/jobs/{id}/logs` returns; `None` generates a few lines.
-    pub job_logs: Option<String>,
-}
-
-impl Default for SetupBehaviour {
-    fn default() -> Self {
-        SetupBehaviour {
-            job_statuses: vec!["PENDING".into(), "RUNNING".into(), "SUCCESS".into()],
-            job_result: JobResult::String,
-            rejection: None,
-            job_logs: None,
-        }
-    }
-}
-
-/// The `result` of a successful job in `GET /v1/jobs`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum JobResult {
-    /// The prediction id as a string (`"42"`), as chap answers today.
-    #[default]
-    String,
-    /// The prediction id as a number (`42`).
-    Integer,
-    /// `null`.
-    Null,
-    /// Exactly this JSON value (e.g. `"not-an-int"`).
-    Value(Value),
-}
-
-/// A scenario-defined answer to run submissions: `status` with `body` kept verbatim.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Rejection {
-    pub status: u16,
-    pub body: Value,
-    /// Reject only the next N submissions, then accept; `None` rejects every one.
-    #[serde(default)]
-    pub times: Option<u32>,
-}
-
-impl Rejection {
-    /// chap's 400 "All regions rejected due to missing values" for one covariate in one org unit.
-    pub fn missing_values(org_unit: &str, feature: &str, periods: &[&str]) -> Self {
-        Rejection {
-            status: 400,
-            body: json!({"detail": {
-                "message": "All regions rejected due to missing values",
-                "imported_count": 0,
-                "rejected": [{
-                    "reason": "Missing value for some/all time periods",
-                    "orgUnit": org_unit,
-                    "featureName": feature,
-                    "timePeriods": periods,
-                }],
-            }}),
-            times: None,
-        }
-    }
-}
-
-/// Groups of endpoints that latency and faults apply to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointGroup {
-    /// DHIS2 `GET /api/system/info`.
-    SystemInfo,
-    /// DHIS2 `GET /api/analytics`.
-    Analytics,
-    /// DHIS2 `GET /api/organisationUnits`.
-    OrganisationUnits,
-    /// chap `GET /system/info`.
-    ChapSystemInfo,
-    /// chap `GET /v1/crud/prediction-setups[/{id}]`.
-    PredictionSetups,
-    /// chap `POST /v1/crud/prediction-setups/{id}/run`.
-    RunSetup,
-    /// chap `GET /v1/jobs`.
-    Jobs,
-    /// chap `GET /v1/jobs/{id}`.
-    JobStatus,
-    /// chap `GET /v1/jobs/{id}/logs`.
-    JobLogs,
-    /// chap `GET /v1/analytics/prediction-entry/{id}`.
-    PredictionEntries,
-    /// Anything else (unknown paths, the simulator's own control endpoints).
-    Other,
-}
-
-impl EndpointGroup {
-    /// Whether the group is reached through DHIS2's chap route.
-    pub fn is_chap(self) -> bool {
-        matches!(
-            self,
-            EndpointGroup::ChapSystemInfo
-                | EndpointGroup::PredictionSetups
-                | EndpointGroup::RunSetup
-                | EndpointGroup::Jobs
-                | EndpointGroup::JobStatus
-                | EndpointGroup::JobLogs
-                | EndpointGroup::PredictionEntries
-        )
-    }
-}
-
-/// An injected failure: the next `next` matching requests fail, or each fails with `probability`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Fault {
-    pub group: EndpointGroup,
-    /// Only requests with this method (`GET`, `POST`); `None` matches all.
-    pub method: Option<String>,
-    /// The status to answer.
-    pub status: u16,
-    /// Fail the next N matching requests.
-    pub next: Option<u32>,
-    /// Without `next`: fail each matching request with this probability (seeded, reproducible).
-    pub probability: Option<f64>,
-    pub seed: u64,
-    /// Answer 200 with truncated JSON instead of `status`.
-    pub malformed: bool,
-    /// Body of the failure; `None` uses the usual error shape for that side.
-    pub body: Option<String>,
-}
-
-impl Default for Fault {
-    fn default() -> Self {
-        Fault {
-            group: EndpointGroup::Other,
-            method: None,
-            status: 503,
-            next: None,
-            probability: None,
-            seed: 0,
-            malformed: false,
-            body: None,
-        }
-    }
-}
-
-impl Fault {
-    /// The next `n` requests of `group` answer `status`.
-    pub fn next(group: EndpointGroup, n: u32, status: u16) -> Self {
-        Fault {
-            group,
-            status,
-            next: Some(n),
-            ..Fault::default()
         }
     }
 }
@@ -615,6 +231,7 @@ impl Scenario {
             self.today = self.today.or(generated.today);
             self.org_units.extend(generated.org_units);
             self.data_elements.extend(generated.data_elements);
+            self.data_sets.extend(generated.data_sets);
             self.prediction_setups.extend(generated.prediction_setups);
         }
         self
@@ -622,7 +239,10 @@ impl Scenario {
 
     /// A national-scale world: `org_units` org units, `covariates` monthly covariates with data for
     /// the last `months` months, and one enabled setup over all of it (org_units × months ×
-    /// covariates analytics rows, generated on the fly). Today is 2026-05-07.
+    /// covariates analytics rows, generated on the fly). Today is 2026-05-07. The setup writes
+    /// quantiles 0.1, 0.25, 0.5, 0.75 and 0.9 back to five NUMBER elements (`Qt000000000`…) of a
+    /// monthly data set open 3 months ahead over every org unit: a 3-period forecast imports
+    /// org_units × 15 values.
     pub fn national_scale(org_units: usize, months: u32, covariates: usize) -> Scenario {
         let today = NaiveDate::from_ymd_opt(2026, 5, 7);
         let last = crate::periods::Period::Month {
@@ -655,10 +275,28 @@ impl Scenario {
         for element in &elements {
             setup = setup.source(element.name.clone(), element.id.clone());
         }
+        let targets: Vec<DataElement> = [0.1, 0.25, 0.5, 0.75, 0.9]
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                DataElement::new(format!("Qt{i:09}"), format!("Predicted cases (q{q})"))
+                    .values(0.0, 400.0, 1)
+            })
+            .collect();
+        for (target, q) in targets.iter().zip([0.1, 0.25, 0.5, 0.75, 0.9]) {
+            setup = setup.quantile_target(q, target.id.clone());
+        }
+        let data_set = DataSet::monthly(
+            "DsForecast1",
+            "CHAP forecasts",
+            3,
+            targets.iter().map(|t| t.id.clone()),
+        );
         Scenario {
             today,
             org_units: units,
-            data_elements: elements,
+            data_elements: elements.into_iter().chain(targets).collect(),
+            data_sets: vec![data_set],
             prediction_setups: vec![SetupScenario {
                 setup,
                 sim: SetupBehaviour {
@@ -693,6 +331,35 @@ impl Scenario {
     /// Adds a data element.
     pub fn data_element(mut self, element: DataElement) -> Self {
         self.data_elements.push(element);
+        self
+    }
+
+    /// Adds a data set.
+    pub fn data_set(mut self, data_set: DataSet) -> Self {
+        self.data_sets.push(data_set);
+        self
+    }
+
+    /// Adds a value stored before the simulator starts.
+    pub fn data_value(
+        mut self,
+        data_element: impl Into<String>,
+        period: impl Into<String>,
+        org_unit: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.data_values.push(SeedValue {
+            data_element: data_element.into(),
+            period: period.into(),
+            org_unit: org_unit.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Accepts `Authorization: ApiToken <token>`.
+    pub fn api_token(mut self, token: impl Into<String>) -> Self {
+        self.api_token = Some(token.into());
         self
     }
 
@@ -755,7 +422,8 @@ impl Scenario {
 
 impl Scenario {
     /// The demo world of `scenarios/demo.json`: six districts, three setups (monthly, weekly, and a
-    /// paused one with `scheduleEnabled=false`), real-time "today".
+    /// paused one with `scheduleEnabled=false`) whose quantile targets lie in data sets open for the
+    /// forecast horizon, real-time "today".
     pub fn demo() -> Scenario {
         Scenario::from_json(include_str!("../scenarios/demo.json"))
             .expect("scenarios/demo.json is a valid scenario (checked by a test)")

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 
-use crate::scenario::{EndpointGroup, Fault, JobResult, Rejection, Scenario};
+use crate::data_values::{cell_key, DataValue};
+use crate::forecast::{self, Threshold};
+use crate::import::ImportRecord;
+use crate::scenario::{EndpointGroup, Fault, JobResult, Rejection, Scenario, SetupBehaviour};
 use crate::state::{ArmedFault, RequestRecord, RunSubmission, SimState};
 
 /// Request bodies up to this size are accepted (a national-scale run body is tens of MB).
@@ -141,11 +144,74 @@ impl SimHandle {
         self.state.log().submissions.clone()
     }
 
-    /// Forgets the request log and the recorded submissions.
+    /// Every `POST /api/dataValueSets` that reached the importer, in arrival order (requests
+    /// answered by an injected fault are only in [`SimHandle::requests`]).
+    pub fn imports(&self) -> Vec<ImportRecord> {
+        self.state.log().imports.clone()
+    }
+
+    /// Forgets the request log, the recorded submissions and the imports.
     pub fn clear_log(&self) {
-        let mut log = self.state.log();
-        log.requests.clear();
-        log.submissions.clear();
+        self.state.log().clear();
+    }
+
+    // ---- stored data values ------------------------------------------------------------------
+
+    /// Every stored data value, ordered by data element, period and org unit.
+    pub fn data_values(&self) -> Vec<DataValue> {
+        self.state.data_values().sorted()
+    }
+
+    /// The stored value of a cell (weekly ids padded or not), if any.
+    pub fn data_value(&self, data_element: &str, period: &str, org_unit: &str) -> Option<String> {
+        self.state
+            .data_values()
+            .get(&cell_key(data_element, period, org_unit))
+            .map(|v| v.value.clone())
+    }
+
+    /// Stores a value as if imported earlier (no checks: seeds any cell).
+    pub fn set_data_value(&self, data_element: &str, period: &str, org_unit: &str, value: &str) {
+        let username = self.username();
+        self.state
+            .data_values()
+            .set(data_element, period, org_unit, value, &username);
+    }
+
+    /// Forgets every stored value.
+    pub fn clear_data_values(&self) {
+        self.state.data_values().clear();
+    }
+
+    // ---- chap's results ----------------------------------------------------------------------
+
+    /// The dataset chap stored for a prediction (its job succeeded), as `predictions/{id}` names it.
+    pub fn dataset_id(&self, prediction_id: i64) -> Option<i64> {
+        self.state
+            .jobs()
+            .by_prediction(prediction_id)
+            .map(|j| j.dataset_id)
+    }
+
+    /// What `POST /v1/analytics/thresholds` answers for these periods and locations, in the same
+    /// order; `None` for an unknown dataset or when the setup's `thresholds` error is configured.
+    pub fn thresholds_for(
+        &self,
+        dataset_id: i64,
+        periods: &[&str],
+        locations: &[&str],
+    ) -> Option<Vec<Threshold>> {
+        let job = self.state.jobs().by_dataset(dataset_id).cloned()?;
+        let behaviour = self.state.behaviour(job.setup_id);
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        forecast::thresholds(
+            self.state.world().scenario.seed,
+            &job,
+            &behaviour,
+            &strings(periods),
+            &strings(locations),
+        )
+        .ok()
     }
 
     /// `(job id, setup id, status of the last poll)` of every job chap knows.
@@ -229,6 +295,17 @@ impl SimHandle {
             .entry(setup_id)
             .or_default()
             .job_result = result;
+    }
+
+    /// Changes how chap behaves for a setup from now on (entries, thresholds, jobs started later).
+    pub fn update_behaviour(&self, setup_id: i64, change: impl FnOnce(&mut SetupBehaviour)) {
+        change(
+            self.state
+                .controls()
+                .behaviours
+                .entry(setup_id)
+                .or_default(),
+        );
     }
 
     /// Rejects (or, with `None`, accepts) run submissions for this setup.

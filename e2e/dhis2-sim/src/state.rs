@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::data_values::DataValueStore;
+use crate::import::ImportRecord;
 use crate::scenario::{EndpointGroup, Fault, JobResult, Scenario, SetupBehaviour};
 use crate::world::{splitmix, World};
 
@@ -18,6 +20,7 @@ pub(crate) struct SimState {
     pub controls: Mutex<Controls>,
     pub jobs: Mutex<Jobs>,
     pub log: Mutex<Log>,
+    pub data_values: Mutex<DataValueStore>,
 }
 
 /// Runtime switches, seeded from the scenario and changed through the handle.
@@ -81,6 +84,8 @@ pub(crate) struct Jobs {
     pub list: Vec<Job>,
     pub by_id: HashMap<String, usize>,
     pub next_prediction_id: i64,
+    /// chap stores the data of each job as a dataset; ids start at 101 (100 + the prediction id).
+    pub next_dataset_id: i64,
     pub counter: u64,
 }
 
@@ -94,6 +99,8 @@ pub(crate) struct Job {
     pub polls: usize,
     pub result: JobResult,
     pub prediction_id: i64,
+    /// The dataset chap stored the job's data as (thresholds are computed from it).
+    pub dataset_id: i64,
     pub logs: Option<String>,
     pub start_time: DateTime<Utc>,
     pub end_time: Option<DateTime<Utc>>,
@@ -109,10 +116,26 @@ impl Jobs {
         job.id = job_uuid(seed, self.counter);
         job.prediction_id = self.next_prediction_id;
         self.next_prediction_id += 1;
+        job.dataset_id = self.next_dataset_id;
+        self.next_dataset_id += 1;
         let id = job.id.clone();
         self.by_id.insert(id.clone(), self.list.len());
         self.list.push(job);
         id
+    }
+
+    /// The succeeded job that produced a prediction.
+    pub fn by_prediction(&self, prediction_id: i64) -> Option<&Job> {
+        self.list
+            .iter()
+            .find(|j| j.prediction_id == prediction_id && j.succeeded())
+    }
+
+    /// The succeeded job whose data chap stored as this dataset.
+    pub fn by_dataset(&self, dataset_id: i64) -> Option<&Job> {
+        self.list
+            .iter()
+            .find(|j| j.dataset_id == dataset_id && j.succeeded())
     }
 
     /// The job chap still knows by this id (a deleted job is forgotten: 404, not listed).
@@ -176,6 +199,7 @@ impl SimState {
                 polls: 0,
                 result: JobResult::default(),
                 prediction_id: 0,
+                dataset_id: 0,
                 logs: None,
                 start_time: Utc::now(),
                 forecast_org_units: org_units,
@@ -211,6 +235,18 @@ pub(crate) fn is_transient(status: &str) -> bool {
     .any(|s| s.eq_ignore_ascii_case(status))
 }
 
+/// The authentication scheme a request presented (whether or not it was accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    /// `Authorization: Basic …`.
+    Basic,
+    /// `Authorization: ApiToken …` (a DHIS2 personal access token).
+    Token,
+    /// No `Authorization` header, or a scheme DHIS2 does not know.
+    None,
+}
+
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestRecord {
@@ -220,6 +256,8 @@ pub struct RequestRecord {
     pub query: String,
     pub group: EndpointGroup,
     pub status: u16,
+    /// The authentication scheme presented.
+    pub auth: AuthScheme,
     pub at: DateTime<Utc>,
 }
 
@@ -253,6 +291,16 @@ impl RunSubmission {
 pub(crate) struct Log {
     pub requests: Vec<RequestRecord>,
     pub submissions: Vec<RunSubmission>,
+    pub imports: Vec<ImportRecord>,
+}
+
+impl Log {
+    /// Forgets every request, submission and import.
+    pub fn clear(&mut self) {
+        self.requests.clear();
+        self.submissions.clear();
+        self.imports.clear();
+    }
 }
 
 impl SimState {
@@ -274,14 +322,17 @@ impl SimState {
                 .collect(),
             rejected: HashMap::new(),
         };
+        let data_values = DataValueStore::seeded(&scenario.data_values, &scenario.username);
         SimState {
             world: RwLock::new(Arc::new(World::new(scenario))),
             controls: Mutex::new(controls),
             jobs: Mutex::new(Jobs {
                 next_prediction_id: 1,
+                next_dataset_id: 101,
                 ..Jobs::default()
             }),
             log: Mutex::new(Log::default()),
+            data_values: Mutex::new(data_values),
         }
     }
 
@@ -316,6 +367,19 @@ impl SimState {
         lock(&self.log)
     }
 
+    pub fn data_values(&self) -> MutexGuard<'_, DataValueStore> {
+        lock(&self.data_values)
+    }
+
+    /// The behaviour of a setup as it stands now (runtime changes included).
+    pub fn behaviour(&self, setup_id: i64) -> SetupBehaviour {
+        self.controls()
+            .behaviours
+            .get(&setup_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The first armed fault that fires for this request, if any.
     pub fn fault_for(&self, group: EndpointGroup, method: &str) -> Option<Fault> {
         let mut controls = self.controls();
@@ -327,6 +391,14 @@ impl SimState {
 
     pub fn record_request(&self, record: RequestRecord) {
         self.log().requests.push(record);
+    }
+
+    /// Logs an import, keeping its body when the scenario records bodies.
+    pub fn record_import(&self, mut record: ImportRecord, body: &Bytes) {
+        if self.world().scenario.record_bodies {
+            record.body = Some(body.clone());
+        }
+        self.log().imports.push(record);
     }
 
     pub fn record_submission(

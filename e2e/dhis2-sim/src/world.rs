@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::periods::Period;
-use crate::scenario::{DataElement, OrgUnit, Scenario};
+use crate::scenario::{DataElement, DataSet, OrgUnit, Scenario};
 
 /// An immutable snapshot of the simulated data.
 #[derive(Debug)]
@@ -16,6 +16,12 @@ pub(crate) struct World {
     pub scenario: Scenario,
     org_units: HashMap<String, usize>,
     elements: HashMap<String, usize>,
+    /// Data element id → indexes of the data sets containing it.
+    element_data_sets: HashMap<String, Vec<usize>>,
+    /// Per data set, the org units it is assigned to (`None`: every org unit).
+    data_set_org_units: Vec<Option<HashSet<String>>>,
+    /// Roots of the user's data-capture hierarchy (`None`: everything).
+    user_roots: Option<HashSet<String>>,
 }
 
 /// One data element's data window, resolved against a date.
@@ -62,10 +68,72 @@ impl World {
             .enumerate()
             .map(|(i, de)| (de.id.clone(), i))
             .collect();
+        let mut element_data_sets: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, set) in scenario.data_sets.iter().enumerate() {
+            for element in &set.data_elements {
+                element_data_sets
+                    .entry(element.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let data_set_org_units = scenario
+            .data_sets
+            .iter()
+            .map(|set| (!set.org_units.is_empty()).then(|| set.org_units.iter().cloned().collect()))
+            .collect();
+        let user_roots = scenario
+            .dhis2
+            .user_org_units
+            .as_ref()
+            .map(|roots| roots.iter().cloned().collect());
         World {
             scenario,
             org_units,
             elements,
+            element_data_sets,
+            data_set_org_units,
+            user_roots,
+        }
+    }
+
+    /// The data sets containing an element, as indexes into the scenario's `data_sets`.
+    pub fn data_sets_of(&self, element_id: &str) -> &[usize] {
+        self.element_data_sets
+            .get(element_id)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn data_set(&self, index: usize) -> &DataSet {
+        &self.scenario.data_sets[index]
+    }
+
+    pub fn data_set_index(&self, id: &str) -> Option<usize> {
+        self.scenario.data_sets.iter().position(|set| set.id == id)
+    }
+
+    /// Whether a data set is assigned to an org unit.
+    pub fn data_set_assigned(&self, index: usize, org_unit: &str) -> bool {
+        self.data_set_org_units[index]
+            .as_ref()
+            .is_none_or(|units| units.contains(org_unit))
+    }
+
+    /// The org unit and its ancestors through `parent`, nearest first (stops at unknown parents).
+    pub fn lineage<'a>(&'a self, org_unit: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        // Bounded, so a parent cycle in a hand-written scenario cannot loop forever.
+        std::iter::successors(Some(org_unit), move |id| {
+            let index = self.org_unit_index(id)?;
+            self.org_unit(index).parent.as_deref()
+        })
+        .take(64)
+    }
+
+    /// Whether the user may capture data for the org unit (it or an ancestor is a user root).
+    pub fn in_user_hierarchy(&self, org_unit: &str) -> bool {
+        match &self.user_roots {
+            None => true,
+            Some(roots) => self.lineage(org_unit).any(|id| roots.contains(id)),
         }
     }
 

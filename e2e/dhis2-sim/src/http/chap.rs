@@ -1,5 +1,5 @@
-//! chap-core behind DHIS2's route proxy: system info, prediction setups, run submission, jobs,
-//! job logs and prediction entries. Errors use FastAPI's `{"detail": …}` envelope.
+//! chap-core behind DHIS2's route proxy: system info, prediction setups, run submission, jobs and
+//! job logs (a job's results are in `predictions.rs`). Errors use FastAPI's `{"detail": …}` envelope.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +9,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{query_pairs, Route};
+use super::{predictions, query_pairs, Route};
 use crate::periods::Period;
 use crate::scenario::JobResult;
 use crate::state::{Job, SimState};
-use crate::world::{format_value, hash, World};
+use crate::world::World;
 
 /// FastAPI's error envelope.
 pub(crate) fn detail(status: StatusCode, detail: Value) -> HttpResponse {
@@ -21,7 +21,7 @@ pub(crate) fn detail(status: StatusCode, detail: Value) -> HttpResponse {
 }
 
 /// FastAPI's 422 for a path parameter that is not an integer.
-fn int_parsing(name: &str, input: &str) -> HttpResponse {
+pub(crate) fn int_parsing(name: &str, input: &str) -> HttpResponse {
     detail(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!([{"type": "int_parsing", "loc": ["path", name],
@@ -65,9 +65,14 @@ pub(crate) fn handle(
             None => job_not_found(id),
         },
         Route::PredictionEntries(id) => match id.parse::<i64>() {
-            Ok(id) => prediction_entries(req, state, world, id),
+            Ok(id) => predictions::entries(req, state, world, id),
             Err(_) => int_parsing("prediction_id", id),
         },
+        Route::Prediction(id) => match id.parse::<i64>() {
+            Ok(id) => predictions::info(state, world, id),
+            Err(_) => int_parsing("prediction_id", id),
+        },
+        Route::Thresholds => predictions::thresholds(state, world, body),
         _ => detail(StatusCode::NOT_FOUND, json!("Not Found")),
     }
 }
@@ -141,7 +146,7 @@ struct Observation {
 }
 
 /// pydantic's error item.
-fn error_item(kind: &str, loc: &[&str], msg: &str) -> Value {
+pub(crate) fn error_item(kind: &str, loc: &[&str], msg: &str) -> Value {
     let mut loc_json = vec![json!("body")];
     loc_json.extend(loc.iter().map(|l| json!(l)));
     json!({"type": kind, "loc": loc_json, "msg": msg})
@@ -290,6 +295,7 @@ fn submit(
             polls: 0,
             result: behaviour.job_result.clone(),
             prediction_id: 0,
+            dataset_id: 0,
             logs: behaviour.job_logs.clone(),
             start_time: chrono::Utc::now(),
             forecast_org_units: org_units,
@@ -428,59 +434,4 @@ fn job_logs(job: &Job) -> String {
         ));
     }
     lines.join("\n") + "\n"
-}
-
-/// `GET /v1/analytics/prediction-entry/{id}?quantiles=…`: one entry per forecast period × org unit ×
-/// quantile, quantiles in increasing value order.
-fn prediction_entries(req: &HttpRequest, state: &SimState, world: &World, id: i64) -> HttpResponse {
-    let pairs = query_pairs(req);
-    let mut quantiles = Vec::new();
-    for (key, value) in &pairs {
-        if key == "quantiles" {
-            match value.parse::<f64>() {
-                Ok(q) => quantiles.push(q),
-                Err(_) => {
-                    return detail(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        json!([{"type": "float_parsing", "loc": ["query", "quantiles", quantiles.len()],
-                                "msg": "Input should be a valid number, unable to parse string as a number",
-                                "input": value}]),
-                    )
-                }
-            }
-        }
-    }
-    if quantiles.is_empty() {
-        return detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!([{"type": "missing", "loc": ["query", "quantiles"], "msg": "Field required", "input": null}]),
-        );
-    }
-    let jobs = state.jobs();
-    let Some(job) = jobs
-        .list
-        .iter()
-        .find(|j| j.prediction_id == id && j.succeeded())
-    else {
-        return detail(
-            StatusCode::NOT_FOUND,
-            json!(format!("Prediction {id} not found")),
-        );
-    };
-    let mut entries = Vec::with_capacity(
-        job.forecast_periods.len() * job.forecast_org_units.len() * quantiles.len(),
-    );
-    for period in &job.forecast_periods {
-        for org_unit in &job.forecast_org_units {
-            let unit = hash(world.scenario.seed, &[&id.to_string(), org_unit, period]);
-            let median = 5.0 + ((unit >> 11) as f64 / (1u64 << 53) as f64) * 95.0;
-            for &q in &quantiles {
-                let value: f64 = format_value(median * (0.5 + q), 2).parse().unwrap_or(0.0);
-                entries.push(
-                    json!({"orgUnit": org_unit, "period": period, "quantile": q, "value": value}),
-                );
-            }
-        }
-    }
-    HttpResponse::Ok().json(entries)
 }

@@ -26,13 +26,17 @@ pub(crate) fn handle(
                 .collect();
             HttpResponse::Ok().json(list)
         }
+        (Method::GET, "data-values") => HttpResponse::Ok().json(state.data_values().sorted()),
+        (Method::GET, "imports") => HttpResponse::Ok().json(&state.log().imports),
         (Method::GET, "jobs") => {
             let jobs = state.jobs();
             let list: Vec<Value> = jobs
                 .list
                 .iter()
-                .map(|j| json!({"id": j.id, "setup_id": j.setup_id, "status": j.current_status(),
-                                "deleted": !jobs.by_id.contains_key(&j.id)}))
+                .map(|j| {
+                    json!({"id": j.id, "setup_id": j.setup_id, "status": j.current_status(),
+                                "deleted": !jobs.by_id.contains_key(&j.id)})
+                })
                 .collect();
             HttpResponse::Ok().json(list)
         }
@@ -43,16 +47,15 @@ pub(crate) fn handle(
             },
             _ => HttpResponse::BadRequest().json(json!({"error": "expected a JSON object"})),
         },
-        _ => {
-            HttpResponse::NotFound().json(json!({"error": "unknown control endpoint",
-            "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "GET /__sim/jobs", "POST /__sim/control"]}))
-        }
+        _ => HttpResponse::NotFound().json(json!({"error": "unknown control endpoint",
+            "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "GET /__sim/jobs",
+                          "GET /__sim/data-values", "GET /__sim/imports", "POST /__sim/control"]})),
     }
 }
 
 /// Applies `{"dhis2_down": 503 | null, "chap_down": …, "fault": {…}, "clear_faults": true,
 /// "latency_ms": {"analytics": 200}, "job_statuses": {"1": ["FAILURE"]}, "revoke_job": "<id>",
-/// "delete_job": "<id>", "clear_log": true}`.
+/// "delete_job": "<id>", "clear_log": true, "clear_data_values": true}`.
 fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(), String> {
     let status = |v: &Value| -> Result<Option<u16>, String> {
         match v {
@@ -103,11 +106,8 @@ fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(
                     return Err(format!("{key}: chap knows no job '{id}'"));
                 }
             }
-            "clear_log" => {
-                let mut log = state.log();
-                log.requests.clear();
-                log.submissions.clear();
-            }
+            "clear_log" => state.log().clear(),
+            "clear_data_values" => state.data_values().clear(),
             other => return Err(format!("unknown control: {other}")),
         }
     }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::query_pairs;
+use super::{query_pairs, split_fields};
 use crate::world::World;
 
 /// `GET /api/system/info`.
@@ -110,22 +110,8 @@ enum Field {
     Parent(Vec<String>),
 }
 
-/// Splits `id,geometry,parent[id],level` at top-level commas.
+/// Parses `id,geometry,parent[id],level`.
 fn parse_fields(spec: &str) -> Vec<Field> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
-    for (i, c) in spec.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(&spec[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&spec[start..]);
     let all = || {
         vec![
             Field::Id,
@@ -138,9 +124,8 @@ fn parse_fields(spec: &str) -> Vec<Field> {
             Field::Parent(vec!["id".into()]),
         ]
     };
-    parts
+    split_fields(spec)
         .into_iter()
-        .map(str::trim)
         .flat_map(|part| match part {
             "*" | ":all" | ":owner" => all(),
             "id" => vec![Field::Id],

@@ -2,16 +2,19 @@
 //! basic auth, the chap route's state, latency and injected faults before answering it.
 
 mod analytics;
+mod auth;
 mod chap;
 mod control;
+mod data_value_sets;
 mod dhis2;
+mod metadata;
+mod predictions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::scenario::EndpointGroup;
@@ -26,6 +29,12 @@ pub(crate) enum Route {
     SystemInfo,
     Analytics,
     OrganisationUnits,
+    Me,
+    DataElements,
+    /// `GET /api/dataValueSets`.
+    ReadDataValues,
+    /// `POST /api/dataValueSets`.
+    ImportDataValues,
     ChapSystemInfo,
     ListSetups,
     GetSetup(String),
@@ -34,6 +43,8 @@ pub(crate) enum Route {
     JobStatus(String),
     JobLogs(String),
     PredictionEntries(String),
+    Prediction(String),
+    Thresholds,
     /// A DHIS2 path that does not exist.
     Dhis2NotFound,
     /// A chap path that does not exist (chap answers, through the route).
@@ -65,6 +76,10 @@ impl Route {
             "/system/info" => (Route::SystemInfo, EndpointGroup::SystemInfo),
             "/analytics" => (Route::Analytics, EndpointGroup::Analytics),
             "/organisationUnits" => (Route::OrganisationUnits, EndpointGroup::OrganisationUnits),
+            "/me" => (Route::Me, EndpointGroup::Me),
+            "/dataElements" => (Route::DataElements, EndpointGroup::DataElements),
+            "/dataValueSets" if method == Method::POST => return Route::ImportDataValues,
+            "/dataValueSets" => (Route::ReadDataValues, EndpointGroup::DataValueSets),
             _ => return Route::Dhis2NotFound,
         };
         if method == Method::GET {
@@ -101,6 +116,10 @@ impl Route {
                 Route::PredictionEntries(id.to_string())
             }
             ["v1", "analytics", "prediction-entry", _] => wrong(EndpointGroup::PredictionEntries),
+            ["v1", "crud", "predictions", id] if get => Route::Prediction(id.to_string()),
+            ["v1", "crud", "predictions", _] => wrong(EndpointGroup::Predictions),
+            ["v1", "analytics", "thresholds"] if post => Route::Thresholds,
+            ["v1", "analytics", "thresholds"] => wrong(EndpointGroup::Thresholds),
             _ => Route::ChapNotFound,
         }
     }
@@ -110,6 +129,9 @@ impl Route {
             Route::SystemInfo => EndpointGroup::SystemInfo,
             Route::Analytics => EndpointGroup::Analytics,
             Route::OrganisationUnits => EndpointGroup::OrganisationUnits,
+            Route::Me => EndpointGroup::Me,
+            Route::DataElements => EndpointGroup::DataElements,
+            Route::ReadDataValues | Route::ImportDataValues => EndpointGroup::DataValueSets,
             Route::ChapSystemInfo => EndpointGroup::ChapSystemInfo,
             Route::ListSetups | Route::GetSetup(_) => EndpointGroup::PredictionSetups,
             Route::RunSetup(_) => EndpointGroup::RunSetup,
@@ -117,6 +139,8 @@ impl Route {
             Route::JobStatus(_) => EndpointGroup::JobStatus,
             Route::JobLogs(_) => EndpointGroup::JobLogs,
             Route::PredictionEntries(_) => EndpointGroup::PredictionEntries,
+            Route::Prediction(_) => EndpointGroup::Predictions,
+            Route::Thresholds => EndpointGroup::Thresholds,
             Route::MethodNotAllowed { group, .. } => *group,
             Route::Dhis2NotFound | Route::ChapNotFound | Route::Control(_) | Route::Outside => {
                 EndpointGroup::Other
@@ -147,6 +171,7 @@ pub(crate) async fn dispatch(
             query: req.query_string().to_string(),
             group: route.group(),
             status: response.status().as_u16(),
+            auth: auth::scheme(&req),
             at: chrono::Utc::now(),
         });
     }
@@ -180,10 +205,8 @@ async fn respond(
             return proxy_error_page(414);
         }
     }
-    if !authorised(req, &world.scenario.username, &world.scenario.password) {
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"DHIS2\""))
-            .json(web_message(StatusCode::UNAUTHORIZED, "Unauthorized", None));
+    if let Some(refused) = auth::refusal(req, &world.scenario) {
+        return refused;
     }
     let chap = route.is_chap();
     if chap {
@@ -207,6 +230,10 @@ async fn respond(
         Route::SystemInfo => dhis2::system_info(req, &world),
         Route::Analytics => analytics::handle(req, &world),
         Route::OrganisationUnits => dhis2::organisation_units(req, &world),
+        Route::Me => metadata::me(req, &world),
+        Route::DataElements => metadata::data_elements(req, &world),
+        Route::ReadDataValues => data_value_sets::read(req, state, &world),
+        Route::ImportDataValues => data_value_sets::import(req, body, state, &world),
         Route::Dhis2NotFound => HttpResponse::NotFound().json(web_message(
             StatusCode::NOT_FOUND,
             &format!("No endpoint for {} {}", req.method(), req.path()),
@@ -225,27 +252,6 @@ async fn respond(
         Route::ChapNotFound => chap::detail(StatusCode::NOT_FOUND, json!("Not Found")),
         chap_route => chap::handle(req, body, state, &world, chap_route),
     }
-}
-
-fn authorised(req: &HttpRequest, username: &str, password: &str) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let expected = format!("{username}:{password}");
-    decoded == expected.as_bytes()
 }
 
 /// DHIS2's error body (`WebMessage`).
@@ -313,6 +319,26 @@ fn fault_response(fault: &crate::scenario::Fault, chap: bool) -> HttpResponse {
             None,
         ))
     }
+}
+
+/// Splits a `fields` spec (`id,categoryCombo[id,name],level`) at its top-level commas.
+pub(crate) fn split_fields(spec: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in spec.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(spec[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(spec[start..].trim());
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 /// Query pairs, percent-decoded, in order (repeated keys kept).

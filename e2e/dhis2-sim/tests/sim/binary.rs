@@ -18,7 +18,12 @@ fn the_shipped_scenario_files_load() {
     assert_eq!(demo, Scenario::demo());
     let scale = Scenario::from_file(scenario_file("national-scale.json")).unwrap();
     assert_eq!(scale.org_units.len(), 1000);
-    assert_eq!(scale.data_elements.len(), 5);
+    assert_eq!(
+        scale.data_elements.len(),
+        5 + 5,
+        "5 covariates and 5 quantile targets"
+    );
+    assert_eq!(scale.data_sets.len(), 1);
     assert_eq!(scale.prediction_setups[0].setup.org_units.len(), 1000);
     assert_eq!(
         scale.prediction_setups[0].setup.start_period.as_deref(),

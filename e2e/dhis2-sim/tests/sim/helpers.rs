@@ -2,12 +2,19 @@ use dhis2_sim::{Scenario, SimHandle, Simulator};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-/// A client that speaks to the simulator as the scheduler does (basic auth on every call).
+/// How a [`Client`] authenticates.
+#[derive(Clone)]
+enum Auth {
+    Basic(String, String),
+    Token(String),
+}
+
+/// A client that speaks to the simulator as the scheduler does (basic auth, or a personal access
+/// token, on every call).
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
-    user: String,
-    password: String,
+    auth: Auth,
 }
 
 impl Client {
@@ -15,18 +22,48 @@ impl Client {
         Client {
             http: http_client(),
             base: sim.base_url(),
-            user: sim.username(),
-            password: sim.password(),
+            auth: Auth::Basic(sim.username(), sim.password()),
+        }
+    }
+
+    /// A client that sends `Authorization: ApiToken <token>`.
+    pub fn with_token(sim: &SimHandle, token: &str) -> Client {
+        Client {
+            auth: Auth::Token(token.to_string()),
+            ..Client::new(sim)
+        }
+    }
+
+    fn authed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
+            Auth::Token(token) => request.header("Authorization", format!("ApiToken {token}")),
         }
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(&self.password))
+        self.authed(self.http.get(format!("{}{path}", self.base)))
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs raw bytes as JSON to a DHIS2 path.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .authed(self.http.post(format!("{}{path}", self.base)))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// POSTs JSON to a DHIS2 path.
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.post_raw(path, serde_json::to_vec(body).unwrap()).await
     }
 
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
@@ -41,20 +78,8 @@ impl Client {
     }
 
     pub async fn post_chap(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!(
-                "{}{}{path}",
-                self.base,
-                dhis2_sim::CHAP_ROUTE_PREFIX
-            ))
-            .basic_auth(&self.user, Some(&self.password))
-            .json(body)
-            .send()
+        self.post(&format!("{}{path}", dhis2_sim::CHAP_ROUTE_PREFIX), body)
             .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap())
     }
 }
 
@@ -123,4 +148,28 @@ pub fn run_body(name: &str, periods: &[&str], n_periods: i64) -> Value {
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
+}
+
+/// Submits a run of the fixture's org units ending at `last_period` and polls its job to success;
+/// returns the prediction id.
+pub async fn finished_prediction(client: &Client, setup_id: i64, last_period: &str) -> i64 {
+    let (status, job) = client
+        .post_chap(
+            &format!("/v1/crud/prediction-setups/{setup_id}/run"),
+            &run_body("run", &[last_period], 3),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let job = job["id"].as_str().unwrap().to_string();
+    for _ in 0..20 {
+        if client.chap(&format!("/v1/jobs/{job}")).await.1 == "SUCCESS" {
+            break;
+        }
+    }
+    let (_, listed) = client.chap(&format!("/v1/jobs?ids={job}")).await;
+    listed[0]["result"]
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .or_else(|| listed[0]["result"].as_i64())
+        .expect("the job succeeded with a prediction id")
 }

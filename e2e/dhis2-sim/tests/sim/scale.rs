@@ -82,3 +82,56 @@ async fn the_national_scale_answer_streams_300k_rows_in_bounded_memory() {
         "peak RSS grew {growth_kib} KiB for a {bytes} byte answer"
     );
 }
+
+#[tokio::test]
+async fn a_national_forecast_of_15000_values_imports_in_one_batch() {
+    let scenario = Scenario::national_scale(1000, 60, 5);
+    let setup = scenario.prediction_setups[0].setup.clone();
+    let targets: Vec<(f64, String)> = setup
+        .quantile_targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["quantile"].as_f64().unwrap(),
+                t["dataElementId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        targets.iter().map(|t| t.0).collect::<Vec<_>>(),
+        [0.1, 0.25, 0.5, 0.75, 0.9]
+    );
+    let data_set = &scenario.data_sets[0];
+    assert_eq!(data_set.open_future_periods, 3);
+    assert!(data_set.org_units.is_empty(), "assigned to every org unit");
+    let (sim, client) = crate::helpers::start(scenario).await;
+    let mut values = Vec::with_capacity(15_000);
+    for org_unit in &setup.org_units {
+        for period in ["202605", "202606", "202607"] {
+            for (q, element) in &targets {
+                values.push(serde_json::json!({"dataElement": element, "period": period,
+                    "orgUnit": org_unit, "value": format!("{:.1}", 10.0 + q * 20.0)}));
+            }
+        }
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "dataValues": values })).unwrap();
+    let bytes = body.len();
+    let started = Instant::now();
+    let (status, answer) = client.post_raw("/api/dataValueSets", body.clone()).await;
+    let first = started.elapsed();
+    assert_eq!(status, 200, "{}", answer["response"]["conflicts"]);
+    assert_eq!(answer["response"]["importCount"]["imported"], 15_000);
+    let started = Instant::now();
+    let (_, again) = client.post_raw("/api/dataValueSets", body).await;
+    let second = started.elapsed();
+    assert_eq!(again["response"]["importCount"]["updated"], 15_000);
+    assert_eq!(sim.data_values().len(), 15_000);
+    println!(
+        "national import: 15000 values, {:.1} MB body; new {:.0} ms, update {:.0} ms (round trip)",
+        bytes as f64 / 1e6,
+        first.as_secs_f64() * 1e3,
+        second.as_secs_f64() * 1e3
+    );
+}
