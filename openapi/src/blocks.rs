@@ -88,4 +88,29 @@ pub struct BlockTestResult {
     pub dhis2: ServiceCheck,
     /// chap-core's `GET /system/info` through DHIS2's route proxy.
     pub chap: ServiceCheck,
+    /// Who DHIS2 says the credentials belong to (`GET /api/me`), and whether that account may
+    /// import data values.
+    #[serde(default)]
+    pub account: AccountCheck,
+}
+
+/// The DHIS2 account behind a block's credentials.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountCheck {
+    /// Whether DHIS2 answered `GET /api/me`.
+    pub ok: bool,
+    /// The account's username as DHIS2 reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Whether the account holds `F_DATAVALUE_ADD` or `ALL`, so forecasts can be imported
+    /// (`import_to_dhis2`); absent when DHIS2 did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_import_data_values: Option<bool>,
+    /// What the operator should know, e.g. that imports will be refused (not a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Why `GET /api/me` failed, when it did (never contains a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

@@ -81,23 +81,28 @@ impl BlockType {
     }
 }
 
-/// DHIS2 base URL, username and password: what the prediction flow connects with.
+/// DHIS2 base URL and either a username and password (`auth_type` `basic`, the default) or a personal
+/// access token (`pat`): what the prediction flow connects with.
 pub static DHIS2_CREDENTIALS: BlockType = BlockType {
     slug: CREDENTIALS_BLOCK_TYPE,
     name: "DHIS2 credentials",
     description:
-        "Credentials for connecting to a DHIS2 instance (and to chap-core through its route).",
-    secret_fields: &["password"],
+        "Credentials for connecting to a DHIS2 instance (and to chap-core through its route): a username \
+         and password, or a personal access token.",
+    secret_fields: &["password", "token"],
     schema: dhis2_schema,
     refine: refine_dhis2,
 };
+
+/// `auth_type` values.
+pub const AUTH_TYPES: [&str; 2] = ["basic", "pat"];
 
 fn dhis2_schema() -> Value {
     json!({
         "type": "object",
         "title": "DHIS2 credentials",
         "additionalProperties": false,
-        "required": ["base_url", "username", "password"],
+        "required": ["base_url"],
         "properties": {
             "base_url": {
                 "type": "string",
@@ -106,6 +111,14 @@ fn dhis2_schema() -> Value {
                 "format": "uri",
                 "minLength": 1,
                 "maxLength": 2048
+            },
+            "auth_type": {
+                "type": "string",
+                "title": "Authentication",
+                "description": "basic = username and password; pat = a DHIS2 personal access token \
+                                (sent as `Authorization: ApiToken …`).",
+                "enum": AUTH_TYPES,
+                "default": "basic"
             },
             "username": {
                 "type": "string",
@@ -122,19 +135,56 @@ fn dhis2_schema() -> Value {
                 "writeOnly": true,
                 "minLength": 1,
                 "maxLength": 1024
+            },
+            "token": {
+                "type": "string",
+                "title": "Personal access token",
+                "description": "A DHIS2 personal access token (d2pat_…). Write-only: it is never shown again; leave it empty to keep the stored one.",
+                "format": "password",
+                "writeOnly": true,
+                "minLength": 1,
+                "maxLength": 1024
             }
-        }
+        },
+        "allOf": [
+            {
+                "if": { "properties": { "auth_type": { "const": "basic" } } },
+                "then": { "required": ["username", "password"] }
+            },
+            {
+                "if": { "properties": { "auth_type": { "const": "pat" } }, "required": ["auth_type"] },
+                "then": { "required": ["token"] }
+            }
+        ]
     })
 }
 
 /// `base_url` must be an absolute http(s) URL with a host, no credentials, query or fragment; trailing
-/// slashes are trimmed. `username` is one line.
+/// slashes are trimmed. `username` is one line. The fields of the other authentication type are
+/// dropped, so switching a block to a token forgets its password (and back).
 fn refine_dhis2(data: &mut Map<String, Value>, errors: &mut FieldErrors) {
+    let pat = data.get("auth_type").and_then(Value::as_str) == Some("pat");
+    let unused: &[&str] = if pat {
+        &["username", "password"]
+    } else {
+        &["token"]
+    };
+    for field in unused {
+        data.remove(*field);
+    }
     if let Some(Value::String(username)) = data.get("username") {
         if username.chars().any(char::is_control) {
             errors.insert(
                 "username".into(),
                 "must be one line without control characters".into(),
+            );
+        }
+    }
+    if let Some(Value::String(token)) = data.get("token") {
+        if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            errors.insert(
+                "token".into(),
+                "must be one word without blanks or control characters".into(),
             );
         }
     }
@@ -274,12 +324,54 @@ mod tests {
     }
 
     #[test]
+    fn a_token_block_needs_a_token_and_drops_the_fields_of_basic_auth() {
+        let ok = DHIS2_CREDENTIALS
+            .validate(data(json!({
+                "base_url": "https://dhis.example.org",
+                "auth_type": "pat",
+                "token": "d2pat_abc",
+                "username": "stale",
+                "password": "stale"
+            })))
+            .unwrap();
+        assert_eq!(
+            Value::Object(ok),
+            json!({ "base_url": "https://dhis.example.org", "auth_type": "pat", "token": "d2pat_abc" })
+        );
+        let errors = DHIS2_CREDENTIALS
+            .validate(data(
+                json!({ "base_url": "https://dhis.example.org", "auth_type": "pat" }),
+            ))
+            .unwrap_err();
+        assert!(errors.contains_key("token"), "{errors:?}");
+        let errors = DHIS2_CREDENTIALS
+            .validate(data(json!({
+                "base_url": "https://dhis.example.org", "auth_type": "pat", "token": "d2pat abc\n"
+            })))
+            .unwrap_err();
+        assert!(errors["token"].contains("blanks"), "{errors:?}");
+        // Without auth_type a block is basic: username and password are required, a token dropped.
+        let basic = DHIS2_CREDENTIALS
+            .validate(data(json!({
+                "base_url": "https://dhis.example.org", "username": "a", "password": "p", "token": "t"
+            })))
+            .unwrap();
+        assert!(!basic.contains_key("token"));
+        let errors = DHIS2_CREDENTIALS
+            .validate(data(json!({ "base_url": "https://dhis.example.org", "token": "t" })))
+            .unwrap_err();
+        assert!(errors.contains_key("username") && errors.contains_key("password"));
+    }
+
+    #[test]
     fn the_schema_marks_secret_fields_write_only() {
         let view = DHIS2_CREDENTIALS.view();
-        assert_eq!(view.secret_fields, vec!["password".to_string()]);
-        let password = &view.schema["properties"]["password"];
-        assert_eq!(password["writeOnly"], true);
-        assert_eq!(password["format"], "password");
+        assert_eq!(view.secret_fields, ["password", "token"]);
+        for field in ["password", "token"] {
+            let secret = &view.schema["properties"][field];
+            assert_eq!(secret["writeOnly"], true);
+            assert_eq!(secret["format"], "password");
+        }
         assert!(find("dhis2-credentials").is_some());
         assert!(find("other").is_none());
     }

@@ -107,6 +107,8 @@ pub struct Config {
     pub analytics_max_rows: usize,
     /// Longest URL of one analytics call, in bytes (larger requests are chunked).
     pub analytics_max_url_bytes: usize,
+    /// Most data values in one DHIS2 import request (`import_to_dhis2`).
+    pub dhis2_import_batch: usize,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -221,6 +223,10 @@ impl Config {
         let analytics_max_rows: usize = parse(src, "CHAP_SCHEDULER_ANALYTICS_MAX_ROWS", 50_000)?;
         let analytics_max_url_bytes: usize =
             parse(src, "CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES", 8 * 1024)?;
+        let dhis2_import_batch: usize = parse(src, "CHAP_SCHEDULER_DHIS2_IMPORT_BATCH", 10_000)?;
+        if dhis2_import_batch == 0 {
+            bail!("CHAP_SCHEDULER_DHIS2_IMPORT_BATCH must be positive");
+        }
         if analytics_max_rows == 0 || analytics_max_url_bytes < 512 {
             bail!("CHAP_SCHEDULER_ANALYTICS_MAX_ROWS must be positive and CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES at least 512");
         }
@@ -285,6 +291,7 @@ impl Config {
             chap_timeout: Duration::from_secs_f64(chap_timeout),
             analytics_max_rows,
             analytics_max_url_bytes,
+            dhis2_import_batch,
         })
     }
 
@@ -453,6 +460,10 @@ impl Config {
             (
                 "CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES",
                 self.analytics_max_url_bytes.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_DHIS2_IMPORT_BATCH",
+                self.dhis2_import_batch.to_string(),
             ),
         ]
     }

@@ -47,7 +47,7 @@ fn credentials(name: &str, base_url: &str, password: &str) -> Value {
 }
 
 impl TestApp {
-    async fn patch(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn patch(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
         self.client
             .patch(self.url(path))
             .bearer_auth(token)

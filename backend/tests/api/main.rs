@@ -8,6 +8,8 @@ mod blocks;
 mod chap_jobs;
 mod concurrency;
 mod dhis2_date;
+mod dhis2_import;
+mod dhis2_pat;
 mod engine;
 mod helpers;
 mod http;

@@ -25,6 +25,18 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(scenario: Scenario, overrides: &[(&str, &str)]) -> World {
+    world_with_block(scenario, overrides, |sim| {
+        json!({ "base_url": sim.base_url(), "username": sim.username(), "password": sim.password() })
+    })
+    .await
+}
+
+/// [`world`] with the credentials block's data chosen by `data` (e.g. a personal access token).
+pub(crate) async fn world_with_block(
+    scenario: Scenario,
+    overrides: &[(&str, &str)],
+    data: impl FnOnce(&SimHandle) -> Value,
+) -> World {
     let sim = Simulator::start(scenario)
         .await
         .expect("start the simulator");
@@ -42,11 +54,7 @@ pub(crate) async fn world(scenario: Scenario, overrides: &[(&str, &str)]) -> Wor
         .post(
             "/api/v1/blocks",
             &token,
-            json!({
-                "name": "sim-dhis2",
-                "block_type": "dhis2-credentials",
-                "data": { "base_url": sim.base_url(), "username": sim.username(), "password": sim.password() }
-            }),
+            json!({ "name": "sim-dhis2", "block_type": "dhis2-credentials", "data": data(&sim) }),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED, "create the block");
@@ -78,7 +86,7 @@ impl World {
             .await
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         body(self.app.get(path, &self.token).await).await
     }
 

@@ -40,6 +40,8 @@ pub(crate) struct Controls {
 pub(crate) struct ArmedFault {
     pub fault: Fault,
     pub remaining: Option<u32>,
+    /// Matching requests still to let through before the fault starts firing.
+    skip: u32,
     rng: u64,
 }
 
@@ -47,6 +49,7 @@ impl ArmedFault {
     pub fn new(fault: Fault) -> Self {
         ArmedFault {
             remaining: fault.next,
+            skip: fault.skip,
             rng: fault.seed,
             fault,
         }
@@ -61,6 +64,10 @@ impl ArmedFault {
                 .as_deref()
                 .is_some_and(|m| !m.eq_ignore_ascii_case(method))
         {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
             return false;
         }
         match (&mut self.remaining, self.fault.probability) {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::client::{ApiError, Call, Credentials, ErrorBody, HttpSettings, Service, Transport};
 use super::dhis2::Dhis2Client;
+use super::import::{PredictionInfo, Threshold};
 use super::model::{
     self, parse_setup_listing, setup_jobs, ChapSystemInfo, JobCreated, JobDescription, JobStatus,
     PredictionEntry, PredictionIdError, PredictionRequest, SetupJobs, SetupListing,
@@ -108,6 +109,7 @@ impl ChapClient {
             url: self.transport.url(CHAP_ROUTE_PREFIX, segments),
             query,
             json: None,
+            idempotent: false,
         }
     }
 
@@ -233,6 +235,35 @@ impl ChapClient {
                 message: "at least one quantile is required (chap answers 422 otherwise)".into(),
             });
         }
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// `GET …/v1/crud/predictions/{id}`: the prediction's dataset (for thresholds).
+    pub async fn prediction_info(&self, prediction_id: i64) -> Result<PredictionInfo, ApiError> {
+        let id = prediction_id.to_string();
+        let call = self.call(Method::GET, &["v1", "crud", "predictions", &id], Vec::new());
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// `POST …/v1/analytics/thresholds` with the seasonal strategy: chap's outbreak threshold per
+    /// period and location. A pure computation, so retried like a GET.
+    pub async fn thresholds(
+        &self,
+        dataset_id: i64,
+        periods: &[String],
+        locations: &[String],
+    ) -> Result<Vec<Threshold>, ApiError> {
+        let body = json!({
+            "datasetId": dataset_id,
+            "periodIds": periods,
+            "strategy": "seasonal",
+            "locations": locations,
+        });
+        let mut call = self.call(Method::POST, &["v1", "analytics", "thresholds"], Vec::new());
+        call.json = Some(body.to_string().into_bytes().into());
+        call.idempotent = true;
         let value = self.json(&call).await?;
         self.transport.typed(&call, value)
     }

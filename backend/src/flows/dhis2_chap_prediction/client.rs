@@ -9,8 +9,8 @@
 //! - DHIS2 calls follow the same retry policy as chap calls (the reference's DHIS2 client retried
 //!   without backoff; decision 9 unifies them).
 //! - Error bodies are kept whole in the error value; its message shows at most 2,000 characters.
-//! - As a second line of defence, error texts have the password (if 4+ characters) and the encoded
-//!   `user:password` replaced by `[REDACTED]` should a server echo them.
+//! - As a second line of defence, error texts have the password or token (if 4+ characters) and the
+//!   encoded `user:password` replaced by `[REDACTED]` should a server echo them.
 
 use std::fmt;
 use std::sync::{Arc, Once};
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use rand::Rng;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -28,23 +28,76 @@ use url::Url;
 use super::analytics::ChunkLimits;
 use super::model::MissingValuesRejection;
 
-/// DHIS2 base URL, username and password of a credentials block.
+/// How requests are signed: DHIS2's Basic auth or a personal access token.
+#[derive(Clone)]
+pub enum Auth {
+    /// `Authorization: Basic …` with a username and password.
+    Basic {
+        /// DHIS2 username.
+        username: String,
+        /// DHIS2 password; revealed only when a request is signed.
+        password: SecretString,
+    },
+    /// `Authorization: ApiToken <token>` (a DHIS2 personal access token).
+    Token(SecretString),
+}
+
+/// DHIS2 base URL and how to sign in, from a credentials block.
 #[derive(Clone)]
 pub struct Credentials {
     /// DHIS2 base URL (may include a context path).
     pub base_url: Url,
-    /// DHIS2 username.
-    pub username: String,
-    /// DHIS2 password; revealed only when a request is signed.
-    pub password: SecretString,
+    /// Basic auth or a token.
+    pub auth: Auth,
+}
+
+impl Credentials {
+    /// Username and password.
+    pub fn basic(base_url: Url, username: impl Into<String>, password: SecretString) -> Self {
+        Credentials {
+            base_url,
+            auth: Auth::Basic {
+                username: username.into(),
+                password,
+            },
+        }
+    }
+
+    /// A personal access token.
+    pub fn token(base_url: Url, token: SecretString) -> Self {
+        Credentials {
+            base_url,
+            auth: Auth::Token(token),
+        }
+    }
+
+    /// The secret the credentials carry (password or token).
+    pub fn secret(&self) -> &SecretString {
+        match &self.auth {
+            Auth::Basic { password, .. } => password,
+            Auth::Token(token) => token,
+        }
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"[REDACTED]")
+                .finish(),
+            Auth::Token(_) => f.write_str("Token([REDACTED])"),
+        }
+    }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("base_url", &self.base_url.as_str())
-            .field("username", &self.username)
-            .field("password", &"[REDACTED]")
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -233,14 +286,15 @@ pub(crate) struct Call {
     pub query: Vec<(&'static str, String)>,
     /// A JSON body; `Bytes` so an attempt clones a reference, not the (possibly 25 MB) body.
     pub json: Option<bytes::Bytes>,
+    /// Safe to repeat although not a GET (retried like one).
+    pub idempotent: bool,
 }
 
 /// The per-run HTTP machinery both clients share.
 pub(crate) struct Transport {
     client: reqwest::Client,
     base: Url,
-    username: String,
-    password: SecretString,
+    auth: Auth,
     pub settings: HttpSettings,
 }
 
@@ -248,8 +302,7 @@ impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
             .field("base", &self.base.as_str())
-            .field("username", &self.username)
-            .field("password", &"[REDACTED]")
+            .field("auth", &self.auth)
             .field("settings", &self.settings)
             .finish()
     }
@@ -286,8 +339,7 @@ impl Transport {
         Ok(Arc::new(Transport {
             client,
             base,
-            username: credentials.username.clone(),
-            password: credentials.password.clone(),
+            auth: credentials.auth.clone(),
             settings,
         }))
     }
@@ -325,16 +377,42 @@ impl Transport {
         jittered.min(self.settings.retry_max_delay)
     }
 
-    /// Replaces the password and the encoded credentials in `text`.
+    /// Replaces the password or token and the encoded credentials in `text`.
     fn scrub(&self, text: String) -> String {
-        let password = self.password.expose_secret();
-        let encoded = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{password}", self.username));
-        let mut text = text.replace(&encoded, "[REDACTED]");
-        if password.chars().count() >= 4 {
-            text = text.replace(password, "[REDACTED]");
+        let (secret, mut text) = match &self.auth {
+            Auth::Basic { username, password } => {
+                let password = password.expose_secret();
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{password}"));
+                (password, text.replace(&encoded, "[REDACTED]"))
+            }
+            Auth::Token(token) => (token.expose_secret(), text),
+        };
+        if secret.chars().count() >= 4 {
+            text = text.replace(secret, "[REDACTED]");
         }
         text
+    }
+
+    /// Signs a request.
+    fn sign(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::Basic { username, password } => {
+                request.basic_auth(username, Some(password.expose_secret()))
+            }
+            Auth::Token(token) => {
+                let value = format!("ApiToken {}", token.expose_secret());
+                match reqwest::header::HeaderValue::from_str(&value) {
+                    Ok(mut header) => {
+                        header.set_sensitive(true);
+                        request.header(AUTHORIZATION, header)
+                    }
+                    // A token that cannot be a header value (refused when the block is saved)
+                    // goes unsigned: DHIS2 answers 401.
+                    Err(_) => request,
+                }
+            }
+        }
     }
 
     fn error_body(&self, bytes: &[u8]) -> ErrorBody {
@@ -363,9 +441,11 @@ impl Transport {
         }
     }
 
-    /// Sends `call`, retrying GET/HEAD on transport errors and 5xx; returns the 2xx body.
+    /// Sends `call`, retrying GET/HEAD and idempotent calls on transport errors and 5xx; returns the
+    /// 2xx body.
     pub async fn execute(&self, call: &Call) -> Result<Vec<u8>, ApiError> {
-        let idempotent = call.method == Method::GET || call.method == Method::HEAD;
+        let idempotent =
+            call.idempotent || call.method == Method::GET || call.method == Method::HEAD;
         let attempts = if idempotent {
             self.settings.max_attempts.max(1)
         } else {
@@ -375,9 +455,7 @@ impl Transport {
         loop {
             attempt += 1;
             let mut request = self
-                .client
-                .request(call.method.clone(), call.url.clone())
-                .basic_auth(&self.username, Some(self.password.expose_secret()))
+                .sign(self.client.request(call.method.clone(), call.url.clone()))
                 .header(ACCEPT, "application/json")
                 .timeout(self.timeout(call.service));
             if !call.query.is_empty() {
@@ -452,11 +530,11 @@ mod tests {
     use super::*;
 
     fn transport(password: &str) -> Arc<Transport> {
-        let creds = Credentials {
-            base_url: Url::parse("https://alice:inurl@dhis.example.org/dhis/").unwrap(),
-            username: "alice".into(),
-            password: SecretString::from(password.to_string()),
-        };
+        let creds = Credentials::basic(
+            Url::parse("https://alice:inurl@dhis.example.org/dhis/").unwrap(),
+            "alice",
+            SecretString::from(password.to_string()),
+        );
         Transport::new(&creds, HttpSettings::default()).unwrap()
     }
 
@@ -498,12 +576,17 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_password() {
-        let creds = Credentials {
-            base_url: Url::parse("https://dhis.example.org").unwrap(),
-            username: "alice".into(),
-            password: SecretString::from("hunter2".to_string()),
-        };
+        let creds = Credentials::basic(
+            Url::parse("https://dhis.example.org").unwrap(),
+            "alice",
+            SecretString::from("hunter2".to_string()),
+        );
         assert!(!format!("{creds:?}").contains("hunter2"));
+        let token = Credentials::token(
+            Url::parse("https://dhis.example.org").unwrap(),
+            SecretString::from("d2pat_secret123".to_string()),
+        );
+        assert!(!format!("{token:?}").contains("d2pat_secret123"));
         assert!(!format!("{:?}", transport("hunter2")).contains("hunter2"));
     }
 }

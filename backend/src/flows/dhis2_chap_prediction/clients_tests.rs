@@ -24,11 +24,11 @@ fn settings() -> HttpSettings {
 }
 
 fn clients_with(server: &MockServer, settings: HttpSettings) -> RunClients {
-    let creds = Credentials {
-        base_url: Url::parse(&server.uri()).unwrap(),
-        username: "alice".into(),
-        password: SecretString::from(PASSWORD.to_string()),
-    };
+    let creds = Credentials::basic(
+        Url::parse(&server.uri()).unwrap(),
+        "alice",
+        SecretString::from(PASSWORD.to_string()),
+    );
     RunClients::new(&creds, settings).unwrap()
 }
 
@@ -439,11 +439,11 @@ async fn the_password_appears_in_no_error_or_debug_output() {
     assert_no_secret(&format!("{err:?}"));
     assert_no_secret(&format!("{c:?}"));
     // A connection that is refused: transport errors carry no secret either.
-    let closed = Credentials {
-        base_url: Url::parse(&format!("http://alice:{PASSWORD}@127.0.0.1:9")).unwrap(),
-        username: "alice".into(),
-        password: SecretString::from(PASSWORD.to_string()),
-    };
+    let closed = Credentials::basic(
+        Url::parse(&format!("http://alice:{PASSWORD}@127.0.0.1:9")).unwrap(),
+        "alice",
+        SecretString::from(PASSWORD.to_string()),
+    );
     let c = RunClients::new(
         &closed,
         HttpSettings {

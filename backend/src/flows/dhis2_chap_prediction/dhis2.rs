@@ -1,4 +1,5 @@
-//! The typed DHIS2 client (reference §3.2): system info, analytics (chunked), org units with geometry.
+//! The typed DHIS2 client (reference §3.2): system info, the current user, analytics (chunked), org
+//! units with geometry, data elements, and the data value import.
 //!
 //! Decision: the org-unit filter is split like analytics so no URL passes the URL budget; an empty
 //! org-unit list answers an empty FeatureCollection without calling DHIS2 (§2.4 step d).
@@ -10,12 +11,22 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::analytics::{plan_chunks, AnalyticsRequest, AnalyticsTable, ANALYTICS_PATH};
-use super::client::{ApiError, Call, Service, Transport};
-use super::model::{AnalyticsResponse, Dhis2SystemInfo, OrgUnit, OrgUnitList};
+use super::client::{ApiError, Call, ErrorBody, Service, Transport};
+use super::import::summary::ImportSummary;
+use super::import::values::{DataElement, DataElementList, DataValue};
+use super::model::{AnalyticsResponse, Dhis2Me, Dhis2SystemInfo, OrgUnit, OrgUnitList};
 use super::request::feature_collection;
 
 /// DHIS2 system info path.
 pub const SYSTEM_INFO_PATH: &str = "/api/system/info";
+/// DHIS2 data elements path.
+pub const DATA_ELEMENTS_PATH: &str = "/api/dataElements";
+/// Fields read of the targets' data elements.
+pub const DATA_ELEMENT_FIELDS: &str = "id,name,valueType,categoryCombo[id,name],zeroIsSignificant";
+/// DHIS2 data value import path.
+pub const DATA_VALUE_SETS_PATH: &str = "/api/dataValueSets";
+/// DHIS2's current-user path.
+pub const ME_PATH: &str = "/api/me";
 /// DHIS2 org units path.
 pub const ORG_UNITS_PATH: &str = "/api/organisationUnits";
 /// Fields requested for org units.
@@ -48,6 +59,7 @@ impl Dhis2Client {
             url: self.transport.url(path, &[]),
             query,
             json: None,
+            idempotent: false,
         }
     }
 
@@ -59,6 +71,77 @@ impl Dhis2Client {
     /// `GET /api/system/info`.
     pub async fn system_info(&self) -> Result<Dhis2SystemInfo, ApiError> {
         let call = self.get(SYSTEM_INFO_PATH, Vec::new());
+        let value = self.get_json(&call).await?;
+        self.transport.typed(&call, value)
+    }
+
+    /// `GET /api/dataElements?filter=id:in:[…]&fields=…&paging=false`: the elements DHIS2 has of those
+    /// asked for (absent ones are simply not in the answer).
+    pub async fn data_elements(&self, ids: &[String]) -> Result<Vec<DataElement>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let call = self.get(
+            DATA_ELEMENTS_PATH,
+            vec![
+                ("filter", format!("id:in:[{}]", ids.join(","))),
+                ("fields", DATA_ELEMENT_FIELDS.to_string()),
+                ("paging", "false".to_string()),
+            ],
+        );
+        let value = self.get_json(&call).await?;
+        let list: DataElementList = self.transport.typed(&call, value)?;
+        Ok(list.data_elements)
+    }
+
+    /// `POST /api/dataValueSets?dryRun=…&importStrategy=CREATE_AND_UPDATE`: DHIS2's import summary,
+    /// whether it came with 200 or (2.38+, conflicts) 409. Retried like a GET on 5xx and transport
+    /// errors: `CREATE_AND_UPDATE` is idempotent.
+    pub async fn import_data_values(
+        &self,
+        values: &[DataValue],
+        dry_run: bool,
+    ) -> Result<ImportSummary, ApiError> {
+        let body = serde_json::to_vec(&json!({ "dataValues": values })).map_err(|e| {
+            ApiError::Invalid {
+                service: Service::Dhis2,
+                path: DATA_VALUE_SETS_PATH.into(),
+                message: format!("cannot serialise the data values: {e}"),
+            }
+        })?;
+        let call = Call {
+            method: Method::POST,
+            json: Some(body.into()),
+            idempotent: true,
+            ..self.get(
+                DATA_VALUE_SETS_PATH,
+                vec![
+                    ("dryRun", dry_run.to_string()),
+                    ("importStrategy", "CREATE_AND_UPDATE".to_string()),
+                ],
+            )
+        };
+        let body = match self.transport.execute(&call).await {
+            Ok(bytes) => self.transport.json_body(&call, &bytes, json!({}))?,
+            Err(ApiError::Status {
+                status: 409,
+                body: ErrorBody::Json(body),
+                ..
+            }) if ImportSummary::from_body(&body).is_some() => body,
+            Err(e) => return Err(e),
+        };
+        ImportSummary::from_body(&body).ok_or_else(|| {
+            self.transport
+                .decode_error(&call, "the answer holds no import summary".into())
+        })
+    }
+
+    /// `GET /api/me?fields=username,authorities`.
+    pub async fn me(&self) -> Result<Dhis2Me, ApiError> {
+        let call = self.get(
+            ME_PATH,
+            vec![("fields", "username,authorities".to_string())],
+        );
         let value = self.get_json(&call).await?;
         self.transport.typed(&call, value)
     }

@@ -22,6 +22,7 @@ use url::Url;
 
 use super::chap::{RunClients, CHAP_ROUTE_PREFIX, POLL_INTERVAL};
 use super::client::{Credentials, HttpSettings};
+use super::import::step::ImportSettings;
 use super::params::{self, describe_errors, FlowParams, CREDENTIALS_BLOCK_TYPE};
 use super::pipeline::SetupRunner;
 use super::report::{render, RunOutcome, RunReport, ARTIFACT_KEY};
@@ -47,6 +48,8 @@ pub struct PredictionSettings {
     pub parallelism: usize,
     /// Timeouts, retries and analytics budgets of the clients.
     pub http: HttpSettings,
+    /// Most data values in one DHIS2 import request (10,000).
+    pub import_batch: usize,
 }
 
 impl Default for PredictionSettings {
@@ -56,6 +59,7 @@ impl Default for PredictionSettings {
             timeout: Duration::from_secs(3600),
             parallelism: 1,
             http: HttpSettings::default(),
+            import_batch: 10_000,
         }
     }
 }
@@ -76,6 +80,7 @@ impl PredictionSettings {
                 },
                 ..HttpSettings::default()
             },
+            import_batch: config.dhis2_import_batch.max(1),
         }
     }
 }
@@ -252,6 +257,11 @@ impl PredictionFlow {
             settings: &self.settings,
             end: params.end,
             today,
+            import: ImportSettings {
+                mode: params.import_to_dhis2,
+                outbreak_probability: params.outbreak_probability,
+                batch: self.settings.import_batch,
+            },
         };
         // `buffered` runs up to `parallelism` setups at once and yields them in listing order.
         let entries: Vec<_> = stream::iter(selection.to_run)
@@ -332,7 +342,8 @@ async fn load_credentials(
     credentials_of(&block).map_err(|m| (format!("credentials: {m}"), None))
 }
 
-/// Reads `base_url`, `username` and `password` of a `dhis2-credentials` block.
+/// Reads `base_url` and, by `auth_type`, `username` and `password` (`basic`, the default) or `token`
+/// (`pat`) of a `dhis2-credentials` block. Errors never contain a secret.
 pub fn credentials_of(block: &BlockData) -> Result<Credentials, String> {
     if block.block_type != CREDENTIALS_BLOCK_TYPE {
         return Err(format!(
@@ -358,11 +369,21 @@ pub fn credentials_of(block: &BlockData) -> Result<Credentials, String> {
                 block.name
             )
         })?;
-    Ok(Credentials {
-        base_url,
-        username: field("username")?.to_string(),
-        password: SecretString::from(field("password")?.to_string()),
-    })
+    match block.data.get("auth_type").and_then(Value::as_str) {
+        None | Some("basic") => Ok(Credentials::basic(
+            base_url,
+            field("username")?,
+            SecretString::from(field("password")?.to_string()),
+        )),
+        Some("pat") => Ok(Credentials::token(
+            base_url,
+            SecretString::from(field("token")?.to_string()),
+        )),
+        Some(other) => Err(format!(
+            "block '{}' has the unknown auth_type '{other}' (basic or pat)",
+            block.name
+        )),
+    }
 }
 
 impl Flow for PredictionFlow {
@@ -401,6 +422,8 @@ impl Flow for PredictionFlow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::dhis2_chap_prediction::client::Auth;
+    use secrecy::ExposeSecret;
     use uuid::Uuid;
 
     fn block(block_type: &str, data: Value) -> BlockData {
@@ -421,8 +444,25 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.base_url.as_str(), "https://dhis.example.org/dhis");
-        assert_eq!(c.username, "alice");
+        assert!(matches!(&c.auth, Auth::Basic { username, .. } if username == "alice"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_token_block_gives_a_token_and_needs_no_username() {
+        let c = credentials_of(&block(
+            CREDENTIALS_BLOCK_TYPE,
+            json!({ "base_url": "https://dhis.example.org", "auth_type": "pat", "token": "d2pat_abc123" }),
+        ))
+        .unwrap();
+        assert!(matches!(&c.auth, Auth::Token(t) if t.expose_secret() == "d2pat_abc123"));
+        assert!(!format!("{c:?}").contains("d2pat_abc123"));
+        let missing = credentials_of(&block(
+            CREDENTIALS_BLOCK_TYPE,
+            json!({ "base_url": "https://dhis.example.org", "auth_type": "pat", "password": "pw12" }),
+        ))
+        .unwrap_err();
+        assert!(missing.contains("no token"), "{missing}");
     }
 
     #[test]

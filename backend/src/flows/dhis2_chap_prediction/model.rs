@@ -58,6 +58,26 @@ impl Dhis2SystemInfo {
     }
 }
 
+/// `GET /api/me?fields=username,authorities` (DHIS2): who the credentials belong to.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+pub struct Dhis2Me {
+    /// The account's username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The account's authorities (`ALL` for a superuser).
+    #[serde(default)]
+    pub authorities: Vec<String>,
+}
+
+impl Dhis2Me {
+    /// Whether DHIS2 lets the account import data values (`F_DATAVALUE_ADD` or `ALL`).
+    pub fn can_import_data_values(&self) -> bool {
+        self.authorities
+            .iter()
+            .any(|a| a == "ALL" || a == "F_DATAVALUE_ADD")
+    }
+}
+
 /// `GET …/system/info` (chap, snake_case keys; `revision` ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ChapSystemInfo {
@@ -137,16 +157,6 @@ pub struct CovariateSource {
     pub data_element_id: String,
 }
 
-/// A quantile and the DHIS2 data element it would be written back to (parsed, unused).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QuantileTarget {
-    /// e.g. `median` or `0.9`.
-    pub quantile: Value,
-    /// DHIS2 data element id.
-    pub data_element_id: String,
-}
-
 /// One element of `GET …/v1/crud/prediction-setups`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -178,9 +188,10 @@ pub struct PredictionSetup {
     /// Whether unfiltered runs include this setup.
     #[serde(default)]
     pub schedule_enabled: bool,
-    /// Parsed, unused.
+    /// Where the forecast goes in DHIS2, as chap sends it (a list or an object; read by
+    /// [`parse_targets`](super::import::targets::parse_targets)).
     #[serde(default)]
-    pub quantile_targets: Vec<QuantileTarget>,
+    pub quantile_targets: Value,
 }
 
 impl PredictionSetup {

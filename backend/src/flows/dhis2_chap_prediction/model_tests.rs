@@ -32,7 +32,7 @@ fn a_full_prediction_setup_parses_and_ignores_unknown_keys() {
         ["population", "rainfall", "mean_temperature"]
     );
     assert_eq!(setup.data_element_ids(), ["naAwC0qIH2N", "A6UIC6raN1P"]);
-    assert_eq!(setup.quantile_targets[0].data_element_id, "DE_MED");
+    assert_eq!(setup.quantile_targets[0]["dataElementId"], "DE_MED");
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn optional_setup_fields_take_the_reference_defaults() {
     cm["modelTemplate"].as_object_mut().unwrap().remove("id");
     let setup = parse_setup_listing(json!([v])).unwrap().remove(0).unwrap();
     assert!(!setup.schedule_enabled, "scheduleEnabled defaults to false");
-    assert!(setup.quantile_targets.is_empty());
+    assert!(setup.quantile_targets.is_null());
     assert!(setup.covariates().is_empty());
     assert_eq!(setup.configured_model.model_template.id, None);
 }

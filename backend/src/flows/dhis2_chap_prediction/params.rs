@@ -49,8 +49,48 @@ impl EndMode {
     }
 }
 
+/// `import_to_dhis2`: whether forecasts are written back into DHIS2's data elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImportMode {
+    /// Nothing is sent to DHIS2 (default).
+    #[default]
+    Off,
+    /// DHIS2 checks every value (`dryRun=true`) and stores nothing.
+    DryRun,
+    /// A dry run, then the import in batches.
+    Import,
+}
+
+impl ImportMode {
+    /// The values accepted for `import_to_dhis2`, in form order.
+    pub const ALL: [&'static str; 3] = ["off", "dry_run", "import"];
+
+    /// The parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportMode::Off => "off",
+            ImportMode::DryRun => "dry_run",
+            ImportMode::Import => "import",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<ImportMode> {
+        match raw {
+            "off" => Some(ImportMode::Off),
+            "dry_run" => Some(ImportMode::DryRun),
+            "import" => Some(ImportMode::Import),
+            _ => None,
+        }
+    }
+}
+
+/// The probabilities `outbreak_probability` accepts, in form order.
+pub const OUTBREAK_PROBABILITIES: [f64; 5] = [0.9, 0.75, 0.5, 0.25, 0.1];
+/// `outbreak_probability` when not given.
+pub const DEFAULT_OUTBREAK_PROBABILITY: f64 = 0.75;
+
 /// Parameters after validation: the combination is known to be consistent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FlowParams {
     /// Id of the credentials block to use.
     pub credentials: Uuid,
@@ -58,6 +98,11 @@ pub struct FlowParams {
     pub end: EndSpec,
     /// Restrict the run to this setup (it then runs even with `scheduleEnabled = false`).
     pub prediction_setup_id: Option<i64>,
+    /// Whether forecasts go into DHIS2.
+    pub import_to_dhis2: ImportMode,
+    /// The probability of exceeding chap's threshold that raises the outbreak indicator: the
+    /// indicator compares quantile `1 - outbreak_probability` with the threshold.
+    pub outbreak_probability: f64,
 }
 
 impl FlowParams {
@@ -113,6 +158,25 @@ pub fn schema() -> Value {
                 "description": "Run only this chap prediction setup (even if its schedule is disabled).",
                 "type": ["integer", "null"],
                 "default": null
+            },
+            "import_to_dhis2": {
+                "title": "Import forecasts to DHIS2",
+                "description": "Write each setup's forecast into the data elements of its quantile targets: \
+                                off = not at all; dry_run = DHIS2 checks every value and stores nothing; \
+                                import = a dry run, then the values (existing values are updated, never \
+                                deleted).",
+                "type": "string",
+                "enum": ImportMode::ALL,
+                "default": "off"
+            },
+            "outbreak_probability": {
+                "title": "Outbreak probability",
+                "description": "For an outbreak_indicator target: the indicator is 1 where the forecast \
+                                exceeds chap's seasonal threshold with at least this probability (its \
+                                quantile 1 - probability is at or above the threshold).",
+                "type": "number",
+                "enum": OUTBREAK_PROBABILITIES,
+                "default": DEFAULT_OUTBREAK_PROBABILITY
             }
         },
         "required": ["credentials"],
@@ -150,7 +214,13 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
-            "credentials" | "end_mode" | "end_date" | "end_period_offset" | "prediction_setup_id"
+            "credentials"
+                | "end_mode"
+                | "end_date"
+                | "end_period_offset"
+                | "prediction_setup_id"
+                | "import_to_dhis2"
+                | "outbreak_probability"
         ) {
             errors.insert(key.clone(), "unknown parameter".into());
         }
@@ -247,6 +317,35 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
         },
     };
 
+    let import_to_dhis2 = match field("import_to_dhis2") {
+        None => ImportMode::Off,
+        Some(v) => v.as_str().and_then(ImportMode::parse).unwrap_or_else(|| {
+            errors.insert(
+                "import_to_dhis2".into(),
+                format!("must be one of {}, got {v}", ImportMode::ALL.join(", ")),
+            );
+            ImportMode::Off
+        }),
+    };
+
+    let outbreak_probability = match field("outbreak_probability") {
+        None => DEFAULT_OUTBREAK_PROBABILITY,
+        Some(v) => v
+            .as_f64()
+            .and_then(|p| {
+                OUTBREAK_PROBABILITIES
+                    .into_iter()
+                    .find(|allowed| (allowed - p).abs() < 1e-9)
+            })
+            .unwrap_or_else(|| {
+                errors.insert(
+                    "outbreak_probability".into(),
+                    format!("must be one of 0.9, 0.75, 0.5, 0.25, 0.1, got {v}"),
+                );
+                DEFAULT_OUTBREAK_PROBABILITY
+            }),
+    };
+
     let end = match end_mode {
         Some(EndMode::Calculated) => Some(EndSpec::Calculated),
         Some(EndMode::Fixed) => match end_date {
@@ -275,6 +374,8 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
             credentials,
             end,
             prediction_setup_id,
+            import_to_dhis2,
+            outbreak_probability,
         }),
         _ => Err(errors),
     }
@@ -422,7 +523,38 @@ mod tests {
             json!(["integer", "null"])
         );
         assert_eq!(s["additionalProperties"], false);
+        assert_eq!(
+            s["properties"]["import_to_dhis2"]["enum"],
+            json!(["off", "dry_run", "import"])
+        );
+        assert_eq!(s["properties"]["import_to_dhis2"]["default"], "off");
+        assert_eq!(
+            s["properties"]["outbreak_probability"]["enum"],
+            json!([0.9, 0.75, 0.5, 0.25, 0.1])
+        );
         let props = s["properties"].as_object().unwrap();
-        assert_eq!(props.len(), 5);
+        assert_eq!(props.len(), 7);
+    }
+
+    #[test]
+    fn import_mode_and_outbreak_probability_are_checked_and_default() {
+        let p = validate(&json!({ "credentials": BLOCK })).unwrap();
+        assert_eq!(p.import_to_dhis2, ImportMode::Off);
+        assert_eq!(p.outbreak_probability, 0.75);
+        let p = validate(&json!({
+            "credentials": BLOCK, "import_to_dhis2": "dry_run", "outbreak_probability": 0.1
+        }))
+        .unwrap();
+        assert_eq!(p.import_to_dhis2, ImportMode::DryRun);
+        assert_eq!(p.outbreak_probability, 0.1);
+        let errors = errors_of(json!({
+            "credentials": BLOCK, "import_to_dhis2": "yes", "outbreak_probability": 0.8
+        }));
+        assert!(errors["import_to_dhis2"].contains("off, dry_run, import"));
+        assert!(errors["outbreak_probability"].contains("0.9, 0.75"));
+        assert!(
+            errors_of(json!({ "credentials": BLOCK, "outbreak_probability": "0.75" }))
+                .contains_key("outbreak_probability")
+        );
     }
 }

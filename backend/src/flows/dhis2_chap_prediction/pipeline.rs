@@ -1,5 +1,5 @@
 //! The per-setup pipeline (reference §2.4): end period, input window, analytics, org-unit GeoJSON,
-//! request, submission, polling and result, each a recorded step labelled with the setup. A failed
+//! request, submission, polling, result and the import into DHIS2 (issue 11), each a recorded step labelled with the setup. A failed
 //! step fails only its setup (decision 2) and is mapped to the report as §2.5 says.
 //!
 //! Decisions where the reference is ambiguous:
@@ -16,14 +16,18 @@ use std::fmt;
 use chrono::NaiveDate;
 
 use super::analytics::{describe_latest, latest_periods, probed_end, AnalyticsRequest};
-use super::chap::{JobError, RunClients, QUANTILES};
+use super::chap::{JobError, RunClients};
 use super::client::ApiError;
 use super::end_period::{input_window, resolve_end, EndResolution, EndSpec, ResolvedEnd};
 use super::flow::PredictionSettings;
+use super::import::report::ImportReport;
+use super::import::step::{ImportSettings, Importer};
+use super::import::targets::{parse_targets, Targets};
 use super::model::{
     InvalidSetup, MissingValuesRejection, PredictionRequest, PredictionSetup, SetupJobs,
     SetupListing,
 };
+use super::params::ImportMode;
 use super::periods::{forecast_horizon, probe_window, PeriodId, PeriodType};
 use super::report::{EntryStatus, JobOrigin, ReportEntry, Step};
 use super::request::{build_request, into_observations, prediction_name};
@@ -47,6 +51,16 @@ impl StepFailure {
         StepFailure {
             step,
             error: Some(format!("{kind}: {message}")),
+            rejection: None,
+            job_ended: false,
+        }
+    }
+
+    /// A failure whose text is already `"<kind>: <message>"`.
+    fn text(step: Step, text: String) -> Self {
+        StepFailure {
+            step,
+            error: Some(text),
             rejection: None,
             job_ended: false,
         }
@@ -96,6 +110,8 @@ pub struct SetupRunner<'a> {
     pub end: EndSpec,
     /// DHIS2's date (the worker's UTC date when DHIS2 does not say).
     pub today: NaiveDate,
+    /// Whether and how forecasts go into DHIS2.
+    pub import: ImportSettings,
 }
 
 impl SetupRunner<'_> {
@@ -329,6 +345,18 @@ impl SetupRunner<'_> {
             return Err(failure);
         }
 
+        // The targets are read before the result so chap is asked for their quantiles too.
+        let targets = match self.import.mode {
+            ImportMode::Off => Targets::default(),
+            _ => parse_targets(&setup.quantile_targets),
+        };
+        let importer = Importer {
+            ctx,
+            clients: self.clients,
+            settings: self.import,
+        };
+        let quantiles = targets.quantiles(importer.indicator_quantile());
+
         // h: the result.
         let (prediction_id, entries) = self
             .step(Step::FetchPredictionResult, label, async {
@@ -342,7 +370,7 @@ impl SetupRunner<'_> {
                 let entries = self
                     .clients
                     .chap
-                    .prediction_entries(id, &QUANTILES)
+                    .prediction_entries(id, &quantiles)
                     .await
                     .map_err(StepFailure::api(step))?;
                 Ok((id, entries))
@@ -361,7 +389,22 @@ impl SetupRunner<'_> {
             setup.name,
             entry.predicted_periods.len()
         ));
-        Ok(())
+
+        // i: the forecast into DHIS2.
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let mut report = ImportReport::new(self.import.mode);
+        let imported = self
+            .step(Step::ImportToDhis2, label, async {
+                importer
+                    .run(&setup.name, &targets, prediction_id, &entries, &mut report)
+                    .await
+                    .map_err(|text| StepFailure::text(Step::ImportToDhis2, text))
+            })
+            .await;
+        entry.import = Some(report);
+        imported
     }
 
     /// The chap job of a setup (issue: exactly one chap job per setup and run). A job this run recorded

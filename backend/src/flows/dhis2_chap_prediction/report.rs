@@ -18,6 +18,7 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::import::report::{render_import, render_total, ImportReport};
 use super::model::{ChapSystemInfo, Dhis2SystemInfo, MissingValuesRejection};
 use super::periods::sort_period_strings;
 
@@ -53,6 +54,8 @@ pub enum Step {
     WaitForPrediction,
     /// Prediction id and entries.
     FetchPredictionResult,
+    /// The forecast into DHIS2 (`import_to_dhis2`).
+    ImportToDhis2,
 }
 
 impl Step {
@@ -69,6 +72,7 @@ impl Step {
             Step::RunPredictionSetup => "run_prediction_setup",
             Step::WaitForPrediction => "wait_for_prediction",
             Step::FetchPredictionResult => "fetch_prediction_result",
+            Step::ImportToDhis2 => "import_to_dhis2",
         }
     }
 
@@ -85,6 +89,7 @@ impl Step {
             Step::RunPredictionSetup => "Run prediction setup",
             Step::WaitForPrediction => "Wait for prediction job",
             Step::FetchPredictionResult => "Fetch prediction result",
+            Step::ImportToDhis2 => "Import forecast into DHIS2",
         }
     }
 }
@@ -156,6 +161,8 @@ pub struct ReportEntry {
     pub job_log_tail: Option<String>,
     /// Why the job log could not be fetched.
     pub job_log_error: Option<String>,
+    /// The forecast's import into DHIS2, when the run imports and the setup has targets.
+    pub import: Option<ImportReport>,
 }
 
 impl ReportEntry {
@@ -324,7 +331,8 @@ pub fn log_tail(text: &str, max_lines: usize, max_chars: usize) -> String {
     kept.join("\n")
 }
 
-fn thousands(n: usize) -> String {
+/// `1,234`.
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -458,6 +466,9 @@ fn render_entry(lines: &mut Vec<String>, e: &ReportEntry) {
         };
         lines.push(format!("- Predicted periods: {text}"));
     }
+    if let Some(import) = &e.import {
+        render_import(lines, import);
+    }
     if e.status == EntryStatus::Failed {
         if let Some(tail) = e.job_log_tail.as_deref().filter(|t| !t.is_empty()) {
             let fence = fence_for(tail);
@@ -564,6 +575,10 @@ pub fn render(report: &RunReport, finished_at: DateTime<Utc>) -> String {
     for entry in &report.entries {
         render_entry(&mut lines, entry);
     }
+    render_total(
+        &mut lines,
+        report.entries.iter().filter_map(|e| e.import.as_ref()),
+    );
     finish(lines)
 }
 

@@ -69,6 +69,8 @@ pub struct Fault {
     pub status: u16,
     /// Fail the next N matching requests.
     pub next: Option<u32>,
+    /// Let this many matching requests through first (e.g. to fail the second import batch).
+    pub skip: u32,
     /// Without `next`: fail each matching request with this probability (seeded, reproducible).
     pub probability: Option<f64>,
     pub seed: u64,
@@ -85,6 +87,7 @@ impl Default for Fault {
             method: None,
             status: 503,
             next: None,
+            skip: 0,
             probability: None,
             seed: 0,
             malformed: false,
