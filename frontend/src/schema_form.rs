@@ -18,10 +18,60 @@ pub enum FieldKind {
     },
     /// `format: date`: a date input, `YYYY-MM-DD`.
     Date,
-    /// `enum`: a select of these values.
-    Choice(Vec<String>),
+    /// `enum`: a select of these values (strings or numbers).
+    Choice(Vec<ChoiceOption>),
     /// `block_type_slug`: a select of the blocks of this type (the value is the block id).
     Block(String),
+}
+
+/// One value of an `enum`: its text in the form and the JSON value sent for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceOption {
+    /// The value as the form holds it (`"0.75"` for the number 0.75).
+    pub text: String,
+    /// The schema's value, sent as it is (a number stays a number).
+    pub value: Value,
+}
+
+impl ChoiceOption {
+    /// Whether `text` picks this option: the same text, or the same number written otherwise
+    /// (`1.0` for `1`).
+    fn is_picked_by(&self, text: &str) -> bool {
+        self.text == text
+            || self.value.as_f64().is_some_and(|n| {
+                text.parse::<f64>()
+                    .is_ok_and(|t| t.is_finite() && (t - n).abs() < 1e-9)
+            })
+    }
+}
+
+/// The options of an `enum` property (strings and numbers; other values are skipped).
+fn choice_options(prop: &Value) -> Option<Vec<ChoiceOption>> {
+    let values = prop.get("enum")?.as_array()?;
+    Some(
+        values
+            .iter()
+            .filter_map(|v| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some(ChoiceOption {
+                    text,
+                    value: v.clone(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The option `text` picks, if any.
+fn picked<'a>(options: &'a [ChoiceOption], text: &str) -> Option<&'a ChoiceOption> {
+    options
+        .iter()
+        .find(|o| o.text == text)
+        .or_else(|| options.iter().find(|o| o.is_picked_by(text)))
 }
 
 /// One property of the schema as a form field.
@@ -83,7 +133,14 @@ pub fn fields(schema: &Value) -> Vec<FieldSpec> {
             .pointer("/if/properties")
             .and_then(Value::as_object)
             .and_then(|p| p.iter().next())
-            .and_then(|(f, c)| Some((f.clone(), c.get("const")?.as_str()?.to_owned())));
+            .and_then(|(f, c)| {
+                let value = match c.get("const")? {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((f.clone(), value))
+            });
         let Some(condition) = condition else { continue };
         for field in rule
             .pointer("/then/required")
@@ -99,14 +156,8 @@ pub fn fields(schema: &Value) -> Vec<FieldSpec> {
     let spec = |name: &str, prop: &Value| {
         let kind = if let Some(slug) = prop.get("block_type_slug").and_then(Value::as_str) {
             FieldKind::Block(slug.to_owned())
-        } else if let Some(values) = prop.get("enum").and_then(Value::as_array) {
-            FieldKind::Choice(
-                values
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-            )
+        } else if let Some(options) = choice_options(prop) {
+            FieldKind::Choice(options)
         } else if type_includes(prop, "integer") {
             FieldKind::Integer {
                 minimum: prop.get("minimum").and_then(Value::as_i64),
@@ -174,12 +225,16 @@ fn field_values(
                 .get(name)
                 .filter(|v| !v.is_null())
                 .or_else(|| prop.get("default").filter(|_| schema_defaults));
-            let text = match value {
+            let mut text = match value {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
                 Some(Value::Bool(b)) => b.to_string(),
                 _ => String::new(),
             };
+            // A stored number written otherwise (`1.0`) still selects its option (`1`).
+            if let Some(option) = choice_options(prop).and_then(|o| picked(&o, &text).cloned()) {
+                text = option.text;
+            }
             values.insert(name.clone(), text);
         }
     }
@@ -213,7 +268,7 @@ pub fn validate(
                 Ok(_) => None,
             },
             FieldKind::Date if !is_date(value) => Some("Enter a date as YYYY-MM-DD.".to_owned()),
-            FieldKind::Choice(options) if !options.iter().any(|o| o == value) => {
+            FieldKind::Choice(options) if picked(options, value).is_none() => {
                 Some("Choose one of the options.".to_owned())
             }
             _ => None,
@@ -225,7 +280,8 @@ pub fn validate(
     errors
 }
 
-/// The parameters to send: every shown, non-empty field (integers as numbers).
+/// The parameters to send: every shown, non-empty field (integers as numbers, a choice as the
+/// schema's value: a number for an enum of numbers).
 pub fn parameters(fields: &[FieldSpec], values: &BTreeMap<String, String>) -> Value {
     let mut out = Map::new();
     for field in fields.iter().filter(|f| f.is_shown(values)) {
@@ -233,11 +289,14 @@ pub fn parameters(fields: &[FieldSpec], values: &BTreeMap<String, String>) -> Va
         if value.is_empty() {
             continue;
         }
-        let json = match field.kind {
+        let json = match &field.kind {
             FieldKind::Integer { .. } => value
                 .parse::<i64>()
                 .map(Value::from)
                 .unwrap_or_else(|_| Value::from(value)),
+            FieldKind::Choice(options) => {
+                picked(options, value).map_or_else(|| Value::from(value), |o| o.value.clone())
+            }
             _ => Value::from(value),
         };
         out.insert(field.name.clone(), json);
@@ -291,7 +350,9 @@ mod tests {
                 "end_mode": { "title": "End mode", "type": "string", "enum": ["calculated", "fixed", "offset"], "default": "calculated" },
                 "end_date": { "title": "End date", "type": ["string", "null"], "format": "date", "default": null },
                 "end_period_offset": { "title": "End period offset", "type": ["integer", "null"], "minimum": 0, "default": null },
-                "prediction_setup_id": { "title": "Prediction setup id", "type": ["integer", "null"], "default": null }
+                "prediction_setup_id": { "title": "Prediction setup id", "type": ["integer", "null"], "default": null },
+                "import_to_dhis2": { "title": "Import forecasts to DHIS2", "type": "string", "enum": ["off", "dry_run", "import"], "default": "off" },
+                "outbreak_probability": { "title": "Outbreak probability", "type": "number", "enum": [0.9, 0.75, 0.5, 0.25, 0.1], "default": 0.75 }
             },
             "required": ["credentials"],
             "allOf": [
@@ -314,6 +375,8 @@ mod tests {
                 "end_mode",
                 "end_date",
                 "end_period_offset",
+                "import_to_dhis2",
+                "outbreak_probability",
                 "prediction_setup_id"
             ]
         );
@@ -323,7 +386,7 @@ mod tests {
         assert_eq!(f[2].kind, FieldKind::Date);
         assert_eq!(f[2].shown_when, Some(("end_mode".into(), "fixed".into())));
         assert_eq!(f[3].kind, FieldKind::Integer { minimum: Some(0) });
-        assert!(!f[4].required);
+        assert!(!f[6].required);
     }
 
     #[test]
@@ -334,7 +397,12 @@ mod tests {
         assert!(validate(&f, &values).is_empty());
         assert_eq!(
             parameters(&f, &values),
-            json!({ "credentials": "b1", "end_mode": "calculated" })
+            json!({
+                "credentials": "b1",
+                "end_mode": "calculated",
+                "import_to_dhis2": "off",
+                "outbreak_probability": 0.75
+            })
         );
 
         values.insert("end_mode".into(), "offset".into());
@@ -350,7 +418,13 @@ mod tests {
         // The hidden end_date is not sent.
         assert_eq!(
             parameters(&f, &values),
-            json!({ "credentials": "b1", "end_mode": "offset", "end_period_offset": 2 })
+            json!({
+                "credentials": "b1",
+                "end_mode": "offset",
+                "end_period_offset": 2,
+                "import_to_dhis2": "off",
+                "outbreak_probability": 0.75
+            })
         );
 
         values.insert("end_mode".into(), "fixed".into());
@@ -402,6 +476,128 @@ mod tests {
         assert_eq!(
             pinned_parameters(&f, &pinned, &inherited),
             json!({ "end_mode": "offset", "end_period_offset": 3 })
+        );
+    }
+
+    #[test]
+    fn an_enum_of_numbers_offers_its_numbers_and_sends_a_number() {
+        let schema = prediction_schema();
+        let f = fields(&schema);
+        let probability = f
+            .iter()
+            .find(|f| f.name == "outbreak_probability")
+            .expect("the field");
+        let FieldKind::Choice(options) = &probability.kind else {
+            panic!("not a choice: {:?}", probability.kind);
+        };
+        let texts: Vec<_> = options.iter().map(|o| o.text.as_str()).collect();
+        assert_eq!(texts, ["0.9", "0.75", "0.5", "0.25", "0.1"]);
+
+        let mut values = initial_values(&schema, &json!({ "credentials": "b1" }));
+        assert_eq!(values["outbreak_probability"], "0.75");
+        values.insert("import_to_dhis2".into(), "dry_run".into());
+        values.insert("outbreak_probability".into(), "0.9".into());
+        assert!(validate(&f, &values).is_empty());
+        let sent = parameters(&f, &values);
+        assert_eq!(sent["import_to_dhis2"], json!("dry_run"));
+        assert_eq!(sent["outbreak_probability"], json!(0.9));
+        assert!(sent["outbreak_probability"].is_number());
+
+        values.insert("outbreak_probability".into(), "0.3".into());
+        assert_eq!(
+            validate(&f, &values)["outbreak_probability"],
+            "Choose one of the options."
+        );
+        values.insert("import_to_dhis2".into(), "sometimes".into());
+        assert_eq!(
+            validate(&f, &values)["import_to_dhis2"],
+            "Choose one of the options."
+        );
+    }
+
+    #[test]
+    fn an_enum_of_integers_keeps_integers_and_matches_a_number_written_otherwise() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "level": { "type": "integer", "enum": [1, 2, 3] },
+                "count": { "type": "integer", "minimum": 1 }
+            }
+        });
+        let f = fields(&schema);
+        assert_eq!(f[1].name, "level");
+        assert!(matches!(&f[1].kind, FieldKind::Choice(o) if o.len() == 3));
+        assert_eq!(f[0].kind, FieldKind::Integer { minimum: Some(1) });
+        // A stored 2.0 selects the option 2, and is sent back as the integer 2.
+        let values = values_of(&schema, &json!({ "level": 2.0, "count": 4 }));
+        assert_eq!(values["level"], "2");
+        assert!(validate(&f, &values).is_empty());
+        assert_eq!(parameters(&f, &values), json!({ "level": 2, "count": 4 }));
+    }
+
+    #[test]
+    fn a_pinned_number_choice_is_sent_as_a_number_and_an_empty_one_is_left_to_the_deployment() {
+        let schema = prediction_schema();
+        let f = fields(&schema);
+        let inherited = initial_values(&schema, &json!({ "credentials": "b1" }));
+        let mut pinned = values_of(&schema, &json!({}));
+        assert_eq!(pinned["outbreak_probability"], "");
+        assert_eq!(pinned_parameters(&f, &pinned, &inherited), json!({}));
+        pinned.insert("outbreak_probability".into(), "0.25".into());
+        assert_eq!(
+            pinned_parameters(&f, &pinned, &inherited),
+            json!({ "outbreak_probability": 0.25 })
+        );
+    }
+
+    #[test]
+    fn a_condition_on_a_default_shows_its_fields_from_the_start() {
+        // The credentials block's schema: basic (the default) needs a username and password, pat a token.
+        let schema = json!({
+            "type": "object",
+            "required": ["base_url"],
+            "properties": {
+                "base_url": { "type": "string" },
+                "auth_type": { "type": "string", "enum": ["basic", "pat"], "default": "basic" },
+                "username": { "type": "string" },
+                "password": { "type": "string" },
+                "token": { "type": "string" }
+            },
+            "allOf": [
+                { "if": { "properties": { "auth_type": { "const": "basic" } } },
+                  "then": { "required": ["username", "password"] } },
+                { "if": { "properties": { "auth_type": { "const": "pat" } }, "required": ["auth_type"] },
+                  "then": { "required": ["token"] } }
+            ]
+        });
+        let f = fields(&schema);
+        let shown = |values: &BTreeMap<String, String>| -> Vec<String> {
+            f.iter()
+                .filter(|f| f.is_shown(values))
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        // A block stored before auth_type existed reads as basic.
+        let mut values = initial_values(
+            &schema,
+            &json!({ "base_url": "https://d", "username": "u" }),
+        );
+        assert_eq!(values["auth_type"], "basic");
+        assert_eq!(
+            shown(&values),
+            ["auth_type", "password", "username", "base_url"]
+        );
+        assert_eq!(validate(&f, &values)["password"], "Required.");
+
+        values.insert("auth_type".into(), "pat".into());
+        assert_eq!(shown(&values), ["auth_type", "token", "base_url"]);
+        let errors = validate(&f, &values);
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["token"]);
+        values.insert("token".into(), "d2pat_x".into());
+        // The username typed before is hidden now, and not sent.
+        assert_eq!(
+            parameters(&f, &values),
+            json!({ "auth_type": "pat", "base_url": "https://d", "token": "d2pat_x" })
         );
     }
 }

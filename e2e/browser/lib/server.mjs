@@ -1,7 +1,7 @@
 // Starts the real chap-scheduler binary, and the DHIS2 + chap simulator, on free ports.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,22 +101,37 @@ export async function startServer({ adminPassword, env = {} }) {
 }
 
 /**
- * Runs the DHIS2 + chap simulator (`e2e/dhis2-sim`) with a scenario file (default: the demo world).
+ * Runs the DHIS2 + chap simulator (`e2e/dhis2-sim`) with a scenario file (default: the demo world),
+ * its top-level keys replaced by `overrides` (e.g. `{ api_token: 'd2pat_…' }`) when given.
  * `control` drives it at run time (see the simulator's README: job statuses, latency, faults, outages).
  */
-export async function startSimulator({ scenario = path.join(repoRoot, 'e2e/dhis2-sim/scenarios/demo.json') } = {}) {
+export async function startSimulator({
+  scenario = path.join(repoRoot, 'e2e/dhis2-sim/scenarios/demo.json'),
+  overrides,
+} = {}) {
   const bin = process.env.DHIS2_SIM_BIN ?? path.join(targetDir, 'debug/dhis2-sim');
+  let scenarioFile = scenario;
+  let cleanUp = async () => {};
+  if (overrides) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chap-e2e-sim-'));
+    scenarioFile = path.join(dir, 'scenario.json');
+    const world = JSON.parse(await readFile(scenario, 'utf8'));
+    await writeFile(scenarioFile, JSON.stringify({ ...world, ...overrides }));
+    cleanUp = () => rm(dir, { recursive: true, force: true });
+  }
   const sim = await spawnUntilReady(
     bin,
-    ['--scenario', scenario, '--bind', '127.0.0.1:0'],
+    ['--scenario', scenarioFile, '--bind', '127.0.0.1:0'],
     {},
     /dhis2-sim listening on (http:\/\/\S+)/,
+    cleanUp,
   );
   const url = sim.address;
   return {
     url,
     username: 'admin',
     password: 'district',
+    apiToken: overrides?.api_token,
     stop: sim.stop,
     /** POST /__sim/control with any of its commands. */
     async control(command) {

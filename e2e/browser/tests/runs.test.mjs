@@ -1,5 +1,5 @@
 // Prediction runs in real Chromium: the real server, the real SPA and the DHIS2 + chap simulator.
-// The custom run form (one run per end mode, inline and server-side validation), the run detail with
+// The custom run form (one run per end mode, inline and server-side validation, a dry-run import), the run detail with
 // steps progressing, log lines arriving and the report rendered, cancel and retry, the runs list's
 // filters, the dashboard, and what a viewer may not do. The tests run in order, like one operator's day.
 import assert from 'node:assert/strict';
@@ -105,6 +105,14 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.getByLabel('End mode').selectOption('offset');
     assert.equal(await page.getByLabel('End date').isVisible(), false);
     assert.equal(await page.getByLabel('End period offset').isVisible(), true);
+    // Choices of strings and of numbers (after the empty "—" of an optional field), each starting on
+    // the schema's default.
+    const options = async (id) =>
+      (await page.locator(`#param-${id} option`).evaluateAll((els) => els.map((e) => e.value))).filter((v) => v !== '');
+    assert.deepEqual(await options('import_to_dhis2'), ['off', 'dry_run', 'import']);
+    assert.equal(await page.getByLabel('Import forecasts to DHIS2').inputValue(), 'off');
+    assert.deepEqual(await options('outbreak_probability'), ['0.9', '0.75', '0.5', '0.25', '0.1']);
+    assert.equal(await page.getByLabel('Outbreak probability').inputValue(), '0.75');
     await screenshotBothSizes(page, 'run-form');
   });
 
@@ -207,6 +215,8 @@ describe('prediction runs', { timeout: 300_000 }, () => {
       end_mode: 'fixed',
       end_date: '2026-01-15',
       prediction_setup_id: 1,
+      import_to_dhis2: 'off',
+      outbreak_probability: 0.75,
     });
     const submissions = (await sim.submissions()).slice(before);
     assert.equal(submissions.length, 1, 'one setup was submitted');
@@ -348,6 +358,30 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
     await waitForRunState('Completed', { timeout: 60_000 });
     assert.deepEqual((await shownRun()).parameters, { credentials: block.id, end_mode: 'calculated', prediction_setup_id: 1 });
+  });
+
+  test('a dry-run import is asked for from the form, with the outbreak probability as a number, and its report shows it', async () => {
+    await sim.control({ job_statuses: { 1: ['PENDING', 'SUCCESS'] } });
+    await openRunForm();
+    await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
+    await page.getByLabel('Prediction setup id').fill('1');
+    await page.getByLabel('Import forecasts to DHIS2').selectOption('dry_run');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
+    const run = await shownRun();
+    assert.equal(run.parameters.import_to_dhis2, 'dry_run');
+    assert.equal(run.parameters.outbreak_probability, 0.75);
+    assert.equal(typeof run.parameters.outbreak_probability, 'number');
+    await waitForRunState('Completed', { timeout: 60_000 });
+    // The report shows what DHIS2 said of the forecast's values: a line for the setup, the data
+    // elements by name, and the run's total, rendered as markdown.
+    const report = page.getByTestId('report');
+    await report.getByRole('heading', { name: 'DHIS2 import' }).waitFor(RUN_WAIT);
+    const line = report.locator('li', { has: page.locator('strong', { hasText: 'DHIS2 import:' }) }).first();
+    assert.match(await line.textContent(), /dry run -- \d+ values checked, nothing written; DHIS2 would have imported \d+/);
+    assert.match(await report.textContent(), /Data elements: .*Predicted/);
+    assert.match(await report.textContent(), /DRY RUN -- 1 setup: \d+ values checked/);
+    await screenshotBothSizes(page, 'run-report-import');
   });
 
   test('a viewer sees runs and deployments but no control that would change them', async () => {

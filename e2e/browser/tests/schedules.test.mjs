@@ -140,7 +140,8 @@ describe('schedules', { timeout: 180_000 }, () => {
     assert.equal((await schedules())[0].active, false);
 
     await card().getByRole('switch', { name: 'Active' }).click();
-    await card().locator('.state-badge', { hasText: 'Active' }).waitFor(WAIT);
+    // Exactly "Active": a text match would also take "Inactive".
+    await card().locator('.state-badge', { hasText: /^Active$/ }).waitFor(WAIT);
     const back = (await schedules())[0];
     assert.equal(back.active, true);
     assert.equal(back.next_fire_at, next);

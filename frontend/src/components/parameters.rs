@@ -147,12 +147,12 @@ pub fn ParameterField(
                         .map(|o| {
                             let value = value.clone();
                             let selected = {
-                                let o = o.clone();
+                                let o = o.text.clone();
                                 move || value() == o
                             };
                             view! {
-                                <option value=o.clone() selected=selected>
-                                    {o.clone()}
+                                <option value=o.text.clone() selected=selected>
+                                    {o.text.clone()}
                                 </option>
                             }
                         })
