@@ -1,7 +1,7 @@
 //! Benchmarks of chap-scheduler that print figures (they never assert timing):
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http]…
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import]…
 //! ```
 //!
 //! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
@@ -13,13 +13,14 @@ mod flow;
 mod footprint;
 mod logins;
 mod runs;
+mod scale;
 mod support;
 
 use std::process::ExitCode;
 
 use support::{loadavg, Report, Services};
 
-const ALL: [&str; 7] = [
+const ALL: [&str; 8] = [
     "startup",
     "logins",
     "latency",
@@ -27,6 +28,7 @@ const ALL: [&str; 7] = [
     "schedule",
     "list",
     "http",
+    "import",
 ];
 
 #[tokio::main]
@@ -71,6 +73,7 @@ async fn main() -> ExitCode {
             "throughput" => runs::throughput(&services, &mut report).await,
             "schedule" => runs::schedule(&services, &mut report).await,
             "list" => api::list(&services, &mut report).await,
+            "import" => scale::import(&services, &mut report).await,
             _ => api::http(&services, &mut report).await,
         };
         if let Err(e) = result {

@@ -358,7 +358,9 @@ mod tests {
             .unwrap();
         assert!(!basic.contains_key("token"));
         let errors = DHIS2_CREDENTIALS
-            .validate(data(json!({ "base_url": "https://dhis.example.org", "token": "t" })))
+            .validate(data(
+                json!({ "base_url": "https://dhis.example.org", "token": "t" }),
+            ))
             .unwrap_err();
         assert!(errors.contains_key("username") && errors.contains_key("password"));
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::super::params::ImportMode;
 use super::super::report::thousands;
-use super::summary::{ConflictGroups, ImportCount};
+use super::summary::{one_line, ConflictGroups, ImportCount};
 use super::values::LeftOut;
 
 /// One setup's import.
@@ -94,7 +94,7 @@ fn headline(r: &ImportReport) -> String {
         );
     }
     if let (Some(error), None, 0) = (&r.error, &r.imported, r.requests) {
-        return format!("FAILED -- {error}; nothing was sent");
+        return format!("FAILED -- {}; nothing was sent", one_line(error));
     }
     if let Some(error) = &r.error {
         let written = r.imported.map_or(0, |c| c.written()) as usize;
@@ -144,13 +144,14 @@ pub fn render_import(lines: &mut Vec<String>, r: &ImportReport) {
         ));
     }
     if !r.elements.is_empty() {
-        lines.push(format!("  - Data elements: {}", r.elements.join(", ")));
+        let names: Vec<String> = r.elements.iter().map(|n| one_line(n)).collect();
+        lines.push(format!("  - Data elements: {}", names.join(", ")));
     }
     for line in r.conflicts.lines() {
         lines.push(format!("  - Conflicts: {line}"));
     }
     for note in &r.notes {
-        lines.push(format!("  - Note: {note}"));
+        lines.push(format!("  - Note: {}", one_line(note)));
     }
 }
 
@@ -290,6 +291,16 @@ mod tests {
             render(&r)[0],
             "- **DHIS2 import:** FAILED -- Dhis2HttpError: HTTP 500; 10,000 of 15,000 values written (imported 10,000, updated 0, ignored 0), 5,000 not sent (4 requests)"
         );
+    }
+
+    #[test]
+    fn names_and_notes_from_dhis2_or_chap_stay_on_one_line() {
+        let mut r = report(ImportMode::DryRun);
+        r.elements = vec!["Cases\n## injected".into()];
+        r.notes = vec!["target 'a\rb' left out".into()];
+        let lines = render(&r);
+        assert_eq!(lines[1], "  - Data elements: Cases ## injected");
+        assert_eq!(lines[2], "  - Note: target 'a b' left out");
     }
 
     #[test]

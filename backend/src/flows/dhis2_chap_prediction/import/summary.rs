@@ -209,8 +209,8 @@ impl ConflictGroups {
     }
 }
 
-/// DHIS2's text on one line, cut to 200 characters.
-fn one_line(text: &str) -> String {
+/// Text from DHIS2 or chap on one line (control characters blanked), cut to 200 characters.
+pub fn one_line(text: &str) -> String {
     let flat: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
