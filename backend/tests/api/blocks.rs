@@ -113,13 +113,18 @@ async fn block_types_are_listed_with_their_secret_fields_marked_write_only() {
         .iter()
         .find(|t| t["slug"] == "dhis2-credentials")
         .expect("dhis2-credentials is listed");
-    assert_eq!(dhis2["secret_fields"], json!(["password"]));
+    assert_eq!(dhis2["secret_fields"], json!(["password", "token"]));
     let password = &dhis2["schema"]["properties"]["password"];
     assert_eq!(password["writeOnly"], true);
     assert_eq!(password["format"], "password");
+    assert_eq!(dhis2["schema"]["required"], json!(["base_url"]));
     assert_eq!(
-        dhis2["schema"]["required"],
-        json!(["base_url", "username", "password"])
+        dhis2["schema"]["allOf"][0]["then"]["required"],
+        json!(["username", "password"])
+    );
+    assert_eq!(
+        dhis2["schema"]["allOf"][1]["then"]["required"],
+        json!(["token"])
     );
 }
 
@@ -140,7 +145,7 @@ async fn viewers_read_blocks_and_only_admins_create_change_or_delete_them() {
     assert_eq!(created["block_type"], "dhis2-credentials");
     assert_eq!(
         created["data"],
-        json!({ "base_url": "https://dhis.example.org", "username": "admin", "password_set": true })
+        json!({ "base_url": "https://dhis.example.org", "username": "admin", "password_set": true, "token_set": false })
     );
 
     let list = body(app.get("/api/v1/blocks", &viewer).await).await;
@@ -607,6 +612,7 @@ async fn testing_a_block_against_the_simulator_reports_both_versions() {
         json!({
             "dhis2": { "ok": true, "version": scenario.dhis2.version },
             "chap": { "ok": true, "version": scenario.chap.chap_core_version },
+            "account": { "ok": true, "username": scenario.username, "can_import_data_values": true },
         })
     );
     assert_eq!(sim.count("GET", "/api/system/info"), 1);
