@@ -297,6 +297,17 @@ pub struct TriggerRunRequest {
     pub idempotency_key: Option<String>,
 }
 
+/// Body of `POST /api/v1/runs/{id}/retry` (optional: no body retries the whole run).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetryRunRequest {
+    /// Redo only what failed (the prediction flow: the setups that failed, as
+    /// `prediction_setup_ids`); 409 when nothing failed.
+    #[serde(default)]
+    pub failed_setups_only: bool,
+}
+
 /// A flow run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -390,6 +401,9 @@ pub struct RunDetail {
     pub history: Vec<StateChangeView>,
     /// Its steps in order.
     pub task_runs: Vec<TaskRunView>,
+    /// Runs that retried this one, oldest first.
+    #[serde(default)]
+    pub retried_by: Vec<Uuid>,
 }
 
 /// How important a log line is, lowest first.

@@ -6,6 +6,7 @@ mod m20261126_000001_auth;
 mod m20261126_000002_orchestration;
 mod m20261127_000001_blocks;
 mod m20261202_000001_run_checkpoints;
+mod m20261202_000002_retry_index;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_orchestration::Migration),
             Box::new(m20261127_000001_blocks::Migration),
             Box::new(m20261202_000001_run_checkpoints::Migration),
+            Box::new(m20261202_000002_retry_index::Migration),
         ]
     }
 }

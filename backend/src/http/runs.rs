@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chap_scheduler_api::{
-    ArtifactView, ErrorBody, LogLevel, LogPage, Page, RunDetail, RunState, RunStats, RunView,
+    ArtifactView, ErrorBody, LogLevel, LogPage, Page, RetryRunRequest, RunDetail, RunState,
+    RunStats, RunView,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use super::deployments::trigger_name;
 use super::extract::Operator;
-use super::input::QueryParams;
+use super::input::{parse_body, QueryParams};
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit::{self, Cursor};
@@ -136,10 +137,12 @@ async fn get_run(
 ) -> AppResult<web::Json<RunDetail>> {
     let run = find_run(&state, *id).await?;
     let (history, steps) = store::history_and_steps(state.engine.db(), run.id).await?;
+    let retried_by = store::runs::retried_by(state.engine.db(), run.id).await?;
     Ok(web::Json(RunDetail {
         run: store::view(&run),
         history: history.iter().map(store::state_change_view).collect(),
         task_runs: steps.iter().map(store::task_view).collect(),
+        retried_by,
     }))
 }
 
@@ -174,16 +177,20 @@ async fn cancel_run(
 }
 
 /// Retry a finished run (operator): a new run of the same deployment with the same parameters, linked
-/// to this one.
+/// to this one. With `{"failed_setups_only": true}` the new run redoes only what failed (the
+/// prediction flow: the failed setups); 409 when nothing failed.
 #[utoipa::path(
     tag = "runs",
     params(("id" = Uuid, Path, description = "Run id")),
+    request_body(content = Option<RetryRunRequest>, description = "Optional: `{\"failed_setups_only\": true}`"),
     responses(
         (status = 201, body = RunView),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "Not finished, or its deployment is gone or paused", body = ErrorBody),
+        (status = 409, description = "Not finished, its deployment is gone or paused, or nothing failed", body = ErrorBody),
+        (status = 422, body = ErrorBody),
     )
 )]
 #[post("/runs/{id}/retry")]
@@ -191,7 +198,19 @@ async fn retry_run(
     principal: Operator,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    body: web::Bytes,
 ) -> AppResult<HttpResponse> {
+    let request: RetryRunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RetryRunRequest::default()
+    } else {
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+        if value.is_null() {
+            RetryRunRequest::default()
+        } else {
+            parse_body(value)?
+        }
+    };
     let old = find_run(&state, *id).await?;
     if !old.state.is_terminal() {
         return Err(AppError::Conflict(format!(
@@ -209,6 +228,18 @@ async fn retry_run(
             dep.name
         )));
     }
+    let parameters = if request.failed_setups_only {
+        let flow = state.engine.registry().get(&old.flow_name).ok_or_else(|| {
+            AppError::Conflict(format!(
+                "the flow `{}` is not available in this service",
+                old.flow_name
+            ))
+        })?;
+        flow.failed_parts(&old.parameters, old.summary.as_ref())
+            .map_err(|why| AppError::Conflict(format!("nothing to retry: {why}")))?
+    } else {
+        old.parameters.clone()
+    };
     // The old run's parameters already include the defaults of its time: use them as they were.
     let frozen = deployment::Model {
         parameters: json!({}),
@@ -218,7 +249,7 @@ async fn retry_run(
         .engine
         .trigger(
             &frozen,
-            Some(&old.parameters),
+            Some(&parameters),
             Trigger::Retry(old.id),
             None,
             None,
@@ -229,7 +260,11 @@ async fn retry_run(
         &principal.actor(),
         "run.retried",
         Some(format!("run:{}", run.id)),
-        json!({ "retry_of": old.id, "by": trigger_name(&principal) }),
+        json!({
+            "retry_of": old.id,
+            "by": trigger_name(&principal),
+            "failed_setups_only": request.failed_setups_only,
+        }),
     )
     .await?;
     Ok(HttpResponse::Created().json(store::view(&run)))

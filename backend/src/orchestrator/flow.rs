@@ -66,6 +66,15 @@ pub trait Flow: Send + Sync + 'static {
     fn default_concurrency_limit(&self) -> Option<u32> {
         Some(1)
     }
+    /// The parameters of a run that redoes only what failed in a finished run, from that run's
+    /// parameters and summary; `Err` says why there is nothing to redo (or that the flow cannot).
+    fn failed_parts(&self, parameters: &Value, summary: Option<&Value>) -> Result<Value, String> {
+        let _ = (parameters, summary);
+        Err(format!(
+            "the flow `{}` cannot retry only the failed part of a run",
+            self.name()
+        ))
+    }
     /// The body of one attempt.
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>>;
 }

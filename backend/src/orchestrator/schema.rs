@@ -1,6 +1,7 @@
 //! A small JSON Schema validator for flow parameters: the subset our flows use (`type`, `properties`,
 //! `required`, `additionalProperties: false`, `enum`, `const`, `minimum`/`maximum`,
-//! `minLength`/`maxLength`, `format: date | uuid`, `allOf`, `if`/`then`/`else`). Errors are keyed by
+//! `minLength`/`maxLength`, `format: date | uuid`, `allOf`, `if`/`then`/`else`, `items` with
+//! `minItems`/`maxItems`). Errors are keyed by
 //! field path, ready for a 422 `details`. A keyword outside the subset is not ignored:
 //! [`unsupported_keywords`] names it, and a flow whose schema uses one is refused at registration.
 
@@ -57,6 +58,9 @@ const KNOWN: &[&str] = &[
     "if",
     "then",
     "else",
+    "items",
+    "minItems",
+    "maxItems",
     // Annotations: they constrain nothing.
     "title",
     "description",
@@ -91,7 +95,7 @@ pub fn unsupported_keywords(schema: &Value) -> Vec<String> {
                     .into_iter()
                     .flatten()
                     .for_each(|s| walk(s, found)),
-                "if" | "then" | "else" => walk(value, found),
+                "if" | "then" | "else" | "items" => walk(value, found),
                 _ => {}
             }
         }
@@ -180,6 +184,36 @@ fn check(schema: &Value, value: &Value, path: &str, partial: bool, errors: &mut 
             _ => {}
         }
     }
+    if let Some(items) = value.as_array() {
+        let n = items.len() as u64;
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+            if n < min {
+                errors.insert(field(path), format!("must have at least {min} items"));
+            }
+        }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+            if n > max {
+                errors.insert(field(path), format!("must have at most {max} items"));
+            }
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for (i, item) in items.iter().enumerate() {
+                let mut item_errors = FieldErrors::new();
+                check(
+                    item_schema,
+                    item,
+                    &join(path, &i.to_string()),
+                    partial,
+                    &mut item_errors,
+                );
+                if let Some((_, message)) = item_errors.into_iter().next() {
+                    errors
+                        .entry(field(path))
+                        .or_insert_with(|| format!("item {i} {message}"));
+                }
+            }
+        }
+    }
     if let Some(obj) = value.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);
         if !partial {
@@ -232,6 +266,31 @@ mod tests {
                 "block": { "type": "string", "format": "uuid" }
             }
         })
+    }
+
+    #[test]
+    fn arrays_are_checked_item_by_item_and_by_length() {
+        let s = json!({
+            "type": "object",
+            "properties": {
+                "ids": { "type": ["array", "null"], "items": { "type": "integer" }, "minItems": 1, "maxItems": 2 }
+            }
+        });
+        assert!(validate(&s, &json!({ "ids": [1, 2] }), false).is_empty());
+        assert!(validate(&s, &json!({ "ids": null }), false).is_empty());
+        assert_eq!(
+            validate(&s, &json!({ "ids": [1, "x"] }), false)["ids"],
+            "item 1 must be of type integer"
+        );
+        assert_eq!(
+            validate(&s, &json!({ "ids": [] }), false)["ids"],
+            "must have at least 1 items"
+        );
+        assert_eq!(
+            validate(&s, &json!({ "ids": [1, 2, 3] }), false)["ids"],
+            "must have at most 2 items"
+        );
+        assert!(unsupported_keywords(&s).is_empty());
     }
 
     #[test]

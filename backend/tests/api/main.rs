@@ -16,6 +16,7 @@ mod http;
 mod openapi;
 mod prediction;
 mod processes;
+mod retry_setups;
 mod runs;
 mod schedules;
 mod security;

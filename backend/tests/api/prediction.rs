@@ -191,7 +191,7 @@ async fn a_run_predicts_every_enabled_setup_and_skips_the_disabled_one() {
     assert_eq!(run["state"], "COMPLETED", "{run}");
     assert_eq!(
         run["summary"],
-        json!({ "succeeded": 2, "failed": 0, "skipped": 1 })
+        json!({ "succeeded": 2, "failed": 0, "skipped": 1, "failed_setup_ids": [] })
     );
 
     let report = w.report(&run).await;
@@ -335,7 +335,7 @@ async fn a_missing_values_rejection_is_reported_grouped_by_covariate() {
     assert_eq!(run["state"], "FAILED");
     assert_eq!(
         run["summary"],
-        json!({ "succeeded": 0, "failed": 1, "skipped": 0 })
+        json!({ "succeeded": 0, "failed": 1, "skipped": 0, "failed_setup_ids": [1] })
     );
     assert!(run["state_message"]
         .as_str()
@@ -567,7 +567,7 @@ async fn invalid_parameters_fail_the_run_with_a_report_and_no_call() {
     assert_eq!(run["attempt"], 1, "not retried");
     assert_eq!(
         run["summary"],
-        json!({ "succeeded": 0, "failed": 0, "skipped": 0 })
+        json!({ "succeeded": 0, "failed": 0, "skipped": 0, "failed_setup_ids": [] })
     );
     let report = w.report(&run).await;
     assert!(report.contains("- DHIS2 instance: `(unknown)`"));

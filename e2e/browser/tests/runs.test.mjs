@@ -1,7 +1,7 @@
 // Prediction runs in real Chromium: the real server, the real SPA and the DHIS2 + chap simulator.
 // The custom run form (one run per end mode, inline and server-side validation, a dry-run import), the run detail with
 // steps progressing, log lines arriving and the report rendered, cancel and retry, the runs list's
-// filters, the dashboard, and what a viewer may not do. The tests run in order, like one operator's day.
+// filters, the dashboard, a retry of only the failed setups, and what a viewer may not do. The tests run in order, like one operator's day.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -178,9 +178,10 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     assert.ok(!(await report.textContent()).includes('**'), 'no raw markdown');
     assert.equal(await report.locator('script').count(), 0);
     assert.ok(!(await page.content()).includes(sim.password), 'the DHIS2 password is not on the page');
-    // No cancel once finished; a completed run is not retried.
+    // No cancel once finished; a completed run is not retried, and no setup failed in it.
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
-    assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Retry', exact: true }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Retry failed setups' }).count(), 0);
     await screenshotBothSizes(page, 'run-completed');
   });
 
@@ -204,7 +205,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
     await page.getByLabel('End mode').selectOption('fixed');
     await page.getByLabel('End date').fill('2026-01-15');
-    await page.getByLabel('Prediction setup id').fill('1');
+    await page.getByLabel('Prediction setup id', { exact: true }).fill('1');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
     await waitForRunState('Completed', { timeout: 60_000 });
@@ -230,7 +231,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
     await page.getByLabel('End mode').selectOption('offset');
     await page.getByLabel('End period offset').fill('2');
-    await page.getByLabel('Prediction setup id').fill('1');
+    await page.getByLabel('Prediction setup id', { exact: true }).fill('1');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
     await waitForRunState('Completed', { timeout: 60_000 });
@@ -248,7 +249,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await sim.control({ job_statuses: { 1: ENDLESS_JOB } });
     await openRunForm();
     await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
-    await page.getByLabel('Prediction setup id').fill('1');
+    await page.getByLabel('Prediction setup id', { exact: true }).fill('1');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
     const steps = page.getByTestId('steps');
@@ -263,9 +264,9 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.getByTestId('history').getByText('Cancelling').waitFor(WAIT);
     await screenshotBothSizes(page, 'run-cancelled');
 
-    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('button', { name: 'Retry', exact: true }).click();
     await page.waitForURL((url) => !url.pathname.endsWith(cancelled.id), WAIT);
-    await page.getByRole('link', { name: cancelled.id }).waitFor(WAIT);
+    await page.getByTestId('retry-of').getByRole('link', { name: cancelled.id.slice(0, 8) }).waitFor(WAIT);
     const retry = await shownRun();
     assert.equal(retry.retry_of, cancelled.id);
     assert.deepEqual(retry.parameters, cancelled.parameters);
@@ -342,6 +343,56 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await screenshotBothSizes(page, 'dashboard-with-runs');
   });
 
+  // After the dashboard's counts, before the deployment gets default parameters (a default
+  // prediction_setup_id would clash with prediction_setup_ids).
+  test('a run where one setup failed retries just that setup, and the two runs link each other', async () => {
+    // Setup 2's chap job fails and setup 1's succeeds: the run completes with setup 2 failed.
+    await sim.control({ job_statuses: { 1: ['PENDING', 'SUCCESS'], 2: ['PENDING', 'FAILURE'] } });
+    await openRunForm();
+    await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
+    const setupIds = page.getByLabel('Prediction setup ids');
+    await setupIds.fill('1, two');
+    await fieldError('prediction_setup_ids').getByText('Enter whole numbers separated by commas.').waitFor(WAIT);
+    await setupIds.fill('1, 2');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);
+    await waitForRunState('Completed', { timeout: 60_000 });
+    const parent = await shownRun();
+    assert.deepEqual(parent.parameters.prediction_setup_ids, [1, 2]);
+    assert.deepEqual(parent.summary.failed_setup_ids, [2]);
+    // A completed run is not retried as a whole, but its failed setup can be.
+    assert.equal(await page.getByRole('button', { name: 'Retry', exact: true }).count(), 0);
+    const retryFailed = page.getByRole('button', { name: 'Retry failed setups' });
+    await retryFailed.waitFor(WAIT);
+    await screenshotBothSizes(page, 'run-setup-failed');
+
+    await sim.control({ job_statuses: { 2: ['PENDING', 'SUCCESS'] } });
+    const before = (await sim.submissions()).length;
+    await retryFailed.click();
+    await page.waitForURL((url) => !url.pathname.endsWith(parent.id), WAIT);
+    const retryOf = page.getByTestId('retry-of');
+    await retryOf.getByRole('link', { name: parent.id.slice(0, 8) }).waitFor(WAIT);
+    assert.equal(await retryOf.getByRole('link').getAttribute('href'), `/runs/${parent.id}`);
+    const child = await shownRun();
+    assert.equal(child.retry_of, parent.id);
+    assert.deepEqual(child.parameters.prediction_setup_ids, [2]);
+    assert.equal(child.parameters.credentials, block.id);
+    await waitForRunState('Completed', { timeout: 60_000 });
+    const submitted = (await sim.submissions()).slice(before).map((s) => s.setup_id);
+    assert.deepEqual(submitted, [2], 'only the failed setup ran again');
+    // Nothing failed this time: nothing is left to retry.
+    assert.equal(await page.getByRole('button', { name: 'Retry failed setups' }).count(), 0);
+    await screenshotBothSizes(page, 'run-retry-of');
+
+    // Back on the first run, the retry is listed.
+    await retryOf.getByRole('link').click();
+    await page.waitForURL((url) => url.pathname.endsWith(parent.id), WAIT);
+    const retriedBy = page.getByTestId('retried-by');
+    await retriedBy.getByRole('link', { name: child.id.slice(0, 8) }).waitFor(WAIT);
+    assert.equal(await retriedBy.getByRole('link').getAttribute('href'), `/runs/${child.id}`);
+    await screenshotBothSizes(page, 'run-retried-by');
+  });
+
   test('a quick run uses the deployment defaults, and says what is missing from them', async () => {
     const before = (await api.get('/runs')).body.items.length;
     await page.goto(`${server.url}/deployments/${deployment.id}`);
@@ -364,7 +415,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await sim.control({ job_statuses: { 1: ['PENDING', 'SUCCESS'] } });
     await openRunForm();
     await page.getByLabel('DHIS2 credentials').selectOption({ label: 'demo DHIS2' });
-    await page.getByLabel('Prediction setup id').fill('1');
+    await page.getByLabel('Prediction setup id', { exact: true }).fill('1');
     await page.getByLabel('Import forecasts to DHIS2').selectOption('dry_run');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/, WAIT);

@@ -225,6 +225,21 @@ pub fn ParameterField(
             />
         }
         .into_any(),
+        // A text input, not `type=number`: the ids are typed with commas or blanks between them.
+        FieldKind::IntegerList { .. } => view! {
+            <input
+                id=input_id.clone()
+                name=name.clone()
+                type="text"
+                autocomplete="off"
+                placeholder=placeholder.clone().unwrap_or_else(|| "e.g. 1, 3, 7".to_owned())
+                aria-describedby=described_by.clone()
+                aria-invalid=invalid.clone()
+                prop:value=value.clone()
+                on:input=set_value.clone()
+            />
+        }
+        .into_any(),
         FieldKind::Date | FieldKind::Text => {
             let input_type = if matches!(kind, FieldKind::Date) {
                 "date"

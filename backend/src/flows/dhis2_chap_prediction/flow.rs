@@ -25,7 +25,7 @@ use super::client::{Credentials, HttpSettings};
 use super::import::step::ImportSettings;
 use super::params::{self, describe_errors, FlowParams, CREDENTIALS_BLOCK_TYPE};
 use super::pipeline::SetupRunner;
-use super::report::{render, RunOutcome, RunReport, ARTIFACT_KEY};
+use super::report::{render, EntryStatus, RunOutcome, RunReport, ARTIFACT_KEY};
 use super::selection::{describe_listing, select_setups};
 use crate::config::Config;
 use crate::orchestrator::schema::FieldErrors;
@@ -233,7 +233,7 @@ impl PredictionFlow {
         for line in describe_listing(&listing) {
             ctx.info(line);
         }
-        let selection = match select_setups(listing, params.prediction_setup_id) {
+        let selection = match select_setups(listing, params.setup_ids.as_deref()) {
             Ok(s) => s,
             Err(e) => {
                 ctx.error(format!("could not list prediction setups: {e}"));
@@ -241,12 +241,17 @@ impl PredictionFlow {
                 return;
             }
         };
-        if !selection.skipped.is_empty() {
-            let names: Vec<&str> = selection.skipped.iter().map(|e| e.name.as_str()).collect();
+        let disabled: Vec<&str> = selection
+            .skipped
+            .iter()
+            .filter(|e| e.status == EntryStatus::Skipped)
+            .map(|e| e.name.as_str())
+            .collect();
+        if !disabled.is_empty() {
             ctx.info(format!(
                 "Skipping {} disabled setup(s) (scheduleEnabled=false): {}",
-                names.len(),
-                names.join(", ")
+                disabled.len(),
+                disabled.join(", ")
             ));
         }
         report.entries = selection.skipped;
@@ -287,10 +292,18 @@ impl PredictionFlow {
             ctx.error(format!("storing the run report failed: {e:#}"));
         }
         let counts = report.counts();
+        // The failed setups' ids let an operator retry just those (`failed_setups_only`).
+        let failed_ids: Vec<i64> = report
+            .entries
+            .iter()
+            .filter(|e| e.status == EntryStatus::Failed)
+            .filter_map(|e| e.setup_id)
+            .collect();
         let summary = json!({
             "succeeded": counts.succeeded,
             "failed": counts.failed,
             "skipped": counts.skipped,
+            "failed_setup_ids": failed_ids,
         });
         if let Err(e) = ctx.set_summary(summary).await {
             ctx.error(format!("storing the run summary failed: {e:#}"));
@@ -414,6 +427,34 @@ impl Flow for PredictionFlow {
         Some(1)
     }
 
+    /// The same parameters restricted to the setups that failed (`prediction_setup_ids`), read from
+    /// the summary's `failed_setup_ids`.
+    fn failed_parts(&self, parameters: &Value, summary: Option<&Value>) -> Result<Value, String> {
+        let ids: Vec<i64> = summary
+            .and_then(|s| s.get("failed_setup_ids"))
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Err(
+                match summary
+                    .and_then(|s| s.get("failed"))
+                    .and_then(Value::as_u64)
+                {
+                    Some(n) if n > 0 => format!(
+                        "the run's {n} failed setup(s) have no id (chap listed them without one): \
+                     retry the whole run"
+                    ),
+                    _ => "no prediction setup failed in this run".into(),
+                },
+            );
+        }
+        let mut next = parameters.as_object().cloned().unwrap_or_default();
+        next.remove("prediction_setup_id");
+        next.insert("prediction_setup_ids".into(), json!(ids));
+        Ok(Value::Object(next))
+    }
+
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
         Box::pin(self.execute(ctx))
     }
@@ -502,6 +543,30 @@ mod tests {
             flow.parameter_schema()["properties"]["credentials"]["block_type_slug"],
             CREDENTIALS_BLOCK_TYPE
         );
+    }
+
+    #[test]
+    fn a_retry_of_the_failed_setups_names_them_and_drops_the_single_id() {
+        let flow = PredictionFlow::default();
+        let params =
+            json!({ "credentials": "x", "prediction_setup_id": 1, "end_mode": "calculated" });
+        let summary =
+            json!({ "succeeded": 1, "failed": 2, "skipped": 0, "failed_setup_ids": [3, 7] });
+        assert_eq!(
+            flow.failed_parts(&params, Some(&summary)).unwrap(),
+            json!({ "credentials": "x", "end_mode": "calculated", "prediction_setup_ids": [3, 7] })
+        );
+        let none = json!({ "succeeded": 2, "failed": 0, "skipped": 0, "failed_setup_ids": [] });
+        assert_eq!(
+            flow.failed_parts(&params, Some(&none)).unwrap_err(),
+            "no prediction setup failed in this run"
+        );
+        assert!(flow.failed_parts(&params, None).is_err());
+        let unnamed = json!({ "succeeded": 0, "failed": 1, "skipped": 0, "failed_setup_ids": [] });
+        assert!(flow
+            .failed_parts(&params, Some(&unnamed))
+            .unwrap_err()
+            .contains("retry the whole run"));
     }
 
     #[test]

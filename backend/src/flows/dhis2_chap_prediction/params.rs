@@ -8,6 +8,8 @@
 //! - `end_date` and `end_period_offset` are checked whenever given (format; offset ≥ 0) but only
 //!   *required* in their own mode; outside it they are ignored, as in the reference.
 //! - `prediction_setup_id` is any integer; an id chap does not know is reported by the run, not here.
+//!   `prediction_setup_ids` (issue 12) is its general form: a non-empty list of at most 1,000 ids,
+//!   duplicates dropped; giving both is refused.
 
 use std::collections::BTreeMap;
 
@@ -84,6 +86,9 @@ impl ImportMode {
     }
 }
 
+/// Most ids `prediction_setup_ids` may name.
+pub const MAX_SETUP_IDS: usize = 1000;
+
 /// The probabilities `outbreak_probability` accepts, in form order.
 pub const OUTBREAK_PROBABILITIES: [f64; 5] = [0.9, 0.75, 0.5, 0.25, 0.1];
 /// `outbreak_probability` when not given.
@@ -96,8 +101,9 @@ pub struct FlowParams {
     pub credentials: Uuid,
     /// The chosen end mode with its value.
     pub end: EndSpec,
-    /// Restrict the run to this setup (it then runs even with `scheduleEnabled = false`).
-    pub prediction_setup_id: Option<i64>,
+    /// Restrict the run to these setups, in any order (they then run even with
+    /// `scheduleEnabled = false`): `prediction_setup_ids`, or `prediction_setup_id` as a list of one.
+    pub setup_ids: Option<Vec<i64>>,
     /// Whether forecasts go into DHIS2.
     pub import_to_dhis2: ImportMode,
     /// The probability of exceeding chap's threshold that raises the outbreak indicator: the
@@ -157,6 +163,16 @@ pub fn schema() -> Value {
                 "title": "Prediction setup id",
                 "description": "Run only this chap prediction setup (even if its schedule is disabled).",
                 "type": ["integer", "null"],
+                "default": null
+            },
+            "prediction_setup_ids": {
+                "title": "Prediction setup ids",
+                "description": "Run only these chap prediction setups (even if their schedules are disabled); \
+                                the general form of prediction_setup_id, which may not be given with it.",
+                "type": ["array", "null"],
+                "items": { "type": "integer" },
+                "minItems": 1,
+                "maxItems": MAX_SETUP_IDS,
                 "default": null
             },
             "import_to_dhis2": {
@@ -219,6 +235,7 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
                 | "end_date"
                 | "end_period_offset"
                 | "prediction_setup_id"
+                | "prediction_setup_ids"
                 | "import_to_dhis2"
                 | "outbreak_probability"
         ) {
@@ -317,6 +334,28 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
         },
     };
 
+    let prediction_setup_ids = match field("prediction_setup_ids") {
+        None => None,
+        Some(v) => match setup_id_list(v) {
+            Ok(ids) => Some(ids),
+            Err(message) => {
+                errors.insert("prediction_setup_ids".into(), message);
+                None
+            }
+        },
+    };
+    let setup_ids = match (prediction_setup_id, prediction_setup_ids) {
+        (Some(_), Some(_)) => {
+            errors.insert(
+                "prediction_setup_ids".into(),
+                "give prediction_setup_id or prediction_setup_ids, not both".into(),
+            );
+            None
+        }
+        (Some(id), None) => Some(vec![id]),
+        (None, ids) => ids,
+    };
+
     let import_to_dhis2 = match field("import_to_dhis2") {
         None => ImportMode::Off,
         Some(v) => v.as_str().and_then(ImportMode::parse).unwrap_or_else(|| {
@@ -373,12 +412,35 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
         (Some(credentials), Some(end)) if errors.is_empty() => Ok(FlowParams {
             credentials,
             end,
-            prediction_setup_id,
+            setup_ids,
             import_to_dhis2,
             outbreak_probability,
         }),
         _ => Err(errors),
     }
+}
+
+/// A non-empty list of at most [`MAX_SETUP_IDS`] integer ids, duplicates dropped (first kept).
+fn setup_id_list(v: &Value) -> Result<Vec<i64>, String> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| format!("must be a list of integers, got {v}"))?;
+    if items.is_empty() {
+        return Err("must name at least one setup".into());
+    }
+    if items.len() > MAX_SETUP_IDS {
+        return Err(format!("must name at most {MAX_SETUP_IDS} setups"));
+    }
+    let mut ids: Vec<i64> = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .as_i64()
+            .ok_or_else(|| format!("must be a list of integers, got {item} in it"))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// One line summarising field errors, e.g. for the run's state message and the report.
@@ -391,170 +453,5 @@ pub fn describe_errors(errors: &FieldErrors) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BLOCK: &str = "6f1f4b8e-7c1a-4d2b-9e3f-0a1b2c3d4e5f";
-
-    fn errors_of(raw: Value) -> FieldErrors {
-        validate(&raw).unwrap_err()
-    }
-
-    #[test]
-    fn credentials_alone_mean_a_calculated_run_over_every_setup() {
-        let params = validate(&json!({ "credentials": BLOCK })).unwrap();
-        assert_eq!(params.credentials.to_string(), BLOCK);
-        assert_eq!(params.end, EndSpec::Calculated);
-        assert_eq!(params.end_mode(), EndMode::Calculated);
-        assert_eq!(params.prediction_setup_id, None);
-    }
-
-    #[test]
-    fn fixed_mode_takes_the_end_date_and_ignores_the_offset() {
-        let params = validate(&json!({
-            "credentials": BLOCK, "end_mode": "fixed", "end_date": "2026-04-30", "end_period_offset": 2
-        }))
-        .unwrap();
-        assert_eq!(
-            params.end,
-            EndSpec::Fixed(NaiveDate::from_ymd_opt(2026, 4, 30).unwrap())
-        );
-    }
-
-    #[test]
-    fn offset_mode_takes_the_offset_and_a_setup_id() {
-        let params = validate(&json!({
-            "credentials": BLOCK, "end_mode": "offset", "end_period_offset": 1, "prediction_setup_id": 2
-        }))
-        .unwrap();
-        assert_eq!(params.end, EndSpec::Offset(1));
-        assert_eq!(params.prediction_setup_id, Some(2));
-    }
-
-    #[test]
-    fn fixed_without_end_date_is_an_end_date_error() {
-        let errors = errors_of(json!({ "credentials": BLOCK, "end_mode": "fixed" }));
-        assert_eq!(
-            errors["end_date"],
-            "end_mode='fixed' requires end_date to be set"
-        );
-        assert_eq!(errors.len(), 1);
-    }
-
-    #[test]
-    fn offset_without_offset_is_an_end_period_offset_error() {
-        let errors = errors_of(
-            json!({ "credentials": BLOCK, "end_mode": "offset", "end_period_offset": null }),
-        );
-        assert_eq!(
-            errors["end_period_offset"],
-            "end_mode='offset' requires end_period_offset to be set"
-        );
-    }
-
-    #[test]
-    fn a_negative_offset_is_refused_in_every_mode() {
-        for mode in EndMode::ALL {
-            let errors = errors_of(
-                json!({ "credentials": BLOCK, "end_mode": mode, "end_period_offset": -1,
-                                           "end_date": "2026-04-30" }),
-            );
-            assert_eq!(
-                errors["end_period_offset"], "end_period_offset must be >= 0, got -1",
-                "{mode}"
-            );
-        }
-    }
-
-    #[test]
-    fn every_bad_field_is_reported_at_once() {
-        let errors = errors_of(json!({
-            "end_mode": "sometimes", "end_date": "30/04/2026", "end_period_offset": "two",
-            "prediction_setup_id": "one", "colour": "blue"
-        }));
-        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
-        assert_eq!(
-            fields,
-            [
-                "colour",
-                "credentials",
-                "end_date",
-                "end_mode",
-                "end_period_offset",
-                "prediction_setup_id"
-            ]
-        );
-        assert!(errors["end_mode"].contains("calculated, fixed, offset"));
-        assert!(describe_errors(&errors)
-            .starts_with("colour: unknown parameter; credentials: required"));
-    }
-
-    #[test]
-    fn credentials_must_be_a_block_id() {
-        let errors = errors_of(json!({ "credentials": "prod-dhis2" }));
-        assert!(errors["credentials"].contains("UUID"));
-        assert!(validate(&json!([1, 2]))
-            .unwrap_err()
-            .contains_key("parameters"));
-    }
-
-    #[test]
-    fn schema_renders_the_form_the_reference_describes() {
-        let s = schema();
-        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
-        assert_eq!(s["required"], json!(["credentials"]));
-        assert_eq!(
-            s["properties"]["credentials"]["block_type_slug"],
-            CREDENTIALS_BLOCK_TYPE
-        );
-        assert_eq!(
-            s["properties"]["end_mode"]["enum"],
-            json!(["calculated", "fixed", "offset"])
-        );
-        assert_eq!(s["properties"]["end_mode"]["default"], "calculated");
-        assert_eq!(s["properties"]["end_date"]["format"], "date");
-        assert_eq!(s["properties"]["end_period_offset"]["minimum"], 0);
-        assert_eq!(
-            s["properties"]["end_period_offset"]["type"],
-            json!(["integer", "null"])
-        );
-        assert_eq!(
-            s["properties"]["prediction_setup_id"]["type"],
-            json!(["integer", "null"])
-        );
-        assert_eq!(s["additionalProperties"], false);
-        assert_eq!(
-            s["properties"]["import_to_dhis2"]["enum"],
-            json!(["off", "dry_run", "import"])
-        );
-        assert_eq!(s["properties"]["import_to_dhis2"]["default"], "off");
-        assert_eq!(
-            s["properties"]["outbreak_probability"]["enum"],
-            json!([0.9, 0.75, 0.5, 0.25, 0.1])
-        );
-        let props = s["properties"].as_object().unwrap();
-        assert_eq!(props.len(), 7);
-    }
-
-    #[test]
-    fn import_mode_and_outbreak_probability_are_checked_and_default() {
-        let p = validate(&json!({ "credentials": BLOCK })).unwrap();
-        assert_eq!(p.import_to_dhis2, ImportMode::Off);
-        assert_eq!(p.outbreak_probability, 0.75);
-        let p = validate(&json!({
-            "credentials": BLOCK, "import_to_dhis2": "dry_run", "outbreak_probability": 0.1
-        }))
-        .unwrap();
-        assert_eq!(p.import_to_dhis2, ImportMode::DryRun);
-        assert_eq!(p.outbreak_probability, 0.1);
-        let errors = errors_of(json!({
-            "credentials": BLOCK, "import_to_dhis2": "yes", "outbreak_probability": 0.8
-        }));
-        assert!(errors["import_to_dhis2"].contains("off, dry_run, import"));
-        assert!(errors["outbreak_probability"].contains("0.9, 0.75"));
-        assert!(
-            errors_of(json!({ "credentials": BLOCK, "outbreak_probability": "0.75" }))
-                .contains_key("outbreak_probability")
-        );
-    }
-}
+#[path = "params_tests.rs"]
+mod tests;

@@ -132,6 +132,7 @@ impl SetupRunner<'_> {
         let template = invalid.template_name.clone().unwrap_or_else(|| "?".into());
         let label = format!("{name} ({template})");
         let mut entry = ReportEntry::new(name, template);
+        entry.setup_id = invalid.id;
         let failure = self
             .step(Step::ReadSetup, &label, async {
                 Err::<(), _>(StepFailure::new(
@@ -151,6 +152,7 @@ impl SetupRunner<'_> {
     async fn run_setup(&self, setup: &PredictionSetup) -> ReportEntry {
         let label = setup.label();
         let mut entry = ReportEntry::new(&setup.name, &setup.configured_model.name);
+        entry.setup_id = Some(setup.id);
         match self.pipeline(setup, &label, &mut entry).await {
             Ok(()) => entry.status = EntryStatus::Succeeded,
             Err(failure) => self.record_failure(&label, &mut entry, failure),

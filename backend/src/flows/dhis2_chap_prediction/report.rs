@@ -10,8 +10,8 @@
 //! - Decision 10 pluralises the rejection summary ("1 org unit"); the `- Org units: <n>` label stays.
 //! - Entries render in the order they were added; the runner adds skipped setups first, then the run
 //!   ones in chap's listing order (§2.3), whatever order they completed in (decision 11).
-//! - A run with no succeeded setup is FAILED, including one where every setup was skipped or chap
-//!   listed none (decision 8 read literally: "FAILED when no setup succeeded").
+//! - A run with no succeeded setup is FAILED when a setup failed or chap listed none; a run where
+//!   every setup was skipped and none failed is COMPLETED (issue 12: only failed setups fail a run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -127,6 +127,8 @@ pub enum JobOrigin {
 /// One setup's line in the report.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReportEntry {
+    /// chap's setup id, when known (a retry of the failed setups names them by it).
+    pub setup_id: Option<i64>,
     /// Setup name.
     pub name: String,
     /// Configured model name.
@@ -305,12 +307,14 @@ pub enum RunOutcome {
     Failed,
 }
 
-/// Decision 8: `FAILED` when no setup succeeded, otherwise `COMPLETED`.
+/// Decision 8 as issue 12 settles it: `COMPLETED` when a setup succeeded, or when none failed and
+/// some were skipped (nothing to do is not a failure); `FAILED` when nothing succeeded and a setup
+/// failed, or when chap listed no setup at all.
 pub fn run_outcome(counts: RunCounts) -> RunOutcome {
-    if counts.succeeded == 0 {
-        RunOutcome::Failed
-    } else {
+    if counts.succeeded > 0 || (counts.failed == 0 && counts.skipped > 0) {
         RunOutcome::Completed
+    } else {
+        RunOutcome::Failed
     }
 }
 

@@ -6,7 +6,7 @@
 //! - The "not found" message lists the readable ids, sorted, like Python's list repr: `[1, 2]`.
 
 use super::model::{PredictionSetup, SetupListing};
-use super::report::ReportEntry;
+use super::report::{ReportEntry, Step};
 
 /// Why a disabled setup is not run.
 pub const DISABLED_REASON: &str = "schedule_enabled=false";
@@ -14,7 +14,7 @@ pub const DISABLED_REASON: &str = "schedule_enabled=false";
 /// The setups of a run: skipped ones (reported first) and those to run, in chap's listing order.
 #[derive(Debug)]
 pub struct Selection {
-    /// Entries of setups not run.
+    /// Entries of setups not run, and failed entries of asked-for ids chap does not list.
     pub skipped: Vec<ReportEntry>,
     /// Setups to run.
     pub to_run: Vec<SetupListing>,
@@ -27,27 +27,68 @@ fn listing_id(item: &SetupListing) -> Option<i64> {
     }
 }
 
-/// Applies `prediction_setup_id` (which also overrides `scheduleEnabled=false`) or skips disabled setups.
-pub fn select_setups(listing: Vec<SetupListing>, only: Option<i64>) -> Result<Selection, String> {
-    if let Some(id) = only {
+/// The requested ids as the parameter spelled them, for messages.
+fn requested(ids: &[i64]) -> String {
+    match ids {
+        [id] => format!("prediction_setup_id={id}"),
+        _ => format!(
+            "prediction_setup_ids=[{}]",
+            ids.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Applies `prediction_setup_ids` (which also override `scheduleEnabled=false`) or skips disabled
+/// setups. Asked-for ids chap does not list fail (a report entry each) when some others are found;
+/// when none is, the listing fails as a whole.
+pub fn select_setups(
+    listing: Vec<SetupListing>,
+    only: Option<&[i64]>,
+) -> Result<Selection, String> {
+    if let Some(wanted) = only {
         let mut ids: Vec<i64> = listing.iter().filter_map(listing_id).collect();
         ids.sort_unstable();
         ids.dedup();
+        let available = ids
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         let to_run: Vec<SetupListing> = listing
             .into_iter()
-            .filter(|item| listing_id(item) == Some(id))
+            .filter(|item| listing_id(item).is_some_and(|id| wanted.contains(&id)))
+            .collect();
+        let missing: Vec<i64> = wanted
+            .iter()
+            .copied()
+            .filter(|id| ids.binary_search(id).is_err())
             .collect();
         if to_run.is_empty() {
-            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             return Err(format!(
-                "prediction_setup_id={id} not found; available ids: [{}]",
-                ids.join(", ")
+                "{} not found; available ids: [{available}]",
+                requested(wanted)
             ));
         }
-        return Ok(Selection {
-            skipped: Vec::new(),
-            to_run,
-        });
+        let skipped = missing
+            .into_iter()
+            .map(|id| {
+                let mut entry = ReportEntry::new(format!("setup {id}"), "?");
+                entry.setup_id = Some(id);
+                entry.fail(
+                    Step::ReadSetup,
+                    Some(format!(
+                        "ValueError: prediction setup {id} is not in chap's listing; available ids: \
+                         [{available}]"
+                    )),
+                    None,
+                );
+                entry
+            })
+            .collect();
+        return Ok(Selection { skipped, to_run });
     }
     let mut selection = Selection {
         skipped: Vec::new(),
@@ -55,11 +96,15 @@ pub fn select_setups(listing: Vec<SetupListing>, only: Option<i64>) -> Result<Se
     };
     for item in listing {
         match &item {
-            Ok(setup) if !setup.schedule_enabled => selection.skipped.push(ReportEntry::skipped(
-                &setup.name,
-                &setup.configured_model.name,
-                DISABLED_REASON,
-            )),
+            Ok(setup) if !setup.schedule_enabled => {
+                let mut entry = ReportEntry::skipped(
+                    &setup.name,
+                    &setup.configured_model.name,
+                    DISABLED_REASON,
+                );
+                entry.setup_id = Some(setup.id);
+                selection.skipped.push(entry);
+            }
             _ => selection.to_run.push(item),
         }
     }
@@ -174,7 +219,7 @@ mod tests {
                 setup(1, "alpha", true),
                 setup(2, "beta-disabled", false),
             ]),
-            Some(2),
+            Some(&[2]),
         )
         .unwrap();
         assert_eq!(names(&s.to_run), ["beta-disabled"]);
@@ -185,13 +230,44 @@ mod tests {
     fn an_unknown_setup_id_names_the_available_ids() {
         let err = select_setups(
             listing(vec![setup(2, "beta", true), setup(1, "alpha", true)]),
-            Some(999),
+            Some(&[999]),
         )
         .unwrap_err();
         assert_eq!(
             err,
             "prediction_setup_id=999 not found; available ids: [1, 2]"
         );
+        let err = select_setups(listing(vec![setup(1, "alpha", true)]), Some(&[7, 8])).unwrap_err();
+        assert_eq!(
+            err,
+            "prediction_setup_ids=[7, 8] not found; available ids: [1]"
+        );
+    }
+
+    #[test]
+    fn several_ids_run_in_listing_order_and_an_unknown_one_fails_alone() {
+        let s = select_setups(
+            listing(vec![
+                setup(1, "alpha", true),
+                setup(2, "beta-disabled", false),
+                setup(3, "gamma", true),
+            ]),
+            Some(&[3, 9, 2]),
+        )
+        .unwrap();
+        assert_eq!(names(&s.to_run), ["beta-disabled", "gamma"]);
+        assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.skipped[0].status, EntryStatus::Failed);
+        assert_eq!(s.skipped[0].setup_id, Some(9));
+        assert_eq!(
+            s.skipped[0].step_failed.as_deref(),
+            Some("read_prediction_setup")
+        );
+        assert!(s.skipped[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("prediction setup 9 is not in chap's listing; available ids: [1, 2, 3]"));
     }
 
     #[test]

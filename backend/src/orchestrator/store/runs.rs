@@ -318,3 +318,14 @@ pub async fn history_and_steps(
         .await?;
     Ok((history, steps))
 }
+
+/// The runs that retried `id`, oldest first.
+pub async fn retried_by(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    let rows = flow_run::Entity::find()
+        .filter(flow_run::Column::RetryOf.eq(id))
+        .order_by_asc(flow_run::Column::CreatedAt)
+        .order_by_asc(flow_run::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}

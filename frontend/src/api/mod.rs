@@ -5,25 +5,26 @@
 //! On a 401 from an authenticated call the client refreshes once and retries; when the server
 //! rejects the refresh, the session listener hears [`SessionEvent::Expired`].
 
-use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
 
 use chap_scheduler_api::{
     ApiTokenView, ArtifactView, AuditEventView, BlockTestResult, BlockTypeView, BlockView,
     ChangePasswordRequest, CreateApiTokenRequest, CreateBlockRequest, CreateUserRequest,
-    CreatedApiToken, DeploymentView, ErrorBody, FlowView, LogPage, LoginRequest, Page,
-    PreviewRequest, PreviewResponse, RunDetail, RunState, RunStats, RunView, ScheduleRequest,
+    CreatedApiToken, DeploymentView, FlowView, LogPage, LoginRequest, Page, PreviewRequest,
+    PreviewResponse, RetryRunRequest, RunDetail, RunState, RunStats, RunView, ScheduleRequest,
     ScheduleView, TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest,
-    UpdateUserRequest, UserView, API_PREFIX,
+    UpdateUserRequest, UserView,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
-use serde::de::DeserializeOwned;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+
+mod transport;
+
+pub use transport::set_session_listener;
+use transport::{
+    accept_tokens, access_token, authed, authed_empty, encode, notify, refresh, rfc3339, send,
+    set_access_token, Query,
+};
 
 /// What happened to the signed-in session, as the rest of the app needs to know it.
 #[derive(Debug, Clone)]
@@ -112,37 +113,6 @@ impl fmt::Display for ApiError {
             }
         }
     }
-}
-
-type RefreshFuture = Shared<LocalBoxFuture<'static, Result<UserView, ApiError>>>;
-type SessionListener = Rc<dyn Fn(SessionEvent)>;
-
-thread_local! {
-    // wasm32 is single-threaded: thread-locals are the app's in-memory globals.
-    static ACCESS_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
-    static SESSION_LISTENER: RefCell<Option<SessionListener>> = const { RefCell::new(None) };
-    static REFRESH_IN_FLIGHT: RefCell<Option<RefreshFuture>> = const { RefCell::new(None) };
-}
-
-/// Registers the one function told about sign-in, expiry and logout.
-pub fn set_session_listener(listener: impl Fn(SessionEvent) + 'static) {
-    SESSION_LISTENER.with(|l| *l.borrow_mut() = Some(Rc::new(listener)));
-}
-
-fn notify(event: SessionEvent) {
-    // Clone out of the cell first so the listener may call back into this module.
-    let listener = SESSION_LISTENER.with(|l| l.borrow().clone());
-    if let Some(listener) = listener {
-        listener(event);
-    }
-}
-
-fn access_token() -> Option<String> {
-    ACCESS_TOKEN.with(|t| t.borrow().clone())
-}
-
-fn set_access_token(token: Option<String>) {
-    ACCESS_TOKEN.with(|t| *t.borrow_mut() = token);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,9 +208,18 @@ pub async fn cancel_run(id: Uuid) -> Result<RunView, ApiError> {
     authed("POST", &format!("/runs/{id}/cancel"), None).await
 }
 
-/// `POST /runs/{id}/retry` (operator): the new run.
+/// `POST /runs/{id}/retry` (operator): the new run, with the same parameters.
 pub async fn retry_run(id: Uuid) -> Result<RunView, ApiError> {
     authed("POST", &format!("/runs/{id}/retry"), None).await
+}
+
+/// `POST /runs/{id}/retry` with `failed_setups_only` (operator): a new run of only the prediction
+/// setups that failed in this one; 409 when none failed.
+pub async fn retry_failed_setups(id: Uuid) -> Result<RunView, ApiError> {
+    let body = encode(&RetryRunRequest {
+        failed_setups_only: true,
+    })?;
+    authed("POST", &format!("/runs/{id}/retry"), Some(&body)).await
 }
 
 /// `GET /runs/{id}/logs`: lines after `after` at `level` or above, oldest first.
@@ -443,204 +422,4 @@ pub async fn list_audit(filter: &AuditFilter) -> Result<Page<AuditEventView>, Ap
 pub async fn change_password(request: &ChangePasswordRequest) -> Result<(), ApiError> {
     let body = encode(request)?;
     authed_empty("PUT", path::PASSWORD, Some(&body)).await
-}
-
-/// `2026-12-01T00:00:00Z`, as the API's query parameters take it.
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn encode<T: serde::Serialize>(request: &T) -> Result<String, ApiError> {
-    serde_json::to_string(request)
-        .map_err(|e| ApiError::UnexpectedResponse(format!("encoding the request: {e}")))
-}
-
-/// A URL query string, each value percent-encoded.
-#[derive(Default)]
-struct Query(Vec<String>);
-
-impl Query {
-    fn push<V: AsRef<str>>(&mut self, key: &str, value: Option<V>) {
-        if let Some(value) = value {
-            let encoded: String = js_sys::encode_uri_component(value.as_ref()).into();
-            self.0.push(format!("{key}={encoded}"));
-        }
-    }
-
-    fn finish(self) -> String {
-        if self.0.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", self.0.join("&"))
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Plumbing
-// ---------------------------------------------------------------------------------------------
-
-/// Stores a fresh access token and announces the user.
-fn accept_tokens(tokens: TokenResponse) -> UserView {
-    set_access_token(Some(tokens.access_token));
-    notify(SessionEvent::SignedIn(tokens.user.clone()));
-    tokens.user
-}
-
-/// Exchanges the refresh cookie for a new access token. Concurrent callers share one request:
-/// the cookie rotates, so two parallel refreshes would race each other.
-async fn refresh() -> Result<UserView, ApiError> {
-    let in_flight = REFRESH_IN_FLIGHT.with(|r| r.borrow().clone());
-    let future = match in_flight {
-        Some(future) => future,
-        None => {
-            let future = async {
-                let result = match send("POST", path::REFRESH, None, None).await {
-                    Ok(response) => response.json::<TokenResponse>().map(accept_tokens),
-                    Err(e) => Err(e),
-                };
-                REFRESH_IN_FLIGHT.with(|r| *r.borrow_mut() = None);
-                result
-            }
-            .boxed_local()
-            .shared();
-            REFRESH_IN_FLIGHT.with(|r| *r.borrow_mut() = Some(future.clone()));
-            future
-        }
-    };
-    future.await
-}
-
-/// An authenticated call answered with JSON.
-async fn authed<T: DeserializeOwned>(
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> Result<T, ApiError> {
-    authed_answer(method, path, body).await?.json()
-}
-
-/// An authenticated call answered with no content (204).
-async fn authed_empty(method: &str, path: &str, body: Option<&str>) -> Result<(), ApiError> {
-    authed_answer(method, path, body).await.map(|_| ())
-}
-
-/// An authenticated call: Bearer token, one refresh-and-retry on 401, `Expired` when the
-/// server rejects the refresh.
-async fn authed_answer(method: &str, path: &str, body: Option<&str>) -> Result<Answer, ApiError> {
-    if let Some(token) = access_token() {
-        match send(method, path, body, Some(&token)).await {
-            Err(ApiError::Unauthorized) => {}
-            other => return other,
-        }
-    }
-    match refresh().await {
-        Ok(_) => {}
-        Err(
-            e @ (ApiError::Unauthorized
-            | ApiError::Status {
-                status: 400..=499, ..
-            }),
-        ) => {
-            set_access_token(None);
-            notify(SessionEvent::Expired);
-            return Err(e);
-        }
-        // A network or server error is not a verdict on the session: let the page show it.
-        Err(e) => return Err(e),
-    }
-    let token = access_token();
-    match send(method, path, body, token.as_deref()).await {
-        Err(ApiError::Unauthorized) => {
-            set_access_token(None);
-            notify(SessionEvent::Expired);
-            Err(ApiError::Unauthorized)
-        }
-        other => other,
-    }
-}
-
-/// A successful (2xx) answer.
-struct Answer {
-    text: String,
-}
-
-impl Answer {
-    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_str(&self.text).map_err(|e| ApiError::UnexpectedResponse(e.to_string()))
-    }
-}
-
-fn js_error(_: JsValue) -> ApiError {
-    ApiError::Network
-}
-
-async fn send(
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    bearer: Option<&str>,
-) -> Result<Answer, ApiError> {
-    let headers = Headers::new().map_err(js_error)?;
-    headers
-        .set("Accept", "application/json")
-        .map_err(js_error)?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(RequestCredentials::SameOrigin);
-    if let Some(body) = body {
-        headers
-            .set("Content-Type", "application/json")
-            .map_err(js_error)?;
-        init.set_body(&JsValue::from_str(body));
-    }
-    if let Some(token) = bearer {
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(js_error)?;
-    }
-    init.set_headers(&headers);
-
-    let url = format!("{API_PREFIX}{path}");
-    let request = Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
-    let window = web_sys::window().ok_or(ApiError::Network)?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(js_error)?
-        .dyn_into()
-        .map_err(|_| ApiError::UnexpectedResponse("not a fetch Response".into()))?;
-
-    let status = response.status();
-    let retry_after = response.headers().get("Retry-After").ok().flatten();
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .map_err(js_error)?
-            .as_string()
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-
-    if (200..300).contains(&status) {
-        return Ok(Answer { text });
-    }
-    Err(match status {
-        401 => ApiError::Unauthorized,
-        429 => ApiError::TooManyRequests {
-            retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
-        },
-        _ => {
-            let error = serde_json::from_str::<ErrorBody>(&text).ok();
-            ApiError::Status {
-                status,
-                code: error.as_ref().map(|e| e.error.clone()).unwrap_or_default(),
-                fields: error
-                    .as_ref()
-                    .and_then(|e| e.details.as_ref())
-                    .map(field_errors)
-                    .unwrap_or_default(),
-                message: error.map(|e| e.message).unwrap_or_default(),
-            }
-        }
-    })
 }

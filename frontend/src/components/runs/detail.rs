@@ -1,0 +1,207 @@
+//! `/runs/:id`: one run, with its details, steps, log, report and state history.
+
+use std::time::Duration;
+
+use chap_scheduler_api::{RunDetail, RunView, StateChangeView, TaskRunView};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+use super::output::{LogTail, RunReport};
+use super::summary::RunSummary;
+use super::{every, run_duration, ErrorNotice, RunStateBadge};
+use crate::api::{self, ApiError};
+use crate::clock::{format_duration, format_time};
+use crate::components::{set_document_title, LoadingNotice};
+
+/// An unfinished run's detail refreshes this often.
+const DETAIL_REFRESH: Duration = Duration::from_secs(2);
+
+/// `/runs/:id`.
+#[component]
+pub fn RunDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params
+            .with(|p| p.get("id"))
+            .and_then(|s| s.parse::<Uuid>().ok())
+    });
+    move || match id.get() {
+        Some(id) => view! { <RunDetailView id /> }.into_any(),
+        None => {
+            set_document_title("Run not found");
+            view! {
+                <section class="page">
+                    <h1>"Run not found"</h1>
+                    <p>"This address does not name a run."</p>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// One run, refreshed every 2 s until it finishes.
+#[component]
+fn RunDetailView(id: Uuid) -> impl IntoView {
+    set_document_title("Run");
+    let detail = RwSignal::new(None::<Result<RunDetail, ApiError>>);
+    let fetch = move || {
+        spawn_local(async move {
+            let result = api::get_run(id).await;
+            detail.try_set(Some(result));
+        });
+    };
+    fetch();
+    every(DETAIL_REFRESH, move || {
+        let finished = detail.with_untracked(|d| {
+            matches!(d, Some(Ok(d)) if d.run.state.is_terminal())
+                || matches!(d, Some(Err(ApiError::Status { status: 404, .. })))
+        });
+        if !finished {
+            fetch();
+        }
+    });
+    let terminal =
+        Memo::new(move |_| detail.with(|d| matches!(d, Some(Ok(d)) if d.run.state.is_terminal())));
+
+    move || match detail.get() {
+        None => view! { <LoadingNotice /> }.into_any(),
+        Some(Err(ApiError::Status { status: 404, .. })) => {
+            set_document_title("Run not found");
+            view! {
+                <section class="page">
+                    <h1>"Run not found"</h1>
+                    <p>"There is no run with this id. It may have been removed by retention."</p>
+                    <p>
+                        <a href="/runs">"All runs"</a>
+                    </p>
+                </section>
+            }
+            .into_any()
+        }
+        Some(Err(e)) => view! {
+            <section class="page">
+                <h1>"Run"</h1>
+                <ErrorNotice message=e.to_string() />
+            </section>
+        }
+        .into_any(),
+        Some(Ok(d)) => view! {
+            <RunSummary run=d.run.clone() retried_by=d.retried_by.clone() on_change=fetch />
+            <RunFacts run=d.run.clone() />
+            <StepTimeline steps=d.task_runs.clone() />
+            <section class="panel" aria-labelledby="logs-heading">
+                <h2 id="logs-heading">"Logs"</h2>
+                <LogTail run_id=id terminal=terminal.into() />
+            </section>
+            <RunReport run_id=id terminal=terminal.into() />
+            <StateHistory history=d.history.clone() />
+        }
+        .into_any(),
+    }
+}
+
+/// Flow, trigger, times, attempts and parameters.
+#[component]
+fn RunFacts(run: RunView) -> impl IntoView {
+    let parameters =
+        serde_json::to_string_pretty(&run.parameters).unwrap_or_else(|_| "{}".to_owned());
+    let duration = run_duration(&run).unwrap_or_else(|| "—".to_owned());
+    let time_or_dash = |t: Option<DateTime<Utc>>| t.map_or_else(|| "—".to_owned(), format_time);
+    view! {
+        <section class="panel" aria-labelledby="facts-heading">
+            <h2 id="facts-heading">"Details"</h2>
+            <dl class="facts">
+                <dt>"Flow"</dt>
+                <dd>{run.flow_name.clone()}</dd>
+                <dt>"Triggered by"</dt>
+                <dd>{run.triggered_by.clone()}</dd>
+                <dt>"Expected start"</dt>
+                <dd>{format_time(run.expected_start_at)}" UTC"</dd>
+                <dt>"Started"</dt>
+                <dd>{time_or_dash(run.started_at)}</dd>
+                <dt>"Ended"</dt>
+                <dd>{time_or_dash(run.ended_at)}</dd>
+                <dt>"Duration"</dt>
+                <dd>{duration}</dd>
+                <dt>"Attempt"</dt>
+                <dd>{format!("{} of {}", run.attempt, run.max_attempts)}</dd>
+            </dl>
+            <h3>"Parameters"</h3>
+            <pre class="code" data-testid="run-parameters">{parameters}</pre>
+        </section>
+    }
+}
+
+/// The steps in order with state, duration and error.
+#[component]
+fn StepTimeline(steps: Vec<TaskRunView>) -> impl IntoView {
+    let empty = steps.is_empty();
+    view! {
+        <section class="panel" aria-labelledby="steps-heading">
+            <h2 id="steps-heading">"Steps"</h2>
+            {empty.then(|| view! { <p class="empty">"No steps have started yet."</p> })}
+            <ol class="timeline" data-testid="steps">
+                {steps
+                    .into_iter()
+                    .map(|step| {
+                        let duration = step
+                            .duration_seconds
+                            .map(format_duration)
+                            .unwrap_or_else(|| "running".to_owned());
+                        view! {
+                            <li class="step">
+                                <div class="step-head">
+                                    <RunStateBadge state=step.state />
+                                    " "
+                                    <strong>{step.name}</strong>
+                                    {step
+                                        .label
+                                        .map(|l| view! { " " <span class="muted">{l}</span> })}
+                                    <span class="step-duration">{duration}</span>
+                                </div>
+                                {(step.attempts > 1)
+                                    .then(|| {
+                                        view! {
+                                            <p class="muted small">
+                                                {format!("{} attempts", step.attempts)}
+                                            </p>
+                                        }
+                                    })}
+                                {step.error.map(|e| view! { <p class="step-error">{e}</p> })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+/// Every state the run went through.
+#[component]
+fn StateHistory(history: Vec<StateChangeView>) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="history-heading">
+            <h2 id="history-heading">"State history"</h2>
+            <ol class="history" data-testid="history">
+                {history
+                    .into_iter()
+                    .map(|h| {
+                        view! {
+                            <li>
+                                <time>{format_time(h.at)}</time>
+                                " "
+                                <RunStateBadge state=h.state />
+                                {h.message.map(|m| view! { " " <span>{m}</span> })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
+}
