@@ -3,7 +3,7 @@
 //! is write-only like the password and found nowhere in clear, and "Test connection" says who DHIS2
 //! says we are and whether that account may import data values.
 
-use chap_scheduler::db::entities::{artifact, block, flow_run, log, task_run};
+use chap_scheduler::db::entities::block;
 use dhis2_sim::{AuthScheme, DataElement, DataSet, Scenario, Simulator};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
@@ -66,22 +66,10 @@ async fn a_token_block_runs_a_whole_prediction_with_apitoken_on_every_call_and_n
     ] {
         texts.push(w.get(&path).await.to_string());
     }
-    let db = &w.app.db;
-    for b in block::Entity::find().all(db).await.unwrap() {
+    for b in block::Entity::find().all(&w.app.db).await.unwrap() {
         texts.push(b.data.to_string());
     }
-    for r in flow_run::Entity::find().all(db).await.unwrap() {
-        texts.push(format!("{:?} {:?}", r.state_message, r.parameters));
-    }
-    for t in task_run::Entity::find().all(db).await.unwrap() {
-        texts.push(format!("{:?}", t.error));
-    }
-    for l in log::Entity::find().all(db).await.unwrap() {
-        texts.push(l.message);
-    }
-    for a in artifact::Entity::find().all(db).await.unwrap() {
-        texts.push(a.content);
-    }
+    texts.extend(w.stored_run_texts().await);
     for text in &texts {
         assert!(!text.contains(TOKEN), "the token leaked in {text}");
         assert!(

@@ -86,6 +86,26 @@ impl World {
             .await
     }
 
+    /// Every text the database holds about runs: state messages and parameters, step errors, log
+    /// lines, artifacts (to look for a secret in clear).
+    pub(crate) async fn stored_run_texts(&self) -> Vec<String> {
+        let db = &self.app.db;
+        let mut texts = Vec::new();
+        for r in flow_run::Entity::find().all(db).await.unwrap() {
+            texts.push(format!("{:?} {:?}", r.state_message, r.parameters));
+        }
+        for t in task_run::Entity::find().all(db).await.unwrap() {
+            texts.push(format!("{:?}", t.error));
+        }
+        for l in log::Entity::find().all(db).await.unwrap() {
+            texts.push(l.message);
+        }
+        for a in artifact::Entity::find().all(db).await.unwrap() {
+            texts.push(a.content);
+        }
+        texts
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Value {
         body(self.app.get(path, &self.token).await).await
     }
@@ -147,7 +167,7 @@ pub(crate) fn step<'a>(
 
 /// The fixture (setup 1 "test" over OU1, OU2 with three covariates) plus a disabled setup 2 and an
 /// enabled setup 3 "gamma" over OU2 whose job succeeds at once.
-fn three_setups() -> Scenario {
+pub(crate) fn three_setups() -> Scenario {
     let mut scenario = Scenario::fixture();
     scenario.prediction_setups[0].sim.job_statuses = vec![
         "PENDING".into(),
@@ -619,19 +639,7 @@ async fn the_block_password_appears_in_no_response_log_report_or_error() {
         "the echo reached the report: {report}"
     );
     // Everything the database holds about runs too: state messages, steps, logs, artifacts.
-    let db = &w.app.db;
-    for r in flow_run::Entity::find().all(db).await.unwrap() {
-        texts.push(format!("{:?} {:?}", r.state_message, r.parameters));
-    }
-    for t in task_run::Entity::find().all(db).await.unwrap() {
-        texts.push(format!("{:?}", t.error));
-    }
-    for l in log::Entity::find().all(db).await.unwrap() {
-        texts.push(l.message);
-    }
-    for a in artifact::Entity::find().all(db).await.unwrap() {
-        texts.push(a.content);
-    }
+    texts.extend(w.stored_run_texts().await);
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
     for text in &texts {

@@ -1,34 +1,12 @@
 //! Several setups in one run and a retry of only the failed ones (issue 12 §3), and the outcome rule
 //! for a run where every setup was skipped (§2): against the simulator, through the API.
 
-use dhis2_sim::{PredictionSetup, Rejection, Scenario, SetupBehaviour};
+use dhis2_sim::{Rejection, Scenario};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::body;
-use crate::prediction::{world, World};
-
-/// The fixture's setup 1 "test" (OU1, OU2), a disabled setup 2 and an enabled setup 3 "gamma" (OU2)
-/// whose job succeeds at once.
-fn three_setups() -> Scenario {
-    let disabled = PredictionSetup {
-        schedule_enabled: false,
-        ..PredictionSetup::new(2, "beta-disabled")
-            .org_units(["OU1"])
-            .source("population", "POP1")
-    };
-    let gamma = PredictionSetup::new(3, "gamma")
-        .org_units(["OU2"])
-        .source("population", "POP1")
-        .source("rainfall", "RAIN1");
-    Scenario::fixture().setup(disabled).setup_with(
-        gamma,
-        SetupBehaviour {
-            job_statuses: vec!["SUCCESS".into()],
-            ..SetupBehaviour::default()
-        },
-    )
-}
+use crate::prediction::{three_setups, world, World};
 
 fn submitted(w: &World) -> Vec<i64> {
     w.sim.run_submissions().iter().map(|s| s.setup_id).collect()
