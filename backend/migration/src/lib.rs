@@ -7,6 +7,7 @@ mod m20261126_000002_orchestration;
 mod m20261127_000001_blocks;
 mod m20261202_000001_run_checkpoints;
 mod m20261202_000002_retry_index;
+mod m20261202_000003_flow_states;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_blocks::Migration),
             Box::new(m20261202_000001_run_checkpoints::Migration),
             Box::new(m20261202_000002_retry_index::Migration),
+            Box::new(m20261202_000003_flow_states::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub const REDACTED: &str = "******";
 struct Inner {
     blocks: Blocks,
     lease: Arc<Lease>,
+    flow_name: String,
     parameters: Value,
     db: DatabaseConnection,
     logs: LogSink,
@@ -43,6 +44,7 @@ impl RunContext {
     pub fn new(
         blocks: Blocks,
         lease: Lease,
+        flow_name: String,
         parameters: Value,
         db: DatabaseConnection,
         logs: LogSink,
@@ -53,6 +55,7 @@ impl RunContext {
             inner: Arc::new(Inner {
                 blocks,
                 lease: Arc::new(lease),
+                flow_name,
                 parameters,
                 db,
                 logs,
@@ -241,6 +244,21 @@ impl RunContext {
     /// The checkpoint recorded under `key` by this or an earlier attempt of the run.
     pub async fn recall(&self, key: &str) -> anyhow::Result<Option<Value>> {
         Ok(store::checkpoint(&self.inner.db, self.inner.lease.run_id, key).await?)
+    }
+
+    /// Keeps `value` under `key` for later runs of this flow (with this run as its writer).
+    pub async fn set_flow_state(&self, key: &str, value: Value) -> anyhow::Result<()> {
+        let flow = &self.inner.flow_name;
+        if !store::put_flow_state(&self.inner.db, &self.inner.lease, flow, key, value).await? {
+            self.lost("recording a flow state");
+            anyhow::bail!("this attempt no longer holds the run; the state `{key}` was not stored");
+        }
+        Ok(())
+    }
+
+    /// What a run of this flow kept under `key`, and which run.
+    pub async fn flow_state(&self, key: &str) -> anyhow::Result<Option<store::FlowState>> {
+        Ok(store::flow_state(&self.inner.db, &self.inner.flow_name, key).await?)
     }
 
     /// Stores a flow-specific outcome summary on the run (shown in run lists).

@@ -13,6 +13,7 @@ mod dhis2_pat;
 mod engine;
 mod helpers;
 mod http;
+mod new_data;
 mod openapi;
 mod prediction;
 mod processes;

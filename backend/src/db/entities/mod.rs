@@ -7,6 +7,7 @@ pub mod block;
 pub mod deployment;
 pub mod flow_run;
 pub mod flow_run_state;
+pub mod flow_state;
 pub mod log;
 pub mod refresh_token;
 pub mod run_checkpoint;

@@ -267,6 +267,8 @@ impl PredictionFlow {
                 outbreak_probability: params.outbreak_probability,
                 batch: self.settings.import_batch,
             },
+            only_new_data: params.only_new_data,
+            instance: url.clone(),
         };
         // `buffered` runs up to `parallelism` setups at once and yields them in listing order.
         let entries: Vec<_> = stream::iter(selection.to_run)

@@ -104,6 +104,8 @@ pub struct FlowParams {
     /// Restrict the run to these setups, in any order (they then run even with
     /// `scheduleEnabled = false`): `prediction_setup_ids`, or `prediction_setup_id` as a list of one.
     pub setup_ids: Option<Vec<i64>>,
+    /// Skip a setup whose last input period is not after that of its last successful prediction.
+    pub only_new_data: bool,
     /// Whether forecasts go into DHIS2.
     pub import_to_dhis2: ImportMode,
     /// The probability of exceeding chap's threshold that raises the outbreak indicator: the
@@ -175,6 +177,14 @@ pub fn schema() -> Value {
                 "maxItems": MAX_SETUP_IDS,
                 "default": null
             },
+            "only_new_data": {
+                "title": "Only new data",
+                "description": "Skip a setup whose last input period is not after the one of its last \
+                                successful prediction on this DHIS2 (no chap job, no analytics beyond the \
+                                freshness probe).",
+                "type": "boolean",
+                "default": false
+            },
             "import_to_dhis2": {
                 "title": "Import forecasts to DHIS2",
                 "description": "Write each setup's forecast into the data elements of its quantile targets: \
@@ -236,6 +246,7 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
                 | "end_period_offset"
                 | "prediction_setup_id"
                 | "prediction_setup_ids"
+                | "only_new_data"
                 | "import_to_dhis2"
                 | "outbreak_probability"
         ) {
@@ -356,6 +367,18 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
         (None, ids) => ids,
     };
 
+    let only_new_data = match field("only_new_data") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => {
+            errors.insert(
+                "only_new_data".into(),
+                format!("must be true or false, got {v}"),
+            );
+            false
+        }
+    };
+
     let import_to_dhis2 = match field("import_to_dhis2") {
         None => ImportMode::Off,
         Some(v) => v.as_str().and_then(ImportMode::parse).unwrap_or_else(|| {
@@ -413,6 +436,7 @@ pub fn validate(raw: &Value) -> Result<FlowParams, FieldErrors> {
             credentials,
             end,
             setup_ids,
+            only_new_data,
             import_to_dhis2,
             outbreak_probability,
         }),

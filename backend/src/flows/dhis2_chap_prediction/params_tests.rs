@@ -142,8 +142,9 @@ fn schema_renders_the_form_the_reference_describes() {
         s["properties"]["prediction_setup_ids"]["items"],
         json!({ "type": "integer" })
     );
+    assert_eq!(s["properties"]["only_new_data"]["default"], false);
     let props = s["properties"].as_object().unwrap();
-    assert_eq!(props.len(), 8);
+    assert_eq!(props.len(), 9);
 }
 
 #[test]
@@ -194,5 +195,23 @@ fn import_mode_and_outbreak_probability_are_checked_and_default() {
     assert!(
         errors_of(json!({ "credentials": BLOCK, "outbreak_probability": "0.75" }))
             .contains_key("outbreak_probability")
+    );
+}
+
+#[test]
+fn only_new_data_is_a_boolean_off_by_default() {
+    assert!(
+        !validate(&json!({ "credentials": BLOCK }))
+            .unwrap()
+            .only_new_data
+    );
+    assert!(
+        validate(&json!({ "credentials": BLOCK, "only_new_data": true }))
+            .unwrap()
+            .only_new_data
+    );
+    assert!(
+        errors_of(json!({ "credentials": BLOCK, "only_new_data": "yes" }))
+            .contains_key("only_new_data")
     );
 }

@@ -112,6 +112,10 @@ pub struct SetupRunner<'a> {
     pub today: NaiveDate,
     /// Whether and how forecasts go into DHIS2.
     pub import: ImportSettings,
+    /// Skip setups without a period newer than their last successful prediction.
+    pub only_new_data: bool,
+    /// The DHIS2 instance (base URL): what a setup's memory of its last success is kept under.
+    pub instance: String,
 }
 
 impl SetupRunner<'_> {
@@ -154,10 +158,84 @@ impl SetupRunner<'_> {
         let mut entry = ReportEntry::new(&setup.name, &setup.configured_model.name);
         entry.setup_id = Some(setup.id);
         match self.pipeline(setup, &label, &mut entry).await {
-            Ok(()) => entry.status = EntryStatus::Succeeded,
+            Ok(Some(no_new_data)) => {
+                self.ctx.info(format!("[skip] {label}: {no_new_data}"));
+                entry.status = EntryStatus::Skipped;
+                entry.skip_reason = Some(no_new_data);
+            }
+            Ok(None) => {
+                entry.status = EntryStatus::Succeeded;
+                self.remember_success(setup, &entry).await;
+            }
             Err(failure) => self.record_failure(&label, &mut entry, failure),
         }
         entry
+    }
+
+    /// What a setup's last successful prediction is kept under: the DHIS2 instance and the setup.
+    fn success_key(&self, setup: &PredictionSetup) -> String {
+        format!("last-success:{}:{}", setup.id, self.instance)
+    }
+
+    /// Keeps the last input period of a successful prediction for `only_new_data`; a failure to
+    /// store it costs only that (the next run predicts again).
+    async fn remember_success(&self, setup: &PredictionSetup, entry: &ReportEntry) {
+        let Some(period) = &entry.last_input_period else {
+            return;
+        };
+        let value = serde_json::json!({ "end_period": period });
+        if let Err(e) = self
+            .ctx
+            .set_flow_state(&self.success_key(setup), value)
+            .await
+        {
+            self.ctx.warn(format!(
+                "could not record the last input period of '{}' for only_new_data: {e:#}",
+                setup.name
+            ));
+        }
+    }
+
+    /// `Some(reason)` when the setup's last successful prediction already used `end` or later.
+    async fn no_new_data(
+        &self,
+        setup: &PredictionSetup,
+        end: &PeriodId,
+    ) -> Result<Option<String>, StepFailure> {
+        let state = self
+            .ctx
+            .flow_state(&self.success_key(setup))
+            .await
+            .map_err(|e| {
+                StepFailure::new(
+                    Step::ResolveEndPeriod,
+                    "RuntimeError",
+                    format!("reading the setup's last successful prediction failed: {e:#}"),
+                )
+            })?;
+        let Some(state) = state else {
+            return Ok(None);
+        };
+        let Some(previous) = state.value["end_period"]
+            .as_str()
+            .and_then(|p| PeriodId::parse(p).ok())
+        else {
+            return Ok(None);
+        };
+        if previous.end() < end.end() {
+            return Ok(None);
+        }
+        let run = match state.run_id {
+            Some(id) => format!(
+                " (previous successful run: [{}](/runs/{id}))",
+                &id.to_string()[..8]
+            ),
+            None => String::new(),
+        };
+        Ok(Some(format!(
+            "no new data since {}{run}",
+            previous.canonical()
+        )))
     }
 
     fn record_failure(&self, label: &str, entry: &mut ReportEntry, failure: StepFailure) {
@@ -177,12 +255,13 @@ impl SetupRunner<'_> {
         self.ctx.step(step.display_name(), Some(label), work).await
     }
 
+    /// Runs the setup's steps; `Ok(Some(reason))` when it is skipped for lack of new data.
     async fn pipeline(
         &self,
         setup: &PredictionSetup,
         label: &str,
         entry: &mut ReportEntry,
-    ) -> Result<(), StepFailure> {
+    ) -> Result<Option<String>, StepFailure> {
         let ctx = self.ctx;
         let raw_type = setup.period_type.as_deref().unwrap_or("");
 
@@ -210,6 +289,12 @@ impl SetupRunner<'_> {
             }
         };
         ctx.info(end.log_line(&self.end));
+        entry.last_input_period = Some(end.period.canonical());
+        if self.only_new_data {
+            if let Some(reason) = self.no_new_data(setup, &end.period).await? {
+                return Ok(Some(reason));
+            }
+        }
 
         // b: the input window.
         let (start_raw, periods) = self
@@ -394,7 +479,7 @@ impl SetupRunner<'_> {
 
         // i: the forecast into DHIS2.
         if targets.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut report = ImportReport::new(self.import.mode);
         let imported = self
@@ -406,7 +491,7 @@ impl SetupRunner<'_> {
             })
             .await;
         entry.import = Some(report);
-        imported
+        imported.map(|()| None)
     }
 
     /// The chap job of a setup (issue: exactly one chap job per setup and run). A job this run recorded

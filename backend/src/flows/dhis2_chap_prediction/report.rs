@@ -165,6 +165,8 @@ pub struct ReportEntry {
     pub job_log_error: Option<String>,
     /// The forecast's import into DHIS2, when the run imports and the setup has targets.
     pub import: Option<ImportReport>,
+    /// The last input period the run resolved for the setup.
+    pub last_input_period: Option<String>,
 }
 
 impl ReportEntry {
@@ -453,6 +455,9 @@ fn render_entry(lines: &mut Vec<String>, e: &ReportEntry) {
     }
     if let Some(n) = e.periods_covered {
         lines.push(format!("- Input periods: {n}"));
+    }
+    if let (EntryStatus::Succeeded, Some(p)) = (e.status, &e.last_input_period) {
+        lines.push(format!("- Last input period: {p}"));
     }
     if let Some(n) = e.analytics_rows {
         lines.push(format!("- Analytics rows fetched: {}", thousands(n)));

@@ -107,6 +107,7 @@ impl Engine {
         let ctx = RunContext::new(
             self.inner.blocks.clone(),
             lease.clone(),
+            run.flow_name.clone(),
             run.parameters.clone(),
             db.clone(),
             self.inner.logs.clone(),

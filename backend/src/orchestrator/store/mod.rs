@@ -1,11 +1,12 @@
 //! The one owner of the run tables (`flow_runs`, `flow_run_states`, `task_runs`, `logs`, `artifacts`,
-//! `run_checkpoints`): nothing else in the service reads or writes them. Every write made while an
+//! `run_checkpoints`, `flow_states`): nothing else in the service reads or writes them. Every write made while an
 //! attempt executes presents its [`Lease`] and is refused, in the same transaction, when the attempt no
 //! longer owns the run.
 
 mod artifacts;
 mod checkpoints;
 mod create;
+mod flow_states;
 mod lease;
 pub mod logs;
 mod queries;
@@ -17,6 +18,7 @@ mod steps;
 pub use artifacts::{list_artifacts, put_artifact};
 pub use checkpoints::{checkpoint, put_checkpoint};
 pub use create::{by_idempotency_key, create_run, NewRun};
+pub use flow_states::{flow_state, put_flow_state, FlowState};
 pub use lease::{hold, lease_state, Lease};
 pub use logs::{logs_after, LogLine, LogSink};
 pub use queries::{

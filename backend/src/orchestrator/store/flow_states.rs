@@ -1,0 +1,76 @@
+//! Flow states: values a flow keeps across runs (the prediction flow: the last input period of each
+//! setup's last successful prediction). Written only while the writing run's lease holds, read by any
+//! run of the flow.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::lease::{hold, Lease};
+use crate::db::entities::flow_state;
+use crate::db::users::now;
+
+/// Longest key stored (the column's width).
+pub const STATE_KEY_MAX: usize = 500;
+
+/// A stored flow state and the run that wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowState {
+    /// The value.
+    pub value: Value,
+    /// The run that wrote it.
+    pub run_id: Option<Uuid>,
+}
+
+/// Stores `value` under (`flow`, `key`) for the run holding `lease`; false when the lease is gone.
+pub async fn put_flow_state(
+    db: &DatabaseConnection,
+    lease: &Lease,
+    flow: &str,
+    key: &str,
+    value: Value,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    if hold(&txn, lease, false).await?.is_none() {
+        return Ok(false);
+    }
+    flow_state::Entity::insert(flow_state::ActiveModel {
+        flow_name: Set(flow.to_string()),
+        key: Set(key.chars().take(STATE_KEY_MAX).collect()),
+        value: Set(value),
+        run_id: Set(Some(lease.run_id)),
+        written_at: Set(now()),
+    })
+    .on_conflict(
+        OnConflict::columns([flow_state::Column::FlowName, flow_state::Column::Key])
+            .update_columns([
+                flow_state::Column::Value,
+                flow_state::Column::RunId,
+                flow_state::Column::WrittenAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The state stored under (`flow`, `key`).
+pub async fn flow_state(
+    db: &DatabaseConnection,
+    flow: &str,
+    key: &str,
+) -> Result<Option<FlowState>, DbErr> {
+    let key: String = key.chars().take(STATE_KEY_MAX).collect();
+    Ok(flow_state::Entity::find()
+        .filter(flow_state::Column::FlowName.eq(flow))
+        .filter(flow_state::Column::Key.eq(key))
+        .one(db)
+        .await?
+        .map(|s| FlowState {
+            value: s.value,
+            run_id: s.run_id,
+        }))
+}
