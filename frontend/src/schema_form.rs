@@ -53,6 +53,18 @@ impl ChoiceOption {
 
 /// The options of an `enum` property (strings and numbers; other values are skipped).
 fn choice_options(prop: &Value) -> Option<Vec<ChoiceOption>> {
+    // A boolean is a choice of `false` and `true`, sent as JSON booleans.
+    if prop.get("enum").is_none() && type_includes(prop, "boolean") {
+        return Some(
+            [false, true]
+                .into_iter()
+                .map(|b| ChoiceOption {
+                    text: b.to_string(),
+                    value: Value::Bool(b),
+                })
+                .collect(),
+        );
+    }
     let values = prop.get("enum")?.as_array()?;
     Some(
         values
@@ -61,6 +73,7 @@ fn choice_options(prop: &Value) -> Option<Vec<ChoiceOption>> {
                 let text = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
                     _ => return None,
                 };
                 Some(ChoiceOption {

@@ -322,3 +322,31 @@ fn a_condition_on_a_default_shows_its_fields_from_the_start() {
         json!({ "auth_type": "pat", "base_url": "https://d", "token": "d2pat_x" })
     );
 }
+
+#[test]
+fn a_boolean_is_a_choice_of_false_and_true_sent_as_a_boolean() {
+    let schema = json!({
+        "type": "object",
+        "properties": { "only_new_data": { "type": "boolean", "title": "Only new data", "default": false } }
+    });
+    let f = fields(&schema);
+    let FieldKind::Choice(options) = &f[0].kind else {
+        panic!("{:?}", f[0].kind)
+    };
+    assert_eq!(
+        options.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(),
+        ["false", "true"]
+    );
+    let values = initial_values(&schema, &json!({}));
+    assert_eq!(values["only_new_data"], "false");
+    assert!(validate(&f, &values).is_empty());
+    assert_eq!(parameters(&f, &values), json!({ "only_new_data": false }));
+    let mut on = values.clone();
+    on.insert("only_new_data".into(), "true".into());
+    assert_eq!(parameters(&f, &on), json!({ "only_new_data": true }));
+    // A stored parameter reads back as its text.
+    assert_eq!(
+        values_of(&schema, &json!({ "only_new_data": true }))["only_new_data"],
+        "true"
+    );
+}

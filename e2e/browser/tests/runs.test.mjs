@@ -216,6 +216,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
       end_mode: 'fixed',
       end_date: '2026-01-15',
       prediction_setup_id: 1,
+      only_new_data: false,
       import_to_dhis2: 'off',
       outbreak_probability: 0.75,
     });
