@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blocks;
+pub mod chap_schedules;
 pub mod cli;
 pub mod config;
 pub mod db;

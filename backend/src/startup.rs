@@ -120,6 +120,14 @@ impl Application {
             tokio::spawn(crate::orchestrator::schedules::run_scheduler(
                 engine.clone(),
             )),
+            tokio::spawn(
+                crate::chap_schedules::ChapSchedules {
+                    engine: engine.clone(),
+                    blocks: blocks.clone(),
+                    settings: config.chap_schedules.clone(),
+                }
+                .run(),
+            ),
             tokio::spawn(store::retention::run_retention(
                 db.clone(),
                 config.retention_days,

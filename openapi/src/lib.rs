@@ -3,6 +3,7 @@
 
 mod auth;
 mod blocks;
+mod chap_setups;
 mod common;
 mod runs;
 mod schedules;
@@ -11,6 +12,7 @@ mod users;
 
 pub use auth::*;
 pub use blocks::*;
+pub use chap_setups::*;
 pub use common::*;
 pub use runs::*;
 pub use schedules::*;

@@ -38,7 +38,62 @@ impl MissedPolicy {
     }
 }
 
-/// A schedule of a deployment: a cron expression or a fixed interval, in a timezone.
+/// Where a schedule's timing comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
+pub enum ScheduleSource {
+    /// Its own cron expression or interval.
+    #[default]
+    #[cfg_attr(feature = "db", sea_orm(string_value = "own"))]
+    Own,
+    /// The schedules of chap's prediction setups (`scheduleEnabled`, `scheduleCronExpression`), read
+    /// through the schedule's `credentials` block: one run per setup at each slot of its cron.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "chap"))]
+    Chap,
+}
+
+impl ScheduleSource {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleSource::Own => "own",
+            ScheduleSource::Chap => "chap",
+        }
+    }
+}
+
+/// The next slot of one setup of a `chap` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetupSlot {
+    /// chap's prediction setup id.
+    pub setup_id: i64,
+    /// The setup's name.
+    pub setup_name: String,
+    /// When its next run is due.
+    pub fire_at: DateTime<Utc>,
+}
+
+/// The last synchronisation of a `chap` schedule with chap's prediction setups.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChapSync {
+    /// The last successful read of chap's setups (null: never).
+    pub synced_at: Option<DateTime<Utc>>,
+    /// The last attempt, successful or not.
+    pub attempted_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed (null when it succeeded); the setups of the last success are kept.
+    pub error: Option<String>,
+}
+
+/// A schedule of a deployment: a cron expression or a fixed interval, in a timezone, or (`source`
+/// `chap`) the schedules of chap's prediction setups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleView {
@@ -46,6 +101,15 @@ pub struct ScheduleView {
     pub id: Uuid,
     /// The deployment it triggers.
     pub deployment_id: Uuid,
+    /// `own` (its cron or interval) or `chap` (each prediction setup's own cron).
+    pub source: ScheduleSource,
+    /// `chap` schedules: the cron of setups enabled in chap without a cron of their own (null: those
+    /// are listed, not fired).
+    pub fallback_cron: Option<String>,
+    /// `chap` schedules: the last synchronisation with chap (null for `own` schedules).
+    pub chap_sync: Option<ChapSync>,
+    /// `chap` schedules: the next slot of every setup that fires, soonest first (empty for `own`).
+    pub setup_slots: Vec<SetupSlot>,
     /// Cron expression (5 fields, or 6 with seconds first), when a cron schedule.
     pub cron: Option<String>,
     /// Interval in seconds, when an interval schedule.
@@ -62,7 +126,7 @@ pub struct ScheduleView {
     pub missed_policy: MissedPolicy,
     /// Cap of the `all` policy.
     pub max_missed: u32,
-    /// The next slot it will fire for.
+    /// The next slot it will fire for (`chap` schedules: the soonest of its setups').
     pub next_fire_at: Option<DateTime<Utc>>,
     /// The last slot it fired for.
     pub last_fire_at: Option<DateTime<Utc>>,
@@ -79,6 +143,15 @@ pub struct ScheduleView {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRequest {
+    /// `own` (default: `cron` or `interval_seconds` is required) or `chap` (neither is allowed; the
+    /// parameters must name a `credentials` block). Set at creation; it cannot be changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ScheduleSource>,
+    /// `chap` schedules: a 5-field cron for setups enabled in chap without a cron; an empty string
+    /// removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub fallback_cron: Option<String>,
     /// Cron expression: 5 fields (minute first) or 6 (seconds first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,

@@ -8,6 +8,7 @@ mod m20261127_000001_blocks;
 mod m20261202_000001_run_checkpoints;
 mod m20261202_000002_retry_index;
 mod m20261202_000003_flow_states;
+mod m20261202_000004_chap_schedules;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_run_checkpoints::Migration),
             Box::new(m20261202_000002_retry_index::Migration),
             Box::new(m20261202_000003_flow_states::Migration),
+            Box::new(m20261202_000004_chap_schedules::Migration),
         ]
     }
 }

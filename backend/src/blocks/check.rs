@@ -103,7 +103,8 @@ pub async fn test_connection(credentials: &Credentials) -> BlockTestResult {
     }
 }
 
-fn scrub(secret: &SecretString, text: String) -> String {
+/// Replaces a secret echoed in an error text.
+pub fn scrub(secret: &SecretString, text: String) -> String {
     let secret = secret.expose_secret();
     if secret.chars().count() >= 3 {
         text.replace(secret, REDACTED)

@@ -6,7 +6,7 @@ mod check;
 mod store;
 mod types;
 
-pub use check::{credentials, test_connection};
+pub use check::{credentials, scrub, test_connection};
 pub use store::{view, BlockStore, UnsealError};
 pub use types::{
     all as block_types, check_base_url, find as block_type, BlockName, BlockType, DHIS2_CREDENTIALS,

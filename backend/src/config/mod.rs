@@ -109,6 +109,8 @@ pub struct Config {
     pub analytics_max_url_bytes: usize,
     /// Most data values in one DHIS2 import request (`import_to_dhis2`).
     pub dhis2_import_batch: usize,
+    /// Schedules that follow chap's prediction setups.
+    pub chap_schedules: crate::chap_schedules::Settings,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -230,6 +232,10 @@ impl Config {
         if analytics_max_rows == 0 || analytics_max_url_bytes < 512 {
             bail!("CHAP_SCHEDULER_ANALYTICS_MAX_ROWS must be positive and CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES at least 512");
         }
+        let chap_sync: f64 = parse(src, "CHAP_SCHEDULER_CHAP_SYNC_SECONDS", 300.0)?;
+        if !(chap_sync.is_finite() && (1.0..=86_400.0).contains(&chap_sync)) {
+            bail!("CHAP_SCHEDULER_CHAP_SYNC_SECONDS must be between 1 and 86400");
+        }
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -292,6 +298,11 @@ impl Config {
             analytics_max_rows,
             analytics_max_url_bytes,
             dhis2_import_batch,
+            chap_schedules: crate::chap_schedules::Settings {
+                sync_interval: Duration::from_secs_f64(chap_sync),
+                cron_seconds: parse_bool(src, "CHAP_SCHEDULER_CHAP_CRON_SECONDS", false)?,
+                chap_timeout: Duration::from_secs_f64(chap_timeout.min(30.0)),
+            },
         })
     }
 
@@ -464,6 +475,14 @@ impl Config {
             (
                 "CHAP_SCHEDULER_DHIS2_IMPORT_BATCH",
                 self.dhis2_import_batch.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_CHAP_SYNC_SECONDS",
+                self.chap_schedules.sync_interval.as_secs_f64().to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_CHAP_CRON_SECONDS",
+                self.chap_schedules.cron_seconds.to_string(),
             ),
         ]
     }

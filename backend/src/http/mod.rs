@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod blocks;
+mod chap_setups;
 mod deployments;
 pub mod error;
 pub mod extract;
@@ -46,6 +47,17 @@ pub struct AppState {
     pub blocks: crate::blocks::BlockStore,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+}
+
+impl AppState {
+    /// What the chap-following schedules need.
+    pub fn chap_schedules(&self) -> crate::chap_schedules::ChapSchedules {
+        crate::chap_schedules::ChapSchedules {
+            engine: self.engine.clone(),
+            blocks: self.blocks.clone(),
+            settings: self.config.chap_schedules.clone(),
+        }
+    }
 }
 
 /// Operations anyone may call without credentials: `(method, path)`.
@@ -193,6 +205,7 @@ where
                 .configure(deployments::routes)
                 .configure(runs::routes)
                 .configure(schedules::routes)
+                .configure(chap_setups::routes)
                 .configure(blocks::routes)
                 .default_service(web::to(error::api_not_found)),
         )

@@ -3,7 +3,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chap_scheduler_api::{
-    ErrorBody, PreviewRequest, PreviewResponse, ScheduleRequest, ScheduleView,
+    ErrorBody, PreviewRequest, PreviewResponse, ScheduleRequest, ScheduleSource, ScheduleView,
 };
 use chrono::Utc;
 use serde::Deserialize;
@@ -16,10 +16,23 @@ use super::extract::Operator;
 use super::input::{JsonBody, QueryParams};
 use super::AppState;
 use crate::auth::Principal;
+use crate::chap_schedules;
 use crate::db::audit;
+use crate::db::entities::schedule;
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::timing::Timing;
 use crate::orchestrator::{deployments, schedules};
+
+/// The API views of schedules, with the `chap` fields filled in.
+async fn views(state: &AppState, rows: &[schedule::Model]) -> AppResult<Vec<ScheduleView>> {
+    let mut views: Vec<ScheduleView> = rows.iter().map(schedules::view).collect();
+    chap_schedules::decorate(state.engine.db(), &mut views).await?;
+    Ok(views)
+}
+
+async fn one_view(state: &AppState, row: &schedule::Model) -> AppResult<ScheduleView> {
+    Ok(views(state, std::slice::from_ref(row)).await?.remove(0))
+}
 
 /// Registers the routes (`preview` before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -84,7 +97,10 @@ async fn list_all_schedules(
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<Vec<ScheduleView>>> {
     let all = schedules::list_all(state.engine.db()).await?;
-    Ok(web::Json(all.iter().map(schedules::view).collect()))
+    let mut all = views(&state, &all).await?;
+    // A `chap` schedule's next fire time is its setups' soonest: sort again.
+    all.sort_by_key(|s| (s.next_fire_at.is_none(), s.next_fire_at));
+    Ok(web::Json(all))
 }
 
 /// A deployment's schedules.
@@ -102,10 +118,11 @@ async fn list_schedules(
 ) -> AppResult<web::Json<Vec<ScheduleView>>> {
     let dep = deployments::get(state.engine.db(), *id).await?;
     let all = schedules::list(state.engine.db(), dep.id).await?;
-    Ok(web::Json(all.iter().map(schedules::view).collect()))
+    Ok(web::Json(views(&state, &all).await?))
 }
 
-/// Add a schedule to a deployment (operator).
+/// Add a schedule to a deployment (operator). A schedule with `source: chap` reads the deployment's
+/// chap's prediction setups at once (a failure is shown in `chap_sync`, the schedule is kept).
 #[utoipa::path(
     tag = "schedules",
     params(("id" = Uuid, Path, description = "Deployment id")),
@@ -126,16 +143,30 @@ async fn create_schedule(
     body: JsonBody<ScheduleRequest>,
 ) -> AppResult<HttpResponse> {
     let dep = deployments::get(state.engine.db(), *id).await?;
-    let s = schedules::create(&state.engine, &dep, body.into_inner()).await?;
+    let req = body.into_inner();
+    if req.source == Some(ScheduleSource::Chap) {
+        let empty = json!({});
+        chap_schedules::check_schedule(
+            &dep,
+            req.parameters.as_ref().unwrap_or(&empty),
+            req.fallback_cron.as_deref(),
+            req.timezone.as_deref().unwrap_or("UTC"),
+            &state.config.chap_schedules,
+        )?;
+    }
+    let s = schedules::create(&state.engine, &dep, req).await?;
     audit::record(
         state.engine.db(),
         &principal.actor(),
         "schedule.created",
         Some(format!("schedule:{}", s.id)),
-        json!({ "deployment": dep.name, "cron": s.cron, "interval_seconds": s.interval_seconds, "timezone": s.timezone }),
+        json!({ "deployment": dep.name, "source": s.source, "cron": s.cron, "interval_seconds": s.interval_seconds, "fallback_cron": s.fallback_cron, "timezone": s.timezone }),
     )
     .await?;
-    Ok(HttpResponse::Created().json(schedules::view(&s)))
+    if s.source == ScheduleSource::Chap && s.active {
+        chap_schedules::sync_now(&state.chap_schedules(), s.id).await?;
+    }
+    Ok(HttpResponse::Created().json(one_view(&state, &s).await?))
 }
 
 /// One schedule.
@@ -151,9 +182,8 @@ async fn get_schedule(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<ScheduleView>> {
-    Ok(web::Json(schedules::view(
-        &schedules::get(state.engine.db(), *id).await?,
-    )))
+    let s = schedules::get(state.engine.db(), *id).await?;
+    Ok(web::Json(one_view(&state, &s).await?))
 }
 
 /// Edit a schedule (operator): its id stays; the next fire time is recomputed (no back-fill).
@@ -178,6 +208,19 @@ async fn update_schedule(
 ) -> AppResult<web::Json<ScheduleView>> {
     let body = body.into_inner();
     let changes = serde_json::to_value(&body).unwrap_or_default();
+    let current = schedules::get(state.engine.db(), *id).await?;
+    if current.source == ScheduleSource::Chap {
+        let dep = deployments::get(state.engine.db(), current.deployment_id).await?;
+        chap_schedules::check_schedule(
+            &dep,
+            body.parameters.as_ref().unwrap_or(&current.parameters),
+            body.fallback_cron
+                .as_deref()
+                .or(current.fallback_cron.as_deref()),
+            body.timezone.as_deref().unwrap_or(&current.timezone),
+            &state.config.chap_schedules,
+        )?;
+    }
     let s = schedules::update(&state.engine, *id, body).await?;
     audit::record(
         state.engine.db(),
@@ -187,7 +230,10 @@ async fn update_schedule(
         changes,
     )
     .await?;
-    Ok(web::Json(schedules::view(&s)))
+    if s.source == ScheduleSource::Chap {
+        chap_schedules::replan(&state.chap_schedules(), &s).await?;
+    }
+    Ok(web::Json(one_view(&state, &s).await?))
 }
 
 /// Delete a schedule (operator); its runs stay.

@@ -1,8 +1,9 @@
 //! Schedules: validation, CRUD, and the scheduler tick that turns due slots into runs — exactly one run
 //! per (schedule, slot), whatever the number of scheduler instances, thanks to the run's unique
-//! idempotency key `schedule:<id>:<slot>`.
+//! idempotency key `schedule:<id>:<slot>`. A `chap` schedule has no timing of its own (its
+//! `next_fire_at` stays empty): [`crate::chap_schedules`] fires its setups' slots with the helpers here.
 
-use chap_scheduler_api::{ScheduleRequest, ScheduleView};
+use chap_scheduler_api::{ScheduleRequest, ScheduleSource, ScheduleView};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -43,6 +44,10 @@ pub fn view(s: &schedule::Model) -> ScheduleView {
     ScheduleView {
         id: s.id,
         deployment_id: s.deployment_id,
+        source: s.source,
+        fallback_cron: s.fallback_cron.clone(),
+        chap_sync: None,
+        setup_slots: Vec::new(),
         cron: s.cron.clone(),
         interval_seconds: s.interval_seconds.map(|i| i.max(0) as u64),
         anchor_at: s.anchor_at,
@@ -98,6 +103,27 @@ fn check_parameters(engine: &Engine, dep: &deployment::Model, pinned: &Value) ->
     }
 }
 
+/// A `chap` schedule follows its setups' crons: it has none of its own.
+fn no_own_timing(cron: Option<&str>, interval: Option<u64>) -> AppResult<()> {
+    let field = match (cron, interval) {
+        (Some(_), _) => "cron",
+        (None, Some(_)) => "interval_seconds",
+        (None, None) => return Ok(()),
+    };
+    Err(AppError::field(
+        field,
+        "a schedule with source `chap` fires at each prediction setup's own cron: give neither \
+         cron nor interval_seconds (fallback_cron covers setups without a cron)",
+    ))
+}
+
+/// A stored fallback cron: trimmed, an empty one is none.
+fn fallback(raw: Option<&str>) -> Option<String> {
+    raw.map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
 /// Creates a schedule for a deployment.
 pub async fn create(
     engine: &Engine,
@@ -107,7 +133,28 @@ pub async fn create(
     let now = now();
     let anchor = req.anchor_at.map(micros).unwrap_or(now);
     let timezone = req.timezone.clone().unwrap_or_else(|| "UTC".into());
-    let timing = timing_from(req.cron.as_deref(), req.interval_seconds, anchor, &timezone)?;
+    let source = req.source.unwrap_or_default();
+    let timing = match source {
+        ScheduleSource::Own => {
+            if req.fallback_cron.is_some() {
+                return Err(AppError::field(
+                    "fallback_cron",
+                    "only a schedule with source `chap` has a fallback cron",
+                ));
+            }
+            Some(timing_from(
+                req.cron.as_deref(),
+                req.interval_seconds,
+                anchor,
+                &timezone,
+            )?)
+        }
+        ScheduleSource::Chap => {
+            no_own_timing(req.cron.as_deref(), req.interval_seconds)?;
+            super::timing::parse_timezone(&timezone).map_err(|m| AppError::field("timezone", m))?;
+            None
+        }
+    };
     let parameters = req
         .parameters
         .clone()
@@ -121,6 +168,8 @@ pub async fn create(
     Ok(schedule::ActiveModel {
         id: Set(Uuid::new_v4()),
         deployment_id: Set(dep.id),
+        source: Set(source),
+        fallback_cron: Set(fallback(req.fallback_cron.as_deref())),
         cron: Set(req.cron.map(|c| c.trim().to_string())),
         interval_seconds: Set(req.interval_seconds.map(|i| i as i64)),
         anchor_at: Set(anchor),
@@ -129,7 +178,7 @@ pub async fn create(
         active: Set(active),
         missed_policy: Set(req.missed_policy.unwrap_or_default()),
         max_missed: Set(max_missed as i32),
-        next_fire_at: Set(if active { timing.next_after(now) } else { None }),
+        next_fire_at: Set(timing.filter(|_| active).and_then(|t| t.next_after(now))),
         last_fire_at: Set(None),
         skipped_count: Set(0),
         created_at: Set(now),
@@ -172,6 +221,21 @@ pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResul
     let db = engine.db();
     let current = get(db, id).await?;
     let dep = super::deployments::get(db, current.deployment_id).await?;
+    if req.source.is_some_and(|s| s != current.source) {
+        return Err(AppError::field(
+            "source",
+            "the source of a schedule cannot be changed: create a new schedule",
+        ));
+    }
+    if current.source == ScheduleSource::Chap {
+        return update_chap(engine, current, &dep, req).await;
+    }
+    if req.fallback_cron.is_some() {
+        return Err(AppError::field(
+            "fallback_cron",
+            "only a schedule with source `chap` has a fallback cron",
+        ));
+    }
     let (cron, interval) = match (&req.cron, req.interval_seconds) {
         (Some(c), None) => (Some(c.clone()), None),
         (None, Some(i)) => (None, Some(i)),
@@ -216,6 +280,56 @@ pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResul
     });
     s.updated_at = Set(now());
     Ok(s.update(db).await?)
+}
+
+/// Edits a `chap` schedule: its parameters, timezone, fallback cron and missed-run settings (its
+/// setups' slots are planned again by [`crate::chap_schedules::replan`]).
+async fn update_chap(
+    engine: &Engine,
+    current: schedule::Model,
+    dep: &deployment::Model,
+    req: ScheduleRequest,
+) -> AppResult<schedule::Model> {
+    no_own_timing(req.cron.as_deref(), req.interval_seconds)?;
+    let mut s = current.clone().into_active_model();
+    if let Some(tz) = &req.timezone {
+        super::timing::parse_timezone(tz).map_err(|m| AppError::field("timezone", m))?;
+        s.timezone = Set(tz.trim().to_string());
+    }
+    if let Some(parameters) = &req.parameters {
+        check_parameters(engine, dep, parameters)?;
+        s.parameters = Set(parameters.clone());
+    }
+    if let Some(raw) = &req.fallback_cron {
+        s.fallback_cron = Set(fallback(Some(raw)));
+    }
+    if let Some(max_missed) = req.max_missed {
+        if !(1..=1000).contains(&max_missed) {
+            return Err(AppError::field("max_missed", "must be between 1 and 1000"));
+        }
+        s.max_missed = Set(max_missed as i32);
+    }
+    if let Some(p) = req.missed_policy {
+        s.missed_policy = Set(p);
+    }
+    if let Some(active) = req.active {
+        s.active = Set(active);
+    }
+    if let Some(anchor) = req.anchor_at {
+        s.anchor_at = Set(micros(anchor));
+    }
+    s.updated_at = Set(now());
+    Ok(s.update(engine.db()).await?)
+}
+
+/// The active schedules that follow chap.
+pub async fn active_chap(db: &DatabaseConnection) -> AppResult<Vec<schedule::Model>> {
+    Ok(schedule::Entity::find()
+        .filter(schedule::Column::Active.eq(true))
+        .filter(schedule::Column::Source.eq(ScheduleSource::Chap))
+        .order_by_asc(schedule::Column::CreatedAt)
+        .all(db)
+        .await?)
 }
 
 /// Deletes a schedule (its runs stay).
@@ -264,45 +378,18 @@ async fn fire(engine: &Engine, s: &schedule::Model, now: DateTime<Utc>) -> anyho
             return Ok(0);
         }
     };
-    let mut slots = timing.slots_between(from, now, SLOT_SCAN_CAP);
-    let mut uncounted = 0u64;
-    if slots.len() > SLOT_SCAN_CAP {
-        // A very long downtime: keep the most recent hour exactly; the rest only counts as skipped.
-        let recent = timing.slots_between(now - chrono::Duration::hours(1), now, SLOT_SCAN_CAP);
-        uncounted = SLOT_SCAN_CAP as u64;
-        slots = recent;
-    }
+    let (slots, uncounted) = due_slots(&timing, from, now);
     let dep = deployment::Entity::find_by_id(s.deployment_id)
         .one(db)
         .await?;
-    let (to_run, skipped) = match &dep {
-        Some(d) if !d.paused => plan(&slots, now, s.missed_policy, s.max_missed.max(1) as usize),
-        _ => (Vec::new(), slots.len() as u64),
-    };
+    let (to_run, skipped) = plan_for(dep.as_ref(), s, &slots, now);
     let mut created = 0;
     if let Some(dep) = &dep {
-        for slot in &to_run {
-            let key = format!("schedule:{}:{}", s.id, slot.to_rfc3339());
-            let result = engine
-                .trigger(
-                    dep,
-                    Some(&s.parameters),
-                    Trigger::Schedule {
-                        id: s.id,
-                        slot: *slot,
-                    },
-                    Some(key),
-                    Some(*slot),
-                )
-                .await;
-            match result {
-                Ok((_, true)) => created += 1,
-                Ok((_, false)) => {}
-                Err(e) => {
-                    tracing::error!(schedule = %s.id, %slot, error = %e, "a scheduled run could not be created")
-                }
-            }
-        }
+        created = create_slot_runs(engine, dep, s, &s.parameters, &to_run, |slot| {
+            format!("schedule:{}:{}", s.id, slot.to_rfc3339())
+        })
+        .await
+        .0;
     }
     let last = slots.last().copied();
     let next = timing.next_after(last.unwrap_or(now).max(now));
@@ -328,6 +415,74 @@ async fn fire(engine: &Engine, s: &schedule::Model, now: DateTime<Utc>) -> anyho
         tracing::info!(schedule = %s.id, skipped = skipped + uncounted, "missed slots skipped");
     }
     Ok(created)
+}
+
+/// The slots of `timing` from `from` up to `now`, and how many more were not even listed (a very long
+/// downtime keeps the most recent hour exactly; the rest only counts as skipped).
+pub fn due_slots(
+    timing: &Timing,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (Vec<DateTime<Utc>>, u64) {
+    let slots = timing.slots_between(from, now, SLOT_SCAN_CAP);
+    if slots.len() > SLOT_SCAN_CAP {
+        let recent = timing.slots_between(now - chrono::Duration::hours(1), now, SLOT_SCAN_CAP);
+        (recent, SLOT_SCAN_CAP as u64)
+    } else {
+        (slots, 0)
+    }
+}
+
+/// Which due slots get a run under the schedule's missed-run policy, and how many are skipped (all
+/// of them while the deployment is paused or gone).
+pub fn plan_for(
+    dep: Option<&deployment::Model>,
+    s: &schedule::Model,
+    slots: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> (Vec<DateTime<Utc>>, u64) {
+    match dep {
+        Some(d) if !d.paused => plan(slots, now, s.missed_policy, s.max_missed.max(1) as usize),
+        _ => (Vec::new(), slots.len() as u64),
+    }
+}
+
+/// Creates the runs of a schedule's slots (one per idempotency key, whoever asks first): how many
+/// were new, and the run of the last slot.
+pub async fn create_slot_runs(
+    engine: &Engine,
+    dep: &deployment::Model,
+    s: &schedule::Model,
+    parameters: &Value,
+    slots: &[DateTime<Utc>],
+    key: impl Fn(&DateTime<Utc>) -> String,
+) -> (usize, Option<Uuid>) {
+    let mut created = 0;
+    let mut last_run = None;
+    for slot in slots {
+        let result = engine
+            .trigger(
+                dep,
+                Some(parameters),
+                Trigger::Schedule {
+                    id: s.id,
+                    slot: *slot,
+                },
+                Some(key(slot)),
+                Some(*slot),
+            )
+            .await;
+        match result {
+            Ok((run, new)) => {
+                created += usize::from(new);
+                last_run = Some(run.id);
+            }
+            Err(e) => {
+                tracing::error!(schedule = %s.id, %slot, error = %e, "a scheduled run could not be created")
+            }
+        }
+    }
+    (created, last_run)
 }
 
 /// The scheduler loop: a tick about five times a second. Runs forever.

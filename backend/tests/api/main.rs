@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod blocks;
 mod chap_jobs;
+mod chap_schedules;
 mod concurrency;
 mod dhis2_date;
 mod dhis2_import;

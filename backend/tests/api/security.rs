@@ -105,6 +105,7 @@ async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> 
         ("users", user.id.to_string()),
         ("tokens", token["token"]["id"].as_str().unwrap().to_string()),
         ("flows", "test-steps".to_string()),
+        ("setups", "1".to_string()),
     ])
 }
 

@@ -30,4 +30,4 @@ pub use scenario::{
     SetupBehaviour, SetupScenario, ValueType,
 };
 pub use server::{SimHandle, Simulator};
-pub use state::{AuthScheme, RequestRecord, RunSubmission};
+pub use state::{AuthScheme, RequestRecord, RunSubmission, SetupPatch};

@@ -326,6 +326,24 @@ impl SimHandle {
         });
     }
 
+    /// Every `PATCH …/prediction-setups/{id}` chap accepted, with its body.
+    pub fn setup_patches(&self) -> Vec<crate::state::SetupPatch> {
+        self.state.log().setup_patches.clone()
+    }
+
+    /// Sets a setup's `scheduleEnabled` and `scheduleCronExpression`, as chap's modeling app would.
+    ///
+    /// # Panics
+    /// When chap has no such setup.
+    pub fn set_setup_schedule(&self, setup_id: i64, enabled: bool, cron: Option<&str>) {
+        if let Err(e) = self
+            .state
+            .set_setup_schedule(setup_id, enabled, cron.map(str::to_string))
+        {
+            panic!("{e}");
+        }
+    }
+
     /// Changes the scenario's data (org units, elements, setups, limits) for later requests.
     pub fn update_scenario(&self, change: impl FnOnce(&mut Scenario)) {
         self.state.update_scenario(change);

@@ -299,6 +299,15 @@ pub(crate) struct Log {
     pub requests: Vec<RequestRecord>,
     pub submissions: Vec<RunSubmission>,
     pub imports: Vec<ImportRecord>,
+    /// Every `PATCH …/prediction-setups/{id}` chap accepted.
+    pub setup_patches: Vec<SetupPatch>,
+}
+
+/// One `PATCH …/prediction-setups/{id}` chap accepted: the setup and the body as sent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SetupPatch {
+    pub setup_id: i64,
+    pub body: serde_json::Value,
 }
 
 impl Log {
@@ -307,6 +316,7 @@ impl Log {
         self.requests.clear();
         self.submissions.clear();
         self.imports.clear();
+        self.setup_patches.clear();
     }
 }
 
@@ -349,6 +359,35 @@ impl SimState {
             Ok(world) => world.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Sets a setup's `scheduleEnabled` and `scheduleCronExpression` (as chap's modeling app would).
+    pub fn set_setup_schedule(
+        &self,
+        setup_id: i64,
+        enabled: bool,
+        cron: Option<String>,
+    ) -> Result<(), String> {
+        if !self
+            .world()
+            .scenario
+            .prediction_setups
+            .iter()
+            .any(|s| s.setup.id == setup_id)
+        {
+            return Err(format!("chap has no prediction setup {setup_id}"));
+        }
+        self.update_scenario(|scenario| {
+            for s in scenario
+                .prediction_setups
+                .iter_mut()
+                .filter(|s| s.setup.id == setup_id)
+            {
+                s.setup.schedule_enabled = enabled;
+                s.setup.schedule_cron_expression = cron.clone();
+            }
+        });
+        Ok(())
     }
 
     /// Replaces the scenario's data (org units, elements, setups) for later requests.

@@ -4,6 +4,8 @@ pub mod api_token;
 pub mod artifact;
 pub mod audit_event;
 pub mod block;
+pub mod chap_setup;
+pub mod chap_sync;
 pub mod deployment;
 pub mod flow_run;
 pub mod flow_run_state;

@@ -1,6 +1,6 @@
 //! `schedules`: cron or interval triggers of a deployment.
 
-use chap_scheduler_api::MissedPolicy;
+use chap_scheduler_api::{MissedPolicy, ScheduleSource};
 use sea_orm::entity::prelude::*;
 
 /// A schedule row.
@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub deployment_id: Uuid,
+    pub source: ScheduleSource,
+    pub fallback_cron: Option<String>,
     pub cron: Option<String>,
     pub interval_seconds: Option<i64>,
     pub anchor_at: DateTimeUtc,

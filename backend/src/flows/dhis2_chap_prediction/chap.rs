@@ -139,6 +139,26 @@ impl ChapClient {
         parse_setup_listing(value).map_err(|m| self.transport.decode_error(&call, m))
     }
 
+    /// `PATCH …/v1/crud/prediction-setups/{id}` with `{"scheduleEnabled", "scheduleCronExpression"}`:
+    /// switches a setup's schedule in chap (both fields are always sent; repeating it is harmless).
+    pub async fn set_setup_schedule(
+        &self,
+        setup_id: i64,
+        enabled: bool,
+        cron: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let id = setup_id.to_string();
+        let mut call = self.call(
+            Method::PATCH,
+            &["v1", "crud", "prediction-setups", &id],
+            Vec::new(),
+        );
+        let body = json!({ "scheduleEnabled": enabled, "scheduleCronExpression": cron });
+        call.json = Some(body.to_string().into_bytes().into());
+        call.idempotent = true;
+        self.transport.execute(&call).await.map(|_| ())
+    }
+
     /// `POST …/v1/crud/prediction-setups/{id}/run` (never retried); returns the job id. The request is
     /// serialised once into a buffer sized for it and dropped before sending, so a national-scale body
     /// is held once, not three times (observations, JSON text, per-attempt copy).

@@ -28,6 +28,7 @@ pub(crate) fn handle(
         }
         (Method::GET, "data-values") => HttpResponse::Ok().json(state.data_values().sorted()),
         (Method::GET, "imports") => HttpResponse::Ok().json(&state.log().imports),
+        (Method::GET, "setup-patches") => HttpResponse::Ok().json(&state.log().setup_patches),
         (Method::GET, "jobs") => {
             let jobs = state.jobs();
             let list: Vec<Value> = jobs
@@ -49,13 +50,24 @@ pub(crate) fn handle(
         },
         _ => HttpResponse::NotFound().json(json!({"error": "unknown control endpoint",
             "endpoints": ["GET /__sim/requests", "GET /__sim/submissions", "GET /__sim/jobs",
-                          "GET /__sim/data-values", "GET /__sim/imports", "POST /__sim/control"]})),
+                          "GET /__sim/data-values", "GET /__sim/imports", "GET /__sim/setup-patches",
+                          "POST /__sim/control"]})),
     }
+}
+
+/// A setup's schedule as changed in chap's modeling app.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleChange {
+    enabled: bool,
+    cron: Option<String>,
 }
 
 /// Applies `{"dhis2_down": 503 | null, "chap_down": …, "fault": {…}, "clear_faults": true,
 /// "latency_ms": {"analytics": 200}, "job_statuses": {"1": ["FAILURE"]}, "revoke_job": "<id>",
-/// "delete_job": "<id>", "clear_log": true, "clear_data_values": true}`.
+/// "delete_job": "<id>", "clear_log": true, "clear_data_values": true,
+/// "setup_schedules": {"1": {"enabled": true, "cron": "* * * * *"}}}` (the last as if changed in chap's
+/// modeling app).
 fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(), String> {
     let status = |v: &Value| -> Result<Option<u16>, String> {
         match v {
@@ -108,6 +120,15 @@ fn apply(state: &SimState, command: &serde_json::Map<String, Value>) -> Result<(
             }
             "clear_log" => state.log().clear(),
             "clear_data_values" => state.data_values().clear(),
+            "setup_schedules" => {
+                let changes: std::collections::BTreeMap<String, ScheduleChange> =
+                    serde_json::from_value(value.clone())
+                        .map_err(|e| format!("setup_schedules: {e}"))?;
+                for (setup, change) in changes {
+                    let id: i64 = setup.parse().map_err(|_| format!("setup id: {setup}"))?;
+                    state.set_setup_schedule(id, change.enabled, change.cron)?;
+                }
+            }
             other => return Err(format!("unknown control: {other}")),
         }
     }

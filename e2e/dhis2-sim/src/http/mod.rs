@@ -38,6 +38,7 @@ pub(crate) enum Route {
     ChapSystemInfo,
     ListSetups,
     GetSetup(String),
+    PatchSetup(String),
     RunSetup(String),
     ListJobs,
     JobStatus(String),
@@ -99,6 +100,9 @@ impl Route {
             ["system", "info"] => wrong(EndpointGroup::ChapSystemInfo),
             ["v1", "crud", "prediction-setups"] if get => Route::ListSetups,
             ["v1", "crud", "prediction-setups", id] if get => Route::GetSetup(id.to_string()),
+            ["v1", "crud", "prediction-setups", id] if method == Method::PATCH => {
+                Route::PatchSetup(id.to_string())
+            }
             ["v1", "crud", "prediction-setups", ..] if segments.len() <= 4 => {
                 wrong(EndpointGroup::PredictionSetups)
             }
@@ -133,7 +137,9 @@ impl Route {
             Route::DataElements => EndpointGroup::DataElements,
             Route::ReadDataValues | Route::ImportDataValues => EndpointGroup::DataValueSets,
             Route::ChapSystemInfo => EndpointGroup::ChapSystemInfo,
-            Route::ListSetups | Route::GetSetup(_) => EndpointGroup::PredictionSetups,
+            Route::ListSetups | Route::GetSetup(_) | Route::PatchSetup(_) => {
+                EndpointGroup::PredictionSetups
+            }
             Route::RunSetup(_) => EndpointGroup::RunSetup,
             Route::ListJobs => EndpointGroup::Jobs,
             Route::JobStatus(_) => EndpointGroup::JobStatus,
