@@ -586,3 +586,55 @@ async fn a_chap_schedule_is_refused_what_it_cannot_follow() {
         assert!(body(resp).await["details"][field].is_string(), "{change}");
     }
 }
+
+#[tokio::test]
+async fn the_missed_run_policy_applies_per_setup_after_a_downtime() {
+    let mut scenario = three_setups();
+    scenario.prediction_setups[0].setup.schedule_cron_expression = Some("* * * * *".into());
+    let w = world(scenario, &[]).await;
+    let schedule = create_chap_schedule(&w, json!({ "missed_policy": "latest" })).await;
+    let id: uuid::Uuid = schedule["id"].as_str().unwrap().parse().unwrap();
+    // Keep clear of a minute boundary, so that every slot below is older than the 5 s of grace.
+    let second = Utc::now().timestamp() % 60;
+    if !(10..=50).contains(&second) {
+        tokio::time::sleep(Duration::from_secs(((70 - second) % 60) as u64)).await;
+    }
+    // As if the service had been down for ten minutes: eleven slots of setup 1 were missed.
+    use chap_scheduler::db::entities::chap_setup;
+    use chrono::DurationRound;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+    let from = Utc::now()
+        .duration_trunc(chrono::Duration::minutes(1))
+        .unwrap()
+        - chrono::Duration::minutes(10);
+    let row = chap_setup::Entity::find_by_id((id, 1))
+        .one(&w.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = row.into_active_model();
+    row.next_fire_at = Set(Some(from));
+    row.update(&w.app.db).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let view = loop {
+        let view = setups(&w, &schedule).await;
+        if setup(&view, 1)["skipped_count"] == 10 {
+            break view;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never fired: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let fired = slots_by_setup(&w, &schedule).await;
+    assert_eq!(
+        fired[&1],
+        vec![from + chrono::Duration::minutes(10)],
+        "`latest` runs the most recent missed slot only"
+    );
+    assert!(!fired.contains_key(&3), "setup 3 has no cron: {fired:?}");
+    assert_eq!(setup(&view, 3)["status"], "no_cron");
+    stop(&w, &schedule).await;
+}
