@@ -32,3 +32,16 @@ ensure_frontend_built() {
   say "building the web UI (frontend/dist)"
   "$repo_root/scripts/build-frontend.sh"
 }
+
+# aiosmtpd (PyPI) in a venv, the real SMTP server the notification tests send e-mail to (with
+# STARTTLS); exported as CHAP_TEST_SMTP_PYTHON for the tests.
+aiosmtpd_version="1.4.6"
+ensure_smtp_server() {
+  local venv="${CHAP_TEST_SMTP_VENV:-/var/tmp/chap-smtp-venv}"
+  if [[ "$("$venv/bin/python" -m aiosmtpd --version 2>/dev/null || true)" != *"$aiosmtpd_version"* ]]; then
+    say "installing aiosmtpd $aiosmtpd_version into $venv (the tests' SMTP server)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$aiosmtpd_version"
+  fi
+  export CHAP_TEST_SMTP_PYTHON="$venv/bin/python"
+}

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod notify;
 pub mod orchestrator;
 pub mod secrets;
 pub mod startup;

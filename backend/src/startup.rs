@@ -128,6 +128,10 @@ impl Application {
                 }
                 .run(),
             ),
+            tokio::spawn(
+                crate::notify::Notifier::new(db.clone(), blocks.clone(), config.notify.clone())
+                    .run(),
+            ),
             tokio::spawn(store::retention::run_retention(
                 db.clone(),
                 config.retention_days,

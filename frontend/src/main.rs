@@ -4,7 +4,7 @@ mod api;
 mod app;
 mod clock;
 mod components;
-mod markdown;
+use chap_scheduler_api::markdown;
 mod schema_form;
 mod session;
 mod tz;

@@ -5,6 +5,9 @@ mod auth;
 mod blocks;
 mod chap_setups;
 mod common;
+#[cfg(feature = "markdown")]
+pub mod markdown;
+mod notifications;
 mod runs;
 mod schedules;
 mod system;
@@ -14,6 +17,7 @@ pub use auth::*;
 pub use blocks::*;
 pub use chap_setups::*;
 pub use common::*;
+pub use notifications::*;
 pub use runs::*;
 pub use schedules::*;
 pub use system::*;

@@ -9,6 +9,7 @@ mod m20261202_000001_run_checkpoints;
 mod m20261202_000002_retry_index;
 mod m20261202_000003_flow_states;
 mod m20261202_000004_chap_schedules;
+mod m20261202_000005_notifications;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_retry_index::Migration),
             Box::new(m20261202_000003_flow_states::Migration),
             Box::new(m20261202_000004_chap_schedules::Migration),
+            Box::new(m20261202_000005_notifications::Migration),
         ]
     }
 }

@@ -21,7 +21,8 @@ use crate::orchestrator::{BlockData, BlockSource};
 use crate::secrets::{KeyRing, OpenError, Sealed};
 
 /// Stands in for a kept secret while the merged data is validated; never stored.
-const KEPT: &str = "(kept)";
+/// What a kept secret stands as while a block update is validated.
+pub(crate) const KEPT: &str = "(kept)";
 
 /// Why a stored block could not be read in clear. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -329,6 +330,9 @@ impl BlockStore {
             crate::orchestrator::store::unfinished_run_referring(&self.db, refers).await?
         {
             return Ok(Some(format!("the unfinished run {run}")));
+        }
+        if let Some(rule) = crate::notify::rules::using_channel(&self.db, id).await? {
+            return Ok(Some(format!("the notification rule `{rule}`")));
         }
         Ok(None)
     }

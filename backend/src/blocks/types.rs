@@ -17,9 +17,9 @@ pub struct BlockType {
     pub description: &'static str,
     /// Fields encrypted at rest and never returned.
     pub secret_fields: &'static [&'static str],
-    schema: fn() -> Value,
+    pub(super) schema: fn() -> Value,
     /// Type-specific checks and normalisation after the schema passed.
-    refine: fn(&mut Map<String, Value>, &mut FieldErrors),
+    pub(super) refine: fn(&mut Map<String, Value>, &mut FieldErrors),
 }
 
 impl std::fmt::Debug for BlockType {
@@ -221,8 +221,12 @@ pub fn check_base_url(raw: &str) -> Result<String, &'static str> {
 }
 
 /// Every block type.
-pub fn all() -> [&'static BlockType; 1] {
-    [&DHIS2_CREDENTIALS]
+pub fn all() -> [&'static BlockType; 3] {
+    [
+        &DHIS2_CREDENTIALS,
+        &super::channels::WEBHOOK,
+        &super::channels::SMTP,
+    ]
 }
 
 /// The block type with this slug.

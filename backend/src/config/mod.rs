@@ -111,6 +111,8 @@ pub struct Config {
     pub dhis2_import_batch: usize,
     /// Schedules that follow chap's prediction setups.
     pub chap_schedules: crate::chap_schedules::Settings,
+    /// Notifications.
+    pub notify: crate::notify::Settings,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -236,6 +238,20 @@ impl Config {
         if !(chap_sync.is_finite() && (1.0..=86_400.0).contains(&chap_sync)) {
             bail!("CHAP_SCHEDULER_CHAP_SYNC_SECONDS must be between 1 and 86400");
         }
+        let retry_base: f64 = parse(src, "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS", 30.0)?;
+        if !(retry_base.is_finite() && (0.01..=3600.0).contains(&retry_base)) {
+            bail!("CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS must be between 0.01 and 3600");
+        }
+        let public_url = match src
+            .get("CHAP_SCHEDULER_PUBLIC_URL")
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(raw) => Some(
+                crate::blocks::check_base_url(&raw)
+                    .map_err(|m| anyhow::anyhow!("CHAP_SCHEDULER_PUBLIC_URL {m}"))?,
+            ),
+            None => None,
+        };
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -302,6 +318,10 @@ impl Config {
                 sync_interval: Duration::from_secs_f64(chap_sync),
                 cron_seconds: parse_bool(src, "CHAP_SCHEDULER_CHAP_CRON_SECONDS", false)?,
                 chap_timeout: Duration::from_secs_f64(chap_timeout.min(30.0)),
+            },
+            notify: crate::notify::Settings {
+                public_url,
+                retry_base: Duration::from_secs_f64(retry_base),
             },
         })
     }
@@ -483,6 +503,17 @@ impl Config {
             (
                 "CHAP_SCHEDULER_CHAP_CRON_SECONDS",
                 self.chap_schedules.cron_seconds.to_string(),
+            ),
+            (
+                "CHAP_SCHEDULER_PUBLIC_URL",
+                self.notify
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| "(not set)".into()),
+            ),
+            (
+                "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS",
+                self.notify.retry_base.as_secs_f64().to_string(),
             ),
         ]
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod flows;
 pub mod input;
+mod notifications;
 mod runs;
 mod schedules;
 mod spa;
@@ -50,6 +51,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What sending notifications needs.
+    pub fn notifier(&self) -> crate::notify::Notifier {
+        crate::notify::Notifier::new(
+            self.engine.db().clone(),
+            self.blocks.clone(),
+            self.config.notify.clone(),
+        )
+    }
+
     /// What the chap-following schedules need.
     pub fn chap_schedules(&self) -> crate::chap_schedules::ChapSchedules {
         crate::chap_schedules::ChapSchedules {
@@ -206,6 +216,7 @@ where
                 .configure(runs::routes)
                 .configure(schedules::routes)
                 .configure(chap_setups::routes)
+                .configure(notifications::routes)
                 .configure(blocks::routes)
                 .default_service(web::to(error::api_not_found)),
         )

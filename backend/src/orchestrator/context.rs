@@ -118,6 +118,16 @@ impl RunContext {
             .fold(text.to_string(), |acc, s| acc.replace(s.as_str(), REDACTED))
     }
 
+    /// [`RunContext::redact`] applied to every string of a JSON value.
+    fn redact_value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.redact(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_value(v)),
+            _ => {}
+        }
+    }
+
     fn log(&self, level: LogLevel, task: Option<Uuid>, message: &str) {
         self.inner.logs.send(LogLine {
             lease: self.inner.lease.clone(),
@@ -262,7 +272,9 @@ impl RunContext {
     }
 
     /// Stores a flow-specific outcome summary on the run (shown in run lists).
-    pub async fn set_summary(&self, summary: Value) -> anyhow::Result<()> {
+    pub async fn set_summary(&self, mut summary: Value) -> anyhow::Result<()> {
+        // A summary is read by notifications: never with a secret in clear.
+        self.redact_value(&mut summary);
         if !store::set_summary(&self.inner.db, &self.inner.lease, summary).await? {
             self.lost("storing the summary");
             anyhow::bail!("this attempt no longer holds the run; the summary was not stored");

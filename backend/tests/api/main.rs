@@ -15,6 +15,8 @@ mod engine;
 mod helpers;
 mod http;
 mod new_data;
+mod notifications;
+mod notify_email;
 mod openapi;
 mod prediction;
 mod processes;

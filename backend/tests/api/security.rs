@@ -91,6 +91,25 @@ async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> 
         .await,
     )
     .await;
+    let hook = body(
+        app.post(
+            "/api/v1/blocks",
+            admin,
+            json!({ "name": "team-chat", "block_type": "webhook",
+                    "data": { "url": "https://hooks.example.org/T0/B1/secret-token" } }),
+        )
+        .await,
+    )
+    .await;
+    let rule = body(
+        app.post(
+            "/api/v1/notification-rules",
+            admin,
+            json!({ "name": "failures", "channel": hook["id"], "events": ["run.failed"] }),
+        )
+        .await,
+    )
+    .await;
     let (user, _) = app.user_session("victor", Role::Viewer).await;
     let token = body(
         app.post("/api/v1/tokens", admin, json!({ "name": "ci" }))
@@ -106,6 +125,10 @@ async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> 
         ("tokens", token["token"]["id"].as_str().unwrap().to_string()),
         ("flows", "test-steps".to_string()),
         ("setups", "1".to_string()),
+        (
+            "notification-rules",
+            rule["id"].as_str().unwrap().to_string(),
+        ),
     ])
 }
 

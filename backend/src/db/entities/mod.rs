@@ -11,6 +11,8 @@ pub mod flow_run;
 pub mod flow_run_state;
 pub mod flow_state;
 pub mod log;
+pub mod notification_delivery;
+pub mod notification_rule;
 pub mod refresh_token;
 pub mod run_checkpoint;
 pub mod schedule;

@@ -301,11 +301,30 @@ impl PredictionFlow {
             .filter(|e| e.status == EntryStatus::Failed)
             .filter_map(|e| e.setup_id)
             .collect();
+        // Each setup's outcome, for notifications (`run.failed`, `run.partial`).
+        let setups: Vec<Value> = report
+            .entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.setup_id,
+                    "name": e.name,
+                    "status": match e.status {
+                        EntryStatus::Succeeded => "succeeded",
+                        EntryStatus::Failed => "failed",
+                        EntryStatus::Skipped => "skipped",
+                    },
+                    "step_failed": e.step_failed,
+                    "error": e.error.clone().or_else(|| e.skip_reason.clone()),
+                })
+            })
+            .collect();
         let summary = json!({
             "succeeded": counts.succeeded,
             "failed": counts.failed,
             "skipped": counts.skipped,
             "failed_setup_ids": failed_ids,
+            "setups": setups,
         });
         if let Err(e) = ctx.set_summary(summary).await {
             ctx.error(format!("storing the run summary failed: {e:#}"));

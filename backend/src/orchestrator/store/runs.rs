@@ -203,6 +203,10 @@ pub async fn transition_in(
     let applied = q.exec(txn).await?.rows_affected == 1;
     if applied {
         record_state(txn, run_id, t.to, t.message, at).await?;
+        // The outbox: a final state that notifies writes its deliveries in this same transaction.
+        if t.to.is_terminal() {
+            crate::notify::events::run_ended(txn, run_id, t.to).await?;
+        }
     }
     Ok(applied)
 }
