@@ -9,11 +9,11 @@ use std::fmt;
 
 use chap_scheduler_api::{
     ApiTokenView, ArtifactView, AuditEventView, BlockTestResult, BlockTypeView, BlockView,
-    ChangePasswordRequest, CreateApiTokenRequest, CreateBlockRequest, CreateUserRequest,
-    CreatedApiToken, DeploymentView, FlowView, LogPage, LoginRequest, Page, PreviewRequest,
-    PreviewResponse, RetryRunRequest, RunDetail, RunState, RunStats, RunView, ScheduleRequest,
-    ScheduleView, TokenResponse, TriggerRunRequest, UpdateBlockRequest, UpdateDeploymentRequest,
-    UpdateUserRequest, UserView,
+    ChangePasswordRequest, ChapSetupUpdate, ChapSetupsView, CreateApiTokenRequest,
+    CreateBlockRequest, CreateUserRequest, CreatedApiToken, DeploymentView, FlowView, LogPage,
+    LoginRequest, Page, PreviewRequest, PreviewResponse, RetryRunRequest, RunDetail, RunState,
+    RunStats, RunView, ScheduleRequest, ScheduleView, TokenResponse, TriggerRunRequest,
+    UpdateBlockRequest, UpdateDeploymentRequest, UpdateUserRequest, UserView,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -346,6 +346,35 @@ pub async fn update_schedule(
 /// `DELETE /schedules/{id}` (operator); its runs stay.
 pub async fn delete_schedule(id: Uuid) -> Result<(), ApiError> {
     authed_empty("DELETE", &format!("/schedules/{id}"), None).await
+}
+
+/// `GET /schedules/{id}/setups`: the prediction setups a `chap` schedule follows, as last read from
+/// chap (409 for a schedule with its own timing).
+pub async fn list_schedule_setups(id: Uuid) -> Result<ChapSetupsView, ApiError> {
+    authed("GET", &format!("/schedules/{id}/setups"), None).await
+}
+
+/// `POST /schedules/{id}/sync` (operator): reads chap's setups now. A failed read still answers 200,
+/// with `sync.error` set and the last known setups.
+pub async fn sync_schedule(id: Uuid) -> Result<ChapSetupsView, ApiError> {
+    authed("POST", &format!("/schedules/{id}/sync"), None).await
+}
+
+/// `PATCH /schedules/{id}/setups/{setup_id}` (operator): switches a setup's schedule on or off, or
+/// changes its cron, in chap; the setups after a new sync. chap's refusal is a 422 at `cron` or
+/// `enabled`; 503 when chap cannot be reached.
+pub async fn update_schedule_setup(
+    id: Uuid,
+    setup_id: i64,
+    request: &ChapSetupUpdate,
+) -> Result<ChapSetupsView, ApiError> {
+    let body = encode(request)?;
+    authed(
+        "PATCH",
+        &format!("/schedules/{id}/setups/{setup_id}"),
+        Some(&body),
+    )
+    .await
 }
 
 /// `POST /schedules/preview`: the next fire times of an unsaved expression.

@@ -1,13 +1,13 @@
 //! `/`: running and late counts, runs per day by state for the last 14 days (inline SVG bars), the
 //! next scheduled runs, and the most recent failures with the step that failed. Refreshes every 10 s.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use std::collections::HashMap;
-
 use chap_scheduler_api::{
-    DayStats, DeploymentView, RunState, RunStats, RunView, ScheduleView, TaskRunView,
+    DayStats, RunState, RunStats, RunView, ScheduleSource, ScheduleView, TaskRunView,
 };
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use uuid::Uuid;
@@ -201,46 +201,85 @@ fn failure_item(f: Failure) -> impl IntoView {
     }
 }
 
-/// The next slot of an active schedule of a deployment that is not paused.
+/// A slot due soon: the next one of an active `own` schedule, or the next one of a setup a `chap`
+/// schedule follows; only of deployments that are not paused.
 #[derive(Debug, Clone, PartialEq)]
 struct Upcoming {
-    schedule: ScheduleView,
-    deployment: DeploymentView,
+    at: DateTime<Utc>,
+    deployment_id: Uuid,
+    deployment_name: String,
+    /// The setup, for a slot of a `chap` schedule.
+    setup_name: Option<String>,
+    timezone: String,
+    /// How the schedule repeats, in words.
+    timing: String,
+}
+
+/// The soonest `limit` slots: own schedules' next fire times merged with the setup slots of
+/// `chap` schedules. `live` names the deployments that are not paused.
+fn upcoming_slots(
+    schedules: Vec<ScheduleView>,
+    live: &HashMap<Uuid, String>,
+    limit: usize,
+) -> Vec<Upcoming> {
+    let mut slots: Vec<Upcoming> = schedules
+        .into_iter()
+        .filter(|s| s.active)
+        .filter_map(|s| Some((live.get(&s.deployment_id)?.clone(), s)))
+        .flat_map(|(deployment_name, s)| {
+            let slot = |at, setup_name| Upcoming {
+                at,
+                deployment_id: s.deployment_id,
+                deployment_name: deployment_name.clone(),
+                setup_name,
+                timezone: s.timezone.clone(),
+                timing: describe_timing(&s),
+            };
+            match s.source {
+                ScheduleSource::Own => s
+                    .next_fire_at
+                    .map(|at| slot(at, None))
+                    .into_iter()
+                    .collect(),
+                ScheduleSource::Chap => s
+                    .setup_slots
+                    .iter()
+                    .map(|setup| slot(setup.fire_at, Some(setup.setup_name.clone())))
+                    .collect::<Vec<_>>(),
+            }
+        })
+        .collect();
+    slots.sort_by_key(|u| u.at);
+    slots.truncate(limit);
+    slots
 }
 
 /// The soonest [`UPCOMING`] slots across every deployment.
 async fn upcoming_runs() -> Result<Vec<Upcoming>, ApiError> {
     let (schedules, deployments) =
         futures::join!(api::list_all_schedules(), api::list_deployments());
-    let deployments = deployments?;
-    Ok(schedules?
+    let live: HashMap<Uuid, String> = deployments?
         .into_iter()
-        .filter(|s| s.active && s.next_fire_at.is_some())
-        .filter_map(|schedule| {
-            let deployment = deployments
-                .iter()
-                .find(|d| d.id == schedule.deployment_id && !d.paused)?
-                .clone();
-            Some(Upcoming {
-                schedule,
-                deployment,
-            })
-        })
-        .take(UPCOMING)
-        .collect())
+        .filter(|d| !d.paused)
+        .map(|d| (d.id, d.name))
+        .collect();
+    Ok(upcoming_slots(schedules?, &live, UPCOMING))
 }
 
 fn upcoming_item(u: Upcoming) -> impl IntoView {
-    let next = u.schedule.next_fire_at.unwrap_or_default();
-    let wait = (next - now()).num_seconds().max(0) as f64;
+    let wait = (u.at - now()).num_seconds().max(0) as f64;
+    let setup = u.setup_name.map(|name| {
+        view! { <span data-testid="upcoming-setup">{format!(" — setup {name}")}</span> }
+    });
     view! {
         <li>
-            <a href=format!("/deployments/{}", u.deployment.id)>{u.deployment.name}</a>
+            <a href=format!("/deployments/{}", u.deployment_id)>{u.deployment_name}</a>
+            {setup}
             " · "
-            <time datetime=next.to_rfc3339()>{tz::format_in(next, &u.schedule.timezone)}</time>
+            <time datetime=u.at.to_rfc3339()>{tz::format_in(u.at, &u.timezone)}</time>
             " "
             <span class="muted small">
-                {format!("in {} · {}", format_duration(wait), describe_timing(&u.schedule))}
+                {format!("in {} · {}", format_duration(wait), u.timing)}
             </span>
         </li>
     }
@@ -361,5 +400,53 @@ fn RunsPerDayChart(days: Vec<DayStats>) -> impl IntoView {
                 </table>
             </details>
         </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use uuid::Uuid;
+
+    use super::upcoming_slots;
+    use crate::components::schedules::tests::{chap_schedule, schedule};
+
+    #[test]
+    fn upcoming_runs_merge_own_schedules_with_chap_setup_slots_soonest_first() {
+        let (live, paused) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let deployments = HashMap::from([(live, "Weekly forecast".to_owned())]);
+        let mut inactive = schedule(live, Some("2026-12-01T00:30:00Z"));
+        inactive.active = false;
+        let schedules = vec![
+            schedule(live, Some("2026-12-01T09:00:00Z")),
+            chap_schedule(
+                live,
+                &[
+                    (1, "Malaria monthly", "2026-12-01T06:00:00Z"),
+                    (2, "Malaria weekly", "2026-12-02T06:00:00Z"),
+                ],
+            ),
+            // A paused deployment's and an inactive schedule's slots are not upcoming.
+            schedule(paused, Some("2026-12-01T01:00:00Z")),
+            inactive,
+            schedule(live, None),
+        ];
+        let slots = upcoming_slots(schedules.clone(), &deployments, 5);
+        let seen: Vec<(String, Option<&str>)> = slots
+            .iter()
+            .map(|u| (u.at.format("%d %H:%M").to_string(), u.setup_name.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("01 06:00".to_owned(), Some("Malaria monthly")),
+                ("01 09:00".to_owned(), None),
+                ("02 06:00".to_owned(), Some("Malaria weekly")),
+            ]
+        );
+        assert_eq!(slots[0].deployment_name, "Weekly forecast");
+        assert_eq!(slots[0].timing, "Follows chap's setups");
+        assert_eq!(upcoming_slots(schedules, &deployments, 2).len(), 2);
     }
 }

@@ -76,7 +76,7 @@ fn ErrorNotice(message: String) -> impl IntoView {
 }
 
 /// The first 8 hex digits of a run's id: enough to tell runs apart on a page.
-fn short_id(id: Uuid) -> String {
+pub fn short_id(id: Uuid) -> String {
     id.simple().to_string()[..8].to_owned()
 }
 
