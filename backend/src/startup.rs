@@ -132,6 +132,7 @@ impl Application {
                 crate::notify::Notifier::new(db.clone(), blocks.clone(), config.notify.clone())
                     .run(),
             ),
+            tokio::spawn(crate::notify::deadlines::run(db.clone())),
             tokio::spawn(store::retention::run_retention(
                 db.clone(),
                 config.retention_days,

@@ -132,6 +132,18 @@ pub struct ScheduleView {
     pub last_fire_at: Option<DateTime<Utc>>,
     /// Slots skipped so far (missed-slot policy, paused deployment).
     pub skipped_count: u64,
+    /// A slot without a COMPLETED run this many minutes after it is late (`schedule.late`).
+    #[serde(default)]
+    pub ready_by_minutes: Option<f64>,
+    /// Paused after this many failed runs in a row (`schedule.paused`).
+    #[serde(default)]
+    pub pause_after_failures: Option<u32>,
+    /// Failed runs in a row so far.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// Why the schedule was paused automatically (cleared when it is activated again).
+    #[serde(default)]
+    pub paused_reason: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last edited.
@@ -178,6 +190,40 @@ pub struct ScheduleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_missed: Option<u32>,
+    /// A slot without a COMPLETED run this many minutes after it is late and notifies
+    /// `schedule.late` once (fractions allowed, rounded to whole seconds; at most a week); 0 removes the
+    /// deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10080))]
+    pub ready_by_minutes: Option<f64>,
+    /// Pause the schedule after this many failed runs in a row (1–100) and notify
+    /// `schedule.paused`; 0 turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
+    pub pause_after_failures: Option<u32>,
+}
+
+/// A slot of a schedule (of one setup, for a `chap` schedule) without a COMPLETED run by its
+/// deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LateSlotView {
+    /// The schedule.
+    pub schedule_id: Uuid,
+    /// Its deployment.
+    pub deployment_id: Option<Uuid>,
+    /// The deployment's name.
+    pub deployment_name: Option<String>,
+    /// The setup (`chap` schedules).
+    pub setup_id: Option<i64>,
+    /// The setup's name.
+    pub setup_name: Option<String>,
+    /// The slot.
+    pub slot: DateTime<Utc>,
+    /// When its run had to be COMPLETED.
+    pub deadline: DateTime<Utc>,
+    /// When it was found late.
+    pub detected_at: DateTime<Utc>,
 }
 
 /// Body of `POST /api/v1/schedules/preview`: an unsaved expression.

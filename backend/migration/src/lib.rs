@@ -10,6 +10,7 @@ mod m20261202_000002_retry_index;
 mod m20261202_000003_flow_states;
 mod m20261202_000004_chap_schedules;
 mod m20261202_000005_notifications;
+mod m20261202_000006_deadlines;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_flow_states::Migration),
             Box::new(m20261202_000004_chap_schedules::Migration),
             Box::new(m20261202_000005_notifications::Migration),
+            Box::new(m20261202_000006_deadlines::Migration),
         ]
     }
 }

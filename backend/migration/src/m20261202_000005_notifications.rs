@@ -32,6 +32,7 @@ enum NotificationDeliveries {
     ScheduleId,
     Slot,
     DedupeKey,
+    Detail,
     Status,
     Attempts,
     NextAttemptAt,
@@ -122,6 +123,7 @@ impl MigrationTrait for Migration {
                         .not_null()
                         .unique_key(),
                 )
+                .col(ColumnDef::new(NotificationDeliveries::Detail).json().null())
                 .col(
                     ColumnDef::new(NotificationDeliveries::Status)
                         .string_len(16)

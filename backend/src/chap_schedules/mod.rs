@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 pub use edit::update_setup;
 pub use fire::slot_key;
-pub use store::{decorate, setups_view};
+pub use store::{decorate, scheduled_setups, setups_view};
 pub use sync::{chap_schedule, replan, sync_now};
 
 use serde_json::Value;

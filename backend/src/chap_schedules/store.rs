@@ -205,6 +205,19 @@ pub async fn rows(
         .await
 }
 
+/// The setups of a schedule that fire: (setup id, name, effective cron).
+pub async fn scheduled_setups(
+    db: &DatabaseConnection,
+    schedule_id: Uuid,
+) -> Result<Vec<(i64, String, String)>, DbErr> {
+    Ok(rows(db, schedule_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == SetupScheduleStatus::Scheduled)
+        .filter_map(|r| r.effective_cron.map(|cron| (r.setup_id, r.name, cron)))
+        .collect())
+}
+
 /// One setup of a schedule.
 pub async fn row(
     db: &DatabaseConnection,

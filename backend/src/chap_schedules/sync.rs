@@ -162,6 +162,11 @@ mod tests {
             next_fire_at: None,
             last_fire_at: None,
             skipped_count: 0,
+            ready_by_seconds: None,
+            pause_after_failures: None,
+            consecutive_failures: 0,
+            paused_reason: None,
+            late_checked_until: None,
             created_at: t,
             updated_at: t,
         }

@@ -3,15 +3,15 @@
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use chap_scheduler_api::{
-    DeliveryView, ErrorBody, NotificationEvent, NotificationRuleRequest, NotificationRuleView,
-    NotificationTestResult, RunState,
+    DeliveryView, ErrorBody, LateSlotView, NotificationEvent, NotificationRuleRequest,
+    NotificationRuleView, NotificationTestResult, RunState,
 };
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::extract::{Admin, Operator};
-use super::input::JsonBody;
+use super::input::{JsonBody, QueryParams};
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit;
@@ -29,7 +29,44 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(delete_rule)
         .service(test_rule)
         .service(rule_deliveries)
-        .service(run_deliveries);
+        .service(run_deliveries)
+        .service(late_slots);
+}
+
+/// How far back.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LateQuery {
+    /// Days, 1–30 (default 7).
+    #[param(minimum = 1, maximum = 30)]
+    days: Option<u32>,
+}
+
+/// Slots that had no COMPLETED run by their schedule's deadline (`ready_by_minutes`), the latest
+/// first (at most 200): for the dashboard.
+#[utoipa::path(
+    tag = "schedules",
+    params(LateQuery),
+    responses(
+        (status = 200, body = Vec<LateSlotView>),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/late-slots")]
+async fn late_slots(
+    _principal: Principal,
+    state: web::Data<AppState>,
+    query: QueryParams<LateQuery>,
+) -> AppResult<web::Json<Vec<LateSlotView>>> {
+    let days = query.days.unwrap_or(7);
+    if !(1..=30).contains(&days) {
+        return Err(AppError::field("days", "must be between 1 and 30"));
+    }
+    let since = now() - chrono::Duration::days(i64::from(days));
+    Ok(web::Json(
+        crate::notify::deadlines::late_since(state.engine.db(), since).await?,
+    ))
 }
 
 async fn rule_view(
@@ -232,17 +269,9 @@ async fn test_rule(
     let run = sample_run();
     let report = "# Sample run report\n\nThis is what a run report looks like in a notification."
         .to_string();
-    let result = state
-        .notifier()
-        .send_run_event(
-            &rule,
-            NotificationEvent::RunFailed,
-            now(),
-            &run,
-            Some(report),
-            Uuid::now_v7(),
-        )
-        .await;
+    let notifier = state.notifier();
+    let message = notifier.run_message(NotificationEvent::RunFailed, now(), &run, Some(report));
+    let result = notifier.dispatch(&rule, &message, Uuid::now_v7()).await;
     let (ok, detail) = match result {
         Ok(answer) => (true, answer),
         Err(e) => (false, e.message),

@@ -15,7 +15,7 @@ use super::rules;
 use crate::db::entities::{notification_delivery, notification_rule};
 
 /// What an event is about.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Subject {
     /// The run (run events).
     pub run_id: Option<Uuid>,
@@ -25,15 +25,33 @@ pub struct Subject {
     pub schedule_id: Option<Uuid>,
     /// The slot (`schedule.late`).
     pub slot: Option<DateTime<Utc>>,
+    /// What else tells two events of one schedule apart: the setup of a late slot, the time of a
+    /// pause.
+    pub part: Option<String>,
 }
 
 impl Subject {
+    /// About a run.
+    pub fn run(run: &crate::db::entities::flow_run::Model) -> Subject {
+        Subject {
+            run_id: Some(run.id),
+            deployment_id: run.deployment_id,
+            schedule_id: run.schedule_id,
+            slot: None,
+            part: None,
+        }
+    }
+
     fn key(&self) -> String {
-        match (self.run_id, self.schedule_id, self.slot) {
+        let base = match (self.run_id, self.schedule_id, self.slot) {
             (Some(run), _, _) => format!("run:{run}"),
             (None, Some(s), Some(slot)) => format!("schedule:{s}:{}", slot.to_rfc3339()),
             (None, Some(s), None) => format!("schedule:{s}"),
             (None, None, _) => "none".into(),
+        };
+        match &self.part {
+            Some(part) => format!("{base}:{part}"),
+            None => base,
         }
     }
 }
@@ -43,7 +61,8 @@ impl Subject {
 pub async fn enqueue(
     txn: &impl ConnectionTrait,
     event: NotificationEvent,
-    subject: Subject,
+    subject: &Subject,
+    detail: Option<serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let mut written = 0;
@@ -59,6 +78,7 @@ pub async fn enqueue(
             schedule_id: Set(subject.schedule_id),
             slot: Set(subject.slot),
             dedupe_key: Set(format!("{}:{}:{}", rule.id, event.as_str(), subject.key())),
+            detail: Set(detail.clone()),
             status: Set(DeliveryStatus::Pending),
             attempts: Set(0),
             next_attempt_at: Set(Some(at)),

@@ -3,11 +3,12 @@
 
 use chap_scheduler_api::NotificationEvent;
 use sea_orm::{ConnectionTrait, DbErr};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::deliveries::{self, Subject};
 use crate::db::users::now;
+use crate::orchestrator::schedules;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store;
 
@@ -55,20 +56,34 @@ pub async fn run_ended(
     let Some(event) = run_event(to, run.attempt, run.max_attempts, run.summary.as_ref()) else {
         return Ok(());
     };
-    let subject = Subject {
-        run_id: Some(run.id),
-        deployment_id: run.deployment_id,
-        schedule_id: run.schedule_id,
-        slot: None,
-    };
-    deliveries::enqueue(txn, event, subject, now()).await?;
+    let at = now();
+    deliveries::enqueue(txn, event, &Subject::run(&run), None, at).await?;
+    let failed = event == NotificationEvent::RunFailed;
+    if let Some(paused) = schedules::record_outcome(txn, &run, failed).await? {
+        let subject = Subject {
+            run_id: None,
+            deployment_id: Some(paused.deployment_id),
+            schedule_id: Some(paused.schedule_id),
+            slot: None,
+            part: Some(format!("paused:{}", at.to_rfc3339())),
+        };
+        let detail =
+            json!({ "reason": paused.reason, "failures": paused.failures, "run_id": run.id });
+        deliveries::enqueue(
+            txn,
+            NotificationEvent::SchedulePaused,
+            &subject,
+            Some(detail),
+            at,
+        )
+        .await?;
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn final_states_are_events_and_a_crash_only_after_the_last_attempt() {

@@ -8,6 +8,7 @@
 //!   is due again if its sender dies);
 //! - [`rules`] owns the rules; [`payload`] says what is sent.
 
+pub mod deadlines;
 pub mod deliveries;
 pub mod events;
 pub mod payload;

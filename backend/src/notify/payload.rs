@@ -111,3 +111,103 @@ impl RunEvent<'_> {
         text
     }
 }
+
+/// The event about a schedule (`schedule.late`, `schedule.paused`).
+pub struct ScheduleEvent<'a> {
+    pub event: NotificationEvent,
+    pub occurred_at: DateTime<Utc>,
+    pub schedule_id: uuid::Uuid,
+    pub deployment: &'a str,
+    pub deployment_id: uuid::Uuid,
+    /// The slot (`schedule.late`).
+    pub slot: Option<DateTime<Utc>>,
+    /// The event's own details, as stored with the delivery.
+    pub detail: &'a Value,
+    pub public_url: Option<&'a str>,
+}
+
+impl ScheduleEvent<'_> {
+    fn setup_name(&self) -> Option<&str> {
+        self.detail.get("setup_name").and_then(Value::as_str)
+    }
+
+    /// The JSON payload.
+    pub fn json(&self) -> Value {
+        let mut schedule = json!({
+            "id": self.schedule_id,
+            "deployment": self.deployment,
+        });
+        if let Some(slot) = self.slot {
+            schedule["slot"] = json!(slot);
+        }
+        for key in [
+            "setup_id",
+            "setup_name",
+            "deadline",
+            "ready_by_minutes",
+            "reason",
+            "failures",
+        ] {
+            if let Some(v) = self.detail.get(key) {
+                schedule[key] = v.clone();
+            }
+        }
+        let run =
+            self.detail
+                .get("run_id")
+                .and_then(Value::as_str)
+                .map(|id| match self.public_url {
+                    Some(base) => json!({ "id": id, "url": format!("{base}/runs/{id}") }),
+                    None => json!({ "id": id }),
+                });
+        json!({
+            "event": self.event,
+            "occurred_at": self.occurred_at,
+            "schedule": schedule,
+            "run": run,
+        })
+    }
+
+    /// The e-mail subject after its prefix.
+    pub fn headline(&self) -> String {
+        match self.event {
+            NotificationEvent::SchedulePaused => format!("{}: schedule paused", self.deployment),
+            _ => {
+                let slot = self.slot.map(|s| s.to_rfc3339()).unwrap_or_default();
+                match self.setup_name() {
+                    Some(setup) => format!("{}: LATE ({setup}, slot {slot})", self.deployment),
+                    None => format!("{}: LATE (slot {slot})", self.deployment),
+                }
+            }
+        }
+    }
+
+    /// A short text for chat and the e-mail body.
+    pub fn text(&self) -> String {
+        let what = match self.event {
+            NotificationEvent::SchedulePaused => self
+                .detail
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("paused")
+                .to_string(),
+            _ => {
+                let minutes = self
+                    .detail
+                    .get("ready_by_minutes")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                format!("no COMPLETED run {minutes} min after the slot")
+            }
+        };
+        let link = self
+            .public_url
+            .map(|base| format!("\n{base}/deployments/{}", self.deployment_id))
+            .unwrap_or_default();
+        format!(
+            "chap-scheduler {}: {} — {what}{link}",
+            self.event.as_str(),
+            self.headline()
+        )
+    }
+}

@@ -12,11 +12,11 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::deliveries::{self, Outcome};
-use super::payload::RunEvent;
+use super::payload::{RunEvent, ScheduleEvent};
 use super::{rules, smtp, webhook, Notifier};
 use crate::db::entities::{flow_run, notification_delivery, notification_rule};
 use crate::db::users::now;
-use crate::orchestrator::store;
+use crate::orchestrator::{deployments, schedules, store};
 
 /// Deliveries sent at once.
 const PARALLEL: usize = 8;
@@ -125,21 +125,54 @@ impl Notifier {
         let rule = rules::get(&self.db, d.rule_id)
             .await
             .map_err(|e| SendError::permanent(e.to_string()))?;
-        let run = match d.run_id {
-            Some(id) => store::get(&self.db, id)
-                .await
-                .map_err(|e| SendError::retry(format!("reading the run failed: {e}")))?
-                .ok_or_else(|| SendError::permanent(format!("the run {id} no longer exists")))?,
-            None => {
-                return Err(SendError::permanent(format!(
-                    "{} events are not sent yet",
-                    d.event.as_str()
-                )))
+        let message = match d.run_id {
+            Some(id) => {
+                let run = store::get(&self.db, id)
+                    .await
+                    .map_err(|e| SendError::retry(format!("reading the run failed: {e}")))?
+                    .ok_or_else(|| {
+                        SendError::permanent(format!("the run {id} no longer exists"))
+                    })?;
+                let report = self.report(run.id).await;
+                self.run_message(d.event, d.occurred_at, &run, report)
             }
+            None => self.schedule_message(d).await?,
         };
-        let report = self.report(run.id).await;
-        self.send_run_event(&rule, d.event, d.occurred_at, &run, report, d.id)
+        self.dispatch(&rule, &message, d.id).await
+    }
+
+    async fn schedule_message(
+        &self,
+        d: &notification_delivery::Model,
+    ) -> Result<Message, SendError> {
+        let id = d
+            .schedule_id
+            .ok_or_else(|| SendError::permanent("the event names no run and no schedule"))?;
+        let s = schedules::get(&self.db, id)
             .await
+            .map_err(|_| SendError::permanent(format!("the schedule {id} no longer exists")))?;
+        let deployment = deployments::get(&self.db, s.deployment_id)
+            .await
+            .map(|dep| dep.name)
+            .unwrap_or_else(|_| "(deleted deployment)".into());
+        let detail = d.detail.clone().unwrap_or(serde_json::Value::Null);
+        let event = ScheduleEvent {
+            event: d.event,
+            occurred_at: d.occurred_at,
+            schedule_id: s.id,
+            deployment: &deployment,
+            deployment_id: s.deployment_id,
+            slot: d.slot,
+            detail: &detail,
+            public_url: self.settings.public_url.as_deref(),
+        };
+        Ok(Message {
+            event: d.event,
+            json: event.json(),
+            text: event.text(),
+            headline: event.headline(),
+            report: None,
+        })
     }
 
     /// The run's markdown report, for e-mails.
@@ -152,14 +185,35 @@ impl Notifier {
             .map(|a| a.content)
     }
 
-    /// Sends one run event through the rule's channel (also the rule's "Send test").
-    pub async fn send_run_event(
+    /// What is said about a run.
+    pub fn run_message(
         &self,
-        rule: &notification_rule::Model,
         event: NotificationEvent,
         occurred_at: DateTime<Utc>,
         run: &flow_run::Model,
         report: Option<String>,
+    ) -> Message {
+        let event = RunEvent {
+            event,
+            occurred_at,
+            run,
+            schedule: run.schedule_id.map(|s| s.to_string()),
+            public_url: self.settings.public_url.as_deref(),
+        };
+        Message {
+            event: event.event,
+            json: event.json(),
+            text: event.text(),
+            headline: event.headline(),
+            report,
+        }
+    }
+
+    /// Sends a message through the rule's channel (also the rule's "Send test").
+    pub async fn dispatch(
+        &self,
+        rule: &notification_rule::Model,
+        message: &Message,
         delivery: Uuid,
     ) -> Result<String, SendError> {
         let channel = match self.blocks.open(rule.channel_id).await {
@@ -172,13 +226,6 @@ impl Notifier {
             }
             Err(e) => return Err(SendError::retry(format!("reading the channel failed: {e}"))),
         };
-        let event = RunEvent {
-            event,
-            occurred_at,
-            run,
-            schedule: run.schedule_id.map(|s| s.to_string()),
-            public_url: self.settings.public_url.as_deref(),
-        };
         let field = |name: &str| {
             channel
                 .data
@@ -190,16 +237,15 @@ impl Notifier {
             "webhook" => {
                 let url =
                     field("url").ok_or_else(|| SendError::permanent("the webhook has no URL"))?;
-                let json = event.json();
                 webhook::post(
                     &self.client,
                     webhook::Post {
                         url,
                         format: field("format").unwrap_or("json"),
                         signing_secret: field("signing_secret"),
-                        event: &json,
-                        event_name: event.event.as_str(),
-                        text: &event.text(),
+                        event: &message.json,
+                        event_name: message.event.as_str(),
+                        text: &message.text,
                         delivery,
                     },
                 )
@@ -208,15 +254,15 @@ impl Notifier {
             }
             "smtp" => {
                 let recipients = rules::recipients_of(rule);
-                let subject = format!("[chap-scheduler] {}", event.headline());
-                let report = report.unwrap_or_default();
+                let subject = format!("[chap-scheduler] {}", message.headline);
+                let report = message.report.clone().unwrap_or_default();
                 let mail = smtp::Mail {
                     to: &recipients,
                     subject: &subject,
-                    text: format!("{}\n\n{report}", event.text()),
+                    text: format!("{}\n\n{report}", message.text),
                     html: format!(
                         "<p>{}</p>\n{}",
-                        html_escape(&event.text()).replace('\n', "<br>"),
+                        html_escape(&message.text).replace('\n', "<br>"),
                         chap_scheduler_api::markdown::render(&report)
                     ),
                 };
@@ -227,6 +273,19 @@ impl Notifier {
             ))),
         }
     }
+}
+
+/// What a delivery says, in every form a channel needs.
+pub struct Message {
+    pub event: NotificationEvent,
+    /// The JSON payload (webhooks in `json` format).
+    pub json: serde_json::Value,
+    /// A short text (Slack, Teams, the e-mail's first lines).
+    pub text: String,
+    /// The e-mail subject after `[chap-scheduler] `.
+    pub headline: String,
+    /// The run report (markdown), for e-mails.
+    pub report: Option<String>,
 }
 
 /// Escapes text for HTML.

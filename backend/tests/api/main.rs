@@ -8,6 +8,7 @@ mod blocks;
 mod chap_jobs;
 mod chap_schedules;
 mod concurrency;
+mod deadlines;
 mod dhis2_date;
 mod dhis2_import;
 mod dhis2_pat;

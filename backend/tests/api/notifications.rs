@@ -17,7 +17,7 @@ use crate::helpers::{body, settings, spawn_app_with, TestApp};
 const SIGNING: &str = "whsec-0123456789abcdef";
 const HOOK_TOKEN: &str = "T0-B1-s3cr3t-hook-token";
 
-async fn app() -> (TestApp, String) {
+pub(crate) async fn app() -> (TestApp, String) {
     let mut vars = settings();
     vars.insert(
         "CHAP_SCHEDULER_PUBLIC_URL".into(),
@@ -33,7 +33,13 @@ async fn app() -> (TestApp, String) {
 }
 
 /// A webhook channel to `url` and a rule sending `events` through it; returns the rule.
-async fn rule(app: &TestApp, token: &str, url: &str, events: Value, extra: Value) -> Value {
+pub(crate) async fn rule(
+    app: &TestApp,
+    token: &str,
+    url: &str,
+    events: Value,
+    extra: Value,
+) -> Value {
     let hook = app
         .post(
             "/api/v1/blocks",

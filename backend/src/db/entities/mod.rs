@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod flow_run;
 pub mod flow_run_state;
 pub mod flow_state;
+pub mod late_slot;
 pub mod log;
 pub mod notification_delivery;
 pub mod notification_rule;

@@ -17,6 +17,8 @@ pub struct Model {
     pub slot: Option<DateTimeUtc>,
     /// `<rule>:<event>:<run or schedule:slot>`, unique: an event is delivered once per rule.
     pub dedupe_key: String,
+    /// What else the event says (`schedule.late`: the setup and deadline; `schedule.paused`: why).
+    pub detail: Option<Json>,
     pub status: DeliveryStatus,
     pub attempts: i32,
     /// When the sender may take it (pending), pushed forward while an attempt is in flight.

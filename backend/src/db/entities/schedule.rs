@@ -23,6 +23,16 @@ pub struct Model {
     pub next_fire_at: Option<DateTimeUtc>,
     pub last_fire_at: Option<DateTimeUtc>,
     pub skipped_count: i64,
+    /// A slot without a COMPLETED run this long after it is late.
+    pub ready_by_seconds: Option<i32>,
+    /// Pause after this many failed runs in a row.
+    pub pause_after_failures: Option<i32>,
+    /// Failed runs in a row so far (reset by a COMPLETED run and by re-activating).
+    pub consecutive_failures: i32,
+    /// Why the schedule was paused automatically.
+    pub paused_reason: Option<String>,
+    /// Slots up to this time were checked for lateness.
+    pub late_checked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

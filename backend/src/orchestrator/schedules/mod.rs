@@ -5,23 +5,25 @@
 
 use chap_scheduler_api::{ScheduleRequest, ScheduleSource, ScheduleView};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::deployments::field_errors;
-use super::engine::{merge_parameters, Engine, Trigger};
-use super::timing::{plan, Timing};
+use super::engine::{merge_parameters, Engine};
+use super::timing::Timing;
 use crate::db::entities::{deployment, schedule};
 use crate::db::users::now;
 use crate::error::{AppError, AppResult};
 
-/// Most slots examined for one schedule in one tick.
-const SLOT_SCAN_CAP: usize = 10_000;
+mod firing;
+mod health;
+
+pub use firing::{create_slot_runs, due_slots, plan_for, run_scheduler, tick};
+pub use health::{check_health_fields, record_outcome, Paused};
 
 /// Every database keeps microseconds: so does the grid of an interval schedule.
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -59,6 +61,10 @@ pub fn view(s: &schedule::Model) -> ScheduleView {
         next_fire_at: s.next_fire_at,
         last_fire_at: s.last_fire_at,
         skipped_count: s.skipped_count.max(0) as u64,
+        ready_by_minutes: s.ready_by_seconds.map(|secs| f64::from(secs) / 60.0),
+        pause_after_failures: s.pause_after_failures.map(|n| n.max(0) as u32),
+        consecutive_failures: s.consecutive_failures.max(0) as u32,
+        paused_reason: s.paused_reason.clone(),
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
@@ -165,6 +171,7 @@ pub async fn create(
         return Err(AppError::field("max_missed", "must be between 1 and 1000"));
     }
     let active = req.active.unwrap_or(true);
+    let (ready_by, pause_after) = check_health_fields(&req)?;
     Ok(schedule::ActiveModel {
         id: Set(Uuid::new_v4()),
         deployment_id: Set(dep.id),
@@ -181,6 +188,11 @@ pub async fn create(
         next_fire_at: Set(timing.filter(|_| active).and_then(|t| t.next_after(now))),
         last_fire_at: Set(None),
         skipped_count: Set(0),
+        ready_by_seconds: Set(ready_by.flatten()),
+        pause_after_failures: Set(pause_after.flatten()),
+        consecutive_failures: Set(0),
+        paused_reason: Set(None),
+        late_checked_until: Set(Some(now)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -262,6 +274,7 @@ pub async fn update(engine: &Engine, id: Uuid, req: ScheduleRequest) -> AppResul
     }
     let active = req.active.unwrap_or(current.active);
     let mut s = current.clone().into_active_model();
+    health::apply(&mut s, &current, &req)?;
     s.cron = Set(cron.map(|c| c.trim().to_string()));
     s.interval_seconds = Set(interval.map(|i| i as i64));
     s.anchor_at = Set(anchor);
@@ -292,6 +305,7 @@ async fn update_chap(
 ) -> AppResult<schedule::Model> {
     no_own_timing(req.cron.as_deref(), req.interval_seconds)?;
     let mut s = current.clone().into_active_model();
+    health::apply(&mut s, &current, &req)?;
     if let Some(tz) = &req.timezone {
         super::timing::parse_timezone(tz).map_err(|m| AppError::field("timezone", m))?;
         s.timezone = Set(tz.trim().to_string());
@@ -322,6 +336,35 @@ async fn update_chap(
     Ok(s.update(engine.db()).await?)
 }
 
+/// The active schedules with a deadline (`ready_by`).
+pub async fn with_deadline(db: &DatabaseConnection) -> AppResult<Vec<schedule::Model>> {
+    Ok(schedule::Entity::find()
+        .filter(schedule::Column::Active.eq(true))
+        .filter(schedule::Column::ReadyBySeconds.is_not_null())
+        .all(db)
+        .await?)
+}
+
+/// Moves a schedule's deadline watermark from `from` to `to` (compare-and-set: of several
+/// instances, one checks those slots).
+pub async fn claim_late_check(
+    db: &DatabaseConnection,
+    s: &schedule::Model,
+    to: DateTime<Utc>,
+) -> AppResult<bool> {
+    let mut q = schedule::Entity::update_many()
+        .col_expr(
+            schedule::Column::LateCheckedUntil,
+            sea_orm::sea_query::Expr::value(to),
+        )
+        .filter(schedule::Column::Id.eq(s.id));
+    q = match s.late_checked_until {
+        Some(from) => q.filter(schedule::Column::LateCheckedUntil.eq(from)),
+        None => q.filter(schedule::Column::LateCheckedUntil.is_null()),
+    };
+    Ok(q.exec(db).await?.rows_affected == 1)
+}
+
 /// The active schedules that follow chap.
 pub async fn active_chap(db: &DatabaseConnection) -> AppResult<Vec<schedule::Model>> {
     Ok(schedule::Entity::find()
@@ -337,160 +380,4 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<schedule::Mo
     let current = get(db, id).await?;
     schedule::Entity::delete_by_id(id).exec(db).await?;
     Ok(current)
-}
-
-/// One scheduler pass: every active schedule whose next fire time has come gets its runs. Safe to
-/// run in several processes at once.
-pub async fn tick(engine: &Engine) -> anyhow::Result<usize> {
-    let db = engine.db();
-    let now = now();
-    let due = schedule::Entity::find()
-        .filter(schedule::Column::Active.eq(true))
-        .filter(schedule::Column::NextFireAt.lte(now))
-        .order_by_asc(schedule::Column::NextFireAt)
-        .limit(100)
-        .all(db)
-        .await?;
-    let mut created = 0;
-    for s in due {
-        match fire(engine, &s, now).await {
-            Ok(n) => created += n,
-            Err(e) => tracing::error!(schedule = %s.id, error = %e, "firing a schedule failed"),
-        }
-    }
-    Ok(created)
-}
-
-async fn fire(engine: &Engine, s: &schedule::Model, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let db = engine.db();
-    let Some(from) = s.next_fire_at else {
-        return Ok(0);
-    };
-    let timing = match timing_of(s) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(schedule = %s.id, error = %e, "deactivating a schedule that cannot be evaluated");
-            schedule::Entity::update_many()
-                .col_expr(schedule::Column::Active, Expr::value(false))
-                .filter(schedule::Column::Id.eq(s.id))
-                .exec(db)
-                .await?;
-            return Ok(0);
-        }
-    };
-    let (slots, uncounted) = due_slots(&timing, from, now);
-    let dep = deployment::Entity::find_by_id(s.deployment_id)
-        .one(db)
-        .await?;
-    let (to_run, skipped) = plan_for(dep.as_ref(), s, &slots, now);
-    let mut created = 0;
-    if let Some(dep) = &dep {
-        created = create_slot_runs(engine, dep, s, &s.parameters, &to_run, |slot| {
-            format!("schedule:{}:{}", s.id, slot.to_rfc3339())
-        })
-        .await
-        .0;
-    }
-    let last = slots.last().copied();
-    let next = timing.next_after(last.unwrap_or(now).max(now));
-    // Compare-and-set on the old next fire time: of two schedulers, one advances the schedule.
-    let mut update = schedule::Entity::update_many()
-        .col_expr(schedule::Column::NextFireAt, Expr::value(next))
-        .col_expr(
-            schedule::Column::SkippedCount,
-            sea_orm::sea_query::ExprTrait::add(
-                Expr::col(schedule::Column::SkippedCount),
-                (skipped + uncounted) as i64,
-            ),
-        );
-    if let Some(last) = last {
-        update = update.col_expr(schedule::Column::LastFireAt, Expr::value(last));
-    }
-    update
-        .filter(schedule::Column::Id.eq(s.id))
-        .filter(schedule::Column::NextFireAt.eq(from))
-        .exec(db)
-        .await?;
-    if skipped + uncounted > 0 {
-        tracing::info!(schedule = %s.id, skipped = skipped + uncounted, "missed slots skipped");
-    }
-    Ok(created)
-}
-
-/// The slots of `timing` from `from` up to `now`, and how many more were not even listed (a very long
-/// downtime keeps the most recent hour exactly; the rest only counts as skipped).
-pub fn due_slots(
-    timing: &Timing,
-    from: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> (Vec<DateTime<Utc>>, u64) {
-    let slots = timing.slots_between(from, now, SLOT_SCAN_CAP);
-    if slots.len() > SLOT_SCAN_CAP {
-        let recent = timing.slots_between(now - chrono::Duration::hours(1), now, SLOT_SCAN_CAP);
-        (recent, SLOT_SCAN_CAP as u64)
-    } else {
-        (slots, 0)
-    }
-}
-
-/// Which due slots get a run under the schedule's missed-run policy, and how many are skipped (all
-/// of them while the deployment is paused or gone).
-pub fn plan_for(
-    dep: Option<&deployment::Model>,
-    s: &schedule::Model,
-    slots: &[DateTime<Utc>],
-    now: DateTime<Utc>,
-) -> (Vec<DateTime<Utc>>, u64) {
-    match dep {
-        Some(d) if !d.paused => plan(slots, now, s.missed_policy, s.max_missed.max(1) as usize),
-        _ => (Vec::new(), slots.len() as u64),
-    }
-}
-
-/// Creates the runs of a schedule's slots (one per idempotency key, whoever asks first): how many
-/// were new, and the run of the last slot.
-pub async fn create_slot_runs(
-    engine: &Engine,
-    dep: &deployment::Model,
-    s: &schedule::Model,
-    parameters: &Value,
-    slots: &[DateTime<Utc>],
-    key: impl Fn(&DateTime<Utc>) -> String,
-) -> (usize, Option<Uuid>) {
-    let mut created = 0;
-    let mut last_run = None;
-    for slot in slots {
-        let result = engine
-            .trigger(
-                dep,
-                Some(parameters),
-                Trigger::Schedule {
-                    id: s.id,
-                    slot: *slot,
-                },
-                Some(key(slot)),
-                Some(*slot),
-            )
-            .await;
-        match result {
-            Ok((run, new)) => {
-                created += usize::from(new);
-                last_run = Some(run.id);
-            }
-            Err(e) => {
-                tracing::error!(schedule = %s.id, %slot, error = %e, "a scheduled run could not be created")
-            }
-        }
-    }
-    (created, last_run)
-}
-
-/// The scheduler loop: a tick about five times a second. Runs forever.
-pub async fn run_scheduler(engine: Engine) {
-    loop {
-        if let Err(e) = tick(&engine).await {
-            tracing::error!(error = %e, "scheduler tick failed");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
