@@ -33,4 +33,8 @@ pub struct ServiceInfo {
     pub queue: String,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+    /// `CHAP_SCHEDULER_PUBLIC_URL`: the address notifications link runs to (null: notifications carry
+    /// no link, and the UI warns admins).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }

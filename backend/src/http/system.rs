@@ -94,5 +94,6 @@ async fn info(_principal: Principal, state: web::Data<AppState>) -> web::Json<Se
         database: state.config.database_kind().into(),
         queue: state.engine.queue().kind().into(),
         started_at: state.started_at,
+        public_url: state.config.notify.public_url.clone(),
     })
 }
