@@ -59,6 +59,14 @@ pub fn check_schedule(
     }
     client::credentials_id(&dep.parameters, pinned)
         .map_err(|m| AppError::field("parameters.credentials", m))?;
+    for key in ["prediction_setup_id", "prediction_setup_ids"] {
+        if pinned.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(AppError::field(
+                &format!("parameters.{key}"),
+                "a schedule that follows chap runs each setup on its own: pin no setup ids",
+            ));
+        }
+    }
     cron::check_fallback(fallback_cron, timezone, settings.cron_seconds)
 }
 

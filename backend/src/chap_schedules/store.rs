@@ -304,7 +304,8 @@ fn sync_view(state: Option<chap_sync::Model>) -> ChapSync {
 }
 
 /// Fills the `chap` fields of schedule views: the synchronisation, every firing setup's next slot,
-/// and the soonest of them as the schedule's next fire time.
+/// the soonest of them as the schedule's next fire time, the latest slot fired and the slots
+/// skipped over all setups.
 pub async fn decorate(db: &DatabaseConnection, views: &mut [ScheduleView]) -> Result<(), DbErr> {
     for view in views
         .iter_mut()
@@ -312,8 +313,13 @@ pub async fn decorate(db: &DatabaseConnection, views: &mut [ScheduleView]) -> Re
     {
         let state = chap_sync::Entity::find_by_id(view.id).one(db).await?;
         view.chap_sync = Some(sync_view(state));
-        let mut slots: Vec<SetupSlot> = rows(db, view.id)
-            .await?
+        let setups = rows(db, view.id).await?;
+        view.last_fire_at = setups.iter().filter_map(|r| r.last_fire_at).max();
+        view.skipped_count = setups
+            .iter()
+            .map(|r| Ord::max(r.skipped_count, 0) as u64)
+            .sum();
+        let mut slots: Vec<SetupSlot> = setups
             .into_iter()
             .filter_map(|r| {
                 r.next_fire_at.map(|fire_at| SetupSlot {

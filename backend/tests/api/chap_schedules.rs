@@ -228,6 +228,18 @@ async fn each_enabled_setup_fires_at_its_own_cron_and_a_setup_disabled_in_chap_s
     let after = slots_by_setup(&w, &schedule).await;
     assert_eq!(before[&1], after[&1], "setup 1 fired after it was disabled");
     assert!(after[&3].len() > before[&3].len(), "setup 3 goes on");
+    // The schedule shows the latest slot any setup fired.
+    let shown = body(
+        w.app
+            .get(
+                &format!("/api/v1/schedules/{}", schedule["id"].as_str().unwrap()),
+                &w.token,
+            )
+            .await,
+    )
+    .await;
+    let last: DateTime<Utc> = serde_json::from_value(shown["last_fire_at"].clone()).unwrap();
+    assert!(after.values().flatten().all(|t| *t <= last), "{shown}");
     // The last run of each setup is shown with the setup.
     let view = setups(&w, &schedule).await;
     let last = &setup(&view, 3)["last_run"];
@@ -543,6 +555,10 @@ async fn a_chap_schedule_is_refused_what_it_cannot_follow() {
         (
             json!({ "source": "moon", "parameters": { "credentials": w.block } }),
             "source",
+        ),
+        (
+            json!({ "source": "chap", "parameters": { "credentials": w.block, "prediction_setup_ids": [1] } }),
+            "parameters.prediction_setup_ids",
         ),
         (
             json!({ "cron": "0 6 * * 1", "fallback_cron": "0 6 * * 1", "parameters": { "credentials": w.block } }),
