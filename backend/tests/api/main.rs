@@ -18,6 +18,7 @@ mod http;
 mod new_data;
 mod notifications;
 mod notify_email;
+mod notify_restart;
 mod openapi;
 mod prediction;
 mod processes;
