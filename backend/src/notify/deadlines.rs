@@ -155,6 +155,15 @@ async fn record(
     Ok(inserted == 1)
 }
 
+/// Deletes late slots found before `cutoff`.
+pub async fn purge(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    Ok(late_slot::Entity::delete_many()
+        .filter(late_slot::Column::DetectedAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Late slots found since `since`, the latest first (at most 200).
 pub async fn late_since(
     db: &DatabaseConnection,

@@ -191,6 +191,16 @@ pub async fn record(
     Ok(())
 }
 
+/// Deletes sent and failed deliveries created before `cutoff`.
+pub async fn purge(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    Ok(notification_delivery::Entity::delete_many()
+        .filter(notification_delivery::Column::CreatedAt.lt(cutoff))
+        .filter(notification_delivery::Column::Status.ne(DeliveryStatus::Pending))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// A run's deliveries, oldest first.
 pub async fn for_run(db: &DatabaseConnection, run_id: Uuid) -> Result<Vec<DeliveryView>, DbErr> {
     let rows = notification_delivery::Entity::find()

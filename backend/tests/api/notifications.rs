@@ -508,3 +508,56 @@ async fn rules_are_admin_managed_checked_and_keep_their_channel() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn retention_deletes_old_sent_deliveries_and_keeps_pending_ones() {
+    use chap_scheduler::db::entities::notification_delivery;
+    use chap_scheduler_api::DeliveryStatus;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let (app, token) = app().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    rule(
+        &app,
+        &token,
+        &receiver.uri(),
+        json!(["run.failed"]),
+        json!({}),
+    )
+    .await;
+    for _ in 0..2 {
+        let run = failed_run(&app, &token).await;
+        deliveries_until(&app, &token, &run, |l| {
+            l.first().is_some_and(|d| d["status"] == "sent")
+        })
+        .await;
+    }
+    // Both 100 days old; the second pending again (a receiver down for 100 days is retried no more,
+    // but a pending row is never purged under the sender).
+    let rows = notification_delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let old = chrono::Utc::now() - chrono::Duration::days(100);
+    for (i, row) in rows.into_iter().enumerate() {
+        let mut row = row.into_active_model();
+        row.created_at = Set(old);
+        if i == 1 {
+            row.status = Set(DeliveryStatus::Pending);
+            row.next_attempt_at = Set(Some(chrono::Utc::now() + chrono::Duration::hours(1)));
+        }
+        row.update(&app.db).await.unwrap();
+    }
+    assert_eq!(chap_scheduler::notify::purge(&app.db, 90).await.unwrap(), 1);
+    let left = notification_delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, DeliveryStatus::Pending);
+    assert_eq!(chap_scheduler::notify::purge(&app.db, 90).await.unwrap(), 0);
+}

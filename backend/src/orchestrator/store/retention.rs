@@ -1,5 +1,6 @@
 //! Retention: finished runs older than the configured age are deleted in batches, with their state
-//! history, steps, logs and artifacts (foreign keys cascade). Audit events are kept.
+//! history, steps, logs and artifacts (foreign keys cascade), and so are sent or failed notification
+//! deliveries and late slots of that age. Audit events are kept.
 
 use std::time::Duration;
 
@@ -61,6 +62,10 @@ pub async fn run_retention(db: DatabaseConnection, days: u32, first: Duration, e
     loop {
         if let Err(e) = purge(&db, days).await {
             tracing::error!(error = %e, "retention pass failed");
+        }
+        // Notifications older than the runs they were about go with the same age.
+        if let Err(e) = crate::notify::purge(&db, days).await {
+            tracing::error!(error = %e, "retention pass over notifications failed");
         }
         tokio::time::sleep(every).await;
     }
