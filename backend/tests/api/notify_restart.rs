@@ -28,6 +28,8 @@ impl Drop for Serve {
     }
 }
 
+// The child is owned by `Serve`, which kills and reaps it when dropped.
+#[allow(clippy::zombie_processes)]
 fn serve(data_dir: &std::path::Path) -> Serve {
     let mut child = Command::new(BIN)
         .arg("serve")
