@@ -73,6 +73,31 @@ pub async fn claim_sync(
     Ok(inserted == 1)
 }
 
+/// Sets the next periodic synchronisation of a schedule to `interval` from now (before an on-demand
+/// one).
+pub async fn postpone_sync(
+    db: &DatabaseConnection,
+    schedule_id: Uuid,
+    now: DateTime<Utc>,
+    interval: Duration,
+) -> Result<(), DbErr> {
+    chap_sync::Entity::insert(chap_sync::ActiveModel {
+        schedule_id: Set(schedule_id),
+        synced_at: Set(None),
+        attempted_at: Set(None),
+        error: Set(None),
+        due_at: Set(later(now, interval)),
+    })
+    .on_conflict(
+        OnConflict::column(chap_sync::Column::ScheduleId)
+            .update_column(chap_sync::Column::DueAt)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 /// Records the outcome of a synchronisation attempt (`error` none: success) and when the next is due.
 async fn record_attempt(
     db: &impl ConnectionTrait,

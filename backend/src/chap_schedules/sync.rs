@@ -1,6 +1,9 @@
 //! Reading chap's prediction setups into a `chap` schedule: every `CHAP_SCHEDULER_CHAP_SYNC_SECONDS`,
 //! on demand, and after an edit. A failure keeps the last known setups and is recorded with its time.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use chap_scheduler_api::{ChapSetupsView, SetupScheduleStatus};
 use uuid::Uuid;
 
@@ -73,8 +76,22 @@ fn plan_listing(s: &schedule::Model, seconds: bool, listing: Vec<SetupListing>) 
         .collect()
 }
 
+/// The lock serialising one schedule's synchronisations in this process.
+fn sync_lock(id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    // Forget the locks nobody holds or waits for, so the map stays as small as the schedules.
+    locks.retain(|_, l| Arc::strong_count(l) > 1);
+    locks.entry(id).or_default().clone()
+}
+
 /// Reads chap and replaces the schedule's setups, or records why it could not.
 pub async fn sync_schedule(app: &ChapSchedules, s: &schedule::Model) -> Result<(), String> {
+    // One synchronisation of a schedule at a time in this process: the last to finish is the last
+    // to have read chap.
+    let lock = sync_lock(s.id);
+    let _held = lock.lock().await;
     let db = app.engine.db();
     let interval = app.settings.sync_interval;
     let result = match super::client::open(app, s).await {
@@ -120,6 +137,8 @@ pub async fn chap_schedule(app: &ChapSchedules, id: Uuid) -> AppResult<schedule:
 /// the error (the last known setups stay).
 pub async fn sync_now(app: &ChapSchedules, id: Uuid) -> AppResult<ChapSetupsView> {
     let s = chap_schedule(app, id).await?;
+    // Moves the next periodic synchronisation forward, so that the loop does not read chap again now.
+    store::postpone_sync(app.engine.db(), s.id, now(), app.settings.sync_interval).await?;
     let _ = sync_schedule(app, &s).await;
     Ok(store::setups_view(app.engine.db(), &s).await?)
 }

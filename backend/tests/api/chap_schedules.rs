@@ -288,14 +288,20 @@ async fn a_failed_sync_keeps_the_last_setups_and_shows_the_error_with_its_time()
         json!({ "fallback_cron": "30 2 * * *", "timezone": "Africa/Nairobi" }),
     )
     .await;
-    let first = setups(&w, &schedule).await;
+    let id = schedule["id"].as_str().unwrap();
+    // A synchronisation on demand: the next periodic one is 5 minutes away.
+    let resp = w
+        .app
+        .post(&format!("/api/v1/schedules/{id}/sync"), &w.token, json!({}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let first = body(resp).await;
     assert_eq!(first["setups"].as_array().unwrap().len(), 3, "{first}");
     // Setup 1 and 3 have no cron in chap: they follow the fallback, read in Nairobi (UTC+3).
     assert_eq!(setup(&first, 1)["effective_cron"], "30 2 * * *");
     let next: DateTime<Utc> =
         serde_json::from_value(setup(&first, 1)["next_fire_times"][0].clone()).unwrap();
     assert_eq!(next.format("%H:%M").to_string(), "23:30");
-    let id = schedule["id"].as_str().unwrap();
 
     w.sim.set_chap_down(Some(503));
     let resp = w
