@@ -39,6 +39,17 @@ fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(by).unwrap_or(chrono::Duration::seconds(300))
 }
 
+/// A synchronisation row that only says when the next is due.
+fn due_row(schedule_id: Uuid, due_at: DateTime<Utc>) -> chap_sync::ActiveModel {
+    chap_sync::ActiveModel {
+        schedule_id: Set(schedule_id),
+        synced_at: Set(None),
+        attempted_at: Set(None),
+        error: Set(None),
+        due_at: Set(due_at),
+    }
+}
+
 /// Claims the schedule's synchronisation when it is due: of several scheduler instances, one
 /// moves the due time forward and syncs.
 pub async fn claim_sync(
@@ -56,20 +67,14 @@ pub async fn claim_sync(
     if moved.rows_affected == 1 {
         return Ok(true);
     }
-    let inserted = chap_sync::Entity::insert(chap_sync::ActiveModel {
-        schedule_id: Set(schedule_id),
-        synced_at: Set(None),
-        attempted_at: Set(None),
-        error: Set(None),
-        due_at: Set(later(now, interval)),
-    })
-    .on_conflict(
-        OnConflict::column(chap_sync::Column::ScheduleId)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    let inserted = chap_sync::Entity::insert(due_row(schedule_id, later(now, interval)))
+        .on_conflict(
+            OnConflict::column(chap_sync::Column::ScheduleId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(inserted == 1)
 }
 
@@ -81,20 +86,14 @@ pub async fn postpone_sync(
     now: DateTime<Utc>,
     interval: Duration,
 ) -> Result<(), DbErr> {
-    chap_sync::Entity::insert(chap_sync::ActiveModel {
-        schedule_id: Set(schedule_id),
-        synced_at: Set(None),
-        attempted_at: Set(None),
-        error: Set(None),
-        due_at: Set(later(now, interval)),
-    })
-    .on_conflict(
-        OnConflict::column(chap_sync::Column::ScheduleId)
-            .update_column(chap_sync::Column::DueAt)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    chap_sync::Entity::insert(due_row(schedule_id, later(now, interval)))
+        .on_conflict(
+            OnConflict::column(chap_sync::Column::ScheduleId)
+                .update_column(chap_sync::Column::DueAt)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

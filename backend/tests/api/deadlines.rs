@@ -7,20 +7,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::helpers::{body, TestApp};
-use crate::notifications::{app, rule};
-
-async fn receiver() -> MockServer {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    receiver
-}
+use crate::notifications::{app, ok_receiver, rule};
 
 async fn posted(receiver: &MockServer, event: &str) -> Vec<Value> {
     receiver
@@ -64,7 +54,7 @@ async fn patch_schedule(app: &TestApp, token: &str, s: &Value, change: Value) ->
 #[tokio::test]
 async fn two_failed_runs_in_a_row_pause_the_schedule_and_notify_once() {
     let (app, token) = app().await;
-    let hook = receiver().await;
+    let hook = ok_receiver().await;
     let dep = app.deployment("test-flaky", &token).await;
     let s = schedule(
         &app,
@@ -129,7 +119,7 @@ async fn two_failed_runs_in_a_row_pause_the_schedule_and_notify_once() {
 #[tokio::test]
 async fn a_slot_without_a_run_is_late_once_and_a_slot_completed_in_time_is_not() {
     let (app, token) = app().await;
-    let hook = receiver().await;
+    let hook = ok_receiver().await;
     // Completed in time: a run every 2 s of a flow that takes milliseconds, due within 9 s.
     let steps = app.deployment("test-steps", &token).await;
     let fine = schedule(

@@ -67,6 +67,24 @@ async fn failed_run(app: &TestApp, token: &str) -> Value {
         .await
 }
 
+/// A receiver answering every post with 200.
+pub(crate) async fn ok_receiver() -> MockServer {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    receiver
+}
+
+/// Waits until the run's first delivery is sent; returns the run's deliveries.
+async fn sent(app: &TestApp, token: &str, run: &Value) -> Vec<Value> {
+    deliveries_until(app, token, run, |l| {
+        l.first().is_some_and(|d| d["status"] == "sent")
+    })
+    .await
+}
+
 /// Waits until the run's deliveries satisfy `done`; returns them.
 async fn deliveries_until(
     app: &TestApp,
@@ -122,10 +140,7 @@ async fn a_failed_run_is_posted_once_signed_and_without_a_secret() {
     assert_eq!(rule["channel_type"], "webhook");
 
     let run = failed_run(&app, &token).await;
-    let list = deliveries_until(&app, &token, &run, |l| {
-        l.first().is_some_and(|d| d["status"] == "sent")
-    })
-    .await;
+    let list = sent(&app, &token, &run).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["event"], "run.failed");
     assert_eq!(list[0]["attempts"], 1);
@@ -218,10 +233,7 @@ async fn a_receiver_failing_three_times_gets_the_event_once_in_the_end() {
     )
     .await;
     let run = failed_run(&app, &token).await;
-    let list = deliveries_until(&app, &token, &run, |l| {
-        l.first().is_some_and(|d| d["status"] == "sent")
-    })
-    .await;
+    let list = sent(&app, &token, &run).await;
     assert_eq!(list[0]["attempts"], 4);
     assert_eq!(list[0]["last_error"], "the webhook answered HTTP 500: busy");
     let received = receiver.received_requests().await.unwrap();
@@ -515,11 +527,7 @@ async fn retention_deletes_old_sent_deliveries_and_keeps_pending_ones() {
     use chap_scheduler_api::DeliveryStatus;
     use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
     let (app, token) = app().await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = ok_receiver().await;
     rule(
         &app,
         &token,
@@ -530,10 +538,7 @@ async fn retention_deletes_old_sent_deliveries_and_keeps_pending_ones() {
     .await;
     for _ in 0..2 {
         let run = failed_run(&app, &token).await;
-        deliveries_until(&app, &token, &run, |l| {
-            l.first().is_some_and(|d| d["status"] == "sent")
-        })
-        .await;
+        sent(&app, &token, &run).await;
     }
     // Both 100 days old; the second pending again (a receiver down for 100 days is retried no more,
     // but a pending row is never purged under the sender).
