@@ -5,6 +5,7 @@ mod auth;
 mod blocks;
 mod chap_setups;
 mod common;
+mod forecasts;
 #[cfg(feature = "markdown")]
 pub mod markdown;
 mod notifications;
@@ -17,6 +18,7 @@ pub use auth::*;
 pub use blocks::*;
 pub use chap_setups::*;
 pub use common::*;
+pub use forecasts::*;
 pub use notifications::*;
 pub use runs::*;
 pub use schedules::*;

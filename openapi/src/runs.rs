@@ -483,6 +483,10 @@ pub enum ArtifactKind {
     /// A table.
     #[cfg_attr(feature = "db", sea_orm(string_value = "table"))]
     Table,
+    /// A setup's forecast as JSON ([`crate::ForecastArtifact`]): read through
+    /// `GET /api/v1/runs/{id}/forecasts`, not shown as text.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "forecast"))]
+    Forecast,
 }
 
 /// One log line.

@@ -9,6 +9,7 @@ mod deployments;
 pub mod error;
 pub mod extract;
 mod flows;
+mod forecasts;
 pub mod input;
 mod notifications;
 mod runs;
@@ -217,6 +218,7 @@ where
                 .configure(schedules::routes)
                 .configure(chap_setups::routes)
                 .configure(notifications::routes)
+                .configure(forecasts::routes)
                 .configure(blocks::routes)
                 .default_service(web::to(error::api_not_found)),
         )

@@ -51,7 +51,10 @@ fn prediction_id(report: &str) -> i64 {
 }
 
 /// chap's prediction entries (org unit, period, quantile) → value, read from the simulator.
-async fn entries(w: &World, prediction: i64) -> BTreeMap<(String, String, String), Option<f64>> {
+pub(crate) async fn entries(
+    w: &World,
+    prediction: i64,
+) -> BTreeMap<(String, String, String), Option<f64>> {
     let url = format!(
         "{}/api/routes/chap/run/v1/analytics/prediction-entry/{prediction}?quantiles=0.1&quantiles=0.25&quantiles=0.5&quantiles=0.75&quantiles=0.9",
         w.sim.base_url()
@@ -202,6 +205,33 @@ async fn the_outbreak_indicator_compares_the_quantile_with_chaps_threshold_cell_
         .sim
         .thresholds_for(dataset, &FORECAST, &["OU1", "OU2"])
         .unwrap();
+    // The run's forecast shows the same thresholds (none where chap had none).
+    let forecasts = crate::helpers::body(
+        w.app
+            .get(
+                &format!("/api/v1/runs/{}/forecasts", run["id"].as_str().unwrap()),
+                &w.token,
+            )
+            .await,
+    )
+    .await;
+    let shown = &forecasts[0]["forecast"];
+    for t in &thresholds {
+        let p = shown["forecast_periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|p| p == t.period.as_str())
+            .unwrap();
+        assert_eq!(
+            shown["thresholds"][&t.location][p].as_f64(),
+            t.value,
+            "{} {}",
+            t.location,
+            t.period
+        );
+    }
+    assert!(shown["thresholds"]["OU1"][0].is_null() || shown["forecast_periods"][0] != "202606");
     let alerts = stored(&w, "ALERT");
     let (mut raised, mut lowered) = (0, 0);
     for t in &thresholds {

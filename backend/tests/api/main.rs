@@ -13,6 +13,7 @@ mod dhis2_date;
 mod dhis2_import;
 mod dhis2_pat;
 mod engine;
+mod forecasts;
 mod helpers;
 mod http;
 mod new_data;

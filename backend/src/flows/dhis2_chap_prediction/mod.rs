@@ -10,6 +10,7 @@ pub mod client;
 pub mod dhis2;
 pub mod end_period;
 pub mod flow;
+pub mod forecast;
 pub mod import;
 pub mod model;
 pub mod params;

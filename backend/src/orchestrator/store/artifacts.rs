@@ -43,13 +43,15 @@ pub async fn put_artifact(
     Ok(true)
 }
 
-/// A run's artifacts, oldest first.
+/// A run's artifacts shown as text (reports, tables), oldest first; forecasts are read with
+/// [`forecast_contents`].
 pub async fn list_artifacts(
     db: &DatabaseConnection,
     run_id: Uuid,
 ) -> Result<Vec<ArtifactView>, DbErr> {
     Ok(artifact::Entity::find()
         .filter(artifact::Column::FlowRunId.eq(run_id))
+        .filter(artifact::Column::Kind.ne(ArtifactKind::Forecast))
         .order_by_asc(artifact::Column::CreatedAt)
         .all(db)
         .await?
@@ -61,5 +63,21 @@ pub async fn list_artifacts(
             content: a.content,
             created_at: a.created_at,
         })
+        .collect())
+}
+
+/// The contents of a run's forecast artifacts, in the order they were stored.
+pub async fn forecast_contents(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+) -> Result<Vec<String>, DbErr> {
+    Ok(artifact::Entity::find()
+        .filter(artifact::Column::FlowRunId.eq(run_id))
+        .filter(artifact::Column::Kind.eq(ArtifactKind::Forecast))
+        .order_by_asc(artifact::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.content)
         .collect())
 }

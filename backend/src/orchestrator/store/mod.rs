@@ -15,7 +15,7 @@ pub mod retention;
 pub mod runs;
 mod steps;
 
-pub use artifacts::{list_artifacts, put_artifact};
+pub use artifacts::{forecast_contents, list_artifacts, put_artifact};
 pub use checkpoints::{checkpoint, put_checkpoint};
 pub use create::{by_idempotency_key, create_run, NewRun};
 pub use flow_states::{flow_state, put_flow_state, FlowState};

@@ -38,6 +38,9 @@ pub struct ImportReport {
     pub not_sent: usize,
     /// Why the import failed, when it did.
     pub error: Option<String>,
+    /// chap's seasonal thresholds, when the outbreak indicator fetched them (the forecast artifact
+    /// shows them).
+    pub thresholds: Option<super::values::Thresholds>,
 }
 
 impl ImportReport {
@@ -57,6 +60,7 @@ impl ImportReport {
             conflicts_in_dry_run: false,
             not_sent: 0,
             error: None,
+            thresholds: None,
         }
     }
 

@@ -94,6 +94,7 @@ impl Importer<'_> {
         } else {
             None
         };
+        report.thresholds = thresholds.clone();
         let elements = self.elements(&targets.targets, report).await?;
         let pairs: Vec<(&Target, &DataElement)> = targets.targets.iter().zip(&elements).collect();
         let plan = plan_values(

@@ -20,6 +20,7 @@ use super::chap::{JobError, RunClients};
 use super::client::ApiError;
 use super::end_period::{input_window, resolve_end, EndResolution, EndSpec, ResolvedEnd};
 use super::flow::PredictionSettings;
+use super::forecast;
 use super::import::report::ImportReport;
 use super::import::step::{ImportSettings, Importer};
 use super::import::targets::{parse_targets, Targets};
@@ -32,6 +33,8 @@ use super::periods::{forecast_horizon, probe_window, PeriodId, PeriodType};
 use super::report::{EntryStatus, JobOrigin, ReportEntry, Step};
 use super::request::{build_request, into_observations, prediction_name};
 use crate::orchestrator::RunContext;
+
+mod memory;
 
 /// Why a step failed: the step, the `"<kind>: <message>"` text and chap's rejection if any.
 #[derive(Debug, Clone)]
@@ -172,72 +175,6 @@ impl SetupRunner<'_> {
         entry
     }
 
-    /// What a setup's last successful prediction is kept under: the DHIS2 instance and the setup.
-    fn success_key(&self, setup: &PredictionSetup) -> String {
-        format!("last-success:{}:{}", setup.id, self.instance)
-    }
-
-    /// Keeps the last input period of a successful prediction for `only_new_data`; a failure to
-    /// store it costs only that (the next run predicts again).
-    async fn remember_success(&self, setup: &PredictionSetup, entry: &ReportEntry) {
-        let Some(period) = &entry.last_input_period else {
-            return;
-        };
-        let value = serde_json::json!({ "end_period": period });
-        if let Err(e) = self
-            .ctx
-            .set_flow_state(&self.success_key(setup), value)
-            .await
-        {
-            self.ctx.warn(format!(
-                "could not record the last input period of '{}' for only_new_data: {e:#}",
-                setup.name
-            ));
-        }
-    }
-
-    /// `Some(reason)` when the setup's last successful prediction already used `end` or later.
-    async fn no_new_data(
-        &self,
-        setup: &PredictionSetup,
-        end: &PeriodId,
-    ) -> Result<Option<String>, StepFailure> {
-        let state = self
-            .ctx
-            .flow_state(&self.success_key(setup))
-            .await
-            .map_err(|e| {
-                StepFailure::new(
-                    Step::ResolveEndPeriod,
-                    "RuntimeError",
-                    format!("reading the setup's last successful prediction failed: {e:#}"),
-                )
-            })?;
-        let Some(state) = state else {
-            return Ok(None);
-        };
-        let Some(previous) = state.value["end_period"]
-            .as_str()
-            .and_then(|p| PeriodId::parse(p).ok())
-        else {
-            return Ok(None);
-        };
-        if previous.end() < end.end() {
-            return Ok(None);
-        }
-        let run = match state.run_id {
-            Some(id) => format!(
-                " (previous successful run: [{}](/runs/{id}))",
-                &id.to_string()[..8]
-            ),
-            None => String::new(),
-        };
-        Ok(Some(format!(
-            "no new data since {}{run}",
-            previous.canonical()
-        )))
-    }
-
     fn record_failure(&self, label: &str, entry: &mut ReportEntry, failure: StepFailure) {
         self.ctx.warn(format!(
             "[skip] {label}: failed at {} -- {failure}",
@@ -367,8 +304,9 @@ impl SetupRunner<'_> {
             setup.name
         ));
 
-        // e: the request body (the rows are dropped as soon as the observations exist).
-        let body = self
+        // e: the request body (the rows are dropped as soon as the observations exist); the forecast
+        // artifact keeps the target's recent observations and the org unit names from it.
+        let (body, observed) = self
             .step(Step::BuildPredictionRequest, label, async {
                 let built = into_observations(table, &setup.covariate_sources);
                 ctx.info(built.summary());
@@ -378,13 +316,16 @@ impl SetupRunner<'_> {
                     &start_raw,
                     &end.period,
                 );
-                build_request(
+                let body = build_request(
                     name,
                     geojson,
                     built.observations,
                     forecast_horizon(raw_type),
                 )
-                .map_err(|e| StepFailure::new(Step::BuildPredictionRequest, "ValueError", e))
+                .map_err(|e| StepFailure::new(Step::BuildPredictionRequest, "ValueError", e))?;
+                let target = &setup.configured_model.model_template.target;
+                let observed = forecast::observed(&body, target, &periods);
+                Ok((body, observed))
             })
             .await?;
 
@@ -478,20 +419,25 @@ impl SetupRunner<'_> {
         ));
 
         // i: the forecast into DHIS2.
-        if targets.is_empty() {
-            return Ok(None);
+        if !targets.is_empty() {
+            let mut report = ImportReport::new(self.import.mode);
+            let imported = self
+                .step(Step::ImportToDhis2, label, async {
+                    importer
+                        .run(&setup.name, &targets, prediction_id, &entries, &mut report)
+                        .await
+                        .map_err(|text| StepFailure::text(Step::ImportToDhis2, text))
+                })
+                .await;
+            entry.import = Some(report);
+            imported?;
         }
-        let mut report = ImportReport::new(self.import.mode);
-        let imported = self
-            .step(Step::ImportToDhis2, label, async {
-                importer
-                    .run(&setup.name, &targets, prediction_id, &entries, &mut report)
-                    .await
-                    .map_err(|text| StepFailure::text(Step::ImportToDhis2, text))
-            })
+
+        // j: the forecast artifact (the run page's charts).
+        let thresholds = entry.import.as_ref().and_then(|r| r.thresholds.as_ref());
+        self.store_forecast(setup, observed, &entries, thresholds, prediction_id)
             .await;
-        entry.import = Some(report);
-        imported.map(|()| None)
+        Ok(None)
     }
 
     /// The chap job of a setup (issue: exactly one chap job per setup and run). A job this run recorded
