@@ -161,3 +161,116 @@ pub fn build(
 pub fn to_json(artifact: &ForecastArtifact) -> String {
     serde_json::to_string(artifact).unwrap_or_else(|_| Value::Null.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::dhis2_chap_prediction::model::parse_setup_listing;
+    use serde_json::json;
+
+    fn setup(org_units: &[String]) -> PredictionSetup {
+        let listing = parse_setup_listing(json!([{
+            "id": 7, "name": "national", "backtestId": 1, "startPeriod": "202001", "periodType": "month",
+            "orgUnits": org_units,
+            "configuredModel": { "id": 1, "name": "m",
+                "modelTemplate": { "name": "t", "displayName": "T", "target": "disease_cases",
+                    "supportedPeriodType": "month" } },
+            "covariateSources": [{ "covariate": "disease_cases", "dataElementId": "CASES" }]
+        }]))
+        .unwrap();
+        listing.into_iter().next().unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_national_scale_forecast_stays_under_two_megabytes() {
+        let ous: Vec<String> = (0..1000).map(|i| format!("OrgUnit{i:05}")).collect();
+        let periods: Vec<PeriodId> = (1..=12)
+            .flat_map(|m| [format!("2024{m:02}"), format!("2025{m:02}")])
+            .map(|p| PeriodId::parse(&p).unwrap())
+            .collect();
+        let mut periods = periods;
+        periods.sort_by_key(PeriodId::canonical);
+        let mut names = HashMap::new();
+        let mut values = BTreeMap::new();
+        for (i, ou) in ous.iter().enumerate() {
+            names.insert(ou.clone(), format!("District number {i} of the country"));
+            values.insert(
+                ou.clone(),
+                (0..24).map(|p| Some(1000.0 + f64::from(p) * 3.7)).collect(),
+            );
+        }
+        let observed = Observed {
+            names,
+            periods: periods.iter().map(PeriodId::canonical).collect(),
+            values,
+        };
+        let mut entries = Vec::new();
+        let mut thresholds = Thresholds::new();
+        for ou in &ous {
+            for period in ["202601", "202602", "202603"] {
+                for q in [0.1, 0.25, 0.5, 0.75, 0.9] {
+                    entries.push(PredictionEntry {
+                        org_unit: ou.clone(),
+                        period: period.into(),
+                        quantile: q,
+                        value: Some(1_234.567_891 * q),
+                    });
+                }
+                thresholds.insert((dhis2_period(period), ou.clone()), Some(2000.5));
+            }
+        }
+        let artifact = build(
+            &setup(&ous),
+            observed,
+            &entries,
+            Some(&thresholds),
+            (3, None),
+        );
+        let json = to_json(&artifact);
+        assert!(json.len() < 2 * 1024 * 1024, "{} bytes", json.len());
+        assert_eq!(artifact.forecast_periods, ["202601", "202602", "202603"]);
+        assert_eq!(artifact.forecast.len(), 1000);
+        assert_eq!(
+            artifact.forecast["OrgUnit00000"][0][2],
+            Some(1_234.567_891 * 0.5)
+        );
+        assert_eq!(artifact.observed_periods.len(), 24);
+        assert_eq!(
+            artifact.thresholds.unwrap()["OrgUnit00999"],
+            vec![Some(2000.5); 3]
+        );
+        assert_eq!(
+            artifact.org_units[1].name,
+            "District number 1 of the country"
+        );
+    }
+
+    #[test]
+    fn quantiles_equal_within_rounding_are_one_and_unknown_org_units_keep_their_id() {
+        let entries = vec![
+            PredictionEntry {
+                org_unit: "X".into(),
+                period: "202605".into(),
+                quantile: 0.1,
+                value: Some(1.0),
+            },
+            PredictionEntry {
+                org_unit: "X".into(),
+                period: "202605".into(),
+                quantile: 1.0 - 0.9,
+                value: Some(1.0),
+            },
+            PredictionEntry {
+                org_unit: "X".into(),
+                period: "202605".into(),
+                quantile: 0.9,
+                value: None,
+            },
+        ];
+        let artifact = build(&setup(&[]), Observed::default(), &entries, None, (1, None));
+        assert_eq!(artifact.quantiles.len(), 2);
+        assert_eq!(artifact.org_units[0].name, "X");
+        assert_eq!(artifact.forecast["X"][0], vec![Some(1.0), None]);
+        assert!(artifact.thresholds.is_none());
+    }
+}
