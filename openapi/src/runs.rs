@@ -527,6 +527,10 @@ pub struct ArtifactView {
     pub kind: ArtifactKind,
     /// The content.
     pub content: String,
+    /// A markdown artifact rendered to HTML on the server, raw HTML escaped and script-capable link
+    /// targets dropped: safe to insert as it is.
+    #[serde(default)]
+    pub html: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }

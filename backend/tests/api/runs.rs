@@ -58,6 +58,10 @@ async fn a_triggered_run_completes_with_its_steps_logs_and_report_stored() {
     .await;
     assert_eq!(artifacts[0]["key"], "run-report");
     assert_eq!(artifacts[0]["content"], "# Report\n\n3 greetings sent.\n");
+    assert_eq!(
+        artifacts[0]["html"], "<h1>Report</h1>\n<p>3 greetings sent.</p>\n",
+        "rendered on the server"
+    );
 
     let list = body(app.get("/api/v1/runs?state=COMPLETED", &token).await).await;
     assert_eq!(list["items"][0]["id"], run["id"]);

@@ -60,6 +60,8 @@ pub async fn list_artifacts(
             id: a.id,
             key: a.key,
             kind: a.kind,
+            html: (a.kind == ArtifactKind::Markdown)
+                .then(|| chap_scheduler_api::markdown::render(&a.content)),
             content: a.content,
             created_at: a.created_at,
         })
