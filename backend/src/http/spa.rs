@@ -1,6 +1,7 @@
 //! The single-page app: static files from the built `frontend/dist`, and `index.html` for client routes.
-//! The build leaves a gzipped copy beside the large assets (`app_bg.wasm.gz`, …); a client that
-//! accepts gzip gets that copy, so the embedded mode sends the web UI compressed without nginx.
+//! The build leaves Brotli and gzip copies beside the large assets (`app_bg.wasm.br`, `.gz`, …); a
+//! client gets the Brotli copy when it accepts `br`, else the gzip copy when it accepts gzip, so the
+//! embedded mode sends the web UI compressed without nginx.
 
 use std::path::PathBuf;
 
@@ -17,16 +18,21 @@ const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"
 (or start the service with <code>scripts/run</code>, which builds it), then reload. The API and its documentation \
 are available at <a href=\"/docs/\">/docs/</a>.</p></body></html>";
 
-/// Whether `Accept-Encoding` lists gzip (without `q=0`).
-fn accepts_gzip(req: &HttpRequest) -> bool {
+/// Whether `Accept-Encoding` lists `coding` (without `q=0`).
+fn accepts(req: &HttpRequest, coding: &str) -> bool {
     req.headers()
         .get_all(header::ACCEPT_ENCODING)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"))
-                && !parts.any(|p| p.replace(' ', "") == "q=0")
+        .any(|listed| {
+            let mut parts = listed.split(';').map(str::trim);
+            parts.next().is_some_and(|c| c.eq_ignore_ascii_case(coding))
+                && !parts.any(|p| {
+                    let p = p.replace(' ', "");
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                })
         })
 }
 
@@ -37,25 +43,39 @@ async fn open(path: PathBuf) -> std::io::Result<NamedFile> {
         .map_err(std::io::Error::other)?
 }
 
-/// `/{name}.wasm|.js|.css` at the top of `dir`: the gzipped copy when there is one and the client
-/// takes it, else the file itself; `Vary: Accept-Encoding` either way.
+/// `/{name}.wasm|.js|.css` at the top of `dir`: the Brotli or gzip copy when there is one and the
+/// client takes it (Brotli first), else the file itself; `Vary: Accept-Encoding` either way.
 pub fn precompressed(dir: PathBuf) -> impl HttpServiceFactory {
     web::resource(r"/{name:[A-Za-z0-9_-]+\.(?:wasm|js|css)}").route(web::get().to(
         move |req: HttpRequest, name: web::Path<String>| {
             let dir = dir.clone();
             async move {
                 let plain = dir.join(name.as_str());
-                let gzipped = dir.join(format!("{name}.gz"));
-                let mut response = match open(gzipped).await {
-                    // A copy left beside a file that is gone is not served.
-                    Ok(_) if !plain.is_file() => HttpResponse::NotFound().finish(),
-                    Ok(file) if accepts_gzip(&req) => {
-                        let ext = plain.extension().and_then(|e| e.to_str()).unwrap_or("");
-                        file.set_content_type(actix_files::file_extension_to_mime(ext))
-                            .set_content_encoding(ContentEncoding::Gzip)
-                            .respond_to(&req)
+                let ext = plain.extension().and_then(|e| e.to_str()).unwrap_or("");
+                let mime = actix_files::file_extension_to_mime(ext);
+                let mut response = None;
+                // A copy left beside a file that is gone is not served.
+                if plain.is_file() {
+                    for (suffix, coding, encoding) in [
+                        ("br", "br", ContentEncoding::Brotli),
+                        ("gz", "gzip", ContentEncoding::Gzip),
+                    ] {
+                        if !accepts(&req, coding) {
+                            continue;
+                        }
+                        if let Ok(file) = open(dir.join(format!("{name}.{suffix}"))).await {
+                            response = Some(
+                                file.set_content_type(mime.clone())
+                                    .set_content_encoding(encoding)
+                                    .respond_to(&req),
+                            );
+                            break;
+                        }
                     }
-                    _ => match open(plain.clone()).await {
+                }
+                let mut response = match response {
+                    Some(r) => r,
+                    None => match open(plain.clone()).await {
                         Ok(file) => file.respond_to(&req),
                         Err(_) => HttpResponse::NotFound().finish(),
                     },

@@ -112,12 +112,13 @@ async fn bad_bodies_get_the_common_error_shape() {
 }
 
 #[tokio::test]
-async fn the_ui_assets_go_out_gzipped_to_clients_that_take_gzip() {
+async fn the_ui_assets_go_out_in_brotli_or_gzip_to_clients_that_take_it() {
     let app = spawn_app().await;
     let dir = std::path::PathBuf::from(&app.vars["CHAP_SCHEDULER_STATIC_DIR"]);
     std::fs::write(dir.join("app_bg.wasm"), b"\0asm plain").unwrap();
     // The server does not look inside: the copy's bytes show which file was sent.
     std::fs::write(dir.join("app_bg.wasm.gz"), b"gzipped copy").unwrap();
+    std::fs::write(dir.join("app_bg.wasm.br"), b"brotli copy").unwrap();
     let get = |encoding: &'static str| {
         let request = browser().get(app.url("/app_bg.wasm"));
         async move {
@@ -139,12 +140,20 @@ async fn the_ui_assets_go_out_gzipped_to_clients_that_take_gzip() {
             (encoded, r.bytes().await.unwrap().to_vec())
         }
     };
-    assert_eq!(
-        get("gzip, deflate, br").await,
-        (Some("gzip".into()), b"gzipped copy".to_vec())
-    );
-    assert_eq!(get("").await, (None, b"\0asm plain".to_vec()));
-    assert_eq!(get("gzip;q=0, br").await, (None, b"\0asm plain".to_vec()));
+    let br = (Some("br".to_string()), b"brotli copy".to_vec());
+    let gz = (Some("gzip".to_string()), b"gzipped copy".to_vec());
+    let plain = (None, b"\0asm plain".to_vec());
+    assert_eq!(get("gzip, deflate, br").await, br);
+    assert_eq!(get("br;q=0.5").await, br);
+    assert_eq!(get("gzip;q=0, br").await, br);
+    assert_eq!(get("gzip").await, gz);
+    assert_eq!(get("br;q=0, gzip;q=0.8").await, gz);
+    assert_eq!(get("BR ; q=0 , GZIP").await, gz);
+    assert_eq!(get("").await, plain);
+    assert_eq!(get("gzip;q=0, deflate").await, plain);
+    // Without a Brotli copy, gzip.
+    std::fs::remove_file(dir.join("app_bg.wasm.br")).unwrap();
+    assert_eq!(get("gzip, br").await, gz);
     // Without a copy the file itself is sent; a copy without its file is not served.
     let js = browser()
         .get(app.url("/boot.js"))
