@@ -163,7 +163,7 @@ fn refine_smtp(data: &mut Map<String, Value>, errors: &mut FieldErrors) {
         }
     }
     if let Some(Value::String(pem)) = data.get("ca_certificate") {
-        if lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes()).is_err() {
+        if !is_pem_certificate(pem) {
             errors.insert(
                 "ca_certificate".into(),
                 "is not a PEM certificate (-----BEGIN CERTIFICATE----- …)".into(),
@@ -191,6 +191,31 @@ fn refine_smtp(data: &mut Map<String, Value>, errors: &mut FieldErrors) {
             "give both a username and a password, or neither".into(),
         );
     }
+}
+
+/// Whether `pem` holds at least one PEM certificate block with valid base64 inside.
+fn is_pem_certificate(pem: &str) -> bool {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut rest = pem;
+    let mut found = false;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let Some(end) = after.find(END) else {
+            return false;
+        };
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        match base64::engine::general_purpose::STANDARD.decode(body) {
+            Ok(der) if !der.is_empty() => found = true,
+            _ => return false,
+        }
+        rest = &after[end + END.len()..];
+    }
+    found
 }
 
 #[cfg(test)]
@@ -255,5 +280,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains_key("security"), "{err:?}");
+        for bad in [
+            "not a certificate\nat all",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nAAAA",
+        ] {
+            let data = json!({ "host": "h", "from": "f@example.org", "ca_certificate": bad });
+            let err = check(&SMTP, data).unwrap_err();
+            assert!(err.contains_key("ca_certificate"), "{bad}: {err:?}");
+        }
+        let good = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n";
+        let data = json!({ "host": "h", "from": "f@example.org", "ca_certificate": good });
+        assert!(check(&SMTP, data).is_ok());
     }
 }
