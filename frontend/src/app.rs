@@ -8,6 +8,7 @@ use crate::components::credentials::CredentialsPage;
 use crate::components::dashboard::DashboardPage;
 use crate::components::deployments::{DeploymentDetailPage, DeploymentsPage};
 use crate::components::login::LoginPage;
+use crate::components::notifications::NotificationsPage;
 use crate::components::pages::{AccountPage, ApiTokensPage, AuditLogPage, NotFoundPage, UsersPage};
 use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
@@ -29,6 +30,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("runs") view=RunsPage />
                     <Route path=path!("runs/:id") view=RunDetailPage />
                     <Route path=path!("credentials") view=CredentialsPage />
+                    <Route path=path!("notifications") view=NotificationsPage />
                     <Route path=path!("admin/users") view=UsersPage />
                     <Route path=path!("admin/tokens") view=ApiTokensPage />
                     <Route path=path!("admin/audit") view=AuditLogPage />

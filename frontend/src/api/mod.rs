@@ -18,8 +18,14 @@ use chap_scheduler_api::{
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+mod notifications;
 mod transport;
 
+pub use notifications::{
+    create_notification_rule, delete_notification_rule, late_slots, list_notification_rules,
+    replace_notification_rule, rule_deliveries, run_deliveries, service_info,
+    test_notification_rule,
+};
 pub use transport::set_session_listener;
 use transport::{
     accept_tokens, access_token, authed, authed_empty, encode, notify, refresh, rfc3339, send,
@@ -125,6 +131,10 @@ mod path {
     pub const LOGOUT: &str = "/auth/logout";
     pub const ME: &str = "/auth/me";
     pub const PASSWORD: &str = "/auth/password";
+    /// What this instance is (`ServiceInfo`); outside `/api/v1`, like `/health`.
+    pub const INFO: &str = "/info";
+    /// Paths served at the root, not under the API prefix.
+    pub const OUTSIDE_API: [&str; 1] = [INFO];
 }
 
 /// Signs in with a username and password; on success the session listener hears `SignedIn`.

@@ -180,6 +180,15 @@ fn js_error(_: JsValue) -> ApiError {
     ApiError::Network
 }
 
+/// The URL of `path`: under the API prefix, except the service's own endpoints (`/info`).
+fn url_of(path: &str) -> String {
+    if super::path::OUTSIDE_API.contains(&path) {
+        path.to_owned()
+    } else {
+        format!("{API_PREFIX}{path}")
+    }
+}
+
 pub(super) async fn send(
     method: &str,
     path: &str,
@@ -206,7 +215,7 @@ pub(super) async fn send(
     }
     init.set_headers(&headers);
 
-    let url = format!("{API_PREFIX}{path}");
+    let url = url_of(path);
     let request = Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
     let window = web_sys::window().ok_or(ApiError::Network)?;
     let response: Response = JsFuture::from(window.fetch_with_request(&request))

@@ -131,6 +131,7 @@ fn LogoutButton() -> impl IntoView {
 fn MainNav() -> impl IntoView {
     let user = use_current_user();
     let is_admin = move || user.with(|u| u.as_ref().is_some_and(|u| u.role >= Role::Admin));
+    let can_operate = use_can_operate();
     view! {
         <nav class="main-nav" aria-label="Main">
             <ul>
@@ -148,6 +149,11 @@ fn MainNav() -> impl IntoView {
                 <li>
                     <A href="/credentials">"Credentials"</A>
                 </li>
+                <Show when=move || can_operate.get()>
+                    <li>
+                        <A href="/notifications">"Notifications"</A>
+                    </li>
+                </Show>
                 <Show when=is_admin>
                     <li>
                         <A href="/admin/users">"Users"</A>

@@ -1,6 +1,8 @@
-//! `/credentials`: credentials blocks — list, create and edit from the block type's schema (`form`),
-//! and "Test connection": whether DHIS2 and chap answer, and whose account the credentials are.
+//! `/credentials`: credentials blocks — DHIS2 credentials and the notification channels (webhooks,
+//! SMTP servers) — list, create and edit from the block type's schema (`form`, `fields`), and for
+//! DHIS2 credentials "Test connection": whether DHIS2 and chap answer, and whose account they are.
 
+mod fields;
 mod form;
 
 use chap_scheduler_api::{
@@ -20,6 +22,9 @@ use form::{option_label, schema_fields, BlockForm};
 
 /// The block types, loaded once per page.
 type BlockTypes = LocalResource<Result<Vec<BlockTypeView>, ApiError>>;
+
+/// The one block type "Test connection" applies to (the server's test reaches DHIS2 and chap).
+const TESTABLE_TYPE: &str = "dhis2-credentials";
 
 /// What the form is doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +56,9 @@ pub fn CredentialsPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Credentials"</h1>
-            <p>"Credentials blocks hold what a run needs to reach DHIS2. Passwords and tokens are stored encrypted and never shown."</p>
+            <p>
+                "Credentials blocks hold what a run needs to reach DHIS2, and the channels notifications are sent through: webhooks and mail (SMTP) servers. Passwords, tokens and webhook URLs are stored encrypted and never shown."
+            </p>
             <Show when=move || is_admin.get() && editing.with(|e| *e == Editing::None)>
                 <div class="actions">
                     <button
@@ -183,10 +190,21 @@ fn BlockCard(
     };
     let for_edit = block.clone();
     let delete_name = StoredValue::new(block.name.clone());
+    let testable = block.block_type == TESTABLE_TYPE;
+    let type_name = {
+        let slug = block.block_type.clone();
+        move || {
+            types
+                .get()
+                .and_then(Result::ok)
+                .and_then(|t| t.into_iter().find(|t| t.slug == slug))
+                .map_or_else(|| slug.clone(), |t| t.name)
+        }
+    };
     view! {
-        <li class="card" data-block-id=id.to_string()>
+        <li class="card" data-block-id=id.to_string() data-block-type=block.block_type.clone()>
             <h2>{block.name.clone()}</h2>
-            <p class="muted small">{block.block_type.clone()}</p>
+            <p class="muted small">{type_name}</p>
             <dl class="facts">{facts}</dl>
             <div class="actions">
                 <Show when=move || is_admin.get()>
@@ -202,7 +220,7 @@ fn BlockCard(
                         <span class="visually-hidden">{format!(" {}", block.name)}</span>
                     </button>
                 </Show>
-                <Show when=move || can_test.get()>
+                <Show when=move || testable && can_test.get()>
                     <button type="button" class="button secondary" on:click=test disabled=testing>
                         {move || if testing.get() { "Testing…" } else { "Test connection" }}
                     </button>
@@ -310,6 +328,8 @@ fn block_facts(block_type: Option<&BlockTypeView>, data: &Value) -> Vec<(String,
                 }
                 match f.spec.kind {
                     FieldKind::Choice(_) => option_label(&f.spec.name, &value),
+                    // A PEM certificate is too long for a card.
+                    _ if f.multiline => format!("given ({} lines)", value.trim().lines().count()),
                     _ => value,
                 }
             };
@@ -375,6 +395,84 @@ pub(crate) mod tests {
             }),
             secret_fields: vec!["password".into(), "token".into()],
         }
+    }
+
+    fn secret(title: &str) -> Value {
+        json!({ "type": "string", "title": title, "format": "password", "writeOnly": true,
+                "description": "Write-only: it is never shown again; leave it empty to keep the stored one." })
+    }
+
+    /// The `webhook` channel type as the server describes it.
+    pub(crate) fn webhook_type() -> BlockTypeView {
+        BlockTypeView {
+            slug: "webhook".into(),
+            name: "Webhook".into(),
+            description: String::new(),
+            schema: json!({
+                "type": "object",
+                "required": ["url"],
+                "properties": {
+                    "url": secret("URL"),
+                    "format": { "type": "string", "title": "Format", "enum": ["json", "slack", "teams"], "default": "json" },
+                    "signing_secret": secret("Signing secret")
+                }
+            }),
+            secret_fields: vec!["url".into(), "signing_secret".into()],
+        }
+    }
+
+    /// The `smtp` channel type as the server describes it.
+    pub(crate) fn smtp_type() -> BlockTypeView {
+        BlockTypeView {
+            slug: "smtp".into(),
+            name: "SMTP server".into(),
+            description: String::new(),
+            schema: json!({
+                "type": "object",
+                "required": ["host", "from"],
+                "properties": {
+                    "host": { "type": "string", "title": "Host", "maxLength": 255 },
+                    "port": { "type": "integer", "title": "Port", "minimum": 1, "maximum": 65535, "default": 587 },
+                    "security": { "type": "string", "title": "Security", "enum": ["starttls", "tls", "none"], "default": "starttls" },
+                    "username": { "type": "string", "title": "Username", "maxLength": 255 },
+                    "password": secret("Password"),
+                    "from": { "type": "string", "title": "From", "minLength": 3, "maxLength": 320 },
+                    "ca_certificate": { "type": "string", "title": "CA certificate (PEM)", "maxLength": 20000 }
+                }
+            }),
+            secret_fields: vec!["password".into()],
+        }
+    }
+
+    #[test]
+    fn channel_cards_show_secrets_as_set_and_a_certificate_by_its_length() {
+        assert_eq!(
+            block_facts(
+                Some(&webhook_type()),
+                &json!({ "format": "slack", "url_set": true, "signing_secret_set": false })
+            ),
+            [
+                pair("URL", "set (hidden)"),
+                pair("Format", "Slack text"),
+                pair("Signing secret", "not set"),
+            ]
+        );
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            block_facts(
+                Some(&smtp_type()),
+                &json!({ "host": "smtp.example.org", "port": 465, "security": "tls",
+                         "from": "f@example.org", "password_set": false, "ca_certificate": pem })
+            ),
+            [
+                pair("Host", "smtp.example.org"),
+                pair("Port", "465"),
+                pair("Security", "Implicit TLS"),
+                pair("Password", "not set"),
+                pair("From", "f@example.org"),
+                pair("CA certificate (PEM)", "given (3 lines)"),
+            ]
+        );
     }
 
     fn facts(data: Value) -> Vec<(String, String)> {

@@ -1,4 +1,5 @@
-//! `/runs/:id`: one run, with its details, steps, log, report and state history.
+//! `/runs/:id`: one run, with its details, steps, log, report, the notifications sent about it and
+//! its state history.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::summary::RunSummary;
 use super::{every, run_duration, ErrorNotice, RunStateBadge};
 use crate::api::{self, ApiError};
 use crate::clock::{format_duration, format_time};
+use crate::components::notifications::RunDeliveries;
 use crate::components::{set_document_title, LoadingNotice};
 
 /// An unfinished run's detail refreshes this often.
@@ -98,6 +100,7 @@ fn RunDetailView(id: Uuid) -> impl IntoView {
                 <LogTail run_id=id terminal=terminal.into() />
             </section>
             <RunReport run_id=id terminal=terminal.into() />
+            <RunDeliveries run_id=id terminal=terminal.into() />
             <StateHistory history=d.history.clone() />
         }
         .into_any(),

@@ -1,4 +1,5 @@
-//! One schedule in the list: timing, timezone, next and last slot, policy, pinned parameters; the
+//! One schedule in the list: timing, timezone, next and last slot, policy, deadline, automatic pause
+//! with the failures so far, pinned parameters; why it was paused, when it paused itself; the
 //! active switch, Edit and Delete. A schedule that follows chap also shows its setups.
 
 use chap_scheduler_api::{
@@ -8,13 +9,16 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::chap::{latest_run_slot, skipped_total, soonest_fire, ChapSetups};
+use super::deadline::{pause_text, ready_by_text};
 use super::{describe_timing, Editing};
 use crate::api;
 use crate::clock::format_time;
 use crate::components::form::ConfirmButton;
 use crate::components::parameters::Blocks;
+use crate::components::runs::short_id;
 use crate::components::shell::use_can_operate;
 use crate::tz;
 
@@ -53,6 +57,30 @@ fn next_text(next: Option<DateTime<Utc>>, active: bool, chap: bool, timezone: &s
         None if !active => "none while inactive".to_owned(),
         None if chap => "none (no setup is scheduled)".to_owned(),
         None => "none (no further slot)".to_owned(),
+    }
+}
+
+/// Why a schedule paused itself, and how to resume it: the text before the last failed run's id,
+/// the run (when the reason names one), and the text after it.
+fn paused_text(reason: &str) -> (String, Option<Uuid>, String) {
+    let reason = reason.trim().trim_end_matches('.');
+    let mut chars = reason.chars();
+    let reason: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "It failed too often".to_owned(),
+    };
+    let resume = ". Switch it to Active to resume; the count of failed runs starts again.";
+    // The server names the last failed run by its id: the card links it.
+    let run = reason
+        .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .find_map(|word| word.parse::<Uuid>().ok().filter(|_| word.len() == 36));
+    match run.and_then(|id| reason.find(&id.to_string()).map(|at| (id, at))) {
+        Some((id, at)) => (
+            reason[..at].to_owned(),
+            Some(id),
+            format!("{}{resume}", &reason[at + 36..]),
+        ),
+        None => (format!("{reason}{resume}"), None, String::new()),
     }
 }
 
@@ -134,6 +162,8 @@ pub(super) fn ScheduleCard(
         pinned_text(&parameters, &list)
     };
     let fallback = schedule.fallback_cron.clone();
+    // Only an inactive schedule's reason counts: activating it again clears the reason.
+    let paused_reason = schedule.paused_reason.clone().filter(|_| !active);
     let for_edit = StoredValue::new(schedule.clone());
     let class = if chap {
         "card schedule chap-schedule"
@@ -146,12 +176,37 @@ pub(super) fn ScheduleCard(
             <h3>
                 <span class="schedule-timing">{title.clone()}</span>
                 " "
-                {if active {
-                    view! { <span class="state-badge state-completed">"Active"</span> }.into_any()
-                } else {
-                    view! { <span class="state-badge state-paused">"Inactive"</span> }.into_any()
+                {match (active, paused_reason.is_some()) {
+                    (true, _) => {
+                        view! { <span class="state-badge state-completed">"Active"</span> }.into_any()
+                    }
+                    (false, true) => {
+                        view! { <span class="state-badge state-failed">"Paused"</span> }.into_any()
+                    }
+                    (false, false) => {
+                        view! { <span class="state-badge state-paused">"Inactive"</span> }.into_any()
+                    }
                 }}
             </h3>
+            {paused_reason
+                .map(|reason| {
+                    view! {
+                        <p class="sync-error" role="note" data-testid="paused-reason">
+                            <strong>"Paused automatically. "</strong>
+                            {
+                                let (before, run, after) = paused_text(&reason);
+                                view! {
+                                    {before}
+                                    {run
+                                        .map(|id| {
+                                            view! { <a href=format!("/runs/{id}")>{short_id(id)}</a> }
+                                        })}
+                                    {after}
+                                }
+                            }
+                        </p>
+                    }
+                })}
             <dl class="facts">
                 <dt>"Timezone"</dt>
                 <dd>{schedule.timezone.clone()}</dd>
@@ -177,6 +232,12 @@ pub(super) fn ScheduleCard(
                 <dd>{policy_text(schedule.missed_policy, schedule.max_missed)}</dd>
                 <dt>"Skipped slots"</dt>
                 <dd>{skipped}</dd>
+                <dt>"Ready by"</dt>
+                <dd data-testid="ready-by">{ready_by_text(schedule.ready_by_minutes)}</dd>
+                <dt>"Pause after"</dt>
+                <dd data-testid="pause-after">
+                    {pause_text(schedule.pause_after_failures, schedule.consecutive_failures)}
+                </dd>
                 <dt>"Pinned parameters"</dt>
                 <dd>{pinned}</dd>
             </dl>
@@ -224,7 +285,26 @@ mod tests {
     use chap_scheduler_api::MissedPolicy;
     use serde_json::json;
 
-    use super::{pinned_text, policy_text};
+    use super::{paused_text, pinned_text, policy_text};
+
+    #[test]
+    fn a_paused_schedule_says_why_links_the_last_failed_run_and_how_to_resume() {
+        let resume = ". Switch it to Active to resume; the count of failed runs starts again.";
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let (before, run, after) = paused_text(&format!(
+            "paused after 3 failed run(s) in a row (the last: run {id})"
+        ));
+        assert_eq!(
+            before,
+            "Paused after 3 failed run(s) in a row (the last: run "
+        );
+        assert_eq!(run.map(|r| r.to_string()).as_deref(), Some(id));
+        assert_eq!(after, format!("){resume}"));
+        assert_eq!(
+            paused_text("too many failures"),
+            (format!("Too many failures{resume}"), None, String::new())
+        );
+    }
 
     #[test]
     fn policies_and_pinned_parameters_read_as_words() {

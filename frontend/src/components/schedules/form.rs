@@ -1,5 +1,6 @@
 //! Add or edit a schedule: its source (own timing, or chap's prediction setups; set at creation),
-//! the timing fields, pinned parameters, missed-run policy and the active switch.
+//! the timing fields, pinned parameters, missed-run policy, deadline and automatic pause, and the
+//! active switch.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,9 @@ use leptos::task::spawn_local;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::deadline::{
+    pause_after_to_send, ready_by_input, ready_by_to_send, DeadlineFields, DEADLINE_FIELDS,
+};
 use super::timing::{
     live_preview, split_interval, Timing, TimingFields, TimingInputs, TimingValue, TIMING_FIELDS,
 };
@@ -155,6 +159,17 @@ fn ScheduleFormFields(
     );
     let max_missed = RwSignal::new(existing.as_ref().map_or(100, |s| s.max_missed).to_string());
     let active = RwSignal::new(existing.as_ref().is_none_or(|s| s.active));
+    let ready_by = RwSignal::new(ready_by_input(
+        existing.as_ref().and_then(|s| s.ready_by_minutes),
+    ));
+    let pause_after = RwSignal::new(
+        existing
+            .as_ref()
+            .and_then(|s| s.pause_after_failures)
+            .filter(|n| *n > 0)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+    );
     let values = RwSignal::new(pinned);
     let errors = RwSignal::new(BTreeMap::<String, String>::new());
     let form_error = RwSignal::new(None::<String>);
@@ -204,6 +219,22 @@ fn ScheduleFormFields(
                 "Enter a whole number from 1 to 1000.".to_owned(),
             );
         }
+        let editing = editing_id.is_some();
+        let ready_by_minutes = match ready_by_to_send(&ready_by.get_untracked(), editing) {
+            Ok(minutes) => minutes,
+            Err(e) => {
+                found.insert("ready_by_minutes".to_owned(), e);
+                None
+            }
+        };
+        let pause_after_failures = match pause_after_to_send(&pause_after.get_untracked(), editing)
+        {
+            Ok(count) => count,
+            Err(e) => {
+                found.insert("pause_after_failures".to_owned(), e);
+                None
+            }
+        };
         let Ok(TimingValue {
             cron,
             interval_seconds,
@@ -237,7 +268,8 @@ fn ScheduleFormFields(
             active: Some(active.get_untracked()),
             missed_policy: Some(policy.get_untracked()),
             max_missed: if all { max } else { None },
-            ..Default::default()
+            ready_by_minutes,
+            pause_after_failures,
         };
         submitting.set(true);
         spawn_local(async move {
@@ -249,10 +281,10 @@ fn ScheduleFormFields(
                 Ok(_) => on_done(true),
                 Err(e) => {
                     let mut at_fields = BTreeMap::new();
-                    for field in
-                        TIMING_FIELDS
-                            .into_iter()
-                            .chain(["source", "max_missed", "missed_policy"])
+                    for field in TIMING_FIELDS
+                        .into_iter()
+                        .chain(["source", "max_missed", "missed_policy"])
+                        .chain(DEADLINE_FIELDS)
                     {
                         if let Some(m) = e.field_error(field) {
                             at_fields.insert(field.to_owned(), m);
@@ -404,6 +436,7 @@ fn ScheduleFormFields(
                     {error_of("max_missed")}
                 </p>
             </div>
+            <DeadlineFields ready_by pause_after errors />
             <label class="checkbox">
                 <input type="checkbox" id="schedule-active-new" bind:checked=active />
                 " Active"

@@ -5,7 +5,8 @@
 //! - [`card`]: one schedule as the list shows it.
 //! - [`chap`]: the setups of a `chap` schedule, its sync state and the Sync button; [`setup_row`]:
 //!   one setup, its switch and cron editable by operators.
-//! - [`form`]: the add / edit form (source, pinned parameters, missed-run policy).
+//! - [`form`]: the add / edit form (source, pinned parameters, missed-run policy); [`deadline`]:
+//!   its deadline and automatic-pause fields, and how the card words them.
 //! - [`timing`]: the form's timing fields (cron or interval, timezone, fallback cron) and their live
 //!   preview.
 
@@ -21,6 +22,7 @@ use crate::components::LoadingNotice;
 
 mod card;
 mod chap;
+mod deadline;
 mod form;
 mod setup_row;
 mod timing;
