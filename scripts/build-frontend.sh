@@ -90,11 +90,27 @@ fi
 cp frontend/index.html "$dist/"
 cp -R frontend/static/. "$dist/"
 
-# Gzipped copies beside the assets: the server sends them to clients that accept gzip.
+# Compressed copies beside the assets: the server sends the Brotli copy to clients that accept br,
+# else the gzip copy to those that accept gzip. Brotli comes from Node's zlib (quality 11); without
+# Node only gzip copies are made.
+rm -f "$dist"/*.br
 for asset in "$dist"/*.wasm "$dist"/*.js "$dist"/*.css; do
   gzip -9 -n -k -f "$asset"
 done
+if command -v node >/dev/null 2>&1; then
+  node -e '
+    const fs = require("fs"), zlib = require("zlib");
+    for (const file of process.argv.slice(1)) {
+      const data = fs.readFileSync(file);
+      fs.writeFileSync(file + ".br", zlib.brotliCompressSync(data, { params: {
+        [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length } }));
+    }' "$dist"/*.wasm "$dist"/*.js "$dist"/*.css
+else
+  echo "build-frontend: no node, so no Brotli copies (gzip only)"
+fi
 
 raw=$(cat "$dist"/*.wasm "$dist"/*.js | wc -c)
 gz=$(cat "$dist"/*.wasm.gz "$dist"/*.js.gz | wc -c)
-echo "build-frontend: done: $dist (wasm + JS $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzipped)"
+br=$(cat "$dist"/*.wasm.br "$dist"/*.js.br 2>/dev/null | wc -c)
+echo "build-frontend: done: $dist (wasm + JS $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip, $((br / 1024)) KiB Brotli)"

@@ -4,7 +4,6 @@ mod api;
 mod app;
 mod clock;
 mod components;
-use chap_scheduler_api::markdown;
 mod schema_form;
 mod session;
 mod tz;

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::{every, ErrorNotice};
 use crate::api;
-use crate::markdown;
 
 /// The log tail asks for new lines this often.
 const LOG_POLL: Duration = Duration::from_secs(1);
@@ -150,15 +149,11 @@ pub(super) fn RunReport(run_id: Uuid, terminal: Signal<bool>) -> impl IntoView {
 }
 
 fn artifact_view(artifact: ArtifactView) -> impl IntoView {
-    if artifact.kind == ArtifactKind::Markdown {
-        // Safe: `markdown::render` escapes raw HTML and drops script-capable link targets.
+    if let (ArtifactKind::Markdown, Some(html)) = (artifact.kind, artifact.html) {
+        // Safe: the server renders the report with raw HTML escaped and script-capable link targets
+        // dropped (`chap_scheduler_api::markdown`), so the SPA ships no markdown renderer.
         view! {
-            <div
-                class="report"
-                data-testid="report"
-                data-key=artifact.key
-                inner_html=markdown::render(&artifact.content)
-            ></div>
+            <div class="report" data-testid="report" data-key=artifact.key inner_html=html></div>
         }
         .into_any()
     } else {
