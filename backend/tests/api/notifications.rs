@@ -336,27 +336,20 @@ async fn rules_are_admin_managed_checked_and_keep_their_channel() {
     assert_eq!(block["data"]["url_set"], true, "{block}");
 
     // An edit that leaves the secrets out keeps them (and does not measure them again).
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/v1/blocks/{channel}")))
-        .bearer_auth(&token)
-        .json(&json!({ "data": { "format": "slack" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let edited = body(resp).await;
-    assert_eq!(edited["data"]["format"], "slack");
-    assert_eq!(edited["data"]["signing_secret_set"], true, "{edited}");
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/v1/blocks/{channel}")))
-        .bearer_auth(&token)
-        .json(&json!({ "data": { "format": "json" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    for format in ["slack", "json"] {
+        let resp = app
+            .client
+            .patch(app.url(&format!("/api/v1/blocks/{channel}")))
+            .bearer_auth(&token)
+            .json(&json!({ "data": { "format": format } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let edited = body(resp).await;
+        assert_eq!(edited["data"]["format"], format);
+        assert_eq!(edited["data"]["signing_secret_set"], true, "{edited}");
+    }
 
     // Viewers neither read nor manage rules; operators read.
     let (_, viewer) = app.user_session("vera", Role::Viewer).await;
