@@ -3,6 +3,8 @@
 //! scheduler was down, the deployment paused). Each late slot is recorded once in `late_slots` (this
 //! module owns it; the dashboard lists them) and notifies `schedule.late` in the same transaction.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chap_scheduler_api::{LateSlotView, NotificationEvent, RunState, ScheduleSource};
@@ -175,17 +177,23 @@ pub async fn late_since(
         .limit(200)
         .all(db)
         .await?;
+    // Each schedule and deployment read once, however many of its slots are listed.
+    let mut owners: HashMap<Uuid, (Option<Uuid>, Option<String>)> = HashMap::new();
     let mut views = Vec::with_capacity(rows.len());
     for r in rows {
-        let s = schedules::get(db, r.schedule_id).await.ok();
-        let dep = match &s {
-            Some(s) => deployments::get(db, s.deployment_id).await.ok(),
-            None => None,
-        };
+        if let Entry::Vacant(owner) = owners.entry(r.schedule_id) {
+            let s = schedules::get(db, r.schedule_id).await.ok();
+            let dep = match &s {
+                Some(s) => deployments::get(db, s.deployment_id).await.ok(),
+                None => None,
+            };
+            owner.insert((s.map(|s| s.deployment_id), dep.map(|d| d.name)));
+        }
+        let (deployment_id, deployment_name) = owners[&r.schedule_id].clone();
         views.push(LateSlotView {
             schedule_id: r.schedule_id,
-            deployment_id: s.map(|s| s.deployment_id),
-            deployment_name: dep.map(|d| d.name),
+            deployment_id,
+            deployment_name,
             setup_id: r.setup_id,
             setup_name: r.setup_name,
             slot: r.slot,

@@ -1,6 +1,30 @@
 //! Pieces every form and list of the UI ends with.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
+
+/// The error line of `field` in a form's errors by field name (the server's 422 `details`).
+pub fn error_of(
+    errors: RwSignal<BTreeMap<String, String>>,
+    field: &'static str,
+) -> impl Fn() -> Option<String> + Copy {
+    move || errors.with(|e| e.get(field).cloned())
+}
+
+/// The `aria-invalid` value of `field` in a form's errors by field name.
+pub fn invalid_of(
+    errors: RwSignal<BTreeMap<String, String>>,
+    field: &'static str,
+) -> impl Fn() -> &'static str + Copy {
+    move || {
+        if errors.with(|e| e.contains_key(field)) {
+            "true"
+        } else {
+            "false"
+        }
+    }
+}
 
 /// The end of a form: its error line (a live region), the submit button — relabelled and disabled
 /// while `busy` — and, when given, a Cancel button.

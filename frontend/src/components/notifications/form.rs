@@ -97,16 +97,8 @@ pub(super) fn RuleForm(
         });
     };
 
-    let error_of = move |field: &'static str| move || errors.with(|e| e.get(field).cloned());
-    let invalid = move |field: &'static str| {
-        move || {
-            if errors.with(|e| e.contains_key(field)) {
-                "true"
-            } else {
-                "false"
-            }
-        }
-    };
+    let error_of = move |field: &'static str| crate::components::form::error_of(errors, field);
+    let invalid = move |field: &'static str| crate::components::form::invalid_of(errors, field);
     let no_channels = lookups.with_value(|l| l.channels.is_empty());
     let channel_options = lookups.with_value(|l| {
         l.channels

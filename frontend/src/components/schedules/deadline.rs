@@ -102,16 +102,8 @@ pub(super) fn DeadlineFields(
     pause_after: RwSignal<String>,
     errors: RwSignal<BTreeMap<String, String>>,
 ) -> impl IntoView {
-    let error_of = move |field: &'static str| move || errors.with(|e| e.get(field).cloned());
-    let invalid = move |field: &'static str| {
-        move || {
-            if errors.with(|e| e.contains_key(field)) {
-                "true"
-            } else {
-                "false"
-            }
-        }
-    };
+    let error_of = move |field: &'static str| crate::components::form::error_of(errors, field);
+    let invalid = move |field: &'static str| crate::components::form::invalid_of(errors, field);
     view! {
         <fieldset class="field" data-testid="deadline-fields">
             <legend>"Deadline and automatic pause"</legend>

@@ -299,16 +299,8 @@ fn ScheduleFormFields(
         });
     };
 
-    let error_of = move |field: &'static str| move || errors.with(|e| e.get(field).cloned());
-    let invalid = move |field: &'static str| {
-        move || {
-            if errors.with(|e| e.contains_key(field)) {
-                "true"
-            } else {
-                "false"
-            }
-        }
-    };
+    let error_of = move |field: &'static str| crate::components::form::error_of(errors, field);
+    let invalid = move |field: &'static str| crate::components::form::invalid_of(errors, field);
     let parameter_fields = specs.with_value(|s| {
         s.iter()
             .cloned()

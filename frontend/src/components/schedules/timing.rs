@@ -269,16 +269,8 @@ pub(super) fn TimingFields(
     preview: RwSignal<Preview>,
 ) -> impl IntoView {
     let zones = StoredValue::new(tz::timezones());
-    let error_of = move |field: &'static str| move || errors.with(|e| e.get(field).cloned());
-    let invalid = move |field: &'static str| {
-        move || {
-            if errors.with(|e| e.contains_key(field)) {
-                "true"
-            } else {
-                "false"
-            }
-        }
-    };
+    let error_of = move |field: &'static str| crate::components::form::error_of(errors, field);
+    let invalid = move |field: &'static str| crate::components::form::invalid_of(errors, field);
     let own = move || inputs.source.get() == ScheduleSource::Own;
 
     view! {
