@@ -45,3 +45,25 @@ ensure_smtp_server() {
   fi
   export CHAP_TEST_SMTP_PYTHON="$venv/bin/python"
 }
+
+# Prometheus's promtool, which checks that /metrics is valid Prometheus text (the tests run it when
+# CHAP_TEST_PROMTOOL is set). Taken out of Debian's prometheus package without installing it, so no
+# Prometheus server is set up or started; exported as CHAP_TEST_PROMTOOL.
+ensure_promtool() {
+  local dir="${CHAP_TOOLS_DIR:-/var/tmp/chap-tools}"
+  if [[ ! -x "$dir/promtool" ]]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      say "promtool: apt-get is missing; /metrics is checked with the Rust parser only"
+      return 0
+    fi
+    say "extracting promtool from Debian's prometheus package into $dir"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } &&
+      dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool)
+    mkdir -p "$dir"
+    mv "$tmp/usr/bin/promtool" "$dir/promtool"
+    rm -rf "$tmp"
+  fi
+  export CHAP_TEST_PROMTOOL="$dir/promtool"
+}

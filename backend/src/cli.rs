@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use chap_scheduler_api::{CreateUserRequest, Role, UpdateUserRequest};
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 
 use crate::auth;
 use crate::config::Config;
@@ -26,8 +27,11 @@ enum Command {
     Serve,
     /// Run only workers: execute queued flow runs (scale out by starting more).
     Worker,
-    /// Apply database migrations and exit.
-    Migrate,
+    /// Apply database migrations and exit (`migrate status` lists them without applying).
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -39,6 +43,12 @@ enum Command {
     },
     /// Print the effective configuration, secrets masked.
     Info,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// List the migrations this build knows: applied or pending. Changes nothing.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,13 +119,33 @@ impl Cli {
                     "worker started"
                 );
                 println!("worker {} started", engine.worker_id());
-                crate::startup::run_worker_process(engine).await
+                crate::startup::run_worker_process(engine, &config).await
             }
-            Command::Migrate => {
+            Command::Migrate { action: None } => {
                 let conn = db::connect(&config).await?;
                 db::migrate(&conn).await?;
                 println!("migrations applied ({})", config.database_kind());
                 Ok(())
+            }
+            Command::Migrate {
+                action: Some(MigrateAction::Status),
+            } => {
+                let conn = db::connect(&config).await?;
+                let status = db::migration_status(&conn).await?;
+                let mut text = format!(
+                    "database: {}\n",
+                    crate::config::mask_url(config.database_url.expose_secret())
+                );
+                for (name, applied) in &status {
+                    let state = if *applied { "applied" } else { "pending" };
+                    text.push_str(&format!("{state:<8} {name}\n"));
+                }
+                let pending = status.iter().filter(|(_, applied)| !applied).count();
+                text.push_str(&format!(
+                    "{} applied, {pending} pending\n",
+                    status.len() - pending
+                ));
+                print_ignoring_closed_pipe(&text)
             }
             Command::Openapi { output } => {
                 let text = openapi_json()?;

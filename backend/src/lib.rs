@@ -11,6 +11,7 @@ pub mod error;
 pub mod flows;
 pub mod http;
 pub mod notify;
+pub mod observe;
 pub mod orchestrator;
 pub mod secrets;
 pub mod startup;

@@ -77,8 +77,18 @@ pub async fn run_workers(engine: Engine) -> anyhow::Result<()> {
 }
 
 /// The `worker` command: runs the workers until SIGINT/SIGTERM, then stops gracefully (no new runs;
-/// running ones finish within the grace period or go back to the queue).
-pub async fn run_worker_process(engine: Engine) -> anyhow::Result<()> {
+/// running ones finish within the grace period or go back to the queue). With
+/// `CHAP_SCHEDULER_METRICS_BIND` it also serves `/metrics` and `/health` there.
+pub async fn run_worker_process(engine: Engine, config: &Config) -> anyhow::Result<()> {
+    let _metrics_server = match config.metrics_bind {
+        Some(bind) => {
+            let handle = crate::observe::install(config.metrics);
+            let server = crate::observe::server::start_worker_server(bind, handle, engine.clone())?;
+            tracing::info!(%bind, "this worker serves /metrics and /health");
+            Some(server)
+        }
+        None => None,
+    };
     let stopper = engine.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -154,6 +164,7 @@ impl Application {
             blocks: blocks.clone(),
             config: config.clone(),
             started_at: chrono::Utc::now(),
+            metrics: crate::observe::install(config.metrics),
         });
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("binding {} (CHAP_SCHEDULER_BIND)", config.bind))?;

@@ -59,6 +59,6 @@ pub async fn worker() -> Result<()> {
     let config = config()?;
     let engine = startup::engine(&config, registry()).await?;
     println!("worker {} started", engine.worker_id());
-    startup::run_worker_process(engine).await?;
+    startup::run_worker_process(engine, &config).await?;
     Ok(())
 }

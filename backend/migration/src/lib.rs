@@ -1,6 +1,7 @@
 //! Schema migrations, applied by `chap-scheduler migrate` and at the start of `serve`.
 
 pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigrationStatus;
 
 mod m20261126_000001_auth;
 mod m20261126_000002_orchestration;

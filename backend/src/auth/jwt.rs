@@ -52,6 +52,7 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Keys from a shared secret.
     pub fn new(secret: &[u8]) -> Self {
+        super::jwt_crypto::install();
         // Only HS256 is accepted: no `none`, no algorithm confusion.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);

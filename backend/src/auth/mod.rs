@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod jwt;
+mod jwt_crypto;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use crate::db::audit::Actor;
 use crate::error::AppError;
 
-pub use sessions::{AuthService, IssuedSession};
+pub use sessions::{AuthService, IssuedSession, API_TOKEN_PREFIX};
 
 /// A random URL-safe string from `bytes` bytes of the OS generator.
 pub fn random_token(bytes: usize) -> String {

@@ -164,6 +164,14 @@ impl Config {
                 "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS",
                 self.notify.retry_base.as_secs_f64().to_string(),
             ),
+            ("CHAP_SCHEDULER_METRICS", self.metrics.to_string()),
+            (
+                "CHAP_SCHEDULER_METRICS_BIND",
+                self.metrics_bind.map_or_else(
+                    || "(not set: workers serve no metrics)".into(),
+                    |b| b.to_string(),
+                ),
+            ),
         ]
     }
 }

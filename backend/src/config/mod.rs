@@ -113,6 +113,10 @@ pub struct Config {
     pub chap_schedules: crate::chap_schedules::Settings,
     /// Notifications.
     pub notify: crate::notify::Settings,
+    /// Whether `/metrics` is served (`serve`, and a worker with `metrics_bind`).
+    pub metrics: bool,
+    /// Where a `worker` serves `/metrics` and `/health`; none by default.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -148,6 +152,8 @@ impl Config {
 
     /// Reads the configuration from any source (tests use a map).
     pub fn from_source(src: &dyn Source) -> anyhow::Result<Self> {
+        let with_files = secret_files::resolve(src)?;
+        let src: &dyn Source = &with_files;
         let data_dir = PathBuf::from(
             src.get("CHAP_SCHEDULER_DATA_DIR")
                 .unwrap_or_else(|| "./data".into()),
@@ -323,6 +329,13 @@ impl Config {
                 public_url,
                 retry_base: Duration::from_secs_f64(retry_base),
             },
+            metrics: parse_bool(src, "CHAP_SCHEDULER_METRICS", true)?,
+            metrics_bind: match src.get("CHAP_SCHEDULER_METRICS_BIND") {
+                Some(raw) => Some(raw.trim().parse().map_err(|e| {
+                    anyhow::anyhow!("CHAP_SCHEDULER_METRICS_BIND={raw:?} is not an address like 0.0.0.0:9100: {e}")
+                })?),
+                None => None,
+            },
         })
     }
 
@@ -370,6 +383,9 @@ pub fn mask_url(raw: &str) -> String {
 }
 
 mod describe;
+mod secret_files;
+
+pub use secret_files::SECRET_VARS;
 
 #[cfg(test)]
 mod tests {
@@ -394,6 +410,36 @@ mod tests {
             .database_url
             .expose_secret()
             .contains("data/chap-scheduler.db"));
+    }
+
+    #[test]
+    fn every_secret_setting_reads_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, value: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{value}\n")).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let db = file("db", "postgres://chap:from-file@db/chap");
+        let key = file("key", "main:qUJ3Yk1sQ2RmR2hqS2xNbk9wUXJTdFV2V3hZejAxMjM=");
+        let c = cfg(&[
+            ("DATABASE_URL_FILE", &db),
+            ("CHAP_SCHEDULER_ENCRYPTION_KEY_FILE", &key),
+        ])
+        .unwrap();
+        assert_eq!(c.database_kind(), "postgres");
+        assert!(c.database_url.expose_secret().contains("from-file"));
+        assert!(c.encryption_key.is_some());
+        let err = cfg(&[
+            ("CHAP_SCHEDULER_JWT_SECRET", "x".repeat(40).as_str()),
+            ("CHAP_SCHEDULER_JWT_SECRET_FILE", &db),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("CHAP_SCHEDULER_JWT_SECRET and CHAP_SCHEDULER_JWT_SECRET_FILE"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -62,6 +62,25 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("applying database migrations")
 }
 
+/// Every migration this build knows, in order, with whether the database has it (`migrate status`).
+/// Reads only: it creates nothing, so a database user without DDL rights can ask.
+pub async fn migration_status(db: &DatabaseConnection) -> anyhow::Result<Vec<(String, bool)>> {
+    let migrations = Migrator::get_migration_with_status_read_only(db)
+        .await
+        .context(
+        "reading the applied migrations (a newer chap-scheduler may have migrated this database)",
+    )?;
+    Ok(migrations
+        .iter()
+        .map(|m| {
+            (
+                m.name().to_owned(),
+                m.status() == chap_scheduler_migration::MigrationStatus::Applied,
+            )
+        })
+        .collect())
+}
+
 /// Starts a transaction that reads and then writes. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`), waiting up to the busy timeout for another writer: a deferred transaction that read
 /// first cannot take the lock once another connection has written, and fails at once with "database is

@@ -39,11 +39,26 @@ fn strip_port(addr: &str) -> &str {
     }
 }
 
-/// The `Authorization: Bearer` value, if any.
-pub fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The credential of `Authorization: Bearer <token>` (an access token or an API token), or of
+/// `Authorization: ApiToken <token>` (an API token only: the scheme DHIS2 routes of auth type
+/// `api-token` send). `Err` when `ApiToken` carries something that is not an API token.
+pub fn bearer(req: &HttpRequest) -> Option<Result<&str, AppError>> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Ok(token))
+    } else if scheme.eq_ignore_ascii_case("apitoken") {
+        Some(if token.starts_with(crate::auth::API_TOKEN_PREFIX) {
+            Ok(token)
+        } else {
+            Err(AppError::Unauthorized(
+                "Authorization: ApiToken takes an API token; send access tokens as Bearer".into(),
+            ))
+        })
+    } else {
+        None
+    }
 }
 
 /// A bearer credential that did not authenticate: the error the handler's extractor answers with.
@@ -58,9 +73,13 @@ pub async fn resolve_credentials(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    if let (Some(state), Some(token)) = (state, bearer(req.request())) {
+    if let (Some(state), Some(credential)) = (state, bearer(req.request())) {
         let ip = client_ip(req.request(), state.config.trust_proxy_headers);
-        match state.auth.authenticate(token, Some(ip)).await {
+        let outcome = match credential {
+            Ok(token) => state.auth.authenticate(token, Some(ip)).await,
+            Err(refused) => Err(refused),
+        };
+        match outcome {
             Ok(principal) => {
                 req.extensions_mut().insert(principal);
             }
@@ -73,7 +92,9 @@ pub async fn resolve_credentials(
 }
 
 fn not_signed_in() -> AppError {
-    AppError::Unauthorized("sign in, or send Authorization: Bearer <token>".into())
+    AppError::Unauthorized(
+        "sign in, or send Authorization: Bearer <token> (or ApiToken <API token>)".into(),
+    )
 }
 
 /// The request's principal, or why there is none (401, or 503 when the database could not tell).

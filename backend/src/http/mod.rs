@@ -49,6 +49,8 @@ pub struct AppState {
     pub blocks: crate::blocks::BlockStore,
     /// When this process started.
     pub started_at: DateTime<Utc>,
+    /// The metrics recorder's handle; `None` when metrics are off.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -257,6 +259,7 @@ pub fn app(
         .app_data(web::PayloadConfig::default().limit(limit))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .route("/metrics", web::get().to(metrics))
         .service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
@@ -280,5 +283,23 @@ pub fn app(
                     "camera=(), microphone=(), geolocation=()",
                 )),
         )
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<
+            crate::observe::http::RequestSpan,
+        >::new())
+        .wrap(actix_web::middleware::from_fn(
+            crate::observe::http::request_id_and_metrics,
+        ))
+}
+
+/// `GET /metrics` (Prometheus text; no login, outside `/api`, blocked by the shipped nginx config);
+/// 404 when `CHAP_SCHEDULER_METRICS=false`.
+async fn metrics(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    match &state.metrics {
+        Some(handle) => crate::observe::http::render(handle, state.engine.db()).await,
+        None => actix_web::HttpResponse::NotFound().json(chap_scheduler_api::ErrorBody {
+            error: "not_found".into(),
+            message: "metrics are off (CHAP_SCHEDULER_METRICS=false)".into(),
+            details: None,
+        }),
+    }
 }

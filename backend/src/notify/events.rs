@@ -4,13 +4,12 @@
 use chap_scheduler_api::NotificationEvent;
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::deliveries::{self, Subject};
+use crate::db::entities::flow_run;
 use crate::db::users::now;
 use crate::orchestrator::schedules;
 use crate::orchestrator::state::RunState;
-use crate::orchestrator::store;
 
 /// The event a run's final state is, if any: FAILED, or CRASHED after the last attempt, is
 /// `run.failed`; COMPLETED is `run.partial` when a prediction setup failed, else `run.completed`.
@@ -41,7 +40,7 @@ pub fn run_event(
 /// Writes the deliveries of a run that just moved to `to`, inside the transaction that moved it.
 pub async fn run_ended(
     txn: &impl ConnectionTrait,
-    run_id: Uuid,
+    run: &flow_run::Model,
     to: RunState,
 ) -> Result<(), DbErr> {
     if !matches!(
@@ -50,16 +49,13 @@ pub async fn run_ended(
     ) {
         return Ok(());
     }
-    let Some(run) = store::get(txn, run_id).await? else {
-        return Ok(());
-    };
     let Some(event) = run_event(to, run.attempt, run.max_attempts, run.summary.as_ref()) else {
         return Ok(());
     };
     let at = now();
-    deliveries::enqueue(txn, event, &Subject::run(&run), None, at).await?;
+    deliveries::enqueue(txn, event, &Subject::run(run), None, at).await?;
     let failed = event == NotificationEvent::RunFailed;
-    if let Some(paused) = schedules::record_outcome(txn, &run, failed).await? {
+    if let Some(paused) = schedules::record_outcome(txn, run, failed).await? {
         let subject = Subject {
             run_id: None,
             deployment_id: Some(paused.deployment_id),

@@ -113,6 +113,14 @@ impl Notifier {
                 None => Outcome::Failed(format!("gave up after 24 hours: {}", e.message)),
             },
         };
+        crate::observe::delivery(
+            d.event.as_str(),
+            match &outcome {
+                Outcome::Sent => "sent",
+                Outcome::Retry(..) => "retrying",
+                Outcome::Failed(_) => "failed",
+            },
+        );
         if let Outcome::Retry(_, message) | Outcome::Failed(message) = &outcome {
             tracing::warn!(delivery = %d.id, attempts, error = %message, "a notification was not delivered");
         }

@@ -181,11 +181,18 @@ impl RunContext {
                 false
             }
         };
+        let started = std::time::Instant::now();
         let result = work.await;
         let (state, error) = match &result {
             Ok(_) => (RunState::Completed, None),
             Err(e) => (RunState::Failed, Some(self.redact(&e.to_string()))),
         };
+        crate::observe::step_ended(
+            &self.inner.flow_name,
+            name,
+            state,
+            started.elapsed().as_secs_f64(),
+        );
         if recorded {
             match store::end_step(db, lease, id, state, error).await {
                 Ok(true) => {}

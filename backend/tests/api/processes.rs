@@ -32,7 +32,7 @@ async fn worker_process_entry() {
         .await
         .unwrap();
     println!("worker {} ready", engine.worker_id());
-    chap_scheduler::startup::run_worker_process(engine)
+    chap_scheduler::startup::run_worker_process(engine, &config)
         .await
         .unwrap();
 }

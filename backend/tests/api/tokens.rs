@@ -171,3 +171,31 @@ async fn users_see_and_revoke_only_their_own_tokens_while_admins_see_all() {
     let all = body(app.get("/api/v1/tokens", &admin).await).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
 }
+
+/// DHIS2 routes of auth type `api-token` send `Authorization: ApiToken <token>`.
+#[tokio::test]
+async fn an_api_token_is_accepted_with_the_apitoken_scheme_and_an_access_token_is_not() {
+    let app = spawn_app().await;
+    let (_, session) = app.user_session("fay", Role::Operator).await;
+    let r = create_token(&app, &session, json!({ "name": "dhis2 route" })).await;
+    let created: CreatedApiToken = r.json().await.unwrap();
+    let me = |value: String| {
+        app.client
+            .get(app.url("/api/v1/auth/me"))
+            .header("Authorization", value)
+            .send()
+    };
+    for scheme in ["ApiToken", "apitoken", "APITOKEN"] {
+        let r = me(format!("{scheme} {}", created.secret)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+        assert_eq!(body(r).await["username"], "fay");
+    }
+    let r = me(format!("ApiToken {session}")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(body(r).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("ApiToken takes an API token"));
+    let r = me("ApiToken chap_not-a-real-token".into()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

@@ -466,13 +466,14 @@ impl Transport {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
+            let sent_at = std::time::Instant::now();
             let outcome = match request.send().await {
                 Err(e) => Err(self.transport_error(call, attempt, &e.without_url())),
                 Ok(response) => {
                     let status = response.status();
                     match response.bytes().await {
                         Err(e) => Err(self.transport_error(call, attempt, &e.without_url())),
-                        Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
+                        Ok(bytes) if status.is_success() => Ok(bytes.to_vec()),
                         Ok(bytes) => Err(ApiError::Status {
                             service: call.service,
                             method: call.method.to_string(),
@@ -483,8 +484,9 @@ impl Transport {
                     }
                 }
             };
+            self.observe(call, &outcome, sent_at.elapsed().as_secs_f64());
             let err = match outcome {
-                Ok(never) => return Ok(never),
+                Ok(body) => return Ok(body),
                 Err(err) => err,
             };
             let retryable = match &err {
@@ -498,6 +500,30 @@ impl Transport {
             tracing::debug!(error = %err, attempt, "retrying an idempotent request");
             tokio::time::sleep(self.backoff(attempt)).await;
         }
+    }
+
+    /// Counts one attempt of `call` in the upstream metrics.
+    fn observe(&self, call: &Call, outcome: &Result<Vec<u8>, ApiError>, seconds: f64) {
+        let result = match outcome {
+            Ok(_) => "2xx",
+            Err(ApiError::Status { status, .. }) if *status >= 500 => "5xx",
+            Err(ApiError::Status { .. }) => "4xx",
+            Err(ApiError::Transport {
+                timed_out: true, ..
+            }) => "timeout",
+            Err(_) => "error",
+        };
+        let service = match call.service {
+            Service::Dhis2 => "dhis2",
+            Service::Chap => "chap",
+        };
+        crate::observe::upstream_call(
+            service,
+            call.method.as_str(),
+            crate::observe::endpoint_template(&call.path),
+            result,
+            seconds,
+        );
     }
 
     /// Parses a 2xx body as JSON; an empty body is `empty`.

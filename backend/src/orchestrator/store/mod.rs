@@ -7,6 +7,7 @@ mod artifacts;
 mod checkpoints;
 mod create;
 mod flow_states;
+mod gauges;
 mod lease;
 pub mod logs;
 mod queries;
@@ -19,6 +20,7 @@ pub use artifacts::{forecast_contents, list_artifacts, put_artifact};
 pub use checkpoints::{checkpoint, put_checkpoint};
 pub use create::{by_idempotency_key, create_run, NewRun};
 pub use flow_states::{flow_state, put_flow_state, FlowState};
+pub use gauges::{run_gauges, RunGauges};
 pub use lease::{hold, lease_state, Lease};
 pub use logs::{logs_after, LogLine, LogSink};
 pub use queries::{

@@ -154,6 +154,12 @@ pub async fn claim(
     }
     let run = get(&txn, run_id).await?;
     txn.commit().await?;
+    if let Some(run) = &run {
+        // The first attempt of a scheduled run: how late after its slot it started.
+        if let (1, Some(_), Some(started)) = (run.attempt, run.schedule_id, run.started_at) {
+            crate::observe::scheduled_run_started(run.expected_start_at, started);
+        }
+    }
     Ok(run.map(|run| {
         let lease = Lease {
             run_id,

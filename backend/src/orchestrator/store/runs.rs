@@ -203,9 +203,18 @@ pub async fn transition_in(
     let applied = q.exec(txn).await?.rows_affected == 1;
     if applied {
         record_state(txn, run_id, t.to, t.message, at).await?;
-        // The outbox: a final state that notifies writes its deliveries in this same transaction.
         if t.to.is_terminal() {
-            crate::notify::events::run_ended(txn, run_id, t.to).await?;
+            if let Some(run) = get(txn, run_id).await? {
+                crate::observe::run_ended(
+                    &run.deployment_name,
+                    &run.flow_name,
+                    t.to,
+                    run.started_at,
+                    at,
+                );
+                // The outbox: a final state that notifies writes its deliveries in this same transaction.
+                crate::notify::events::run_ended(txn, &run, t.to).await?;
+            }
         }
     }
     Ok(applied)
