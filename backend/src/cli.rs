@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use chap_scheduler_api::{CreateUserRequest, Role, UpdateUserRequest};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::auth;
@@ -95,6 +95,19 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 impl Cli {
+    /// Parses the command line; `serve --help` and `worker --help` end with every setting and its
+    /// default, so an operator without the README finds them.
+    pub fn parse_with_settings_help() -> Self {
+        const SHORT: &str =
+            "Settings are environment variables: --help lists them with their defaults.";
+        let settings = settings_help();
+        let command = Cli::command()
+            .mut_subcommand("serve", |c| c.after_help(SHORT).after_long_help(settings.clone()))
+            .mut_subcommand("worker", |c| c.after_help(SHORT).after_long_help(settings.clone()))
+            .after_help("Settings are environment variables: `chap-scheduler serve --help` lists them, `chap-scheduler info` shows the values in effect.");
+        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
         crate::install_crypto_provider();
@@ -171,6 +184,25 @@ impl Cli {
             Command::User(cmd) => user_command(&config, cmd).await,
         }
     }
+}
+
+/// Every setting with its default (as `info` prints it with no variable set).
+fn settings_help() -> String {
+    let mut text = String::from(
+        "Settings (environment variables; the default after each). `chap-scheduler info` shows the \
+         values in effect. Every secret (DATABASE_URL, REDIS_URL, CHAP_SCHEDULER_JWT_SECRET, \
+         CHAP_SCHEDULER_ADMIN_PASSWORD, CHAP_SCHEDULER_ENCRYPTION_KEY) can also be read from a file \
+         named by <NAME>_FILE.\n\n",
+    );
+    match Config::from_source(&std::collections::HashMap::<String, String>::new()) {
+        Ok(defaults) => {
+            for (key, value) in defaults.describe() {
+                text.push_str(&format!("  {key:<46} {value}\n"));
+            }
+        }
+        Err(e) => text.push_str(&format!("  (the defaults could not be read: {e})\n")),
+    }
+    text
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

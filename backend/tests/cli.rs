@@ -224,3 +224,92 @@ fn info_prints_the_configuration_with_secrets_masked() {
         format!("chap-scheduler {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn serve_and_worker_help_list_every_setting_and_the_file_variants() {
+    for sub in ["serve", "worker"] {
+        let out = Command::new(BIN).args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        for key in [
+            "DATABASE_URL",
+            "CHAP_SCHEDULER_METRICS_BIND",
+            "CHAP_SCHEDULER_QUEUE_LOST_SECONDS",
+            "<NAME>_FILE",
+            "chap-scheduler info",
+        ] {
+            assert!(text.contains(key), "{sub} --help lacks {key}: {text}");
+        }
+    }
+}
+
+#[test]
+fn migrate_status_lists_pending_then_applied_migrations_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = || {
+        let out = command(dir.path())
+            .args(["migrate", "status"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = status();
+    assert!(
+        before.contains("pending  m20261126_000001_auth"),
+        "{before}"
+    );
+    assert!(
+        before.lines().last().unwrap().starts_with("0 applied, "),
+        "{before}"
+    );
+    assert_eq!(status(), before, "status applies nothing");
+    for _ in 0..2 {
+        let out = command(dir.path()).arg("migrate").output().unwrap();
+        assert!(out.status.success(), "migrate is idempotent");
+    }
+    let after = status();
+    assert!(after.contains("applied  m20261126_000001_auth"), "{after}");
+    assert!(after.contains(", 0 pending"), "{after}");
+    assert!(!after.contains("pending  "), "{after}");
+}
+
+#[test]
+fn a_secret_from_a_file_is_used_and_setting_both_names_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("admin-password");
+    std::fs::write(&secret, "from-a-file-long-enough-pw\n").unwrap();
+    let out = command(dir.path())
+        .env("CHAP_SCHEDULER_ADMIN_PASSWORD_FILE", &secret)
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CHAP_SCHEDULER_ADMIN_PASSWORD") && text.contains("****** (set)"),
+        "{text}"
+    );
+    assert!(!text.contains("from-a-file"), "{text}");
+
+    let out = command(dir.path())
+        .env("CHAP_SCHEDULER_ADMIN_PASSWORD_FILE", &secret)
+        .env("CHAP_SCHEDULER_ADMIN_PASSWORD", "another-long-password")
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CHAP_SCHEDULER_ADMIN_PASSWORD and CHAP_SCHEDULER_ADMIN_PASSWORD_FILE"),
+        "{err}"
+    );
+}

@@ -89,6 +89,8 @@ pub struct Config {
     pub retention_interval: Duration,
     /// How long a stopping worker lets its running runs finish before handing them back.
     pub shutdown_grace: Duration,
+    /// A `worker` whose Redis has not answered for this long exits non-zero (for its supervisor).
+    pub queue_lost_after: Duration,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -308,6 +310,9 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(
                 parse::<f64>(src, "CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", 60.0)?.max(0.0),
             ),
+            queue_lost_after: Duration::from_secs_f64(
+                parse::<f64>(src, "CHAP_SCHEDULER_QUEUE_LOST_SECONDS", 60.0)?.clamp(1.0, 86_400.0),
+            ),
             log: src
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
@@ -365,6 +370,7 @@ impl Config {
             worker_concurrency: self.workers,
             requeue_after: self.requeue_after,
             shutdown_grace: self.shutdown_grace,
+            queue_lost_after: self.queue_lost_after,
             ..Default::default()
         }
     }

@@ -149,11 +149,20 @@ pub async fn run_redis_workers(
             engine.executions_ended().await;
             tokio::time::sleep(APALIS_CLOSE).await;
         };
+        let lost_after = engine.settings().queue_lost_after;
         let outcome = tokio::select! {
             outcome = run => outcome,
             () = ours_ended => {
                 tracing::debug!("the Redis worker did not close in time after the runs ended");
                 Ok(())
+            }
+            () = queue_lost(engine.queue(), lost_after) => {
+                // apalis keeps polling a Redis that is gone without ever ending; the process would sit
+                // there looking alive. Exiting non-zero lets compose (or systemd) restart it.
+                break Err(anyhow::anyhow!(
+                    "Redis has not answered for {} s (CHAP_SCHEDULER_QUEUE_LOST_SECONDS); giving up",
+                    lost_after.as_secs_f64()
+                ));
             }
         };
         if engine.stopping().is_cancelled() {
@@ -186,6 +195,32 @@ pub async fn run_redis_workers(
     // The sweep's runs execute in tasks of their own: they finish or go back before the process ends.
     engine.executions_ended().await;
     result
+}
+
+/// Resolves once the queue has failed every ping for `after` (each ping waits 5 s at most, so a
+/// frozen Redis counts as gone too).
+async fn queue_lost(queue: &Queue, after: std::time::Duration) {
+    let every = (after / 4).clamp(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(5),
+    );
+    let mut failing_since: Option<std::time::Instant> = None;
+    loop {
+        let answered = matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), queue.ping()).await,
+            Ok(Ok(()))
+        );
+        match (answered, failing_since) {
+            (true, _) => failing_since = None,
+            (false, None) => {
+                tracing::warn!("Redis does not answer; this worker gives up if it stays so");
+                failing_since = Some(std::time::Instant::now());
+            }
+            (false, Some(since)) if since.elapsed() >= after => return,
+            (false, Some(_)) => {}
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Claims PENDING runs whose queue entry was not delivered within `sweep_after` (apalis missed a

@@ -24,6 +24,7 @@ mod notify_restart;
 mod openapi;
 mod prediction;
 mod processes;
+mod queue_loss;
 mod retry_setups;
 mod runs;
 mod schedules;

@@ -44,6 +44,8 @@ pub struct EngineSettings {
     pub sweep_after: Duration,
     /// How long a stopping worker lets its runs finish before handing them back to the queue.
     pub shutdown_grace: Duration,
+    /// A Redis worker whose queue has not answered for this long gives up (exits non-zero).
+    pub queue_lost_after: Duration,
 }
 
 impl Default for EngineSettings {
@@ -57,6 +59,7 @@ impl Default for EngineSettings {
             max_queued: 2000,
             sweep_after: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(60),
+            queue_lost_after: Duration::from_secs(60),
         }
     }
 }
