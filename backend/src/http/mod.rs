@@ -96,7 +96,8 @@ fn base_doc() -> OpenApi {
                 .description(Some(
                     "Runs DHIS2 → chap-core predictions on demand or on a schedule. Authenticate with \
                      `POST /api/v1/auth/login` (access token in the body) or an API token; send either as \
-                     `Authorization: Bearer <token>`. Errors share one shape: \
+                     `Authorization: Bearer <token>` (an API token also as `Authorization: ApiToken <token>`). \
+                     Every response carries `X-Request-Id`. Errors share one shape: \
                      `{\"error\": code, \"message\": text, \"details\"?: object}`.",
                 ))
                 .build(),
