@@ -67,3 +67,62 @@ ensure_promtool() {
   fi
   export CHAP_TEST_PROMTOOL="$dir/promtool"
 }
+
+# Makes this machine able to run scripts/test: Debian packages (Chromium, PostgreSQL, Redis, Node.js,
+# …), cargo-nextest, the wasm toolchain and the browser tests' npm packages; then starts PostgreSQL and
+# Redis when they do not answer. As root it installs with apt-get; otherwise it names the packages to
+# install and stops. Idempotent: on a prepared machine it installs nothing.
+ensure_test_machine() {
+  local pg_url="$1"
+  local need=()
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+  command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+  command -v make >/dev/null 2>&1 || need+=(make)
+  command -v gcc >/dev/null 2>&1 || need+=(gcc)
+  python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  if [[ ${#need[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "scripts/test: missing packages. Install them (Debian), then run scripts/test again:" >&2
+      echo "  sudo apt-get install ${need[*]}" >&2
+      exit 1
+    fi
+    say "installing Debian packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "scripts/test: PostgreSQL does not answer on 127.0.0.1:5432; start it (e.g. sudo pg_ctlcluster <version> main start)" >&2
+      exit 1
+    fi
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if ! psql "$pg_url" -qc 'SELECT 1' >/dev/null 2>&1; then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "scripts/test: cannot connect to $pg_url; set CHAP_TEST_DATABASE_URL to a server and database you can use" >&2
+      exit 1
+    fi
+    say "preparing PostgreSQL for the tests (password for postgres, database test)"
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+    su postgres -c "psql -Atc \"SELECT 1 FROM pg_database WHERE datname='test'\"" | grep -q 1 ||
+      su postgres -c "createdb test"
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    say "starting Redis (127.0.0.1:6379, nothing kept on disk)"
+    mkdir -p /var/tmp/chap-redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /var/tmp/chap-redis --logfile /var/tmp/chap-redis/redis.log
+    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+
+  command -v cargo-nextest >/dev/null 2>&1 || { say "installing cargo-nextest"; cargo install cargo-nextest --locked; }
+  ensure_frontend_toolchain
+  (cd "$repo_root/e2e/browser" && { [[ -d node_modules/playwright-core && node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund; })
+}
