@@ -1,7 +1,7 @@
 //! Benchmarks of chap-scheduler that print figures (they never assert timing):
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import]…
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import|prediction]…
 //! ```
 //!
 //! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
@@ -12,6 +12,7 @@ mod cluster;
 mod flow;
 mod footprint;
 mod logins;
+mod prediction;
 mod runs;
 mod scale;
 mod support;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use support::{loadavg, Report, Services};
 
-const ALL: [&str; 8] = [
+const ALL: [&str; 9] = [
     "startup",
     "logins",
     "latency",
@@ -29,6 +30,7 @@ const ALL: [&str; 8] = [
     "list",
     "http",
     "import",
+    "prediction",
 ];
 
 #[tokio::main]
@@ -74,6 +76,7 @@ async fn main() -> ExitCode {
             "schedule" => runs::schedule(&services, &mut report).await,
             "list" => api::list(&services, &mut report).await,
             "import" => scale::import(&services, &mut report).await,
+            "prediction" => prediction::run(&services, &mut report).await,
             _ => api::http(&services, &mut report).await,
         };
         if let Err(e) = result {

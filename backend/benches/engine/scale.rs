@@ -22,7 +22,7 @@ fn release_dir() -> Result<PathBuf> {
         .context("the benchmark's directory")
 }
 
-fn binary(var: &str, name: &str) -> Result<PathBuf> {
+pub fn binary(var: &str, name: &str) -> Result<PathBuf> {
     let path = match std::env::var_os(var) {
         Some(p) => PathBuf::from(p),
         None => release_dir()?.join(name),

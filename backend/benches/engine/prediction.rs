@@ -1,0 +1,298 @@
+//! `prediction`: bursts of real `dhis2-chap-prediction` runs by the release binaries against
+//! `dhis2-sim` (1 setup, 2 org units, 12 monthly periods, chap's job SUCCESS at the first poll, poll
+//! interval 0): 200 and 1,000 runs triggered one after another by one client, at deployment limits 5
+//! and 16, embedded and on PostgreSQL + Redis with 2 worker processes. Prints runs/s (first trigger →
+//! all terminal), trigger POST p50/p99 *during* the burst, started → ended p50/p99, rows written per
+//! run by table, peak RSS and the machine's load. Nothing here asserts a figure.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chap_scheduler::db::entities::flow_run;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect};
+use serde_json::{json, Value};
+
+use crate::scale::binary;
+use crate::support::{
+    command, connect, drop_queue, loadavg, queue_name, sqlite_url, state_counts, summarize,
+    wait_ready, Api, PgDb, Proc, Report, Services,
+};
+
+/// The tables a run writes, for rows per run.
+const TABLES: &[&str] = &[
+    "flow_runs",
+    "flow_run_states",
+    "task_runs",
+    "logs",
+    "artifacts",
+    "run_checkpoints",
+    "flow_states",
+];
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Embedded,
+    Cluster,
+}
+
+/// Every combination of mode, limit and burst size.
+pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
+    let scenario = scenario_file()?;
+    // CHAP_BENCH_PREDICTION_RUNS=20,50 for a quick look; the figures to compare use the default.
+    let sizes: Vec<usize> = std::env::var("CHAP_BENCH_PREDICTION_RUNS")
+        .unwrap_or_else(|_| "200,1000".into())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .context("CHAP_BENCH_PREDICTION_RUNS: numbers, e.g. 200,1000")
+        })
+        .collect::<Result<_>>()?;
+    for mode in [Mode::Embedded, Mode::Cluster] {
+        for limit in [5u32, 16] {
+            for &runs in &sizes {
+                burst(services, report, &scenario, mode, limit, runs)
+                    .await
+                    .with_context(|| format!("{runs} runs at limit {limit}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The demo scenario cut to one setup, two org units and twelve months, chap answering at once.
+fn scenario_file() -> Result<tempfile::NamedTempFile> {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/dhis2-sim/scenarios/demo.json");
+    let mut s: Value = serde_json::from_slice(&std::fs::read(&demo)?)?;
+    let start = (chrono::Utc::now() - chrono::Duration::days(365))
+        .format("%Y%m")
+        .to_string();
+    let setups = s["prediction_setups"]
+        .as_array_mut()
+        .context("prediction_setups")?;
+    setups.truncate(1);
+    let setup = &mut setups[0];
+    setup["orgUnits"] = json!(setup["orgUnits"].as_array().context("orgUnits")?[..2].to_vec());
+    setup["startPeriod"] = json!(start);
+    setup["sim"] = json!({ "job_statuses": ["SUCCESS"] });
+    s["latency_ms"] = json!({});
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), serde_json::to_vec(&s)?)?;
+    Ok(file)
+}
+
+async fn burst(
+    services: &Services,
+    report: &mut Report,
+    scenario: &tempfile::NamedTempFile,
+    mode: Mode,
+    limit: u32,
+    runs: usize,
+) -> Result<()> {
+    let app_bin = binary("CHAP_BENCH_APP_BIN", "chap-scheduler")?;
+    let sim_bin = binary("CHAP_BENCH_SIM_BIN", "dhis2-sim")?;
+    let data = tempfile::tempdir()?;
+    let sim = Proc::spawn(
+        {
+            let mut cmd = std::process::Command::new(&sim_bin);
+            cmd.arg("--scenario").arg(scenario.path());
+            cmd.args(["--bind", "127.0.0.1:0"]);
+            cmd
+        },
+        "dhis2-sim listening on ",
+        Duration::from_secs(30),
+    )?;
+    let sim_url = sim
+        .announced
+        .trim_start_matches("dhis2-sim listening on ")
+        .to_string();
+    let mut vars = vec![
+        ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "0".to_string()),
+        ("CHAP_SCHEDULER_WORKERS", "16".to_string()),
+        ("CHAP_SCHEDULER_LOG", "error".to_string()),
+    ];
+    let (pg, queue) = match mode {
+        Mode::Embedded => (None, None),
+        Mode::Cluster => {
+            let pg = PgDb::create(&services.postgres).await?;
+            let queue = queue_name();
+            vars.push(("DATABASE_URL", pg.url.clone()));
+            vars.push(("REDIS_URL", services.redis.clone()));
+            vars.push(("CHAP_SCHEDULER_QUEUE_NAME", queue.clone()));
+            // Workers decrypt the block's password: one key ring for every process.
+            vars.push((
+                "CHAP_SCHEDULER_ENCRYPTION_KEY",
+                "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDE=".to_string(),
+            ));
+            (Some(pg), Some(queue))
+        }
+    };
+    let db_url = pg
+        .as_ref()
+        .map_or_else(|| sqlite_url(data.path()), |p| p.url.clone());
+    let mut serve_vars = vars.clone();
+    if let Mode::Cluster = mode {
+        serve_vars.push(("CHAP_SCHEDULER_IN_PROCESS_WORKERS", "false".to_string()));
+    }
+    let serve = Proc::spawn(
+        command(&app_bin, &["serve"], data.path(), &serve_vars),
+        "listening on ",
+        Duration::from_secs(30),
+    )?;
+    let base = serve.url()?;
+    wait_ready(&base, Duration::from_secs(30)).await?;
+    let mut workers = Vec::new();
+    if let Mode::Cluster = mode {
+        for i in 0..2 {
+            let dir = data.path().join(format!("worker-{i}"));
+            workers.push(Proc::spawn(
+                command(&app_bin, &["worker"], &dir, &vars),
+                "worker ",
+                Duration::from_secs(30),
+            )?);
+        }
+    }
+    let api = Api::sign_in(&base).await?;
+    let (status, block) = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/blocks",
+            json!({ "name": "sim", "block_type": "dhis2-credentials",
+                    "data": { "base_url": sim_url, "username": "admin", "password": "district" } }),
+        )
+        .await?;
+    if !status.is_success() {
+        bail!("creating the block: {status} {block}");
+    }
+    let deployment = api.deployment_id("dhis2-chap-prediction").await?;
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/deployments/{deployment}"),
+            json!({ "concurrency_limit": limit, "collision_strategy": "enqueue",
+                    "parameters": { "credentials": block["id"] } }),
+        )
+        .await?;
+    if !status.is_success() {
+        bail!("setting the deployment's limit: {status} {body}");
+    }
+    let db = connect(&db_url).await?;
+    let before = rows(&db).await?;
+
+    let t0 = Instant::now();
+    let mut posts = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let sent = Instant::now();
+        api.trigger(&deployment).await?;
+        posts.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    let triggered_in = t0.elapsed();
+    let counts = loop {
+        let counts = state_counts(&db).await?;
+        let unfinished: i64 = counts
+            .iter()
+            .filter(|(s, _)| !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].contains(&s.as_str()))
+            .map(|(_, n)| *n)
+            .sum();
+        if unfinished == 0 {
+            break counts;
+        }
+        if t0.elapsed() > Duration::from_secs(900) {
+            bail!("runs still unfinished after 15 minutes: {counts:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = t0.elapsed();
+    let load = loadavg();
+    let times: Vec<(
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::StartedAt)
+        .column(flow_run::Column::EndedAt)
+        .into_tuple()
+        .all(&db)
+        .await?;
+    let run_ms: Vec<f64> = times
+        .iter()
+        .filter_map(|(s, e)| Some(crate::support::ms_between((*s)?, (*e)?)))
+        .collect();
+    let after = rows(&db).await?;
+    let mut peak = serve.mem()?.peak;
+    for w in &workers {
+        peak = peak.max(w.mem()?.peak);
+    }
+    let completed = counts.get("COMPLETED").copied().unwrap_or(0);
+    let label = format!(
+        "{} limit {limit}, {runs} runs",
+        match mode {
+            Mode::Embedded => "embedded",
+            Mode::Cluster => "PG + Redis, 2 workers,",
+        }
+    );
+    let post = summarize(posts);
+    let took = summarize(run_ms);
+    report.add(
+        format!("prediction: {label}: runs/s (first trigger → all terminal)"),
+        format!(
+            "{:.1} ({completed} COMPLETED of {runs}; {counts:?})",
+            runs as f64 / elapsed.as_secs_f64()
+        ),
+        match mode {
+            Mode::Embedded => "≥ 100 at limit 16",
+            Mode::Cluster => "≥ 200 at limit 16",
+        },
+    );
+    report.add(
+        "  trigger POST during the burst p50 / p99",
+        format!(
+            "{:.1} / {:.1} ms ({:.1} s for all)",
+            post.p50,
+            post.p99,
+            triggered_in.as_secs_f64()
+        ),
+        "p99 < 10 ms",
+    );
+    report.add(
+        "  one run started → ended p50 / p99",
+        format!("{:.1} / {:.1} ms", took.p50, took.p99),
+        "≤ 15 ms",
+    );
+    let per_run: Vec<String> = TABLES
+        .iter()
+        .zip(before.iter().zip(&after))
+        .map(|(t, (b, a))| format!("{t} {:.1}", (a - b) as f64 / runs as f64))
+        .collect();
+    report.add("  rows written per run", per_run.join(", "), "");
+    report.add("  peak RSS (largest process)", format!("{peak:.1} MiB"), "");
+    report.add("  load after", load, "");
+    db.close().await.ok();
+    for w in workers {
+        w.stop();
+    }
+    serve.stop();
+    sim.stop();
+    if let (Some(pg), Some(queue)) = (pg, queue) {
+        drop_queue(&services.redis, &queue).await;
+        pg.drop_db().await;
+    }
+    Ok(())
+}
+
+/// Rows in each of [`TABLES`].
+async fn rows(db: &DatabaseConnection) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for table in TABLES {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await?
+            .context("COUNT(*)")?;
+        out.push(row.try_get::<i64>("", "n")?);
+    }
+    Ok(out)
+}
