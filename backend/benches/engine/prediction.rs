@@ -19,6 +19,9 @@ use crate::support::{
     wait_ready, Api, PgDb, Proc, Report, Services,
 };
 
+/// An instant from the database.
+type When = chrono::DateTime<chrono::Utc>;
+
 /// The tables a run writes, for rows per run.
 const TABLES: &[&str] = &[
     "flow_runs",
@@ -205,10 +208,7 @@ async fn burst(
     };
     let elapsed = t0.elapsed();
     let load = loadavg();
-    let times: Vec<(
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )> = flow_run::Entity::find()
+    let times: Vec<(Option<When>, Option<When>)> = flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::StartedAt)
         .column(flow_run::Column::EndedAt)
