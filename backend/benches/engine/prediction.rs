@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use crate::scale::binary;
 use crate::support::{
-    command, connect, drop_queue, loadavg, queue_name, sqlite_url, state_counts, summarize,
-    wait_ready, Api, PgDb, Proc, Report, Services,
+    command, connect, drop_queue, loadavg, queue_name, sim_block, sqlite_url, state_counts,
+    summarize, wait_ready, Api, PgDb, Proc, Report, Services,
 };
 
 /// An instant from the database.
@@ -157,17 +157,7 @@ async fn burst(
         }
     }
     let api = Api::sign_in(&base).await?;
-    let (status, block) = api
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/blocks",
-            json!({ "name": "sim", "block_type": "dhis2-credentials",
-                    "data": { "base_url": sim_url, "username": "admin", "password": "district" } }),
-        )
-        .await?;
-    if !status.is_success() {
-        bail!("creating the block: {status} {block}");
-    }
+    let block = sim_block(&api, "sim", &sim_url).await?;
     let deployment = api.deployment_id("dhis2-chap-prediction").await?;
     let (status, body) = api
         .send(

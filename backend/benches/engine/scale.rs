@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::support::{command, wait_ready, Api, Proc, Report, Services};
+use crate::support::{command, sim_block, wait_ready, Api, Proc, Report, Services};
 
 /// The release directory this benchmark runs from (`target/release/deps/engine-…` → `target/release`).
 fn release_dir() -> Result<PathBuf> {
@@ -67,17 +67,7 @@ pub async fn import(_services: &Services, report: &mut Report) -> Result<()> {
     let base = serve.url()?;
     wait_ready(&base, Duration::from_secs(30)).await?;
     let api = Api::sign_in(&base).await?;
-    let (status, block) = api
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/blocks",
-            json!({ "name": "national", "block_type": "dhis2-credentials",
-                    "data": { "base_url": sim_url, "username": "admin", "password": "district" } }),
-        )
-        .await?;
-    if !status.is_success() {
-        bail!("creating the block: {status} {block}");
-    }
+    let block = sim_block(&api, "national", &sim_url).await?;
     let deployment = api.deployment_id("dhis2-chap-prediction").await?;
     let idle = serve.mem()?;
     let started = Instant::now();

@@ -13,9 +13,7 @@ use chap_scheduler::db::entities::flow_run;
 use chap_scheduler_api::RunState;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QuerySelect, Set,
-};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -438,17 +436,31 @@ pub async fn wait_ready(base: &str, within: Duration) -> Result<()> {
     }
 }
 
-/// How many runs are in each state.
+/// How many runs are in each state (the states without runs left out), as `/metrics` reads them.
 pub async fn state_counts(db: &DatabaseConnection) -> Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> = flow_run::Entity::find()
-        .select_only()
-        .column(flow_run::Column::State)
-        .column_as(flow_run::Column::Id.count(), "n")
-        .group_by(flow_run::Column::State)
-        .into_tuple()
-        .all(db)
+    let gauges = chap_scheduler::orchestrator::store::run_gauges(db).await?;
+    Ok(gauges
+        .by_state
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(state, n)| (state.as_str().to_owned(), n))
+        .collect())
+}
+
+/// A `dhis2-credentials` block named `name` pointing at the simulator (its default account).
+pub async fn sim_block(api: &Api, name: &str, sim_url: &str) -> Result<Value> {
+    let (status, block) = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/blocks",
+            json!({ "name": name, "block_type": "dhis2-credentials",
+                    "data": { "base_url": sim_url, "username": "admin", "password": "district" } }),
+        )
         .await?;
-    Ok(rows.into_iter().collect())
+    if !status.is_success() {
+        bail!("creating the block: {status} {block}");
+    }
+    Ok(block)
 }
 
 /// Inserts `n` finished runs directly (bypassing the engine), spread over the last `days` days,
