@@ -13,7 +13,7 @@ use chap_scheduler::db::entities::flow_run;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect};
 use serde_json::{json, Value};
 
-use crate::scale::binary;
+use crate::scale::{binary, spawn_sim};
 use crate::support::{
     command, connect, drop_queue, loadavg, queue_name, sim_block, sqlite_url, state_counts,
     summarize, wait_ready, Api, PgDb, Proc, Report, Services,
@@ -96,20 +96,10 @@ async fn burst(
     let app_bin = binary("CHAP_BENCH_APP_BIN", "chap-scheduler")?;
     let sim_bin = binary("CHAP_BENCH_SIM_BIN", "dhis2-sim")?;
     let data = tempfile::tempdir()?;
-    let sim = Proc::spawn(
-        {
-            let mut cmd = std::process::Command::new(&sim_bin);
-            cmd.arg("--scenario").arg(scenario.path());
-            cmd.args(["--bind", "127.0.0.1:0"]);
-            cmd
-        },
-        "dhis2-sim listening on ",
-        Duration::from_secs(30),
+    let (sim, sim_url) = spawn_sim(
+        &sim_bin,
+        &["--scenario".as_ref(), scenario.path().as_os_str()],
     )?;
-    let sim_url = sim
-        .announced
-        .trim_start_matches("dhis2-sim listening on ")
-        .to_string();
     let mut vars = vec![
         ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "0".to_string()),
         ("CHAP_SCHEDULER_WORKERS", "16".to_string()),

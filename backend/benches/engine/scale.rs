@@ -36,24 +36,27 @@ pub fn binary(var: &str, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Starts the simulator with `args` on a free port; the process and its URL.
+pub fn spawn_sim(sim_bin: &std::path::Path, args: &[&std::ffi::OsStr]) -> Result<(Proc, String)> {
+    let mut cmd = std::process::Command::new(sim_bin);
+    cmd.args(args).args(["--bind", "127.0.0.1:0"]);
+    let sim = Proc::spawn(cmd, "dhis2-sim listening on ", Duration::from_secs(30))?;
+    let url = sim
+        .announced
+        .trim_start_matches("dhis2-sim listening on ")
+        .to_string();
+    Ok((sim, url))
+}
+
 /// The national-scale import.
 pub async fn import(_services: &Services, report: &mut Report) -> Result<()> {
     let app_bin = binary("CHAP_BENCH_APP_BIN", "chap-scheduler")?;
     let sim_bin = binary("CHAP_BENCH_SIM_BIN", "dhis2-sim")?;
     let data = tempfile::tempdir()?;
-    let sim = Proc::spawn(
-        {
-            let mut cmd = std::process::Command::new(&sim_bin);
-            cmd.args(["--national-scale", "1000,60,5", "--bind", "127.0.0.1:0"]);
-            cmd
-        },
-        "dhis2-sim listening on ",
-        Duration::from_secs(30),
+    let (sim, sim_url) = spawn_sim(
+        &sim_bin,
+        &["--national-scale".as_ref(), "1000,60,5".as_ref()],
     )?;
-    let sim_url = sim
-        .announced
-        .trim_start_matches("dhis2-sim listening on ")
-        .to_string();
     let serve = Proc::spawn(
         command(
             &app_bin,
