@@ -11,6 +11,7 @@ use actix_web::{HttpMessage, HttpResponse};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Mutex;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 
@@ -104,9 +105,27 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// `GET /metrics`: the Prometheus text format, with the run gauges read from the database now.
+/// The run gauges, read by one scrape at a time; scrapes that waited for a read begun after they
+/// arrived take its result. `/metrics` needs no login, so a flood of scrapes must not become a flood
+/// of queries, and a scrape never sees figures older than itself.
+async fn run_gauges(db: &DatabaseConnection) -> Result<store::RunGauges, sea_orm::DbErr> {
+    static LAST: Mutex<Option<(Instant, store::RunGauges)>> = Mutex::const_new(None);
+    let arrived = Instant::now();
+    let mut last = LAST.lock().await;
+    if let Some((read_at, gauges)) = last.as_ref() {
+        if *read_at >= arrived {
+            return Ok(gauges.clone());
+        }
+    }
+    let read_at = Instant::now();
+    let gauges = store::run_gauges(db).await?;
+    *last = Some((read_at, gauges.clone()));
+    Ok(gauges)
+}
+
+/// `GET /metrics`: the Prometheus text format, with the run gauges read from the database.
 pub async fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> HttpResponse {
-    match store::run_gauges(db).await {
+    match run_gauges(db).await {
         Ok(g) => {
             for (state, n) in g.by_state {
                 gauge!(RUNS_BY_STATE, "state" => state.as_str()).set(n as f64);

@@ -127,6 +127,14 @@ async fn a_run_moves_the_counters_and_the_gauges_read_the_database() {
         (last - chrono::Utc::now().timestamp() as f64).abs() < 60.0,
         "{last}"
     );
+    // Scrapes need no login: a burst of them is answered, and all see the same figures.
+    let burst = futures_util::future::join_all((0..40).map(|_| scrape(&app.address))).await;
+    for (_, samples) in &burst {
+        assert_eq!(
+            value(samples, "chap_scheduler_runs", &[("state", "COMPLETED")]),
+            Some(1.0)
+        );
+    }
     // (prometheus-parse cuts label values at `}`, so this one is read from the text.)
     assert!(
         text.contains(
