@@ -1,5 +1,6 @@
 //! What a prediction run forecast (issue 14 §2): on the run page a tab per succeeded setup with the
-//! overview of its org units, the chart of the chosen one with its numbers, and the CSV download.
+//! overview of its org units, the chart of the chosen one with its numbers, and the CSV download;
+//! on the dashboard the recent runs with a forecast.
 //!
 //! Addresses: `/runs/<id>#forecast` scrolls to the forecast, `?setup=<setup id>` chooses the tab
 //! (the report's setup lines link there).
@@ -22,6 +23,7 @@ mod download;
 mod math;
 mod numbers;
 mod overview;
+mod recent;
 mod rows;
 mod series;
 mod tabs;
@@ -30,6 +32,7 @@ use chart::ForecastChart;
 use download::CsvDownload;
 use numbers::NumbersTable;
 use overview::{Headings, OverviewTable};
+pub use recent::RecentForecasts;
 use rows::{overview_rows, sort_rows, Levels};
 use series::org_unit_series;
 use tabs::{tab_id, SetupTabs, PANEL_ID};
