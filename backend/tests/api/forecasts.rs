@@ -1,6 +1,6 @@
 //! The forecast artifact (issue 14 §1): for each succeeded setup of a run against the simulator, the
 //! quantiles are what chap predicted, the observations what the run sent to chap; the previous
-//! successful run is named; one setup downloads as CSV.
+//! successful run is named; one setup downloads as CSV; the report links each setup to its forecast.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +39,14 @@ async fn each_succeeded_setup_has_a_forecast_equal_to_what_chap_predicted_and_wh
         "setups 1 and 3 succeeded, 2 is disabled: {ids:?}"
     );
     assert!(ids.contains(&1) && ids.contains(&3));
+    // The report's line of each succeeded setup links to its forecast tab; the skipped one has none.
+    let report = w.report(&run).await;
+    let run_id = run["id"].as_str().unwrap();
+    for id in &ids {
+        let link = format!("- Forecast: [chart and numbers](/runs/{run_id}?setup={id}#forecast)");
+        assert!(report.contains(&link), "{link} missing from {report}");
+    }
+    assert!(!report.contains("setup=2#forecast"), "{report}");
     let submissions = w.sim.run_submissions();
     for item in &list {
         assert_eq!(item["run_id"], run["id"]);

@@ -11,8 +11,8 @@ use chap_scheduler_api::{
     ApiTokenView, ArtifactView, AuditEventView, BlockTestResult, BlockTypeView, BlockView,
     ChangePasswordRequest, ChapSetupUpdate, ChapSetupsView, CreateApiTokenRequest,
     CreateBlockRequest, CreateUserRequest, CreatedApiToken, DeploymentView, FlowView, LogPage,
-    LoginRequest, Page, PreviewRequest, PreviewResponse, RetryRunRequest, RunDetail, RunState,
-    RunStats, RunView, ScheduleRequest, ScheduleView, TokenResponse, TriggerRunRequest,
+    LoginRequest, Page, PreviewRequest, PreviewResponse, RetryRunRequest, RunDetail, RunForecast,
+    RunState, RunStats, RunView, ScheduleRequest, ScheduleView, TokenResponse, TriggerRunRequest,
     UpdateBlockRequest, UpdateDeploymentRequest, UpdateUserRequest, UserView,
 };
 use chrono::{DateTime, Utc};
@@ -28,8 +28,8 @@ pub use notifications::{
 };
 pub use transport::set_session_listener;
 use transport::{
-    accept_tokens, access_token, authed, authed_empty, encode, notify, refresh, rfc3339, send,
-    set_access_token, Query,
+    accept_tokens, access_token, authed, authed_empty, authed_text, encode, notify, refresh,
+    rfc3339, send, set_access_token, Query,
 };
 
 /// What happened to the signed-in session, as the rest of the app needs to know it.
@@ -249,6 +249,21 @@ pub async fn run_logs(
 /// `GET /runs/{id}/artifacts`: what the run produced (its report).
 pub async fn run_artifacts(id: Uuid) -> Result<Vec<ArtifactView>, ApiError> {
     authed("GET", &format!("/runs/{id}/artifacts"), None).await
+}
+
+/// `GET /runs/{id}/forecasts`: what chap predicted in the run, one forecast per succeeded setup.
+pub async fn run_forecasts(id: Uuid) -> Result<Vec<RunForecast>, ApiError> {
+    authed("GET", &format!("/runs/{id}/forecasts"), None).await
+}
+
+/// `GET /runs/{id}/forecasts?format=csv&setup_id=`: one setup's forecast as CSV
+/// (`org_unit_id,org_unit_name,period,quantile,value`).
+pub async fn forecast_csv(id: Uuid, setup_id: i64) -> Result<String, ApiError> {
+    authed_text(
+        "GET",
+        &format!("/runs/{id}/forecasts?format=csv&setup_id={setup_id}"),
+    )
+    .await
 }
 
 /// `GET /deployments`: every deployment.

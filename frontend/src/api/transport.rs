@@ -121,6 +121,13 @@ pub(super) async fn authed<T: DeserializeOwned>(
     authed_answer(method, path, body).await?.json()
 }
 
+/// An authenticated call answered with text (e.g. CSV), returned as it came.
+pub(super) async fn authed_text(method: &str, path: &str) -> Result<String, ApiError> {
+    authed_answer(method, path, None)
+        .await
+        .map(|answer| answer.text)
+}
+
 /// An authenticated call answered with no content (204).
 pub(super) async fn authed_empty(
     method: &str,

@@ -1,6 +1,6 @@
 //! `/`: running and late counts, runs per day by state for the last 14 days (inline SVG bars), the
-//! next scheduled runs, the late slots (`late_slots`), and the most recent failures with the step that
-//! failed. Refreshes every 10 s.
+//! next scheduled runs, the late slots (`late_slots`), the recent forecasts (`forecast`), and the most
+//! recent failures with the step that failed. Refreshes every 10 s.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
 use crate::clock::{format_duration, format_time, now};
+use crate::components::forecast::RecentForecasts;
 use crate::components::late_slots::LateSlotsPanel;
 use crate::components::runs::{state_label, RunStateBadge};
 use crate::components::schedules::describe_timing;
@@ -115,6 +116,7 @@ pub fn DashboardPage() -> impl IntoView {
             }}
         </section>
         <LateSlotsPanel />
+        <RecentForecasts />
         <section class="panel" aria-labelledby="failures-heading">
             <h2 id="failures-heading">"Recent failures"</h2>
             {move || match failures.get() {

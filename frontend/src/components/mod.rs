@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod dashboard;
 pub mod deployment_settings;
 pub mod deployments;
+pub mod forecast;
 pub mod form;
 pub mod late_slots;
 pub mod login;

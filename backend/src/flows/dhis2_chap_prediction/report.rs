@@ -167,6 +167,8 @@ pub struct ReportEntry {
     pub import: Option<ImportReport>,
     /// The last input period the run resolved for the setup.
     pub last_input_period: Option<String>,
+    /// The run page's forecast of the setup (relative), once its forecast artifact is stored.
+    pub forecast_href: Option<String>,
 }
 
 impl ReportEntry {
@@ -474,6 +476,9 @@ fn render_entry(lines: &mut Vec<String>, e: &ReportEntry) {
             _ => periods.join(", "),
         };
         lines.push(format!("- Predicted periods: {text}"));
+    }
+    if let Some(href) = &e.forecast_href {
+        lines.push(format!("- Forecast: [chart and numbers]({href})"));
     }
     if let Some(import) = &e.import {
         render_import(lines, import);

@@ -245,6 +245,25 @@ fn predicted_periods_sort_by_period_order_and_collapse_past_six() {
 }
 
 #[test]
+fn a_stored_forecast_is_linked_after_the_predicted_periods_and_the_link_survives_rendering() {
+    let mut e = succeeded_test();
+    e.set_predicted_periods(["202606"]);
+    e.forecast_href = Some("/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b?setup=7#forecast".into());
+    let mut r = reachable();
+    r.entries = vec![e];
+    let md = render(&r, finished());
+    assert!(md.contains(
+        "- Predicted periods: 202606\n\
+         - Forecast: [chart and numbers](/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b?setup=7#forecast)\n"
+    ));
+    // The report is shown as HTML; the relative link stays a link.
+    let html = chap_scheduler_api::markdown::render(&md);
+    assert!(html.contains(
+        "<a href=\"/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b?setup=7#forecast\">chart and numbers</a>"
+    ));
+}
+
+#[test]
 fn a_failure_without_a_cause_records_the_bare_step_label() {
     let mut e = ReportEntry::new("x", "m");
     e.fail(Step::ValidatePeriodRange, None, None);

@@ -1,4 +1,4 @@
-//! `/runs/:id`: one run, with its details, steps, log, report, the notifications sent about it and
+//! `/runs/:id`: one run, with its forecast, details, steps, log, report, the notifications sent about it and
 //! its state history.
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ use super::summary::RunSummary;
 use super::{every, run_duration, ErrorNotice, RunStateBadge};
 use crate::api::{self, ApiError};
 use crate::clock::{format_duration, format_time};
+use crate::components::forecast::ForecastPanel;
 use crate::components::notifications::RunDeliveries;
 use crate::components::{set_document_title, LoadingNotice};
 
@@ -93,6 +94,7 @@ fn RunDetailView(id: Uuid) -> impl IntoView {
         .into_any(),
         Some(Ok(d)) => view! {
             <RunSummary run=d.run.clone() retried_by=d.retried_by.clone() on_change=fetch />
+            <ForecastPanel run_id=id terminal=terminal.into() />
             <RunFacts run=d.run.clone() />
             <StepTimeline steps=d.task_runs.clone() />
             <section class="panel" aria-labelledby="logs-heading">

@@ -90,7 +90,8 @@ impl SetupRunner<'_> {
             .filter(|id| *id != self.ctx.run_id())
     }
 
-    /// Stores a succeeded setup's forecast artifact; a failure costs only the charts.
+    /// Stores a succeeded setup's forecast artifact; a failure costs only the charts. Returns the
+    /// run page's address of the setup's forecast tab, for the report, once stored.
     pub(super) async fn store_forecast(
         &self,
         setup: &PredictionSetup,
@@ -98,7 +99,7 @@ impl SetupRunner<'_> {
         entries: &[PredictionEntry],
         thresholds: Option<&Thresholds>,
         prediction_id: i64,
-    ) {
+    ) -> Option<String> {
         let previous = self.previous_success(setup).await;
         let artifact = forecast::build(
             setup,
@@ -108,15 +109,24 @@ impl SetupRunner<'_> {
             (prediction_id, previous),
         );
         let key = format!("forecast:{}", setup.id);
-        if let Err(e) = self
+        match self
             .ctx
             .artifact(&key, ArtifactKind::Forecast, &forecast::to_json(&artifact))
             .await
         {
-            self.ctx.error(format!(
-                "storing the forecast of '{}' failed: {e:#}",
-                setup.name
-            ));
+            // The SPA chooses the tab from `setup` and scrolls to `#forecast`.
+            Ok(()) => Some(format!(
+                "/runs/{}?setup={}#forecast",
+                self.ctx.run_id(),
+                setup.id
+            )),
+            Err(e) => {
+                self.ctx.error(format!(
+                    "storing the forecast of '{}' failed: {e:#}",
+                    setup.name
+                ));
+                None
+            }
         }
     }
 }

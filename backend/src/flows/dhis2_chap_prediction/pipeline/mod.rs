@@ -435,8 +435,10 @@ impl SetupRunner<'_> {
 
         // j: the forecast artifact (the run page's charts).
         let thresholds = entry.import.as_ref().and_then(|r| r.thresholds.as_ref());
-        self.store_forecast(setup, observed, &entries, thresholds, prediction_id)
+        let href = self
+            .store_forecast(setup, observed, &entries, thresholds, prediction_id)
             .await;
+        entry.forecast_href = href;
         Ok(None)
     }
 
