@@ -164,6 +164,10 @@ impl Config {
                 "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS",
                 self.notify.retry_base.as_secs_f64().to_string(),
             ),
+            (
+                "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS",
+                self.log_stream_max.as_secs().to_string(),
+            ),
         ]
     }
 }

@@ -113,6 +113,9 @@ pub struct Config {
     pub chap_schedules: crate::chap_schedules::Settings,
     /// Notifications.
     pub notify: crate::notify::Settings,
+    /// A live log stream ends after this long (without `end`), and its client resumes: long-held
+    /// connections recycle through proxies and rebalance across replicas.
+    pub log_stream_max: Duration,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -252,6 +255,11 @@ impl Config {
             ),
             None => None,
         };
+        let log_stream_max: u64 = parse(src, "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", 300)?;
+        // No "0 = forever": a stream that never ends is what this setting exists to prevent.
+        if !(1..=86_400).contains(&log_stream_max) {
+            bail!("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS must be between 1 and 86400");
+        }
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -323,6 +331,7 @@ impl Config {
                 public_url,
                 retry_base: Duration::from_secs_f64(retry_base),
             },
+            log_stream_max: Duration::from_secs(log_stream_max),
         })
     }
 
@@ -450,6 +459,25 @@ mod tests {
         ] {
             let err = cfg(&[(key, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_log_stream_lasts_five_minutes_unless_set_between_one_second_and_a_day() {
+        assert_eq!(cfg(&[]).unwrap().log_stream_max, Duration::from_secs(300));
+        let c = cfg(&[("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", "2")]).unwrap();
+        assert_eq!(c.log_stream_max, Duration::from_secs(2));
+        assert!(c
+            .describe()
+            .contains(&("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", "2".into())));
+        for bad in ["0", "86401", "-1", "1.5", "soon"] {
+            let err = cfg(&[("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS"),
+                "{err}"
+            );
         }
     }
 
