@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chap_scheduler_api::{RunDetail, RunView, StateChangeView, TaskRunView};
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
@@ -14,8 +13,9 @@ use super::output::{LogTail, RunReport};
 use super::summary::RunSummary;
 use super::{every, run_duration, ErrorNotice, RunStateBadge};
 use crate::api::{self, ApiError};
-use crate::clock::{format_duration, format_time};
+use crate::clock::format_duration;
 use crate::components::notifications::RunDeliveries;
+use crate::components::time::{Precision, Time, TimeOr};
 use crate::components::{set_document_title, LoadingNotice};
 
 /// An unfinished run's detail refreshes this often.
@@ -113,7 +113,6 @@ fn RunFacts(run: RunView) -> impl IntoView {
     let parameters =
         serde_json::to_string_pretty(&run.parameters).unwrap_or_else(|_| "{}".to_owned());
     let duration = run_duration(&run).unwrap_or_else(|| "—".to_owned());
-    let time_or_dash = |t: Option<DateTime<Utc>>| t.map_or_else(|| "—".to_owned(), format_time);
     view! {
         <section class="panel" aria-labelledby="facts-heading">
             <h2 id="facts-heading">"Details"</h2>
@@ -123,11 +122,17 @@ fn RunFacts(run: RunView) -> impl IntoView {
                 <dt>"Triggered by"</dt>
                 <dd>{run.triggered_by.clone()}</dd>
                 <dt>"Expected start"</dt>
-                <dd>{format_time(run.expected_start_at)}" UTC"</dd>
+                <dd>
+                    <Time at=run.expected_start_at precision=Precision::Second zone=true />
+                </dd>
                 <dt>"Started"</dt>
-                <dd>{time_or_dash(run.started_at)}</dd>
+                <dd>
+                    <TimeOr at=run.started_at none="—" precision=Precision::Second />
+                </dd>
                 <dt>"Ended"</dt>
-                <dd>{time_or_dash(run.ended_at)}</dd>
+                <dd>
+                    <TimeOr at=run.ended_at none="—" precision=Precision::Second />
+                </dd>
                 <dt>"Duration"</dt>
                 <dd>{duration}</dd>
                 <dt>"Attempt"</dt>
@@ -196,7 +201,7 @@ fn StateHistory(history: Vec<StateChangeView>) -> impl IntoView {
                     .map(|h| {
                         view! {
                             <li>
-                                <time>{format_time(h.at)}</time>
+                                <Time at=h.at precision=Precision::Second />
                                 " "
                                 <RunStateBadge state=h.state />
                                 {h.message.map(|m| view! { " " <span>{m}</span> })}

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{every, ErrorNotice};
 use crate::api;
+use crate::components::time::{Precision, Time};
 
 /// The log tail asks for new lines this often.
 const LOG_POLL: Duration = Duration::from_secs(1);
@@ -111,7 +112,7 @@ pub(super) fn LogTail(run_id: Uuid, terminal: Signal<bool>) -> impl IntoView {
         <ol class="log-tail" node_ref=log_ref tabindex="0" aria-label="Log lines" data-testid="log-lines">
             <For each=move || lines.get() key=|line| line.id let:line>
                 <li class=format!("log-line log-{}", line.level)>
-                    <time>{line.at.format("%H:%M:%S").to_string()}</time>
+                    <Time at=line.at precision=Precision::Clock />
                     " "
                     <span class="log-level">{line.level.to_string()}</span>
                     " "
