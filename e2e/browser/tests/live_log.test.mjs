@@ -2,7 +2,8 @@
 // (no polling), within a second of being written; the server cuts the stream every 2 s
 // (CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS) and the page resumes after the last line it showed, so its
 // lines end up exactly the API's log; the level filter restarts the stream; a stream that cannot be
-// reached is retried with a visible "Reconnecting…"; leaving the page ends the stream.
+// reached is retried with a visible "Reconnecting…"; leaving the page ends the stream; a stream refused
+// for an expired access token renews the session like any other call.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -252,6 +253,59 @@ describe('the live log', { timeout: 300_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, STREAM_MAX_SECONDS * 1_000 + 1_000));
     assert.equal(logRequests.length, count, 'no stream after leaving the page');
     await sim.revokeJobsInFlight();
+  });
+
+  test('a stream refused because the access token expired renews the session and goes on', async () => {
+    // A second server whose access tokens last a second (5 s with the leeway): a run outlives them.
+    const shortLived = await startServer({
+      adminPassword: ADMIN_PASSWORD,
+      env: {
+        CHAP_SCHEDULER_PREDICTION_POLL_SECONDS: '0.5',
+        CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS: String(STREAM_MAX_SECONDS),
+        CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS: '1',
+      },
+    });
+    const viewer = await newPage(browser, problems);
+    try {
+      const admin = await apiLogin(shortLived.url, 'admin', ADMIN_PASSWORD);
+      const own = (
+        await admin.post('/blocks', {
+          name: 'demo DHIS2',
+          block_type: 'dhis2-credentials',
+          data: { base_url: sim.url, username: sim.username, password: sim.password },
+        })
+      ).body;
+      const deployment = (await admin.get('/deployments')).body.find((d) => d.flow_name === 'dhis2-chap-prediction');
+      const statuses = { stream: [], refresh: 0 };
+      viewer.on('response', (response) => {
+        const url = new URL(response.url());
+        if (url.pathname.endsWith('/logs/stream')) statuses.stream.push(response.status());
+        if (url.pathname === '/api/v1/auth/refresh') statuses.refresh += 1;
+      });
+      await logIn(viewer, shortLived.url, 'admin', ADMIN_PASSWORD);
+      await sim.control({ job_statuses: { 1: LONG_JOB } });
+      const triggered = await admin.post(`/deployments/${deployment.id}/runs`, {
+        parameters: { credentials: own.id, prediction_setup_id: 1 },
+      });
+      await viewer.goto(`${shortLived.url}/runs/${triggered.body.id}`);
+      await viewer.locator('h1 [data-state="COMPLETED"]').waitFor(RUN_WAIT);
+      await eventually(async () => (await viewer.getByTestId('log-status').getAttribute('data-link')) === 'complete', {
+        what: 'the stream ended with `end`',
+      });
+      assert.ok(statuses.stream.includes(401), `a resume met the expired token: ${statuses.stream}`);
+      assert.ok(statuses.refresh >= 1, 'the session was renewed');
+      assert.equal(new URL(viewer.url()).pathname, `/runs/${triggered.body.id}`, 'still on the run page');
+      const fresh = await apiLogin(shortLived.url, 'admin', ADMIN_PASSWORD);
+      const lines = (await fresh.get(`/runs/${triggered.body.id}/logs?limit=1000&level=info`)).body.items;
+      const shown = await viewer
+        .getByTestId('log-lines')
+        .locator('li')
+        .evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+      assert.deepEqual(shown, lines.map((l) => l.id));
+    } finally {
+      await viewer.context().close();
+      await shortLived.stop();
+    }
   });
 
   test('no page errors and no CSP violations', () => {
