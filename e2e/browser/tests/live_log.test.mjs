@@ -208,6 +208,11 @@ describe('the live log', { timeout: 300_000 }, () => {
     await eventually(async () => JSON.stringify(await shownIds()) === JSON.stringify(all.map((l) => l.id)), {
       what: 'every line at debug',
     });
+    // The whole log arrived in one go; Follow keeps its last line in view.
+    await eventually(
+      () => page.getByTestId('log-lines').evaluate((ol) => ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 2),
+      { what: 'the log scrolled to its last line' },
+    );
     const restarts = logRequests.slice(before);
     assert.deepEqual(
       restarts.map((r) => [r.url.searchParams.get('level'), r.lastEventId]),
@@ -283,7 +288,9 @@ describe('the live log', { timeout: 300_000 }, () => {
         if (url.pathname === '/api/v1/auth/refresh') statuses.refresh += 1;
       });
       await logIn(viewer, shortLived.url, 'admin', ADMIN_PASSWORD);
-      await sim.control({ job_statuses: { 1: LONG_JOB } });
+      // A job that runs 14 s without a change: no new lines, so no refresh of the run renews the token
+      // first; the stream's resumes every 2 s meet its expiry.
+      await sim.control({ job_statuses: { 1: ['PENDING', ...Array(28).fill('RUNNING'), 'SUCCESS'] } });
       const triggered = await admin.post(`/deployments/${deployment.id}/runs`, {
         parameters: { credentials: own.id, prediction_setup_id: 1 },
       });

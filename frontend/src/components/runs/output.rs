@@ -96,7 +96,9 @@ pub(super) fn LogTail(
         lines.track();
         if follow.get() {
             if let Some(list) = log_ref.get() {
-                list.set_scroll_top(list.scroll_height());
+                // After the new lines are laid out: a first chunk of many lines arrives in one update,
+                // and its height is not known yet when this effect runs.
+                request_animation_frame(move || list.set_scroll_top(list.scroll_height()));
             }
         }
     });
