@@ -80,7 +80,16 @@ pub fn Time(
             text.push('\u{a0}');
             text.push_str(&shown.name_at(at));
         }
-        text
+        // A narrow cell breaks the date from the time, never inside either (`2026-12-` / `07`).
+        match text.split_once(' ') {
+            Some((date, time)) => view! {
+                <span class="nowrap">{date.to_owned()}</span>
+                " "
+                <span class="nowrap">{time.to_owned()}</span>
+            }
+            .into_any(),
+            None => text.into_any(),
+        }
     };
     let title = move || match clock.get() {
         Zone::Local => format_utc(at),
