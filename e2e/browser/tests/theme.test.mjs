@@ -97,6 +97,7 @@ const PAGES = [
     open: async () => {
       await page.goto(`${server.url}/runs`);
       await page.locator(`tr[data-run-id="${failed.id}"]`).waitFor(WAIT);
+      await page.getByTestId('runs-table').locator('[data-state="CANCELLED"]').waitFor(WAIT);
     },
   },
   {
@@ -192,6 +193,15 @@ describe('light and dark', { timeout: 300_000 }, () => {
       parameters: { credentials: block.id, prediction_setup_id: 1 },
     });
     failed = await waitForRun(second.body.id, 'FAILED');
+    // A cancelled run: its badge in the runs list too.
+    await sim.control({ job_statuses: { 1: Array(500).fill('RUNNING') } });
+    const third = await api.post(`/deployments/${deployment.id}/runs`, {
+      parameters: { credentials: block.id, prediction_setup_id: 1 },
+    });
+    await waitForRun(third.body.id, 'RUNNING');
+    assert.equal((await api.post(`/runs/${third.body.id}/cancel`)).status, 200);
+    await waitForRun(third.body.id, 'CANCELLED');
+    await sim.revokeJobsInFlight();
     for (const schedule of [
       { cron: '0 6 * * 1', timezone: 'Africa/Nairobi', parameters: { credentials: block.id } },
       { interval_seconds: 7200, active: false, parameters: { credentials: block.id } },
