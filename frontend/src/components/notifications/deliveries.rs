@@ -176,6 +176,15 @@ pub fn RunDeliveries(
         });
     };
     fetch();
+    // Read again once the run has finished: its deliveries are written with its last state, and a
+    // list read before then would count as settled.
+    Effect::new(move |was_terminal: Option<bool>| {
+        let now = terminal.get();
+        if was_terminal == Some(false) && now {
+            fetch();
+        }
+        now
+    });
     every(RUN_REFRESH, move || {
         let settled = deliveries
             .with_untracked(|d| matches!(d, Some(Ok(list)) if !any_pending(list)))
