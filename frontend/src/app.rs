@@ -12,12 +12,14 @@ use crate::components::notifications::NotificationsPage;
 use crate::components::pages::{AccountPage, ApiTokensPage, AuditLogPage, NotFoundPage, UsersPage};
 use crate::components::runs::{RunDetailPage, RunsPage};
 use crate::components::shell::AppShell;
+use crate::components::time::provide_zone;
 use crate::session::provide_session;
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
     provide_session();
+    provide_zone();
     view! {
         <Router>
             <Routes fallback=NotFoundPage>

@@ -176,6 +176,10 @@ impl Config {
                     |b| b.to_string(),
                 ),
             ),
+            (
+                "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS",
+                self.log_stream_max.as_secs().to_string(),
+            ),
         ]
     }
 }

@@ -119,6 +119,9 @@ pub struct Config {
     pub metrics: bool,
     /// Where a `worker` serves `/metrics` and `/health`; none by default.
     pub metrics_bind: Option<SocketAddr>,
+    /// A live log stream ends after this long (without `end`), and its client resumes: long-held
+    /// connections recycle through proxies and rebalance across replicas.
+    pub log_stream_max: Duration,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -260,6 +263,11 @@ impl Config {
             ),
             None => None,
         };
+        let log_stream_max: u64 = parse(src, "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", 300)?;
+        // No "0 = forever": a stream that never ends is what this setting exists to prevent.
+        if !(1..=86_400).contains(&log_stream_max) {
+            bail!("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS must be between 1 and 86400");
+        }
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -341,6 +349,7 @@ impl Config {
                 })?),
                 None => None,
             },
+            log_stream_max: Duration::from_secs(log_stream_max),
         })
     }
 
@@ -502,6 +511,25 @@ mod tests {
         ] {
             let err = cfg(&[(key, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_log_stream_lasts_five_minutes_unless_set_between_one_second_and_a_day() {
+        assert_eq!(cfg(&[]).unwrap().log_stream_max, Duration::from_secs(300));
+        let c = cfg(&[("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", "2")]).unwrap();
+        assert_eq!(c.log_stream_max, Duration::from_secs(2));
+        assert!(c
+            .describe()
+            .contains(&("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", "2".into())));
+        for bad in ["0", "86401", "-1", "1.5", "soon"] {
+            let err = cfg(&[("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS"),
+                "{err}"
+            );
         }
     }
 

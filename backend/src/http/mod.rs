@@ -11,6 +11,7 @@ pub mod extract;
 mod flows;
 mod forecasts;
 pub mod input;
+mod log_stream;
 mod notifications;
 mod runs;
 mod schedules;

@@ -1,11 +1,8 @@
 //! `/api/v1/runs`: list, detail, cancel, retry, logs (paged and live over SSE), artifacts, stats.
 
-use std::time::Duration;
-
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chap_scheduler_api::{
-    ArtifactView, ErrorBody, LogLevel, LogPage, Page, RetryRunRequest, RunDetail, RunState,
-    RunStats, RunView,
+    ArtifactView, ErrorBody, LogLevel, LogPage, Page, RetryRunRequest, RunDetail, RunStats, RunView,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -17,6 +14,7 @@ use uuid::Uuid;
 use super::deployments::trigger_name;
 use super::extract::Operator;
 use super::input::{parse_body, QueryParams};
+use super::log_stream::{self, TailRequest};
 use super::AppState;
 use crate::auth::Principal;
 use crate::db::audit::{self, Cursor};
@@ -327,6 +325,8 @@ async fn run_logs(
 ///
 /// Events: `log` (a LogView; the event id is the log id, so `Last-Event-ID` resumes), `state`
 /// (a RunView whenever the state changes) and `end` once the run finished and every line was sent.
+/// The server ends a stream without `end` after `CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS` (or when it
+/// cannot read the log): resume with `Last-Event-ID` set to the last id received.
 #[utoipa::path(
     tag = "runs",
     params(("id" = Uuid, Path, description = "Run id"), LogQuery),
@@ -352,68 +352,14 @@ async fn stream_logs(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
-    let start = resume.or(query.after).unwrap_or(0);
-    struct Tail {
-        state: web::Data<AppState>,
-        run: Uuid,
-        after: i64,
-        last_state: Option<RunState>,
-        levels: Vec<LogLevel>,
-        done: bool,
-        quiet: u32,
-    }
-    let tail = Tail {
+    let stream = log_stream::tail(
         state,
-        run: run.id,
-        after: start,
-        last_state: None,
-        levels,
-        done: false,
-        quiet: 0,
-    };
-    let stream = futures_util::stream::unfold(tail, |mut t| async move {
-        if t.done {
-            return None;
-        }
-        loop {
-            let mut out = String::new();
-            let current = store::get(t.state.engine.db(), t.run).await.ok().flatten();
-            let lines = store::logs_after(t.state.engine.db(), t.run, t.after, 500, &t.levels)
-                .await
-                .unwrap_or_default();
-            for l in &lines {
-                t.after = l.id;
-                out.push_str(&format!("id: {}\nevent: log\ndata: {}\n\n", l.id, json!(l)));
-            }
-            let finished = match &current {
-                Some(run) => {
-                    if t.last_state != Some(run.state) {
-                        t.last_state = Some(run.state);
-                        out.push_str(&format!(
-                            "event: state\ndata: {}\n\n",
-                            json!(store::view(run))
-                        ));
-                    }
-                    // The worker flushes its logs before it ends the run: once terminal, what is there is all.
-                    run.state.is_terminal() && lines.len() < 500
-                }
-                None => true,
-            };
-            if finished {
-                out.push_str("event: end\ndata: {}\n\n");
-                t.done = true;
-            }
-            if !out.is_empty() {
-                t.quiet = 0;
-                return Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), t));
-            }
-            t.quiet += 1;
-            if t.quiet % 30 == 0 {
-                return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), t));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
+        TailRequest {
+            run: run.id,
+            after: resume.or(query.after).unwrap_or(0),
+            levels,
+        },
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-store"))

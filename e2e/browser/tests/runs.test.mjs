@@ -296,7 +296,8 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await eventually(async () => (await rows.count()) === 2, { what: 'the filters survive a reload' });
     assert.equal(await page.getByLabel('State').inputValue(), 'CANCELLED');
 
-    // Days are UTC: runs of today are found from today, none from tomorrow on.
+    // Days are on the browser's clock, and the labels say which (this browser's zone is UTC; the
+    // times test uses another): runs of today are found from today, none from tomorrow on.
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     await page.getByLabel('From (UTC)').fill(today);

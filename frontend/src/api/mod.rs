@@ -10,17 +10,20 @@ use std::fmt;
 use chap_scheduler_api::{
     ApiTokenView, ArtifactView, AuditEventView, BlockTestResult, BlockTypeView, BlockView,
     ChangePasswordRequest, ChapSetupUpdate, ChapSetupsView, CreateApiTokenRequest,
-    CreateBlockRequest, CreateUserRequest, CreatedApiToken, DeploymentView, FlowView, LogPage,
-    LoginRequest, Page, PreviewRequest, PreviewResponse, RetryRunRequest, RunDetail, RunForecast,
-    RunState, RunStats, RunView, ScheduleRequest, ScheduleView, TokenResponse, TriggerRunRequest,
+    CreateBlockRequest, CreateUserRequest, CreatedApiToken, DeploymentView, FlowView, LoginRequest,
+    Page, PreviewRequest, PreviewResponse, RetryRunRequest, RunDetail, RunForecast, RunState,
+    RunStats, RunView, ScheduleRequest, ScheduleView, TokenResponse, TriggerRunRequest,
     UpdateBlockRequest, UpdateDeploymentRequest, UpdateUserRequest, UserView,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+mod log_stream;
 mod notifications;
+mod sse;
 mod transport;
 
+pub use log_stream::{follow_run_log, LogEvent, StreamEnd};
 pub use notifications::{
     create_notification_rule, delete_notification_rule, late_slots, list_notification_rules,
     replace_notification_rule, rule_deliveries, run_deliveries, service_info,
@@ -230,20 +233,6 @@ pub async fn retry_failed_setups(id: Uuid) -> Result<RunView, ApiError> {
         failed_setups_only: true,
     })?;
     authed("POST", &format!("/runs/{id}/retry"), Some(&body)).await
-}
-
-/// `GET /runs/{id}/logs`: lines after `after` at `level` or above, oldest first.
-///
-/// The SPA polls this instead of the SSE stream: `EventSource` cannot send the bearer token.
-pub async fn run_logs(
-    id: Uuid,
-    after: Option<i64>,
-    level: Option<&str>,
-) -> Result<LogPage, ApiError> {
-    let mut query = Query::default();
-    query.push("after", after.map(|a| a.to_string()));
-    query.push("level", level);
-    authed("GET", &format!("/runs/{id}/logs{}", query.finish()), None).await
 }
 
 /// `GET /runs/{id}/artifacts`: what the run produced (its report).

@@ -1,6 +1,6 @@
 //! How the client talks to the server: the in-memory access token, the shared refresh, and
 //! `fetch` with the bearer token, one refresh-and-retry on 401 and the error body read into
-//! [`ApiError`].
+//! [`ApiError`] (for calls answered at once, and for streams read as they arrive).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
 use super::{field_errors, path, ApiError, SessionEvent};
 
@@ -140,8 +140,29 @@ pub(super) async fn authed_empty(
 /// An authenticated call: Bearer token, one refresh-and-retry on 401, `Expired` when the
 /// server rejects the refresh.
 async fn authed_answer(method: &str, path: &str, body: Option<&str>) -> Result<Answer, ApiError> {
+    with_refresh(|token| async move { send(method, path, body, token.as_deref()).await }).await
+}
+
+/// An authenticated request whose body is read as it arrives (a live stream): the response once
+/// its status is 2xx, with the same refresh-and-retry on 401 as every other call. `signal` aborts
+/// the request and the reading of its body.
+pub(super) async fn authed_stream(
+    path: &str,
+    headers: &[(&str, &str)],
+    signal: &AbortSignal,
+) -> Result<Response, ApiError> {
+    with_refresh(|token| async move { open(path, headers, token.as_deref(), signal).await }).await
+}
+
+/// Runs `attempt` with the access token; on 401 refreshes once and runs it again. Tells the
+/// session listener `Expired` when the server rejects the refresh or the retry.
+async fn with_refresh<T, F, Fut>(attempt: F) -> Result<T, ApiError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
     if let Some(token) = access_token() {
-        match send(method, path, body, Some(&token)).await {
+        match attempt(Some(token)).await {
             Err(ApiError::Unauthorized) => {}
             other => return other,
         }
@@ -161,8 +182,7 @@ async fn authed_answer(method: &str, path: &str, body: Option<&str>) -> Result<A
         // A network or server error is not a verdict on the session: let the page show it.
         Err(e) => return Err(e),
     }
-    let token = access_token();
-    match send(method, path, body, token.as_deref()).await {
+    match attempt(access_token()).await {
         Err(ApiError::Unauthorized) => {
             set_access_token(None);
             notify(SessionEvent::Expired);
@@ -208,50 +228,96 @@ pub(super) async fn send(
         .map_err(js_error)?;
     let init = RequestInit::new();
     init.set_method(method);
-    init.set_credentials(RequestCredentials::SameOrigin);
     if let Some(body) = body {
         headers
             .set("Content-Type", "application/json")
             .map_err(js_error)?;
         init.set_body(&JsValue::from_str(body));
     }
+    let response = fetch(path, &init, &headers, bearer).await?;
+    let status = response.status();
+    let text = body_text(&response).await?;
+    if (200..300).contains(&status) {
+        return Ok(Answer { text });
+    }
+    Err(error_of(&response, &text))
+}
+
+/// `GET path` for a stream: the response with its body unread when the status is 2xx.
+async fn open(
+    path: &str,
+    extra: &[(&str, &str)],
+    bearer: Option<&str>,
+    signal: &AbortSignal,
+) -> Result<Response, ApiError> {
+    let headers = Headers::new().map_err(js_error)?;
+    headers
+        .set("Accept", "text/event-stream")
+        .map_err(js_error)?;
+    for (name, value) in extra {
+        headers.set(name, value).map_err(js_error)?;
+    }
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_signal(Some(signal));
+    let response = fetch(path, &init, &headers, bearer).await?;
+    if (200..300).contains(&response.status()) {
+        return Ok(response);
+    }
+    let text = body_text(&response).await?;
+    Err(error_of(&response, &text))
+}
+
+/// `fetch` of `path` with `init`, these headers and the bearer token, sending the cookies of this
+/// origin.
+async fn fetch(
+    path: &str,
+    init: &RequestInit,
+    headers: &Headers,
+    bearer: Option<&str>,
+) -> Result<Response, ApiError> {
     if let Some(token) = bearer {
         headers
             .set("Authorization", &format!("Bearer {token}"))
             .map_err(js_error)?;
     }
-    init.set_headers(&headers);
-
+    init.set_credentials(RequestCredentials::SameOrigin);
+    init.set_headers(headers);
     let url = url_of(path);
-    let request = Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+    let request = Request::new_with_str_and_init(&url, init).map_err(js_error)?;
     let window = web_sys::window().ok_or(ApiError::Network)?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+    JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(js_error)?
         .dyn_into()
-        .map_err(|_| ApiError::UnexpectedResponse("not a fetch Response".into()))?;
+        .map_err(|_| ApiError::UnexpectedResponse("not a fetch Response".into()))
+}
 
-    let status = response.status();
-    let retry_after = response.headers().get("Retry-After").ok().flatten();
-    let text = match response.text() {
+async fn body_text(response: &Response) -> Result<String, ApiError> {
+    Ok(match response.text() {
         Ok(promise) => JsFuture::from(promise)
             .await
             .map_err(js_error)?
             .as_string()
             .unwrap_or_default(),
         Err(_) => String::new(),
-    };
+    })
+}
 
-    if (200..300).contains(&status) {
-        return Ok(Answer { text });
-    }
-    Err(match status {
+/// The error an unsuccessful response stands for, from its status and error body.
+fn error_of(response: &Response, text: &str) -> ApiError {
+    match response.status() {
         401 => ApiError::Unauthorized,
         429 => ApiError::TooManyRequests {
-            retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
+            retry_after_secs: response
+                .headers()
+                .get("Retry-After")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse().ok()),
         },
-        _ => {
-            let error = serde_json::from_str::<ErrorBody>(&text).ok();
+        status => {
+            let error = serde_json::from_str::<ErrorBody>(text).ok();
             ApiError::Status {
                 status,
                 code: error.as_ref().map(|e| e.error.clone()).unwrap_or_default(),
@@ -263,5 +329,5 @@ pub(super) async fn send(
                 message: error.map(|e| e.message).unwrap_or_default(),
             }
         }
-    })
+    }
 }

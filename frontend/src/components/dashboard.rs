@@ -14,11 +14,12 @@ use leptos::task::spawn_local;
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, RunFilter};
-use crate::clock::{format_duration, format_time, now};
+use crate::clock::{format_duration, format_utc, now};
 use crate::components::forecast::RecentForecasts;
 use crate::components::late_slots::LateSlotsPanel;
 use crate::components::runs::{state_label, RunStateBadge};
 use crate::components::schedules::describe_timing;
+use crate::components::time::Time;
 use crate::components::{set_document_title, LoadingNotice};
 use crate::tz;
 
@@ -177,7 +178,7 @@ async fn with_failed_steps(
 
 fn failure_item(f: Failure) -> impl IntoView {
     let run = f.run;
-    let when = format_time(run.ended_at.unwrap_or(run.state_at));
+    let when = run.ended_at.unwrap_or(run.state_at);
     let step = f.step.map(|t| {
         let name = match t.label {
             Some(label) => format!("{} ({label})", t.name),
@@ -199,7 +200,9 @@ fn failure_item(f: Failure) -> impl IntoView {
             " "
             <a href=format!("/runs/{}", run.id)>{run.deployment_name}</a>
             " "
-            <span class="muted small">{format!("{when} UTC")}</span>
+            <span class="muted small">
+                <Time at=when zone=true />
+            </span>
             {step}
             {message}
         </li>
@@ -281,7 +284,9 @@ fn upcoming_item(u: Upcoming) -> impl IntoView {
             <a href=format!("/deployments/{}", u.deployment_id)>{u.deployment_name}</a>
             {setup}
             " · "
-            <time datetime=u.at.to_rfc3339()>{tz::format_in(u.at, &u.timezone)}</time>
+            <time datetime=u.at.to_rfc3339() title=format_utc(u.at)>
+                {tz::format_in(u.at, &u.timezone)}
+            </time>
             " "
             <span class="muted small">
                 {format!("in {} · {}", format_duration(wait), u.timing)}

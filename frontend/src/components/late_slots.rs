@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::clock::format_utc;
+use crate::components::time::Time;
 use crate::components::LoadingNotice;
 
 /// How far back the panel looks.
@@ -85,8 +85,7 @@ fn late_item(slot: LateSlotView) -> impl IntoView {
             " "
             {name}
             <span class="small muted late-times">
-                "slot " <time datetime=slot.slot.to_rfc3339()>{format_utc(slot.slot)}</time>
-                " · ready by " <time datetime=slot.deadline.to_rfc3339()>{format_utc(slot.deadline)}</time>
+                "slot " <Time at=slot.slot zone=true /> " · ready by " <Time at=slot.deadline zone=true />
             </span>
         </li>
     }

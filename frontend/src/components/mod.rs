@@ -15,6 +15,7 @@ pub mod parameters;
 pub mod runs;
 pub mod schedules;
 pub mod shell;
+pub mod time;
 
 use leptos::prelude::*;
 

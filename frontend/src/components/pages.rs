@@ -9,7 +9,6 @@ use leptos::ev::SubmitEvent;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::clock::format_utc_or;
 use crate::components::admin::audit::AuditLogAdmin;
 use crate::components::admin::tokens::ApiTokensAdmin;
 use crate::components::admin::users::UsersAdmin;
@@ -18,6 +17,7 @@ use crate::components::admin::{
 };
 use crate::components::form::FormActions;
 use crate::components::shell::use_current_user;
+use crate::components::time::TimeOr;
 use crate::components::{set_document_title, LoadingNotice};
 
 /// Shows its children to admins only; everyone else learns why they see nothing.
@@ -91,20 +91,19 @@ fn AccountSummary() -> impl IntoView {
             return view! { <LoadingNotice /> }.into_any();
         };
         match result {
-            Ok(user) => {
-                let last_login = format_utc_or(user.last_login_at, "never");
-                view! {
-                    <dl class="facts">
-                        <dt>"Username"</dt>
-                        <dd>{user.username}</dd>
-                        <dt>"Role"</dt>
-                        <dd>{user.role.as_str()}</dd>
-                        <dt>"Last login"</dt>
-                        <dd>{last_login}</dd>
-                    </dl>
-                }
-                .into_any()
+            Ok(user) => view! {
+                <dl class="facts">
+                    <dt>"Username"</dt>
+                    <dd>{user.username}</dd>
+                    <dt>"Role"</dt>
+                    <dd>{user.role.as_str()}</dd>
+                    <dt>"Last login"</dt>
+                    <dd>
+                        <TimeOr at=user.last_login_at none="never" />
+                    </dd>
+                </dl>
             }
+            .into_any(),
             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
         }
     }

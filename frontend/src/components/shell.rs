@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
 use crate::api;
+use crate::components::time::UtcToggle;
 use crate::components::LoadingNotice;
 use crate::session::{login_path, use_session, Session};
 
@@ -73,7 +74,7 @@ pub fn AppShell() -> impl IntoView {
     }
 }
 
-/// The top bar: product name, who is signed in, and the log-out button.
+/// The top bar: product name, the UTC switch, who is signed in, and the log-out button.
 #[component]
 fn SiteHeader() -> impl IntoView {
     view! {
@@ -82,6 +83,7 @@ fn SiteHeader() -> impl IntoView {
                 "chap-scheduler"
             </A>
             <div class="user-menu">
+                <UtcToggle />
                 <CurrentUser />
                 <LogoutButton />
             </div>

@@ -189,6 +189,11 @@ impl Engine {
         self.inner.stopping.cancel();
     }
 
+    /// The ids of runs whose new log lines this process has just written (see [`LogSink::written`]).
+    pub fn log_lines_written(&self) -> tokio::sync::broadcast::Receiver<Uuid> {
+        self.inner.logs.written()
+    }
+
     /// Waits until every log line sent so far is written.
     pub async fn flush_logs(&self) {
         self.inner.logs.flush().await;

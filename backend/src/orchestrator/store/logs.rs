@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::lease::{hold, Lease};
@@ -20,6 +20,8 @@ use crate::db::entities::log;
 const BATCH: usize = 500;
 /// Longest a line waits before it is written.
 const LINGER: Duration = Duration::from_millis(200);
+/// Announcements of written lines a slow listener may fall behind by before it is told it lagged.
+const WRITTEN_BACKLOG: usize = 64;
 
 /// One log line of a run.
 #[derive(Debug, Clone)]
@@ -45,14 +47,22 @@ enum Msg {
 #[derive(Clone)]
 pub struct LogSink {
     tx: mpsc::UnboundedSender<Msg>,
+    written: broadcast::Sender<Uuid>,
 }
 
 impl LogSink {
     /// Starts the writer task.
     pub fn start(db: DatabaseConnection) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(db, rx));
-        LogSink { tx }
+        let (written, _) = broadcast::channel(WRITTEN_BACKLOG);
+        tokio::spawn(writer(db, rx, written.clone()));
+        LogSink { tx, written }
+    }
+
+    /// The ids of runs whose new lines this process has just committed: a live tail wakes on them
+    /// instead of waiting for its next poll (lines written by other processes still need the poll).
+    pub fn written(&self) -> broadcast::Receiver<Uuid> {
+        self.written.subscribe()
     }
 
     /// Queues a line.
@@ -69,7 +79,11 @@ impl LogSink {
     }
 }
 
-async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
+async fn writer(
+    db: DatabaseConnection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    written: broadcast::Sender<Uuid>,
+) {
     let mut batch: Vec<LogLine> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     // When the oldest line of the batch arrived: no line waits longer than LINGER, however busy.
@@ -87,11 +101,11 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
             match tokio::time::timeout_at(oldest + LINGER, rx.recv()).await {
                 Ok(Some(m)) => m,
                 Ok(None) => {
-                    write(&db, &mut batch).await;
+                    write(&db, &mut batch, &written).await;
                     break;
                 }
                 Err(_) => {
-                    write(&db, &mut batch).await;
+                    write(&db, &mut batch, &written).await;
                     continue;
                 }
             }
@@ -100,7 +114,7 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
             Msg::Line(line) => {
                 batch.push(line);
                 if batch.len() >= BATCH {
-                    write(&db, &mut batch).await;
+                    write(&db, &mut batch, &written).await;
                 }
             }
             Msg::Flush(done) => {
@@ -112,10 +126,10 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
                         Msg::Flush(d) => waiters.push(d),
                     }
                     if batch.len() >= BATCH {
-                        write(&db, &mut batch).await;
+                        write(&db, &mut batch, &written).await;
                     }
                 }
-                write(&db, &mut batch).await;
+                write(&db, &mut batch, &written).await;
                 for w in waiters.drain(..) {
                     let _ = w.send(());
                 }
@@ -124,14 +138,30 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Msg>) {
     }
 }
 
-async fn write(db: &DatabaseConnection, batch: &mut Vec<LogLine>) {
+async fn write(
+    db: &DatabaseConnection,
+    batch: &mut Vec<LogLine>,
+    written: &broadcast::Sender<Uuid>,
+) {
     if batch.is_empty() {
         return;
     }
     let lines: Vec<LogLine> = std::mem::take(batch);
     let count = lines.len();
-    if let Err(e) = write_held(db, lines).await {
-        tracing::error!(error = %e, count, "writing run log lines failed");
+    let mut runs: Vec<Uuid> = Vec::new();
+    for line in &lines {
+        if !runs.contains(&line.lease.run_id) {
+            runs.push(line.lease.run_id);
+        }
+    }
+    match write_held(db, lines).await {
+        Ok(()) => {
+            for run in runs {
+                // Nobody listening is fine: no page follows that run.
+                let _ = written.send(run);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, count, "writing run log lines failed"),
     }
 }
 

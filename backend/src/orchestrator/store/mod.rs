@@ -31,7 +31,7 @@ pub use queue::{
     pending_count, pending_runs, promote, silent_runs,
 };
 pub use runs::{
-    finish, get, history_and_steps, set_summary, state_change_view, task_view, transition, view,
-    Finish, Transition, LATE_AFTER_SECONDS,
+    finish, get, history_and_steps, set_summary, state_change_view, state_of, task_view,
+    transition, view, Finish, Transition, LATE_AFTER_SECONDS,
 };
 pub use steps::{end_step, start_step, steps_so_far};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -306,6 +306,16 @@ pub async fn set_summary(
         .await?
         .rows_affected
         == 1)
+}
+
+/// Only the state of a run: what a live log tail checks twice a second, without reading the row.
+pub async fn state_of(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<RunState>, DbErr> {
+    flow_run::Entity::find_by_id(id)
+        .select_only()
+        .column(flow_run::Column::State)
+        .into_tuple::<RunState>()
+        .one(db)
+        .await
 }
 
 /// A run by id.

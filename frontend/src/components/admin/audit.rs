@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chap_scheduler_api::AuditEventView;
-use chrono::{DateTime, Utc};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +12,7 @@ use super::{error_sentence, focus_element, FormField};
 use crate::api::{self, AuditFilter};
 use crate::clock::{end_of, parse_day, start_of};
 use crate::components::form::LoadMore;
+use crate::components::time::{use_zone, zone_name, Precision, Time};
 use crate::components::{set_document_title, LoadingNotice};
 
 /// Events per page.
@@ -41,11 +41,6 @@ const KNOWN_ACTIONS: [&str; 20] = [
     "user.created",
     "user.updated",
 ];
-
-/// `2026-11-26 14:03:09`: an audit log needs the seconds; the column says UTC.
-fn format_event_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
-}
 
 /// Names for `user:<id>` and `token:<id>` targets, from the user and token lists.
 type TargetNames = HashMap<String, String>;
@@ -77,6 +72,7 @@ pub fn AuditLogAdmin() -> impl IntoView {
     let to_error = RwSignal::new(None::<String>);
     let action_error = RwSignal::new(None::<String>);
     let actor_error = RwSignal::new(None::<String>);
+    let zone = use_zone();
     let applied = RwSignal::new(AuditFilter::default());
 
     let events = RwSignal::new(Vec::<AuditEventView>::new());
@@ -194,9 +190,9 @@ pub fn AuditLogAdmin() -> impl IntoView {
         applied.set(AuditFilter {
             action: text(action),
             actor: text(actor),
-            since: since.map(start_of),
+            since: since.map(|d| start_of(d, zone.get_untracked())),
             // "To" includes the whole day: up to the next midnight.
-            until: until.and_then(end_of),
+            until: until.and_then(|d| end_of(d, zone.get_untracked())),
             ..Default::default()
         });
     };
@@ -215,7 +211,12 @@ pub fn AuditLogAdmin() -> impl IntoView {
         <section class="page" aria-labelledby="audit-heading">
             <h1 id="audit-heading">"Audit log"</h1>
             <p>
-                "Who did what, newest first. Times are UTC. Without a first day, the last 90 days are shown."
+                {move || {
+                    format!(
+                        "Who did what, newest first. Times are {}. Without a first day, the last 90 days are shown.",
+                        zone_name(zone.get()),
+                    )
+                }}
             </p>
             <form
                 class="filters audit-filters"
@@ -241,22 +242,28 @@ pub fn AuditLogAdmin() -> impl IntoView {
                     error=actor_error
                     help="Username."
                 />
-                <FormField
-                    id="audit-from"
-                    label="From"
-                    input_type="date"
-                    value=from
-                    error=from_error
-                    help="First day (UTC)."
-                />
-                <FormField
-                    id="audit-to"
-                    label="To"
-                    input_type="date"
-                    value=to
-                    error=to_error
-                    help="Last day (UTC), included."
-                />
+                // Days are on the viewer's clock; the help says which.
+                {move || {
+                    let name = zone_name(zone.get());
+                    view! {
+                        <FormField
+                            id="audit-from"
+                            label="From"
+                            input_type="date"
+                            value=from
+                            error=from_error
+                            help=format!("First day ({name}).")
+                        />
+                        <FormField
+                            id="audit-to"
+                            label="To"
+                            input_type="date"
+                            value=to
+                            error=to_error
+                            help=format!("Last day ({name}), included.")
+                        />
+                    }
+                }}
                 <div class="actions filter-actions">
                     <button type="submit" class="button primary">
                         "Apply filters"
@@ -297,13 +304,14 @@ pub fn AuditLogAdmin() -> impl IntoView {
 /// The events as a table (scrolls sideways on narrow screens).
 #[component]
 fn AuditTable(events: Signal<Vec<AuditEventView>>, names: Signal<TargetNames>) -> impl IntoView {
+    let zone = use_zone();
     view! {
         <div class="table-scroll">
             <table class="runs-table admin-table" data-testid="audit-table">
                 <caption class="visually-hidden">"Audit events, newest first"</caption>
                 <thead>
                     <tr>
-                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">{move || format!("Time ({})", zone_name(zone.get()))}</th>
                         <th scope="col">"Actor"</th>
                         <th scope="col">"Action"</th>
                         <th scope="col">"Target"</th>
@@ -314,7 +322,9 @@ fn AuditTable(events: Signal<Vec<AuditEventView>>, names: Signal<TargetNames>) -
                 <tbody>
                     <For each=move || events.get() key=|event| event.id let:event>
                         <tr data-action=event.action.clone()>
-                            <td class="nowrap">{format_event_time(event.at)}</td>
+                            <td class="nowrap">
+                                <Time at=event.at precision=Precision::Second />
+                            </td>
                             <td>{event.actor.clone().unwrap_or_else(|| "—".to_owned())}</td>
                             <td>
                                 <code>{event.action.clone()}</code>

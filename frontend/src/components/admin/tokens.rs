@@ -3,7 +3,7 @@
 //! leaves the page when the box is dismissed.
 
 use chap_scheduler_api::{ApiTokenView, CreateApiTokenRequest, CreatedApiToken, Role};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,9 +13,10 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::{error_sentence, focus_soon, point_at_first_error, show_refusal, FormField, RoleField};
 use crate::api::{self, ApiError};
-use crate::clock::{format_utc, format_utc_or, now, parse_day, today};
+use crate::clock::{end_of, format_utc, now, parse_day, today, Zone};
 use crate::components::form::FormActions;
 use crate::components::shell::use_current_user;
+use crate::components::time::{use_zone, zone_name, Time, TimeOr};
 use crate::components::{set_document_title, LoadingNotice};
 
 /// Longest token name the server accepts.
@@ -39,16 +40,16 @@ fn token_status(token: &ApiTokenView, at: DateTime<Utc>) -> TokenStatus {
     }
 }
 
-/// End of the chosen day in UTC: a token "expiring on 1 Dec" works all of 1 Dec.
-fn end_of_day(value: &str) -> Result<Option<DateTime<Utc>>, String> {
+/// The last second of the chosen day on the viewer's clock: a token "expiring on 1 Dec" works
+/// all of 1 Dec.
+fn end_of_day(value: &str, zone: Zone) -> Result<Option<DateTime<Utc>>, String> {
     let Some(date) = parse_day(value)? else {
         return Ok(None);
     };
-    if date < today() {
+    if date < today(zone) {
         return Err("Choose today or a later day.".to_owned());
     }
-    let end = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default();
-    Ok(Some(date.and_time(end).and_utc()))
+    Ok(end_of(date, zone).map(|end| end - TimeDelta::seconds(1)))
 }
 
 /// `/admin/tokens`.
@@ -223,9 +224,15 @@ fn TokenRow(
             </td>
             <td>{token.role.as_str()}</td>
             {admin.then(|| view! { <td>{token.username.clone()}</td> })}
-            <td>{format_utc(token.created_at)}</td>
-            <td>{format_utc_or(token.expires_at, "never")}</td>
-            <td>{format_utc_or(token.last_used_at, "never")}</td>
+            <td>
+                <Time at=token.created_at />
+            </td>
+            <td>
+                <TimeOr at=token.expires_at none="never" />
+            </td>
+            <td>
+                <TimeOr at=token.last_used_at none="never" />
+            </td>
             <td title=revoked_title>{badge}</td>
             {manage
                 .then(|| {
@@ -323,6 +330,7 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
     let name = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
     let expires = RwSignal::new(String::new());
+    let zone = use_zone();
     let name_error = RwSignal::new(None::<String>);
     let role_error = RwSignal::new(None::<String>);
     let expires_error = RwSignal::new(None::<String>);
@@ -342,7 +350,7 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         name_error.set(name_problem(name.get_untracked()));
-        let expires_at = end_of_day(&expires.get_untracked());
+        let expires_at = end_of_day(&expires.get_untracked(), zone.get_untracked());
         expires_error.set(expires_at.as_ref().err().cloned());
         let slots = [
             ("name", "token-name", name_error),
@@ -384,16 +392,25 @@ fn NewTokenForm(max_role: Role, on_done: Callback<Option<CreatedApiToken>>) -> i
                     validate=Callback::new(name_problem)
                 />
                 <RoleField id="token-role" value=role max=max_role error=role_error />
-                <FormField
-                    id="token-expires"
-                    label="Expires after"
-                    input_type="date"
-                    value=expires
-                    error=expires_error
-                    min=today().format("%Y-%m-%d").to_string()
-                    help="The token works until the end of this day (UTC). Leave empty for a token that never expires."
-                    validate=Callback::new(|v: String| end_of_day(&v).err())
-                />
+                // The day ends on the viewer's clock; the help says which.
+                {move || {
+                    let zone = zone.get();
+                    view! {
+                        <FormField
+                            id="token-expires"
+                            label="Expires after"
+                            input_type="date"
+                            value=expires
+                            error=expires_error
+                            min=today(zone).format("%Y-%m-%d").to_string()
+                            help=format!(
+                                "The token works until the end of this day ({}). Leave empty for a token that never expires.",
+                                zone_name(zone),
+                            )
+                            validate=Callback::new(move |v: String| end_of_day(&v, zone).err())
+                        />
+                    }
+                }}
                 <FormActions
                     error=form_error
                     busy=saving

@@ -13,8 +13,8 @@ use super::user_forms::{
 };
 use super::{error_sentence, focus_soon};
 use crate::api::{self, ApiError};
-use crate::clock::{format_utc, format_utc_or};
 use crate::components::shell::use_current_user;
+use crate::components::time::{Time, TimeOr};
 use crate::components::{set_document_title, LoadingNotice};
 use crate::session::{use_session, Session};
 
@@ -229,8 +229,8 @@ fn UserRow(
                     }
                 }}
             </td>
-            <td>{move || user.with(|u| format_utc(u.created_at))}</td>
-            <td>{move || user.with(|u| format_utc_or(u.last_login_at, "never"))}</td>
+            <td>{move || user.with(|u| view! { <Time at=u.created_at /> })}</td>
+            <td>{move || user.with(|u| view! { <TimeOr at=u.last_login_at none="never" /> })}</td>
             <td>
                 <div class="row-actions">
                     <button

@@ -12,6 +12,7 @@ use super::forecast_href;
 use crate::api::{self, ApiError, RunFilter};
 use crate::clock::format_utc;
 use crate::components::runs::short_id;
+use crate::components::time::Time;
 
 /// The flow whose runs forecast.
 const PREDICTION_FLOW: &str = "dhis2-chap-prediction";
@@ -83,7 +84,9 @@ pub fn RecentForecasts() -> impl IntoView {
 }
 
 fn recent_item(run: RunView) -> impl IntoView {
-    let when = format_utc(run.ended_at.unwrap_or(run.state_at));
+    let at = run.ended_at.unwrap_or(run.state_at);
+    // The link's name is text: it says the time in UTC; the visible time follows the viewer's clock.
+    let when = format_utc(at);
     let setups = match succeeded(&run) {
         1 => "1 setup".to_owned(),
         n => format!("{n} setups"),
@@ -98,7 +101,9 @@ fn recent_item(run: RunView) -> impl IntoView {
             " of "
             <a href=format!("/runs/{}", run.id)>{run.deployment_name}</a>
             " "
-            <span class="muted small">{format!("{when} · {setups}")}</span>
+            <span class="muted small">
+                <Time at /> {format!(" · {setups}")}
+            </span>
         </li>
     }
 }

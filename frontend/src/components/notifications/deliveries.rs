@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use chap_scheduler_api::{DeliveryStatus, DeliveryView};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use uuid::Uuid;
 
 use super::event_title;
 use crate::api::{self, ApiError};
-use crate::clock::format_utc;
 use crate::components::runs::short_id;
+use crate::components::time::{use_zone, zone_name, Time};
 use crate::components::LoadingNotice;
 
 /// A rule's deliveries refresh this often while they are shown.
@@ -29,18 +30,13 @@ fn status_badge(status: DeliveryStatus) -> (&'static str, &'static str, &'static
     }
 }
 
-/// When it was sent, or when it is tried again.
-fn when_text(d: &DeliveryView) -> String {
-    match d.status {
-        DeliveryStatus::Sent => d.sent_at.map_or_else(
-            || "sent".to_owned(),
-            |at| format!("sent {}", format_utc(at)),
-        ),
-        DeliveryStatus::Pending => d.next_attempt_at.map_or_else(
-            || "next attempt soon".to_owned(),
-            |at| format!("next attempt {}", format_utc(at)),
-        ),
-        DeliveryStatus::Failed => "given up".to_owned(),
+/// When it was sent, or when it is tried again: the words, and the time that follows them.
+fn when(d: &DeliveryView) -> (&'static str, Option<DateTime<Utc>>) {
+    match (d.status, d.sent_at, d.next_attempt_at) {
+        (DeliveryStatus::Sent, at, _) => ("sent", at),
+        (DeliveryStatus::Pending, _, None) => ("next attempt soon", None),
+        (DeliveryStatus::Pending, _, at) => ("next attempt", at),
+        (DeliveryStatus::Failed, _, _) => ("given up", None),
     }
 }
 
@@ -70,11 +66,15 @@ fn DeliveryTable(deliveries: Vec<DeliveryView>, of: Of) -> impl IntoView {
         .into_iter()
         .map(|d| {
             let (label, class, status) = status_badge(d.status);
-            let when = when_text(&d);
+            let (when, when_at) = when(&d);
+            let when_at = when_at.map(|at| view! { " " <Time at zone=true /> });
             let first = match of {
-                Of::Rule => {
-                    view! { <td class="nowrap">{format_utc(d.occurred_at)}</td> }.into_any()
+                Of::Rule => view! {
+                    <td class="nowrap">
+                        <Time at=d.occurred_at />
+                    </td>
                 }
+                .into_any(),
                 Of::Run => view! { <th scope="row">{d.rule_name.clone()}</th> }.into_any(),
             };
             let about = (of == Of::Rule).then(|| {
@@ -83,7 +83,7 @@ fn DeliveryTable(deliveries: Vec<DeliveryView>, of: Of) -> impl IntoView {
                         <a href=format!("/runs/{run}")>{format!("run {}", short_id(run))}</a>
                     }
                     .into_any(),
-                    (None, Some(slot)) => format!("slot {}", format_utc(slot)).into_any(),
+                    (None, Some(slot)) => view! { "slot " <Time at=slot zone=true /> }.into_any(),
                     (None, None) => "—".into_any(),
                 };
                 view! { <td>{what}</td> }
@@ -100,15 +100,17 @@ fn DeliveryTable(deliveries: Vec<DeliveryView>, of: Of) -> impl IntoView {
                     </td>
                     <td>{d.attempts}</td>
                     <td class="delivery-error">{d.last_error.unwrap_or_else(|| "—".to_owned())}</td>
-                    <td>{when}</td>
+                    <td>{when} {when_at}</td>
                 </tr>
             }
         })
         .collect_view();
-    let (first, about) = match of {
-        Of::Rule => ("Time (UTC)", true),
-        Of::Run => ("Rule", false),
+    let zone = use_zone();
+    let first = move || match of {
+        Of::Rule => format!("Time ({})", zone_name(zone.get())),
+        Of::Run => "Rule".to_owned(),
     };
+    let about = of == Of::Rule;
     view! {
         <div class="table-scroll">
             <table class="runs-table deliveries-table" data-testid="deliveries">
@@ -174,6 +176,15 @@ pub fn RunDeliveries(
         });
     };
     fetch();
+    // Read again once the run has finished: its deliveries are written with its last state, and a
+    // list read before then would count as settled.
+    Effect::new(move |was_terminal: Option<bool>| {
+        let now = terminal.get();
+        if was_terminal == Some(false) && now {
+            fetch();
+        }
+        now
+    });
     every(RUN_REFRESH, move || {
         let settled = deliveries
             .with_untracked(|d| matches!(d, Some(Ok(list)) if !any_pending(list)))
@@ -228,15 +239,12 @@ mod tests {
         let at: DateTime<Utc> = "2026-12-01T06:01:00Z".parse().expect("an instant");
         let mut sent = delivery(DeliveryStatus::Sent);
         sent.sent_at = Some(at);
-        assert_eq!(when_text(&sent), "sent 2026-12-01 06:01\u{a0}UTC");
+        assert_eq!(when(&sent), ("sent", Some(at)));
         let mut pending = delivery(DeliveryStatus::Pending);
-        assert_eq!(when_text(&pending), "next attempt soon");
+        assert_eq!(when(&pending), ("next attempt soon", None));
         pending.next_attempt_at = Some(at);
-        assert_eq!(
-            when_text(&pending),
-            "next attempt 2026-12-01 06:01\u{a0}UTC"
-        );
-        assert_eq!(when_text(&delivery(DeliveryStatus::Failed)), "given up");
+        assert_eq!(when(&pending), ("next attempt", Some(at)));
+        assert_eq!(when(&delivery(DeliveryStatus::Failed)), ("given up", None));
     }
 
     #[test]

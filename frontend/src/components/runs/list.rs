@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::{every, run_duration, state_label, ErrorNotice, LateMarker, RunStateBadge};
 use crate::api::{self, RunFilter};
-use crate::clock::{end_of, format_time, parse_day, start_of};
+use crate::clock::{end_of, parse_day, start_of};
 use crate::components::form::LoadMore;
+use crate::components::time::{use_zone, zone_name, Precision, Time};
 use crate::components::{set_document_title, LoadingNotice};
 
 /// Runs per page of the list.
@@ -44,7 +45,7 @@ fn runs_path(
     }
 }
 
-/// `/runs`: filters by state, deployment and days (UTC), newest first, "Load more", refreshed
+/// `/runs`: filters by state, deployment and days (on the viewer's clock), newest first, "Load more", refreshed
 /// every 5 s. The filters live in the address (`?state=FAILED&deployment_id=…&from=…&to=…`).
 #[component]
 pub fn RunsPage() -> impl IntoView {
@@ -77,12 +78,17 @@ pub fn RunsPage() -> impl IntoView {
     // "Load more" was used: refreshes then keep the older pages below the fresh first page.
     let paged_on = StoredValue::new(false);
     let deployments = LocalResource::new(api::list_deployments);
+    let zone = use_zone();
 
     let filter = move |cursor: Option<String>| RunFilter {
         states: state_filter.get_untracked().into_iter().collect(),
         deployment_id: deployment_filter.get_untracked(),
-        since: from_filter.get_untracked().map(start_of),
-        until: to_filter.get_untracked().and_then(end_of),
+        since: from_filter
+            .get_untracked()
+            .map(|d| start_of(d, zone.get_untracked())),
+        until: to_filter
+            .get_untracked()
+            .and_then(|d| end_of(d, zone.get_untracked())),
         limit: Some(PAGE_SIZE),
         cursor,
     };
@@ -129,6 +135,8 @@ pub fn RunsPage() -> impl IntoView {
             from_filter.get(),
             to_filter.get(),
         );
+        // A day starts at another instant on another clock.
+        zone.track();
         // The first run's filters came from the address: it needs no rewrite.
         if ran.is_some() {
             navigate(
@@ -247,8 +255,8 @@ pub fn RunsPage() -> impl IntoView {
                         {deployment_options}
                     </select>
                 </div>
-                <DayFilter id="run-from-filter" label="From (UTC)" day=from_filter />
-                <DayFilter id="run-to-filter" label="To (UTC)" day=to_filter />
+                <DayFilter id="run-from-filter" label="From" day=from_filter />
+                <DayFilter id="run-to-filter" label="To" day=to_filter />
             </form>
             <p class="muted small filters-help">
                 "Without a first day, runs of the last 30 days are listed."
@@ -285,6 +293,9 @@ fn DayFilter(
     label: &'static str,
     day: RwSignal<Option<NaiveDate>>,
 ) -> impl IntoView {
+    let zone = use_zone();
+    // The label says which clock the day is on: `From (GMT+5:45)`, `From (UTC)`.
+    let label = move || format!("{label} ({})", zone_name(zone.get()));
     view! {
         <div class="field">
             <label for=id>{label}</label>
@@ -347,7 +358,9 @@ fn RunRow(run: RunView) -> impl IntoView {
                 <a href=href>{run.deployment_name}</a>
                 <span class="muted small">{run.flow_name}</span>
             </td>
-            <td>{format_time(run.expected_start_at)}</td>
+            <td>
+                <Time at=run.expected_start_at precision=Precision::Second />
+            </td>
             <td>{duration}</td>
             <td class="wide-only">{format!("{} / {}", run.attempt, run.max_attempts)}</td>
             <td class="wide-only">{run.triggered_by}</td>

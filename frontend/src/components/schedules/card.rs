@@ -15,11 +15,11 @@ use super::chap::{latest_run_slot, skipped_total, soonest_fire, ChapSetups};
 use super::deadline::{pause_text, ready_by_text};
 use super::{describe_timing, Editing};
 use crate::api;
-use crate::clock::format_time;
 use crate::components::form::ConfirmButton;
 use crate::components::parameters::Blocks;
 use crate::components::runs::short_id;
 use crate::components::shell::use_can_operate;
+use crate::components::time::{Precision, Time};
 use crate::tz;
 
 fn policy_text(policy: MissedPolicy, max_missed: u32) -> String {
@@ -50,13 +50,19 @@ fn pinned_text(parameters: &Value, blocks: &[BlockView]) -> String {
         .join(", ")
 }
 
-/// The next slot as the card shows it: in the schedule's zone, and in UTC.
-fn next_text(next: Option<DateTime<Utc>>, active: bool, chap: bool, timezone: &str) -> String {
+/// The next slot as the card shows it: in the schedule's zone, and on the viewer's clock.
+fn next_view(next: Option<DateTime<Utc>>, active: bool, chap: bool, timezone: &str) -> AnyView {
     match next {
-        Some(at) => format!("{} ({} UTC)", tz::format_in(at, timezone), format_time(at)),
-        None if !active => "none while inactive".to_owned(),
-        None if chap => "none (no setup is scheduled)".to_owned(),
-        None => "none (no further slot)".to_owned(),
+        Some(at) => view! {
+            {tz::format_in(at, timezone)}
+            " ("
+            <Time at precision=Precision::Second zone=true />
+            ")"
+        }
+        .into_any(),
+        None if !active => "none while inactive".into_any(),
+        None if chap => "none (no setup is scheduled)".into_any(),
+        None => "none (no further slot)".into_any(),
     }
 }
 
@@ -138,7 +144,7 @@ pub(super) fn ScheduleCard(
     let listed_next = schedule.next_fire_at;
     let next = move || {
         let soonest = setups.with(|s| s.as_ref().map(soonest_fire));
-        timezone.with_value(|z| next_text(soonest.unwrap_or(listed_next), active, chap, z))
+        timezone.with_value(|z| next_view(soonest.unwrap_or(listed_next), active, chap, z))
     };
     // A `chap` schedule's runs are its setups': its last run and skipped slots are theirs.
     let listed_last = schedule.last_fire_at;

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::setup_row::SetupRow;
 use crate::api;
-use crate::clock::format_utc;
+use crate::clock::{format_with_zone, Zone};
 use crate::components::shell::use_can_operate;
+use crate::components::time::use_zone;
 use crate::components::LoadingNotice;
 
 /// How often the setups are read again from our server (it syncs with chap on its own).
@@ -58,18 +59,21 @@ pub(super) fn status_text(setup: &ChapSetupView) -> String {
 }
 
 /// The last sync as a line, and its error as a sentence when the last attempt failed.
-pub(super) fn sync_lines(sync: &ChapSync) -> (String, Option<String>) {
+pub(super) fn sync_lines(sync: &ChapSync, zone: Zone) -> (String, Option<String>) {
     let line = match (sync.synced_at, &sync.error) {
-        (Some(at), None) => format!("Synced with chap {}.", format_utc(at)),
+        (Some(at), None) => format!("Synced with chap {}.", format_with_zone(at, zone)),
         (Some(at), Some(_)) => format!(
             "The setups below are as chap listed them at the last successful sync, {}.",
-            format_utc(at)
+            format_with_zone(at, zone)
         ),
         (None, Some(_)) => "No sync with chap has succeeded yet.".to_owned(),
         (None, None) => "Not synced with chap yet.".to_owned(),
     };
     let error = sync.error.as_ref().map(|e| match sync.attempted_at {
-        Some(at) => format!("The last sync with chap failed ({}): {e}", format_utc(at)),
+        Some(at) => format!(
+            "The last sync with chap failed ({}): {e}",
+            format_with_zone(at, zone)
+        ),
         None => format!("The last sync with chap failed: {e}"),
     });
     (line, error)
@@ -120,7 +124,11 @@ pub(super) fn ChapSetups(
             syncing.try_set(false);
         });
     };
-    let lines = move || setups.with(|v| v.as_ref().map(|v| sync_lines(&v.sync)));
+    let zone = use_zone();
+    let lines = move || {
+        let zone = zone.get();
+        setups.with(|v| v.as_ref().map(|v| sync_lines(&v.sync, zone)))
+    };
     let ids = move || {
         setups.with(|v| {
             v.as_ref()
@@ -218,6 +226,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::{latest_run_slot, skipped_total, soonest_fire, status_text, sync_lines};
+    use crate::clock::Zone;
 
     fn setup(status: SetupScheduleStatus, cron: Option<&str>, next: &[&str]) -> ChapSetupView {
         ChapSetupView {
@@ -326,7 +335,7 @@ mod tests {
             error: None,
         };
         assert_eq!(
-            sync_lines(&ok),
+            sync_lines(&ok, Zone::Utc),
             (
                 "Synced with chap 2026-12-01 10:00\u{a0}UTC.".to_owned(),
                 None
@@ -337,7 +346,7 @@ mod tests {
             error: Some("chap answered 503".to_owned()),
             ..ok
         };
-        let (line, error) = sync_lines(&failed);
+        let (line, error) = sync_lines(&failed, Zone::Utc);
         assert!(
             line.contains("last successful sync, 2026-12-01 10:00"),
             "{line}"
@@ -350,9 +359,12 @@ mod tests {
             synced_at: None,
             ..failed
         };
-        assert_eq!(sync_lines(&never).0, "No sync with chap has succeeded yet.");
         assert_eq!(
-            sync_lines(&ChapSync::default()).0,
+            sync_lines(&never, Zone::Utc).0,
+            "No sync with chap has succeeded yet."
+        );
+        assert_eq!(
+            sync_lines(&ChapSync::default(), Zone::Utc).0,
             "Not synced with chap yet."
         );
     }

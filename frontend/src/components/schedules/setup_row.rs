@@ -14,6 +14,7 @@ use crate::api::{self, ApiError};
 use crate::clock::format_utc;
 use crate::components::runs::{short_id, RunStateBadge};
 use crate::components::shell::use_can_operate;
+use crate::components::time::Time;
 use crate::tz;
 
 /// A cron typed for a setup, as chap takes it: exactly 5 fields, blanks collapsed; an empty one
@@ -76,7 +77,7 @@ fn last_run_view(run: Option<SetupLastRun>) -> AnyView {
     let outcome = run.setup_status.map(|s| format!(" setup {s}"));
     let slot = run
         .scheduled_for
-        .map(|at| format!("for {}", format_utc(at)));
+        .map(|at| view! { "for " <Time at zone=true /> });
     view! {
         <a href=format!("/runs/{}", run.id) class="run-id">
             {short_id(run.id)}

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::clock::format_time;
+use crate::components::time::{Precision, Time};
 use crate::tz;
 
 /// Fire times the preview shows.
@@ -425,7 +425,7 @@ pub(super) fn TimingFields(
     }
 }
 
-/// The next fire times of what is typed, in the chosen zone and in UTC.
+/// The next fire times of what is typed, in the chosen zone and on the viewer's clock.
 #[component]
 fn SchedulePreview(preview: RwSignal<Preview>, inputs: TimingInputs) -> impl IntoView {
     let chap = move || inputs.source.get() == ScheduleSource::Chap;
@@ -467,7 +467,8 @@ fn SchedulePreview(preview: RwSignal<Preview>, inputs: TimingInputs) -> impl Int
                                         <li>
                                             <time datetime=utc.to_rfc3339()>{shown}</time>
                                             <span class="muted small">
-                                                {format!(" {} UTC", format_time(*utc))}
+                                                " "
+                                                <Time at=*utc precision=Precision::Second zone=true />
                                             </span>
                                         </li>
                                     }

@@ -1,0 +1,156 @@
+//! The live log stream: it ends after `CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS` without `end`, and a
+//! client resuming with `Last-Event-ID` gets exactly the lines after that id, until `end`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{body, settings, spawn_app_with, TestApp};
+
+/// One server-sent event (the server writes `\n` line endings and no multi-line data).
+#[derive(Debug)]
+struct Event {
+    name: String,
+    id: Option<i64>,
+    data: String,
+}
+
+/// Reads a stream to its end; `(events, seconds it lasted)`.
+async fn read_stream(
+    app: &TestApp,
+    token: &str,
+    run_id: &str,
+    last_event_id: Option<i64>,
+) -> (Vec<Event>, f64) {
+    let started = Instant::now();
+    let mut request = app
+        .client
+        .get(app.url(&format!("/api/v1/runs/{run_id}/logs/stream")))
+        .bearer_auth(token);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let mut resp = request.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut text = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(30), resp.chunk())
+        .await
+        .expect("the stream stalled")
+        .unwrap()
+    {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let events = text
+        .split("\n\n")
+        .filter(|block| !block.trim().is_empty() && !block.starts_with(':'))
+        .map(|block| {
+            let mut event = Event {
+                name: "message".into(),
+                id: None,
+                data: String::new(),
+            };
+            for line in block.lines() {
+                let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+                match field {
+                    "event" => event.name = value.into(),
+                    "id" => event.id = Some(value.parse().unwrap()),
+                    "data" => event.data = value.into(),
+                    _ => {}
+                }
+            }
+            event
+        })
+        .collect();
+    (events, started.elapsed().as_secs_f64())
+}
+
+fn log_ids(events: &[Event]) -> Vec<i64> {
+    events
+        .iter()
+        .filter(|e| e.name == "log")
+        .map(|e| e.id.unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stream_ends_after_its_time_without_end_and_resuming_with_last_event_id_continues_after_it(
+) {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS".into(), "1".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    // 30 lines, one every 100 ms: several cuts happen while the run writes.
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 3 }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+
+    let (first, lasted) = read_stream(&app, &token, id, None).await;
+    assert!(
+        first.iter().all(|e| e.name != "end"),
+        "the first stream ended the run's log: {first:?}"
+    );
+    assert!(
+        (0.9..3.0).contains(&lasted),
+        "the stream lasted {lasted} s instead of about 1 s"
+    );
+    assert_eq!(
+        first[0].name, "state",
+        "a stream starts with the run's state"
+    );
+    let mut received = log_ids(&first);
+    assert!(!received.is_empty(), "no line within the first second");
+
+    let mut ended = false;
+    for _ in 0..20 {
+        let (events, _) = read_stream(&app, &token, id, received.last().copied()).await;
+        received.extend(log_ids(&events));
+        if events.iter().any(|e| e.name == "end") {
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended, "no stream ended with `end` within 20 resumes");
+
+    let all = body(
+        app.get(
+            &format!("/api/v1/runs/{id}/logs?limit=1000&level=debug"),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    let expected: Vec<i64> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(received, expected, "resuming lost or repeated lines");
+    let messages: Vec<&Value> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["message"])
+        .collect();
+    assert!(messages.contains(&&json!("tick 29")), "{messages:?}");
+}
+
+#[tokio::test]
+async fn a_stream_resumed_after_the_end_sends_only_the_state_and_end() {
+    let app = spawn_app_with(settings()).await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 0.3 }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    app.wait_for(id, &token, &["COMPLETED"]).await;
+    let (events, _) = read_stream(&app, &token, id, None).await;
+    let last = *log_ids(&events).last().unwrap();
+    let (again, _) = read_stream(&app, &token, id, Some(last)).await;
+    let names: Vec<&str> = again.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["state", "end"]);
+    let state: Value = serde_json::from_str(&again[0].data).unwrap();
+    assert_eq!(state["state"], "COMPLETED");
+}
