@@ -16,6 +16,7 @@ mod engine;
 mod forecasts;
 mod helpers;
 mod http;
+mod import_prefect;
 mod metrics;
 mod new_data;
 mod notifications;
