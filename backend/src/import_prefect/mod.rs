@@ -8,6 +8,7 @@ mod apply;
 mod client;
 mod mapping;
 mod plan;
+mod render;
 
 use std::sync::Arc;
 
