@@ -77,10 +77,11 @@ fn cron_of(raw: &str, day_or: bool) -> Result<String, String> {
         // AND of day-of-month and weekday differs from cron's OR only when both are restricted.
         let restricted = |f: Option<&&str>| f.is_some_and(|f| !matches!(*f, "*" | "?"));
         if restricted(fields.get(2)) && restricted(fields.get(4)) {
-            return Err(format!(
-                "cron `{raw}` has day_or: false (fire only when the day of the month AND the \
-                 weekday match); cron here joins them with OR, so it cannot be expressed"
-            ));
+            return Err(
+                "day_or: false fires only when the day of the month AND the weekday \
+                        match; cron here joins them with OR, so it cannot be expressed"
+                    .into(),
+            );
         }
     }
     if fields.len() == 6 {
@@ -96,16 +97,34 @@ fn anchor_of(raw: Option<&Value>) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("its anchor_date `{text}` is not an RFC 3339 time: {e}"))
 }
 
+/// A Prefect schedule as Prefect states it, on one line (for a schedule that is not mapped).
+pub fn describe(schedule: &Value) -> String {
+    let text = |key: &str| schedule.get(key).and_then(Value::as_str);
+    let tz = text("timezone").unwrap_or("UTC");
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(rrule) = text("rrule") {
+        return format!("rrule `{}` in {tz}", one_line(rrule));
+    }
+    if let Some(cron) = text("cron") {
+        let day_or = match schedule.get("day_or").and_then(Value::as_bool) {
+            Some(false) => " (day_or: false)",
+            _ => "",
+        };
+        return format!("cron `{}` in {tz}{day_or}", one_line(cron));
+    }
+    one_line(&schedule.to_string())
+}
+
 /// The timing of a Prefect schedule (`CronSchedule`, `IntervalSchedule`), or why it has none here.
 pub fn timing(schedule: &Value) -> Result<Timing, String> {
     let Some(s) = schedule.as_object() else {
         return Err("the schedule is not a JSON object".into());
     };
-    if let Some(rrule) = s.get("rrule") {
-        return Err(format!(
-            "an rrule schedule ({}) has no equivalent here; add it as a cron or interval schedule by hand",
-            rrule.as_str().map_or(rrule.to_string(), |r| format!("`{r}`"))
-        ));
+    if s.contains_key("rrule") {
+        return Err(
+            "an rrule schedule has no equivalent here; add it as a cron or interval schedule by hand"
+                .into(),
+        );
     }
     if let Some(cron) = s.get("cron") {
         let cron = cron.as_str().ok_or("its cron is not a string")?;
@@ -256,8 +275,13 @@ mod tests {
 
     #[test]
     fn day_or_false_is_refused_only_when_both_day_fields_are_restricted() {
-        let err = timing(&json!({ "cron": "0 6 8-14 * 5", "day_or": false })).unwrap_err();
+        let second_friday = json!({ "cron": "0 6 8-14 * 5", "day_or": false, "timezone": null });
+        let err = timing(&second_friday).unwrap_err();
         assert!(err.contains("day_or: false"), "{err}");
+        assert_eq!(
+            describe(&second_friday),
+            "cron `0 6 8-14 * 5` in UTC (day_or: false)"
+        );
         assert_eq!(
             timing(&json!({ "cron": "0 6 * * 5", "day_or": false })),
             Ok(cron("0 6 * * 5", "UTC"))
@@ -301,11 +325,14 @@ mod tests {
 
     #[test]
     fn rrule_and_unknown_schedules_are_not_mapped_and_say_why() {
-        let err =
-            timing(&json!({ "rrule": "FREQ=WEEKLY;BYDAY=MO", "timezone": "UTC" })).unwrap_err();
-        assert!(
-            err.contains("rrule") && err.contains("FREQ=WEEKLY"),
-            "{err}"
+        let rrule =
+            json!({ "rrule": "DTSTART:20200101T000000\nFREQ=WEEKLY;BYDAY=MO", "timezone": "UTC" });
+        let err = timing(&rrule).unwrap_err();
+        assert!(err.contains("rrule schedule has no equivalent"), "{err}");
+        assert_eq!(
+            describe(&rrule),
+            "rrule `DTSTART:20200101T000000 FREQ=WEEKLY;BYDAY=MO` in UTC",
+            "on one line"
         );
         assert!(timing(&json!({ "every": 3 }))
             .unwrap_err()

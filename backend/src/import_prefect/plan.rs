@@ -363,9 +363,20 @@ pub fn plan(snapshot: &Snapshot, ours: &Ours, check: CheckSchedule<'_>) -> Plan 
             names.insert(id.to_string(), block.name.clone());
         }
         refs.insert(block.id, target);
+        // What will be stored: the base URL normalised.
+        let base_url = match &action {
+            BlockAction::Create(new) => new
+                .data
+                .get("base_url")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
         let summary = format!(
             "{} as {}",
-            text_field(block, "base_url").unwrap_or_else(|| "(no base_url)".into()),
+            base_url
+                .or_else(|| text_field(block, "base_url"))
+                .unwrap_or_else(|| "(no base_url)".into()),
             text_field(block, "username").unwrap_or_else(|| "(no username)".into())
         );
         blocks.push(BlockItem {
@@ -443,7 +454,12 @@ fn plan_schedule(
     };
     let timing = match mapping::timing(&s.schedule) {
         Ok(t) => t,
-        Err(why) => return item(s.schedule.to_string(), ScheduleAction::NotMapped(why)),
+        Err(why) => {
+            return item(
+                mapping::describe(&s.schedule),
+                ScheduleAction::NotMapped(why),
+            )
+        }
     };
     let summary = timing.to_string();
     let parameters = match mapping::translate_all(&s.parameters, refs) {
