@@ -46,6 +46,19 @@ ensure_smtp_server() {
   export CHAP_TEST_SMTP_PYTHON="$venv/bin/python"
 }
 
+# Prefect 3 (PyPI) in a venv: the real Prefect server the `import-prefect` test reads, seeded like
+# the old (Python) chap-scheduler by e2e/prefect/seed.py; exported as CHAP_TEST_PREFECT_VENV.
+prefect_version="3.9.1"
+ensure_prefect() {
+  local venv="${CHAP_TEST_PREFECT_VENV:-/var/tmp/chap-prefect-venv}"
+  if [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("prefect"))' 2>/dev/null || true)" != "$prefect_version" ]]; then
+    say "installing prefect $prefect_version into $venv (the import-prefect test's Prefect server; a few minutes, once)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "prefect==$prefect_version"
+  fi
+  export CHAP_TEST_PREFECT_VENV="$venv"
+}
+
 # Prometheus's promtool, which checks that /metrics is valid Prometheus text (the tests run it when
 # CHAP_TEST_PROMTOOL is set). Taken out of Debian's prometheus package without installing it, so no
 # Prometheus server is set up or started; exported as CHAP_TEST_PROMTOOL.

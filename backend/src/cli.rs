@@ -1,4 +1,4 @@
-//! The command line: `serve | migrate | user | openapi | info`.
+//! The command line: `serve | worker | migrate | user | import-prefect | openapi | info`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -35,6 +35,16 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import the credentials blocks, parameter defaults and schedules of the old (Python)
+    /// chap-scheduler from its running Prefect 3 server. Prints the plan first; idempotent.
+    ImportPrefect {
+        /// Prefect's API URL, e.g. http://127.0.0.1:9090/prefect/api (the old chap-scheduler's).
+        #[arg(long)]
+        url: String,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the OpenAPI document (or write it to a file).
     Openapi {
         /// Write to this file instead of standard output.
@@ -182,6 +192,9 @@ impl Cli {
                 print_ignoring_closed_pipe(&text)
             }
             Command::User(cmd) => user_command(&config, cmd).await,
+            Command::ImportPrefect { url, dry_run } => {
+                crate::import_prefect::run(&config, &url, dry_run).await
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod import_prefect;
 pub mod notify;
 pub mod observe;
 pub mod orchestrator;

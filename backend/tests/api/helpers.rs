@@ -65,7 +65,9 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(settings()).await
 }
 
-async fn database_url(data_dir: &std::path::Path) -> String {
+/// A fresh database for a test: SQLite in `data_dir`, or a new PostgreSQL database on the server
+/// `CHAP_TEST_DATABASE_URL` names.
+pub async fn database_url(data_dir: &std::path::Path) -> String {
     match std::env::var("CHAP_TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             let name = format!("chap_test_{}", uuid::Uuid::new_v4().simple());

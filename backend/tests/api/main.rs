@@ -16,6 +16,7 @@ mod engine;
 mod forecasts;
 mod helpers;
 mod http;
+mod import_prefect;
 mod log_stream;
 mod metrics;
 mod new_data;

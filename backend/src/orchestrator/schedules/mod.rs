@@ -136,6 +136,21 @@ pub async fn create(
     dep: &deployment::Model,
     req: ScheduleRequest,
 ) -> AppResult<schedule::Model> {
+    Ok(new_row(engine, dep, req)?.insert(engine.db()).await?)
+}
+
+/// Checks a new schedule exactly as [`create`] does, without storing it (`import-prefect` plans with
+/// it; `dep` may carry the defaults the deployment is about to get).
+pub fn check_new(engine: &Engine, dep: &deployment::Model, req: &ScheduleRequest) -> AppResult<()> {
+    new_row(engine, dep, req.clone()).map(|_| ())
+}
+
+/// The validated row of a new schedule.
+fn new_row(
+    engine: &Engine,
+    dep: &deployment::Model,
+    req: ScheduleRequest,
+) -> AppResult<schedule::ActiveModel> {
     let now = now();
     let anchor = req.anchor_at.map(micros).unwrap_or(now);
     let timezone = req.timezone.clone().unwrap_or_else(|| "UTC".into());
@@ -195,9 +210,7 @@ pub async fn create(
         late_checked_until: Set(Some(now)),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(engine.db())
-    .await?)
+    })
 }
 
 /// A schedule by id.
