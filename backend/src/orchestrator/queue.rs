@@ -122,6 +122,19 @@ pub async fn run_redis_workers(
     let sweeper = tokio::spawn(sweep_stale(engine.clone(), slots.clone()));
     let mut failures: u32 = 0;
     let mut generation: u32 = 0;
+    // One watchdog for the whole loop: when Redis dies, apalis' worker may end (and be restarted)
+    // every second or so; a watchdog made anew with each restart never saw `lost_after` of silence.
+    let lost_after = engine.settings().queue_lost_after;
+    let lost = queue_lost(engine.queue().clone(), lost_after);
+    tokio::pin!(lost);
+    let gone = || {
+        // apalis keeps polling a Redis that is gone without ever ending; the process would sit there
+        // looking alive. Exiting non-zero lets compose (or systemd) restart it.
+        anyhow::anyhow!(
+            "Redis has not answered for {} s (CHAP_SCHEDULER_QUEUE_LOST_SECONDS); giving up",
+            lost_after.as_secs_f64()
+        )
+    };
     let result = loop {
         generation += 1;
         let started = std::time::Instant::now();
@@ -149,21 +162,13 @@ pub async fn run_redis_workers(
             engine.executions_ended().await;
             tokio::time::sleep(APALIS_CLOSE).await;
         };
-        let lost_after = engine.settings().queue_lost_after;
         let outcome = tokio::select! {
             outcome = run => outcome,
             () = ours_ended => {
                 tracing::debug!("the Redis worker did not close in time after the runs ended");
                 Ok(())
             }
-            () = queue_lost(engine.queue(), lost_after) => {
-                // apalis keeps polling a Redis that is gone without ever ending; the process would sit
-                // there looking alive. Exiting non-zero lets compose (or systemd) restart it.
-                break Err(anyhow::anyhow!(
-                    "Redis has not answered for {} s (CHAP_SCHEDULER_QUEUE_LOST_SECONDS); giving up",
-                    lost_after.as_secs_f64()
-                ));
-            }
+            () = &mut lost => break Err(gone()),
         };
         if engine.stopping().is_cancelled() {
             break Ok(());
@@ -186,6 +191,7 @@ pub async fn run_redis_workers(
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = engine.stopping().cancelled() => break Ok(()),
+            () = &mut lost => break Err(gone()),
         }
     };
     if result.is_err() {
@@ -199,7 +205,7 @@ pub async fn run_redis_workers(
 
 /// Resolves once the queue has failed every ping for `after` (each ping waits 5 s at most, so a
 /// frozen Redis counts as gone too).
-async fn queue_lost(queue: &Queue, after: std::time::Duration) {
+async fn queue_lost(queue: Queue, after: std::time::Duration) {
     let every = (after / 4).clamp(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_secs(5),
