@@ -26,14 +26,20 @@ RUN awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; e
       > /wasm-bindgen.version \
  && grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$' /wasm-bindgen.version
 
-# --- Rust with the wasm32 target and wasm-bindgen-cli at the Cargo.lock version (installed without
-#     --locked: that fails on a missing transitive version).
+# --- Rust with the wasm32 target, wasm-bindgen-cli at the Cargo.lock version (installed without
+#     --locked: that fails on a missing transitive version) and wasm-split-cli (it splits the web UI's
+#     lazy pages into their own modules) at the version frontend/wasm-split-cli.version pins.
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS toolchain
 RUN rustup target add wasm32-unknown-unknown
 COPY --from=wasm-bindgen-version /wasm-bindgen.version /tmp/wasm-bindgen.version
 RUN --mount=type=cache,id=chap-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     cargo install wasm-bindgen-cli --version "$(cat /tmp/wasm-bindgen.version)" \
  && wasm-bindgen --version
+COPY frontend/wasm-split-cli.version /tmp/wasm-split-cli.version
+RUN --mount=type=cache,id=chap-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+    cargo install wasm_split_cli_support --version "$(cat /tmp/wasm-split-cli.version)" \
+      --features build-binary --locked \
+ && command -v wasm-split-cli
 WORKDIR /src
 
 # --- Node.js only to run npm binaryen@132's wasm-opt (Debian's binaryen 108 produces wasm that breaks).

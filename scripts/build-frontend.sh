@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Leptos SPA into frontend/dist: cargo (wasm32, wasm-release profile) → wasm-bindgen → wasm-opt.
+# Builds the Leptos SPA into frontend/dist: cargo (wasm32, wasm-release profile) → wasm-split (the lazy
+# routes into their own modules, see frontend/src/app.rs) → wasm-bindgen → wasm-opt → Brotli/gzip copies.
 # We do not use trunk: its inline loader script would break the Content-Security-Policy (no inline scripts);
 # frontend/static/boot.js loads the app instead.
 #
@@ -41,6 +42,18 @@ if [[ "$installed_wbg" != "$wbg_version" ]]; then
   Install the matching CLI with: cargo install wasm-bindgen-cli --version $wbg_version"
 fi
 
+# wasm-split (the CLI of the wasm_split_cli_support crate) at the version frontend/wasm-split-cli.version pins.
+split_version="$(tr -d '[:space:]' < frontend/wasm-split-cli.version)"
+split_install="cargo install wasm_split_cli_support --version $split_version --features build-binary --locked"
+if ! command -v wasm-split-cli >/dev/null 2>&1; then
+  die "wasm-split-cli is not on PATH.
+  Install it with: $split_install"
+fi
+if ! cargo install --list 2>/dev/null | grep -qx "wasm_split_cli_support v$split_version:"; then
+  die "wasm-split-cli is not version $split_version (frontend/wasm-split-cli.version).
+  Install it with: $split_install"
+fi
+
 echo "build-frontend: cargo build (wasm32-unknown-unknown, wasm-release) into $target_dir"
 CARGO_TARGET_DIR="$target_dir" cargo build -p chap-scheduler-frontend \
   --target wasm32-unknown-unknown --profile wasm-release
@@ -50,9 +63,18 @@ wasm="$target_dir/wasm32-unknown-unknown/wasm-release/chap-scheduler-frontend.wa
 
 rm -rf "$dist"
 mkdir -p "$dist"
+# The main module goes to $split/app.wasm for wasm-bindgen; the lazy modules (split_<group>.wasm, the
+# code groups share as chunk_<n>.wasm) and their loader (__wasm_split.js) go straight to dist.
+split="$target_dir/wasm-split"
+rm -rf "$split"
+mkdir -p "$split"
+echo "build-frontend: wasm-split $split_version"
+wasm-split-cli "$wasm" "$dist" --target web --out-name app
+mv "$dist/app.wasm" "$split/app.wasm"
 echo "build-frontend: wasm-bindgen $installed_wbg"
+# --keep-lld-exports: the lazy modules import the main module's functions through those exports.
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-  --out-dir "$dist" --out-name app "$wasm"
+  --keep-lld-exports --out-dir "$dist" --out-name app "$split/app.wasm"
 
 # wasm-opt: prefer the pinned npm binaryen (132); Debian's binaryen (108) produces wasm that breaks at run time.
 find_wasm_opt() {
@@ -78,11 +100,14 @@ else
       echo "  For a smaller build: (cd e2e/browser && npm ci)  # installs binaryen@132.0.0"
     else
       echo "build-frontend: wasm-opt -Oz (binaryen $opt_version, $wasm_opt)"
-      # wasm-bindgen output uses these post-MVP features (Rust's default wasm32 target enables them).
-      "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        -o "$dist/app_bg.wasm.opt" "$dist/app_bg.wasm"
-      mv "$dist/app_bg.wasm.opt" "$dist/app_bg.wasm"
+      for module in "$dist"/*.wasm; do
+        # wasm-bindgen output uses these post-MVP features (Rust's default wasm32 target enables them).
+        # --strip-debug drops the names wasm-split leaves in the lazy modules.
+        "$wasm_opt" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+          --enable-mutable-globals --enable-reference-types --enable-multivalue \
+          -o "$module.opt" "$module"
+        mv "$module.opt" "$module"
+      done
     fi
   fi
 fi

@@ -4,7 +4,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-# The wasm32 target and the wasm-bindgen CLI at exactly the version Cargo.lock pins.
+# The wasm32 target, the wasm-bindgen CLI at exactly the version Cargo.lock pins, and wasm-split-cli.
 ensure_frontend_toolchain() {
   if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     say "installing the Rust wasm32 target"
@@ -17,6 +17,19 @@ ensure_frontend_toolchain() {
     say "installing wasm-bindgen-cli $want (about 2 minutes, once)"
     # Not --locked: the CLI's own lockfile pins a yanked transitive version.
     cargo install wasm-bindgen-cli --version "$want"
+  fi
+  ensure_wasm_split
+}
+
+# wasm-split-cli (crate wasm_split_cli_support) at the version frontend/wasm-split-cli.version pins: it
+# splits the web UI's lazy pages into their own wasm modules (scripts/build-frontend.sh).
+ensure_wasm_split() {
+  local want
+  want="$(tr -d '[:space:]' < "$repo_root/frontend/wasm-split-cli.version")"
+  if ! command -v wasm-split-cli >/dev/null 2>&1 ||
+    ! cargo install --list 2>/dev/null | grep -qx "wasm_split_cli_support v$want:"; then
+    say "installing wasm-split-cli $want (about a minute, once)"
+    cargo install wasm_split_cli_support --version "$want" --features build-binary --locked
   fi
 }
 
