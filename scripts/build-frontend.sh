@@ -115,6 +115,19 @@ fi
 cp frontend/index.html "$dist/"
 cp -R frontend/static/. "$dist/"
 
+# The lazy modules get their content's hash in their names (split_runs-<hash>.wasm), and the loader
+# their new names: a page still running an older build asks for its own modules, which are gone after an
+# upgrade (an error the page shows), never for modules of another build (which would link wrongly). The
+# server lets browsers cache the hashed files for good.
+for module in "$dist"/split_*.wasm "$dist"/chunk_*.wasm; do
+  [[ -f "$module" ]] || continue
+  name="$(basename "$module" .wasm)"
+  hash="$(sha256sum "$module" | cut -c1-10)"
+  mv "$module" "$dist/$name-$hash.wasm"
+  grep -q "\"./$name.wasm\"" "$dist/__wasm_split.js" || die "__wasm_split.js does not load $name.wasm"
+  sed -i "s#\"./$name.wasm\"#\"./$name-$hash.wasm\"#" "$dist/__wasm_split.js"
+done
+
 # Compressed copies beside the assets: the server sends the Brotli copy to clients that accept br,
 # else the gzip copy to those that accept gzip. Brotli comes from Node's zlib (quality 11); without
 # Node only gzip copies are made.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use actix_files::{Files, NamedFile};
 use actix_web::dev::{fn_service, HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, ContentEncoding};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{guard, web, HttpRequest, HttpResponse, Responder};
 
 use crate::error::AppError;
@@ -43,8 +43,26 @@ async fn open(path: PathBuf) -> std::io::Result<NamedFile> {
         .map_err(std::io::Error::other)?
 }
 
+/// Whether `name` is one of the web UI's lazy modules named by its content's hash
+/// (`split_runs-d1611b3838.wasm`, `chunk_4-34e302eabc.wasm`; `scripts/build-frontend.sh`).
+fn is_content_hashed(name: &str) -> bool {
+    let Some((stem, hash)) = name
+        .strip_suffix(".wasm")
+        .and_then(|base| base.rsplit_once('-'))
+    else {
+        return false;
+    };
+    (stem.starts_with("split_") || stem.starts_with("chunk_"))
+        && hash.len() == 10
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// `/{name}.wasm|.js|.css` at the top of `dir`: the Brotli or gzip copy when there is one and the
-/// client takes it (Brotli first), else the file itself; `Vary: Accept-Encoding` either way.
+/// client takes it (Brotli first), else the file itself; `Vary: Accept-Encoding` either way. A lazy
+/// module named by its hash may be cached for good; every other asset is revalidated on each use
+/// (`no-cache`: a 304 when unchanged), so a page never mixes the files of two builds.
 pub fn precompressed(dir: PathBuf) -> impl HttpServiceFactory {
     web::resource(r"/{name:[A-Za-z0-9_-]+\.(?:wasm|js|css)}").route(web::get().to(
         move |req: HttpRequest, name: web::Path<String>| {
@@ -80,10 +98,22 @@ pub fn precompressed(dir: PathBuf) -> impl HttpServiceFactory {
                         Err(_) => HttpResponse::NotFound().finish(),
                     },
                 };
+                let status = response.status();
                 response.headers_mut().insert(
                     header::VARY,
                     header::HeaderValue::from_static("accept-encoding"),
                 );
+                if status.is_success() || status == StatusCode::NOT_MODIFIED {
+                    let policy = if is_content_hashed(name.as_str()) {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        "no-cache"
+                    };
+                    response.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        header::HeaderValue::from_static(policy),
+                    );
+                }
                 response
             }
         },
@@ -164,7 +194,25 @@ pub fn service(dir: PathBuf) -> Files {
 
 #[cfg(test)]
 mod tests {
-    use super::is_client_route;
+    use super::{is_client_route, is_content_hashed};
+
+    #[test]
+    fn only_lazy_modules_with_a_ten_digit_hex_hash_count_as_content_hashed() {
+        for hashed in ["split_runs-d1611b3838.wasm", "chunk_4-34e302eabc.wasm"] {
+            assert!(is_content_hashed(hashed), "{hashed}");
+        }
+        for plain in [
+            "app_bg.wasm",
+            "split_runs.wasm",
+            "split_runs-d1611b383.wasm",
+            "split_runs-D1611B3838.wasm",
+            "split_runs-d1611b3838.js",
+            "app-d1611b3838.wasm",
+            "chunk_4-34e302eabg.wasm",
+        ] {
+            assert!(!is_content_hashed(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn only_plainly_spelled_paths_outside_the_server_routes_are_client_routes() {

@@ -174,6 +174,55 @@ async fn the_ui_assets_go_out_in_brotli_or_gzip_to_clients_that_take_it() {
 }
 
 #[tokio::test]
+async fn lazy_modules_named_by_their_hash_are_cached_for_good_and_the_rest_revalidated() {
+    let app = spawn_app().await;
+    let dir = std::path::PathBuf::from(&app.vars["CHAP_SCHEDULER_STATIC_DIR"]);
+    for file in [
+        "app_bg.wasm",
+        "__wasm_split.js",
+        "split_runs-d1611b3838.wasm",
+        "chunk_4-34e302eabc.wasm",
+        "split_runs.wasm",
+    ] {
+        std::fs::write(dir.join(file), b"\0asm").unwrap();
+    }
+    std::fs::write(dir.join("split_runs-d1611b3838.wasm.br"), b"brotli copy").unwrap();
+    let cache_control = |path: &'static str, encoding: &'static str| {
+        let request = browser()
+            .get(app.url(path))
+            .header("accept-encoding", encoding);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            r.headers()["cache-control"].to_str().unwrap().to_owned()
+        }
+    };
+    let immutable = "public, max-age=31536000, immutable";
+    assert_eq!(
+        cache_control("/split_runs-d1611b3838.wasm", "br").await,
+        immutable
+    );
+    assert_eq!(
+        cache_control("/split_runs-d1611b3838.wasm", "").await,
+        immutable
+    );
+    assert_eq!(
+        cache_control("/chunk_4-34e302eabc.wasm", "gzip").await,
+        immutable
+    );
+    // Files whose names do not change with their content are revalidated on every use, so a browser
+    // never runs the main module of one build with the loader or lazy modules of another.
+    for path in [
+        "/app_bg.wasm",
+        "/__wasm_split.js",
+        "/boot.js",
+        "/split_runs.wasm",
+    ] {
+        assert_eq!(cache_control(path, "br").await, "no-cache", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn without_its_schema_the_database_is_not_ready_and_requests_answer_503() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
