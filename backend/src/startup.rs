@@ -26,7 +26,7 @@ pub struct Application {
     engine: Engine,
     blocks: BlockStore,
     background: Vec<tokio::task::JoinHandle<()>>,
-    workers: Option<tokio::task::JoinHandle<()>>,
+    workers: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Connects, migrates and builds the engine with its queue.
@@ -150,14 +150,9 @@ impl Application {
                 config.retention_interval,
             )),
         ];
-        let workers = config.in_process_workers.then(|| {
-            let engine = engine.clone();
-            tokio::spawn(async move {
-                if let Err(e) = run_workers(engine).await {
-                    tracing::error!(error = %e, "the in-process workers stopped");
-                }
-            })
-        });
+        let workers = config
+            .in_process_workers
+            .then(|| tokio::spawn(run_workers(engine.clone())));
         let state = web::Data::new(AppState {
             auth: AuthService::new(db.clone(), &config, jwt_secret.expose_secret().as_bytes()),
             engine: engine.clone(),
@@ -208,16 +203,30 @@ impl Application {
     /// Serves until SIGINT/SIGTERM. Then, at the same time: drains in-flight requests (up to 30 s),
     /// and stops the engine: the in-process workers claim nothing more and their runs finish within
     /// the grace period or go back to the queue.
+    ///
+    /// When the in-process workers give up (their Redis gone for good), the server stops too and
+    /// this returns the error, so the process exits non-zero and its supervisor restarts it, as a
+    /// `worker` would be.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
+        let mut workers = self.workers;
         let result = tokio::select! {
             served = &mut server => served.context("HTTP server task failed")?.context("HTTP server failed"),
+            gave_up = workers_gave_up(&mut workers) => {
+                tracing::error!(
+                    error = %gave_up,
+                    "the in-process workers gave up; stopping the server so that its supervisor restarts it"
+                );
+                handle.stop(true).await;
+                let _ = server.await;
+                Err(gave_up.context("the in-process workers gave up"))
+            }
             _ = shutdown_signal() => {
                 tracing::info!("stopping: draining requests, finishing or handing back runs");
                 self.engine.stop();
                 tokio::join!(handle.stop(true), async {
-                    if let Some(workers) = self.workers {
+                    if let Some(workers) = workers {
                         let _ = workers.await;
                     }
                 });
@@ -231,6 +240,28 @@ impl Application {
         self.engine.flush_logs().await;
         self.db.close_by_ref().await.ok();
         result
+    }
+}
+
+/// Resolves with the error when the in-process workers give up; never when there are none or they
+/// end because the engine was stopped.
+async fn workers_gave_up(
+    workers: &mut Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Error {
+    let Some(task) = workers.as_mut() else {
+        return std::future::pending().await;
+    };
+    let error = match task.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(joined) => {
+            Some(anyhow::Error::new(joined).context("the in-process workers' task failed"))
+        }
+    };
+    *workers = None;
+    match error {
+        Some(e) => e,
+        None => std::future::pending().await,
     }
 }
 
