@@ -38,7 +38,8 @@ pub fn AppShell() -> impl IntoView {
             let target = if return_here {
                 // The router's `search` has no leading `?`.
                 let search = location.search.get_untracked();
-                let mut here = location.pathname.get_untracked();
+                // An app path: the router puts it under the public path again.
+                let mut here = crate::paths::route_path(&location.pathname.get_untracked());
                 if !search.is_empty() {
                     here.push('?');
                     here.push_str(search.trim_start_matches('?'));
