@@ -1,10 +1,11 @@
 //! Where the app is served. The server writes its public path (`CHAP_SCHEDULER_PUBLIC_PATH`, e.g.
 //! `/chap-scheduler`) into `index.html` as `<base href="/chap-scheduler/">`; the app reads it once.
 //! Every address the app builds goes through here:
-//! - [`app_path`] for what the browser fetches or follows by itself: the API client's URLs and plain
-//!   `<a href>` links (`/runs/1` → `/chap-scheduler/runs/1`);
-//! - the router is given [`base`], so `<A href>` and `navigate()` take app paths (`/runs/1`) and add
-//!   the base themselves;
+//! - [`app_path`] for every address the page holds: the API client's URLs, plain `<a href>` links
+//!   (`/runs/1` → `/chap-scheduler/runs/1`) and the router's `<A href>` (leptos_router leaves an
+//!   absolute `href` as it is);
+//! - the router is given [`base`]: it matches routes below it, and `navigate()` takes app paths
+//!   (`/runs/1`) and adds the base itself;
 //! - [`route_path`] turns the browser's path back into an app path (the `next=` of the login page).
 
 use std::sync::OnceLock;
