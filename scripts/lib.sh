@@ -95,7 +95,7 @@ ensure_promtool() {
 }
 
 # Makes this machine able to run scripts/test: Debian packages (Chromium, PostgreSQL, Redis, Node.js,
-# …), cargo-nextest, the wasm toolchain and the browser tests' npm packages; then starts PostgreSQL and
+# nginx, …), cargo-nextest, the wasm toolchain and the browser tests' npm packages; then starts PostgreSQL and
 # Redis when they do not answer. As root it installs with apt-get; otherwise it names the packages to
 # install and stops. Idempotent: on a prepared machine it installs nothing.
 ensure_test_machine() {
@@ -110,6 +110,8 @@ ensure_test_machine() {
   command -v gcc >/dev/null 2>&1 || need+=(gcc)
   python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  # The browser tests' second pass runs behind nginx with nginx/subpath.conf.
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   if [[ ${#need[@]} -gt 0 ]]; then
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
       echo "scripts/test: missing packages. Install them (Debian), then run scripts/test again:" >&2

@@ -126,10 +126,14 @@ impl Cli {
         match self.command {
             Command::Serve => {
                 let bind = config.bind;
+                let public_path = config.public_path.clone();
                 let app = Application::build(config).await?;
                 let url = format!("http://{}:{}", bind.ip(), app.port());
-                tracing::info!(%url, "chap-scheduler started");
+                tracing::info!(%url, %public_path, "chap-scheduler started");
                 println!("listening on {url}");
+                if !public_path.is_root() {
+                    println!("serving the web UI and the API under {url}{public_path}/");
+                }
                 app.run_until_stopped().await
             }
             Command::Worker => {

@@ -235,12 +235,52 @@ fn serve_and_worker_help_list_every_setting_and_the_file_variants() {
             "DATABASE_URL",
             "CHAP_SCHEDULER_METRICS_BIND",
             "CHAP_SCHEDULER_QUEUE_LOST_SECONDS",
+            "CHAP_SCHEDULER_PUBLIC_PATH",
             "<NAME>_FILE",
             "chap-scheduler info",
         ] {
             assert!(text.contains(key), "{sub} --help lacks {key}: {text}");
         }
     }
+}
+
+#[test]
+fn a_bad_public_path_stops_the_start_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        "chap-scheduler",
+        "/chap-scheduler/",
+        "/",
+        "/a//b",
+        "/a/../b",
+        "/chap%20scheduler",
+        "/chap scheduler",
+        "/<script>",
+        "https://example.org/chap",
+    ] {
+        for sub in ["info", "serve"] {
+            let out = command(dir.path())
+                .env("CHAP_SCHEDULER_PUBLIC_PATH", bad)
+                .arg(sub)
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "{sub} started with {bad:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("CHAP_SCHEDULER_PUBLIC_PATH"), "{bad:?}: {err}");
+        }
+    }
+    let out = command(dir.path())
+        .env("CHAP_SCHEDULER_PUBLIC_PATH", "/chap-scheduler")
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("CHAP_SCHEDULER_PUBLIC_PATH") && l.contains("/chap-scheduler")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -85,7 +85,7 @@ pub fn App() -> impl IntoView {
     provide_session();
     provide_zone();
     view! {
-        <Router>
+        <Router base=crate::paths::base()>
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/login") view=LoginPage />
                 // Every other page needs a signed-in user and shares the header and navigation.

@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod clock;
 mod components;
+mod paths;
 mod schema_form;
 mod session;
 mod tz;

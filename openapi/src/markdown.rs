@@ -5,6 +5,13 @@ use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
 
 /// Renders `source` to HTML with raw HTML escaped and unsafe link/image targets removed.
 pub fn render(source: &str) -> String {
+    render_with_base(source, "")
+}
+
+/// Like [`render`], with root-relative link and image targets (`/runs/…`, not `//host/…`) put under
+/// `base`: the public path the service is served under (`/chap-scheduler`), or the absolute address
+/// of the UI for a page read elsewhere (an e-mail). An empty `base` leaves them as written.
+pub fn render_with_base(source: &str, base: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(source, options).map(|event| match event {
         // Raw HTML becomes text, which the HTML writer escapes.
@@ -16,7 +23,7 @@ pub fn render(source: &str) -> String {
             id,
         }) => Event::Start(Tag::Link {
             link_type,
-            dest_url: safe_url(dest_url),
+            dest_url: rebase(safe_url(dest_url), base),
             title,
             id,
         }),
@@ -27,7 +34,7 @@ pub fn render(source: &str) -> String {
             id,
         }) => Event::Start(Tag::Image {
             link_type,
-            dest_url: safe_url(dest_url),
+            dest_url: rebase(safe_url(dest_url), base),
             title,
             id,
         }),
@@ -36,6 +43,15 @@ pub fn render(source: &str) -> String {
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, events);
     out
+}
+
+/// `url` under `base` when it is root-relative (`/runs/1` → `/chap-scheduler/runs/1`).
+fn rebase<'a>(url: CowStr<'a>, base: &str) -> CowStr<'a> {
+    if !base.is_empty() && url.starts_with('/') && !url.starts_with("//") {
+        CowStr::from(format!("{base}{url}"))
+    } else {
+        url
+    }
 }
 
 /// Keeps http(s), mailto, relative and fragment targets; anything else (`javascript:`, `data:`…)
@@ -62,7 +78,7 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, render_with_base};
 
     #[test]
     fn renders_headings_lists_and_tables() {
@@ -89,5 +105,28 @@ mod tests {
         assert!(!html.to_lowercase().contains("data:"), "{html}");
         assert!(html.contains("href=\"https://example.org/a\""), "{html}");
         assert!(html.contains("href=\"/runs\""), "{html}");
+    }
+
+    #[test]
+    fn root_relative_targets_go_under_the_base() {
+        let source = "[run](/runs/1?setup=2#forecast) [far](https://example.org/a) [near](runs) \
+                      [other](//example.org/x) [bad](javascript:alert(1))";
+        let html = render_with_base(source, "/chap-scheduler");
+        assert!(
+            html.contains("href=\"/chap-scheduler/runs/1?setup=2#forecast\""),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://example.org/a\""), "{html}");
+        assert!(html.contains("href=\"runs\""), "{html}");
+        assert!(html.contains("href=\"//example.org/x\""), "{html}");
+        assert!(!html.contains("javascript"), "{html}");
+        let html = render_with_base(source, "https://dhis2.example.org/chap-scheduler");
+        assert!(
+            html.contains(
+                "href=\"https://dhis2.example.org/chap-scheduler/runs/1?setup=2#forecast\""
+            ),
+            "{html}"
+        );
+        assert_eq!(render_with_base(source, ""), render(source));
     }
 }

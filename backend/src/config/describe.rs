@@ -30,6 +30,14 @@ impl Config {
                 self.static_dir.display().to_string(),
             ),
             (
+                super::PUBLIC_PATH_VAR,
+                if self.public_path.is_root() {
+                    "(not set: served at /)".into()
+                } else {
+                    self.public_path.to_string()
+                },
+            ),
+            (
                 "CHAP_SCHEDULER_JWT_SECRET",
                 set_or_generated(
                     &self.jwt_secret,

@@ -55,6 +55,9 @@ pub struct Config {
     pub queue_name: String,
     /// Folder holding the built SPA (`index.html`, wasm, js, css).
     pub static_dir: PathBuf,
+    /// The sub-path everything but the probes is served under (`CHAP_SCHEDULER_PUBLIC_PATH`); empty
+    /// serves at `/`.
+    pub public_path: PublicPath,
     /// HMAC key for access and refresh JWTs; generated into the data dir when not given.
     pub jwt_secret: Option<SecretString>,
     /// Password of the first `admin` user; random and printed once when not given.
@@ -253,13 +256,17 @@ impl Config {
         if !(retry_base.is_finite() && (0.01..=3600.0).contains(&retry_base)) {
             bail!("CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS must be between 0.01 and 3600");
         }
+        let public_path = PublicPath::parse(&src.get(PUBLIC_PATH_VAR).unwrap_or_default())
+            .map_err(anyhow::Error::msg)?;
         let public_url = match src
             .get("CHAP_SCHEDULER_PUBLIC_URL")
             .filter(|u| !u.trim().is_empty())
         {
             Some(raw) => Some(
-                crate::blocks::check_base_url(&raw)
-                    .map_err(|m| anyhow::anyhow!("CHAP_SCHEDULER_PUBLIC_URL {m}"))?,
+                public_path.ui_address(
+                    &crate::blocks::check_base_url(&raw)
+                        .map_err(|m| anyhow::anyhow!("CHAP_SCHEDULER_PUBLIC_URL {m}"))?,
+                ),
             ),
             None => None,
         };
@@ -282,6 +289,7 @@ impl Config {
                 src.get("CHAP_SCHEDULER_STATIC_DIR")
                     .unwrap_or_else(|| "frontend/dist".into()),
             ),
+            public_path,
             data_dir,
             database_url: database_url.into(),
             redis_url: redis_url.map(Into::into),
@@ -398,8 +406,10 @@ pub fn mask_url(raw: &str) -> String {
 }
 
 mod describe;
+mod public_path;
 mod secret_files;
 
+pub use public_path::{PublicPath, PUBLIC_PATH_VAR};
 pub use secret_files::SECRET_VARS;
 
 #[cfg(test)]

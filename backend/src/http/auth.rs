@@ -30,9 +30,15 @@ fn secure_request(req: &HttpRequest, state: &AppState) -> bool {
     state.config.trust_proxy_headers && req.connection_info().scheme() == "https"
 }
 
-fn refresh_cookie(value: String, max_age: time::Duration, secure: bool) -> Cookie<'static> {
+/// The refresh cookie, scoped to the auth path under the public path (`/chap-scheduler/api/v1/auth`).
+fn refresh_cookie(
+    state: &AppState,
+    value: String,
+    max_age: time::Duration,
+    secure: bool,
+) -> Cookie<'static> {
     Cookie::build(REFRESH_COOKIE, value)
-        .path(AUTH_COOKIE_PATH)
+        .path(state.config.public_path.join(AUTH_COOKIE_PATH))
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(secure)
@@ -47,6 +53,7 @@ fn session_response(req: &HttpRequest, state: &AppState, issued: IssuedSession) 
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(refresh_cookie(
+            state,
             issued.refresh_token,
             time::Duration::seconds(secs),
             secure_request(req, state),
@@ -119,7 +126,12 @@ async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> AppResult<Http
         Err(err) => {
             // Clear a dead cookie so the browser stops sending it.
             let mut resp = actix_web::ResponseError::error_response(&err);
-            let _ = resp.add_cookie(&refresh_cookie(String::new(), time::Duration::ZERO, false));
+            let _ = resp.add_cookie(&refresh_cookie(
+                &state,
+                String::new(),
+                time::Duration::ZERO,
+                false,
+            ));
             Ok(resp)
         }
     }
@@ -143,6 +155,7 @@ async fn logout(
         .await?;
     Ok(HttpResponse::NoContent()
         .cookie(refresh_cookie(
+            &state,
             String::new(),
             time::Duration::ZERO,
             secure_request(&req, &state),

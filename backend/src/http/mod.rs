@@ -13,6 +13,7 @@ mod forecasts;
 pub mod input;
 mod log_stream;
 mod notifications;
+mod prefix;
 mod runs;
 mod schedules;
 mod spa;
@@ -250,8 +251,16 @@ pub fn app(
 > {
     let limit = state.config.max_body_bytes;
     let static_dir = state.config.static_dir.clone();
+    let public_path = state.config.public_path.clone();
     let (app, mut doc) = documented(App::new().into_utoipa_app()).split_for_parts();
     apply_conventions(&mut doc);
+    // Routes are matched with the public path stripped (see `prefix`); what the browser and Swagger
+    // UI are told carries it.
+    if !public_path.is_root() {
+        doc.servers = Some(vec![utoipa::openapi::server::Server::new(
+            public_path.as_str(),
+        )]);
+    }
     app.app_data(state)
         .app_data(
             web::JsonConfig::default()
@@ -262,16 +271,23 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .route("/metrics", web::get().to(metrics))
-        .service(web::redirect("/docs", "/docs/"))
+        .service(web::redirect("/docs", public_path.join("/docs/")))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/api/openapi.json", doc)
-                .config(utoipa_swagger_ui::Config::default().persist_authorization(true)),
+                .config(
+                    utoipa_swagger_ui::Config::new([public_path.join("/api/openapi.json")])
+                        .persist_authorization(true),
+                ),
         )
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
+        .service(spa::index(static_dir.clone(), public_path.clone()))
         .service(spa::precompressed(static_dir.clone()))
-        .service(spa::service(static_dir))
+        .service(spa::service(static_dir, public_path))
         .default_service(web::to(spa::not_found))
+        // Innermost: the routes see the path without the public path; the log and metrics around
+        // them see it as sent.
+        .wrap(actix_web::middleware::from_fn(prefix::strip_public_path))
         .wrap(actix_web::middleware::from_fn(extract::resolve_credentials))
         .wrap(
             DefaultHeaders::new()

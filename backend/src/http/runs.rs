@@ -382,7 +382,7 @@ async fn run_artifacts(
 ) -> AppResult<web::Json<Vec<ArtifactView>>> {
     let run = find_run(&state, *id).await?;
     Ok(web::Json(
-        store::list_artifacts(state.engine.db(), run.id).await?,
+        store::list_artifacts(state.engine.db(), run.id, state.config.public_path.as_str()).await?,
     ))
 }
 

@@ -11,12 +11,56 @@ use actix_web::http::header::{self, ContentEncoding};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{guard, web, HttpRequest, HttpResponse, Responder};
 
+use crate::config::PublicPath;
 use crate::error::AppError;
 
-const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chap-scheduler</title></head>\
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><base href=\"/\"><meta charset=\"utf-8\"><title>chap-scheduler</title></head>\
 <body><h1>chap-scheduler</h1><p>The web UI has not been built. Run <code>scripts/build-frontend.sh</code> \
 (or start the service with <code>scripts/run</code>, which builds it), then reload. The API and its documentation \
-are available at <a href=\"/docs/\">/docs/</a>.</p></body></html>";
+are available at <a href=\"docs/\">docs/</a>.</p></body></html>";
+
+/// What `index.html` holds for the server to point at the public path.
+const BASE_MARKER: &str = "<base href=\"/\">";
+
+/// `html` with its `<base href="/">` pointing at the public path (`<base href="/chap-scheduler/">`):
+/// the page's assets and the SPA's links and API calls are relative to it. A page without the marker
+/// gets the element right after `<head>`. The prefix is validated plain text, safe in an attribute.
+fn with_base(html: &str, prefix: &PublicPath) -> String {
+    let base = format!("<base href=\"{prefix}/\">");
+    if html.contains(BASE_MARKER) {
+        html.replacen(BASE_MARKER, &base, 1)
+    } else if let Some(at) = html.find("<head>") {
+        let at = at + "<head>".len();
+        format!("{}{base}{}", &html[..at], &html[at..])
+    } else {
+        format!("{base}{html}")
+    }
+}
+
+/// `index.html` (or the "not built" page) with the public path in its `<base>`.
+async fn index_page(index: PathBuf, prefix: &PublicPath) -> HttpResponse {
+    let html = match tokio::fs::read_to_string(&index).await {
+        Ok(html) => html,
+        Err(_) => NOT_BUILT.to_owned(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(with_base(&html, prefix))
+}
+
+/// `/` and `/index.html`: the SPA's page, with the public path in its `<base>`.
+pub fn index(dir: PathBuf, prefix: PublicPath) -> impl HttpServiceFactory {
+    let index = dir.join("index.html");
+    web::resource(["/", "/index.html"]).route(
+        web::route()
+            .guard(guard::Any(guard::Get()).or(guard::Head()))
+            .to(move || {
+                let (index, prefix) = (index.clone(), prefix.clone());
+                async move { index_page(index, &prefix).await }
+            }),
+    )
+}
 
 /// Whether `Accept-Encoding` lists `coding` (without `q=0`).
 fn accepts(req: &HttpRequest, coding: &str) -> bool {
@@ -157,19 +201,19 @@ fn is_client_route(raw_path: &str) -> bool {
         .all(|(i, seg)| plain(seg) && (!seg.is_empty() || i == last))
 }
 
-/// Serves `dir` at `/`; paths that are not files get `index.html` (history-API routing). Only GET and
-/// HEAD of plainly spelled paths reach it: anything else falls through to [`not_found`].
-pub fn service(dir: PathBuf) -> Files {
+/// Serves `dir` at `/`; paths that are not files get `index.html` with the public path in its `<base>`
+/// (history-API routing). Only GET and HEAD of plainly spelled paths reach it: anything else falls
+/// through to [`not_found`].
+pub fn service(dir: PathBuf, prefix: PublicPath) -> Files {
     let index = dir.join("index.html");
     Files::new("/", dir)
         .guard(guard::fn_guard(|ctx| {
             matches!(ctx.head().method, Method::GET | Method::HEAD)
                 && is_client_route(ctx.head().uri.path())
         }))
-        .index_file("index.html")
         .prefer_utf8(true)
         .default_handler(fn_service(move |req: ServiceRequest| {
-            let index = index.clone();
+            let (index, prefix) = (index.clone(), prefix.clone());
             async move {
                 let (req, _) = req.into_parts();
                 let last = req.path().rsplit('/').next().unwrap_or("");
@@ -177,15 +221,7 @@ pub fn service(dir: PathBuf) -> Files {
                     // A missing asset, not a client route.
                     HttpResponse::NotFound().finish()
                 } else {
-                    match tokio::fs::read(&index).await {
-                        Ok(bytes) => HttpResponse::Ok()
-                            .content_type("text/html; charset=utf-8")
-                            .insert_header((header::CACHE_CONTROL, "no-cache"))
-                            .body(bytes),
-                        Err(_) => HttpResponse::Ok()
-                            .content_type("text/html; charset=utf-8")
-                            .body(NOT_BUILT),
-                    }
+                    index_page(index, &prefix).await
                 };
                 Ok(ServiceResponse::new(req, resp))
             }
@@ -194,7 +230,24 @@ pub fn service(dir: PathBuf) -> Files {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_client_route, is_content_hashed};
+    use super::{is_client_route, is_content_hashed, with_base, PublicPath, NOT_BUILT};
+
+    #[test]
+    fn the_page_gets_the_public_path_as_its_base() {
+        let prefix = PublicPath::parse("/chap-scheduler").unwrap();
+        let page = "<html><head><base href=\"/\"><link href=\"style.css\"></head></html>";
+        assert_eq!(
+            with_base(page, &prefix),
+            "<html><head><base href=\"/chap-scheduler/\"><link href=\"style.css\"></head></html>"
+        );
+        assert_eq!(with_base(page, &PublicPath::default()), page);
+        // A page built without the marker still gets one, first thing in <head>.
+        assert_eq!(
+            with_base("<html><head><title>x</title></head></html>", &prefix),
+            "<html><head><base href=\"/chap-scheduler/\"><title>x</title></head></html>"
+        );
+        assert!(with_base(NOT_BUILT, &prefix).contains("<base href=\"/chap-scheduler/\">"));
+    }
 
     #[test]
     fn only_lazy_modules_with_a_ten_digit_hex_hash_count_as_content_hashed() {

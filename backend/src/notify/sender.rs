@@ -185,7 +185,7 @@ impl Notifier {
 
     /// The run's markdown report, for e-mails.
     async fn report(&self, run_id: Uuid) -> Option<String> {
-        store::list_artifacts(&self.db, run_id)
+        store::list_artifacts(&self.db, run_id, "")
             .await
             .ok()?
             .into_iter()
@@ -271,7 +271,11 @@ impl Notifier {
                     html: format!(
                         "<p>{}</p>\n{}",
                         html_escape(&message.text).replace('\n', "<br>"),
-                        chap_scheduler_api::markdown::render(&report)
+                        // The report's links to the UI, absolute when its address is known.
+                        chap_scheduler_api::markdown::render_with_base(
+                            &report,
+                            self.settings.public_url.as_deref().unwrap_or_default(),
+                        )
                     ),
                 };
                 smtp::send(&channel, mail).await.map_err(SendError::retry)

@@ -26,6 +26,7 @@ mod notify_restart;
 mod openapi;
 mod prediction;
 mod processes;
+mod public_path;
 mod queue_loss;
 mod retry_setups;
 mod runs;

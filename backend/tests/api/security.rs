@@ -21,7 +21,7 @@ fn encode_every_char(path: &str, upper: bool) -> String {
 
 /// The ways a client can spell `path` (which starts with `/`) that a naive string check would not
 /// recognise as `path`.
-fn spellings(path: &str) -> Vec<String> {
+pub(crate) fn spellings(path: &str) -> Vec<String> {
     let rest = &path[1..];
     let first = rest.as_bytes()[0];
     let after_first = &rest[1..];
@@ -65,7 +65,7 @@ fn spellings(path: &str) -> Vec<String> {
 }
 
 /// Real ids of every kind of resource, so that an unprotected read would find data.
-async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> {
+pub(crate) async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> {
     let run = app
         .trigger_flow("test-steps", admin, json!({ "greeting": "hello" }))
         .await;
@@ -133,7 +133,7 @@ async fn real_ids(app: &TestApp, admin: &str) -> BTreeMap<&'static str, String> 
 }
 
 /// `template` with each `{param}` replaced by the id of the resource named before it.
-fn concrete(template: &str, ids: &BTreeMap<&'static str, String>) -> String {
+pub(crate) fn concrete(template: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let segments: Vec<&str> = template.split('/').collect();
     segments
         .iter()

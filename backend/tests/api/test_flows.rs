@@ -26,7 +26,9 @@ impl Flow for Steps {
             "required": ["greeting"],
             "properties": {
                 "greeting": { "type": "string", "minLength": 1 },
-                "count": { "type": "integer", "minimum": 1, "maximum": 10 }
+                "count": { "type": "integer", "minimum": 1, "maximum": 10 },
+                // A link target the report ends with.
+                "link": { "type": "string" }
             }
         })
     }
@@ -53,7 +55,10 @@ impl Flow for Steps {
             ctx.artifact(
                 "run-report",
                 chap_scheduler_api::ArtifactKind::Markdown,
-                &format!("# Report\n\n{count} greetings sent.\n"),
+                &match ctx.parameters()["link"].as_str() {
+                    Some(link) => format!("# Report\n\n{count} greetings sent. [More]({link})\n"),
+                    None => format!("# Report\n\n{count} greetings sent.\n"),
+                },
             )
             .await?;
             Ok(())

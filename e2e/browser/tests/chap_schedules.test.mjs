@@ -17,7 +17,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { startServer, startSimulator } from '../lib/server.mjs';
+import { PUBLIC_PATH, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const VIEWER_PASSWORD = 'e2e-viewer-password-0123';
@@ -325,7 +325,7 @@ describe('schedules that follow chap', { timeout: 300_000 }, () => {
     const lastRun = row(2).locator('td[data-label="Last run"]');
     await lastRun.getByTestId('setup-outcome').getByText(`setup ${shown.setup_status}`).waitFor(WAIT);
     await lastRun.locator('.state-badge').waitFor(WAIT);
-    assert.equal(await lastRun.locator('a').getAttribute('href'), `/runs/${shown.id}`);
+    assert.equal(await lastRun.locator('a').getAttribute('href'), `${PUBLIC_PATH}/runs/${shown.id}`);
     // The schedule's own last run is its setups' latest.
     assert.match(await card().getByTestId('last-fire').textContent(), /^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d /);
     await lastRun.locator('a').click();

@@ -21,7 +21,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { repoRoot, startServer, startSimulator } from '../lib/server.mjs';
+import { appPath, PUBLIC_PATH, repoRoot, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9];
@@ -465,7 +465,7 @@ describe('the forecast view', { timeout: 420_000 }, () => {
     const item = page.getByTestId('recent-forecasts').locator(`li[data-run-id="${first.id}"]`);
     await item.waitFor(WAIT);
     await item.getByRole('link', { name: 'Forecast' }).click();
-    await page.waitForURL((url) => url.pathname === `/runs/${first.id}` && url.hash === '#forecast', WAIT);
+    await page.waitForURL((url) => appPath(url) === `/runs/${first.id}` && url.hash === '#forecast', WAIT);
     await page.getByRole('tablist', { name: 'Prediction setups' }).waitFor(WAIT);
     // The panel is scrolled to once it has loaded.
     await eventually(async () => Math.abs(await page.locator('#forecast').evaluate((el) => el.getBoundingClientRect().top)) < 2, {
@@ -478,7 +478,7 @@ describe('the forecast view', { timeout: 420_000 }, () => {
     await links.first().waitFor({ timeout: 30_000 });
     assert.equal(await links.count(), 3);
     const weekly = firstForecasts.find((f) => f.setup_id === 2);
-    const link = report.locator(`a[href="/runs/${first.id}?setup=2#forecast"]`);
+    const link = report.locator(`a[href="${PUBLIC_PATH}/runs/${first.id}?setup=2#forecast"]`);
     await link.scrollIntoViewIfNeeded();
     await link.click();
     await page.waitForURL((url) => url.searchParams.get('setup') === '2', WAIT);

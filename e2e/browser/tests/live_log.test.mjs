@@ -18,7 +18,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { startServer, startSimulator } from '../lib/server.mjs';
+import { appPath, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const STREAM_MAX_SECONDS = 2;
@@ -285,7 +285,7 @@ describe('the live log', { timeout: 300_000 }, () => {
       viewer.on('response', (response) => {
         const url = new URL(response.url());
         if (url.pathname.endsWith('/logs/stream')) statuses.stream.push(response.status());
-        if (url.pathname === '/api/v1/auth/refresh') statuses.refresh += 1;
+        if (appPath(url) === '/api/v1/auth/refresh') statuses.refresh += 1;
       });
       await logIn(viewer, shortLived.url, 'admin', ADMIN_PASSWORD);
       // A job that runs 14 s without a change: no new lines, so no refresh of the run renews the token
@@ -301,7 +301,7 @@ describe('the live log', { timeout: 300_000 }, () => {
       });
       assert.ok(statuses.stream.includes(401), `a resume met the expired token: ${statuses.stream}`);
       assert.ok(statuses.refresh >= 1, 'the session was renewed');
-      assert.equal(new URL(viewer.url()).pathname, `/runs/${triggered.body.id}`, 'still on the run page');
+      assert.equal(appPath(viewer.url()), `/runs/${triggered.body.id}`, 'still on the run page');
       const fresh = await apiLogin(shortLived.url, 'admin', ADMIN_PASSWORD);
       const lines = (await fresh.get(`/runs/${triggered.body.id}/logs?limit=1000&level=info`)).body.items;
       const shown = await viewer

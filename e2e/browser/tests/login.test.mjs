@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { launchBrowser, navLink, newPage, newProblems, OUTPUT_DIR, screenshotBothSizes, WAIT } from '../lib/browser.mjs';
-import { startServer } from '../lib/server.mjs';
+import { appPath, startServer } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const UNAUTHORIZED = {
@@ -27,8 +27,7 @@ async function screenshot(name) {
 }
 
 function pathOf(url) {
-  const u = new URL(url);
-  return u.pathname + u.search;
+  return appPath(url) + new URL(url).search;
 }
 
 async function waitForLoginForm() {
@@ -69,7 +68,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
   test('opening the app signed out shows the login page', async () => {
     const response = await page.goto(`${server.url}/`);
     csp = response.headers()['content-security-policy'];
-    await page.waitForURL((url) => url.pathname === '/login', WAIT);
+    await page.waitForURL((url) => appPath(url) === '/login', WAIT);
     await waitForLoginForm();
     assert.equal(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), true);
     await screenshotBothSizes(page, 'login');
@@ -78,7 +77,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
   test('a wrong password says so and keeps the user on the login page', async () => {
     await logIn('admin', 'not-the-password');
     await page.getByText('Wrong username or password.').waitFor(WAIT);
-    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(appPath(page.url()), '/login');
     await screenshot('login-wrong-password-desktop');
   });
 
@@ -95,7 +94,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
   test('signing in as admin shows the app with the user, the navigation and the dashboard', async () => {
     await logIn('admin', ADMIN_PASSWORD);
     assert.match(await currentUserText(), /admin/);
-    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(appPath(page.url()), '/');
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor(WAIT);
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const name of ['Dashboard', 'Deployments', 'Runs', 'Credentials', 'Users', 'API tokens', 'Audit log', 'Account']) {
@@ -126,7 +125,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
   test('the navigation opens pages, and unknown addresses say the page is not found', async () => {
     await navLink(page, 'Runs').click();
     await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
-    assert.equal(new URL(page.url()).pathname, '/runs');
+    assert.equal(appPath(page.url()), '/runs');
     await screenshot('runs-empty-desktop');
 
     await navLink(page, 'Account').click();
@@ -154,7 +153,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     assert.match(await currentUserText(), /admin/);
     await page.unroute('**/api/v1/auth/refresh');
     await page.getByRole('heading', { name: 'Deployments' }).waitFor(WAIT);
-    assert.equal(new URL(page.url()).pathname, '/deployments');
+    assert.equal(appPath(page.url()), '/deployments');
     await screenshot('deployments-after-reload-desktop');
   });
 
@@ -172,7 +171,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await navLink(page, 'Account').click();
     await page.getByText('Last login').waitFor(WAIT);
     assert.equal(rejected, 1);
-    assert.equal(new URL(page.url()).pathname, '/account');
+    assert.equal(appPath(page.url()), '/account');
     await page.unroute('**/api/v1/auth/me');
   });
 
@@ -182,7 +181,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await page.route('**/api/v1/auth/me', (route) => route.fulfill(UNAUTHORIZED));
     await page.route('**/api/v1/auth/refresh', (route) => route.fulfill(UNAUTHORIZED));
     await navLink(page, 'Account').click();
-    await page.waitForURL((url) => url.pathname === '/login', WAIT);
+    await page.waitForURL((url) => appPath(url) === '/login', WAIT);
     assert.equal(new URL(page.url()).searchParams.get('next'), '/account');
     await page.unroute('**/api/v1/auth/me');
     await page.unroute('**/api/v1/auth/refresh');
@@ -190,24 +189,24 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     await waitForLoginForm();
     await logIn('admin', ADMIN_PASSWORD);
     await page.getByText('Last login').waitFor(WAIT);
-    assert.equal(new URL(page.url()).pathname, '/account');
+    assert.equal(appPath(page.url()), '/account');
   });
 
   test('logging out returns to the login page, and a reload stays there', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
-    await page.waitForURL((url) => url.pathname === '/login', WAIT);
+    await page.waitForURL((url) => appPath(url) === '/login', WAIT);
     await waitForLoginForm();
     await screenshot('logged-out-desktop');
 
     await page.reload();
     await waitForLoginForm();
-    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(appPath(page.url()), '/login');
     assert.equal(await page.getByTestId('current-user').count(), 0);
   });
 
   test('a deep link while signed out comes back to that page after signing in', async () => {
     await page.goto(`${server.url}/runs?state=failed`);
-    await page.waitForURL((url) => url.pathname === '/login', WAIT);
+    await page.waitForURL((url) => appPath(url) === '/login', WAIT);
     assert.equal(new URL(page.url()).searchParams.get('next'), '/runs?state=failed');
     await waitForLoginForm();
     await logIn('admin', ADMIN_PASSWORD);

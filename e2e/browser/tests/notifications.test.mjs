@@ -19,7 +19,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { startServer, startSimulator } from '../lib/server.mjs';
+import { appPath, PUBLIC_PATH, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const OPERATOR_PASSWORD = 'e2e-operator-password-0123';
@@ -384,7 +384,7 @@ describe('notifications', { timeout: 300_000 }, () => {
     await reason.waitFor(WAIT);
     assert.match(await reason.textContent(), /Paused automatically\. Paused after 2 failed run/);
     // The last failed run is a link.
-    assert.match(await reason.getByRole('link').getAttribute('href'), /^\/runs\/[0-9a-f-]{36}$/);
+    assert.match(await reason.getByRole('link').getAttribute('href'), new RegExp(`^${PUBLIC_PATH}/runs/[0-9a-f-]{36}$`));
     await scheduleCard().locator('.state-badge', { hasText: /^Paused$/ }).waitFor(WAIT);
     assert.match(await scheduleCard().getByTestId('pause-after').textContent(), /\(2 so far\)/);
     await screenshotBothSizes(page, 'schedule-paused');
@@ -480,7 +480,7 @@ describe('notifications', { timeout: 300_000 }, () => {
     try {
       const other = await newPage(browser, problems);
       await logIn(other, linked.url, 'admin', ADMIN_PASSWORD);
-      const info = other.waitForResponse((r) => new URL(r.url()).pathname === '/info', WAIT);
+      const info = other.waitForResponse((r) => appPath(r.url()) === '/info', WAIT);
       await navLink(other, 'Notifications').click();
       assert.equal((await info).status(), 200);
       await other.getByTestId('rules-empty').waitFor(WAIT);

@@ -16,7 +16,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { startServer, startSimulator } from '../lib/server.mjs';
+import { appPath, PUBLIC_PATH, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const VIEWER_PASSWORD = 'e2e-viewer-password-0123';
@@ -135,7 +135,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.getByLabel('End period offset').fill('99999999999');
     await page.getByRole('button', { name: 'Start run' }).click();
     await fieldError('end_period_offset').getByText(/too large/).waitFor(WAIT);
-    assert.equal(new URL(page.url()).pathname, `/deployments/${deployment.id}`);
+    assert.equal(appPath(page.url()), `/deployments/${deployment.id}`);
     assert.equal((await api.get('/runs')).body.items.length, 0, 'no run was created');
   });
 
@@ -374,7 +374,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.waitForURL((url) => !url.pathname.endsWith(parent.id), WAIT);
     const retryOf = page.getByTestId('retry-of');
     await retryOf.getByRole('link', { name: parent.id.slice(0, 8) }).waitFor(WAIT);
-    assert.equal(await retryOf.getByRole('link').getAttribute('href'), `/runs/${parent.id}`);
+    assert.equal(await retryOf.getByRole('link').getAttribute('href'), `${PUBLIC_PATH}/runs/${parent.id}`);
     const child = await shownRun();
     assert.equal(child.retry_of, parent.id);
     assert.deepEqual(child.parameters.prediction_setup_ids, [2]);
@@ -391,7 +391,7 @@ describe('prediction runs', { timeout: 300_000 }, () => {
     await page.waitForURL((url) => url.pathname.endsWith(parent.id), WAIT);
     const retriedBy = page.getByTestId('retried-by');
     await retriedBy.getByRole('link', { name: child.id.slice(0, 8) }).waitFor(WAIT);
-    assert.equal(await retriedBy.getByRole('link').getAttribute('href'), `/runs/${child.id}`);
+    assert.equal(await retriedBy.getByRole('link').getAttribute('href'), `${PUBLIC_PATH}/runs/${child.id}`);
     await screenshotBothSizes(page, 'run-retried-by');
   });
 

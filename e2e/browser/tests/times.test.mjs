@@ -16,7 +16,7 @@ import {
   screenshotBothSizes,
   WAIT,
 } from '../lib/browser.mjs';
-import { startServer, startSimulator } from '../lib/server.mjs';
+import { appPath, startServer, startSimulator } from '../lib/server.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-0123';
 const ZONE = 'Asia/Kathmandu';
@@ -156,7 +156,7 @@ describe('times on the viewer\'s clock', { timeout: 300_000 }, () => {
     const asked = [];
     const listen = (request) => {
       const url = new URL(request.url());
-      if (url.pathname === '/api/v1/runs' && url.searchParams.has('since')) asked.push(url.searchParams);
+      if (appPath(url) === '/api/v1/runs' && url.searchParams.has('since')) asked.push(url.searchParams);
     };
     page.on('request', listen);
     const today = kathmanduDay();

@@ -207,12 +207,13 @@ fn js_error(_: JsValue) -> ApiError {
     ApiError::Network
 }
 
-/// The URL of `path`: under the API prefix, except the service's own endpoints (`/info`).
+/// The URL of `path` under the public path: under the API prefix, except the service's own
+/// endpoints (`/info`).
 fn url_of(path: &str) -> String {
     if super::path::OUTSIDE_API.contains(&path) {
-        path.to_owned()
+        crate::paths::app_path(path)
     } else {
-        format!("{API_PREFIX}{path}")
+        crate::paths::app_path(&format!("{API_PREFIX}{path}"))
     }
 }
 

@@ -21,6 +21,7 @@ use crate::components::runs::{state_label, RunStateBadge};
 use crate::components::schedules::describe_timing;
 use crate::components::time::Time;
 use crate::components::{set_document_title, LoadingNotice};
+use crate::paths::app_path;
 use crate::tz;
 
 /// Days in the chart.
@@ -83,11 +84,11 @@ pub fn DashboardPage() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                 Some(Ok(s)) => view! {
                     <div class="counters">
-                        <a class="counter" href="/runs?state=RUNNING" data-testid="running-count">
+                        <a class="counter" href=app_path("/runs?state=RUNNING") data-testid="running-count">
                             <span class="counter-value">{s.running}</span>
                             <span class="counter-label">"running now"</span>
                         </a>
-                        <a class="counter" href="/runs?state=SCHEDULED" data-testid="late-count">
+                        <a class="counter" href=app_path("/runs?state=SCHEDULED") data-testid="late-count">
                             <span class="counter-value">{s.late}</span>
                             <span class="counter-label">"late"</span>
                         </a>
@@ -131,7 +132,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <ul class="failures" data-testid="failures">
                         {list.into_iter().map(failure_item).collect_view()}
                     </ul>
-                    <p><a href="/runs?state=FAILED">"All failed runs"</a></p>
+                    <p><a href=app_path("/runs?state=FAILED")>"All failed runs"</a></p>
                 }
                 .into_any(),
             }}
@@ -198,7 +199,7 @@ fn failure_item(f: Failure) -> impl IntoView {
         <li data-run-id=run.id.to_string()>
             <RunStateBadge state=run.state />
             " "
-            <a href=format!("/runs/{}", run.id)>{run.deployment_name}</a>
+            <a href=app_path(&format!("/runs/{}", run.id))>{run.deployment_name}</a>
             " "
             <span class="muted small">
                 <Time at=when zone=true />
@@ -281,7 +282,7 @@ fn upcoming_item(u: Upcoming) -> impl IntoView {
     });
     view! {
         <li>
-            <a href=format!("/deployments/{}", u.deployment_id)>{u.deployment_name}</a>
+            <a href=app_path(&format!("/deployments/{}", u.deployment_id))>{u.deployment_name}</a>
             {setup}
             " · "
             <time datetime=u.at.to_rfc3339() title=format_utc(u.at)>

@@ -19,6 +19,7 @@ use crate::components::runs::RunTable;
 use crate::components::schedules::SchedulesPanel;
 use crate::components::shell::use_can_operate;
 use crate::components::{set_document_title, LoadingNotice};
+use crate::paths::app_path;
 use crate::schema_form::{self, FieldSpec};
 use crate::tz;
 
@@ -107,7 +108,7 @@ fn deployment_card(
     view! {
         <li class="card" data-deployment-id=d.id.to_string()>
             <h2>
-                <a href=format!("/deployments/{}", d.id)>{d.name}</a>
+                <a href=app_path(&format!("/deployments/{}", d.id))>{d.name}</a>
                 {d.paused.then(|| view! { " " <PausedBadge /> })}
             </h2>
             <p class="muted small">{format!("Flow {}", d.flow_name)}</p>
@@ -140,7 +141,7 @@ fn NotFound() -> impl IntoView {
         <section class="page">
             <h1>"Deployment not found"</h1>
             <p>
-                <a href="/deployments">"All deployments"</a>
+                <a href=app_path("/deployments")>"All deployments"</a>
             </p>
         </section>
     }
@@ -238,7 +239,7 @@ fn DeploymentView(
     view! {
         <section class="page">
             <p class="breadcrumb">
-                <a href="/deployments">"Deployments"</a>
+                <a href=app_path("/deployments")>"Deployments"</a>
                 " / "
             </p>
             <h1>{d.name.clone()} {paused.then(|| view! { " " <PausedBadge /> })}</h1>
@@ -381,9 +382,7 @@ fn RecentRuns(deployment_id: Uuid) -> impl IntoView {
                 <RunTable runs=runs.into() />
             </Show>
             <p>
-                <a href=format!(
-                    "/runs?deployment_id={deployment_id}",
-                )>"All runs of this deployment"</a>
+                <a href=app_path(&format!("/runs?deployment_id={deployment_id}"))>"All runs of this deployment"</a>
             </p>
         </section>
     }

@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError};
 use crate::components::time::Time;
 use crate::components::LoadingNotice;
+use crate::paths::app_path;
 
 /// How far back the panel looks.
 const DAYS: u32 = 7;
@@ -76,7 +77,9 @@ pub fn LateSlotsPanel() -> impl IntoView {
 fn late_item(slot: LateSlotView) -> impl IntoView {
     let title = slot_title(&slot);
     let name = match slot.deployment_id {
-        Some(id) => view! { <a href=format!("/deployments/{id}")>{title}</a> }.into_any(),
+        Some(id) => {
+            view! { <a href=app_path(&format!("/deployments/{id}"))>{title}</a> }.into_any()
+        }
         None => title.into_any(),
     };
     view! {

@@ -10,6 +10,7 @@ use leptos_router::NavigateOptions;
 use crate::api;
 use crate::components::time::UtcToggle;
 use crate::components::LoadingNotice;
+use crate::paths::app_path;
 use crate::session::{login_path, use_session, Session};
 
 /// The signed-in user, or `None` while there is none; only changes when the user does.
@@ -38,7 +39,8 @@ pub fn AppShell() -> impl IntoView {
             let target = if return_here {
                 // The router's `search` has no leading `?`.
                 let search = location.search.get_untracked();
-                let mut here = location.pathname.get_untracked();
+                // An app path: the router puts it under the public path again.
+                let mut here = crate::paths::route_path(&location.pathname.get_untracked());
                 if !search.is_empty() {
                     here.push('?');
                     here.push_str(search.trim_start_matches('?'));
@@ -79,7 +81,7 @@ pub fn AppShell() -> impl IntoView {
 fn SiteHeader() -> impl IntoView {
     view! {
         <header class="site-header">
-            <A href="/" attr:class="brand">
+            <A href=app_path("/") attr:class="brand">
                 "chap-scheduler"
             </A>
             <div class="user-menu">
@@ -138,40 +140,40 @@ fn MainNav() -> impl IntoView {
         <nav class="main-nav" aria-label="Main">
             <ul>
                 <li>
-                    <A href="/" exact=true>
+                    <A href=app_path("/") exact=true>
                         "Dashboard"
                     </A>
                 </li>
                 <li>
-                    <A href="/deployments">"Deployments"</A>
+                    <A href=app_path("/deployments")>"Deployments"</A>
                 </li>
                 <li>
-                    <A href="/runs">"Runs"</A>
+                    <A href=app_path("/runs")>"Runs"</A>
                 </li>
                 <li>
-                    <A href="/credentials">"Credentials"</A>
+                    <A href=app_path("/credentials")>"Credentials"</A>
                 </li>
                 <Show when=move || can_operate.get()>
                     <li>
-                        <A href="/notifications">"Notifications"</A>
+                        <A href=app_path("/notifications")>"Notifications"</A>
                     </li>
                 </Show>
                 <Show when=is_admin>
                     <li>
-                        <A href="/admin/users">"Users"</A>
+                        <A href=app_path("/admin/users")>"Users"</A>
                     </li>
                 </Show>
                 // Everyone has their own API tokens; admins see everyone's there.
                 <li>
-                    <A href="/admin/tokens">"API tokens"</A>
+                    <A href=app_path("/admin/tokens")>"API tokens"</A>
                 </li>
                 <Show when=is_admin>
                     <li>
-                        <A href="/admin/audit">"Audit log"</A>
+                        <A href=app_path("/admin/audit")>"Audit log"</A>
                     </li>
                 </Show>
                 <li>
-                    <A href="/account">"Account"</A>
+                    <A href=app_path("/account")>"Account"</A>
                 </li>
             </ul>
         </nav>

@@ -43,11 +43,12 @@ pub async fn put_artifact(
     Ok(true)
 }
 
-/// A run's artifacts shown as text (reports, tables), oldest first; forecasts are read with
-/// [`forecast_contents`].
+/// A run's artifacts shown as text (reports, tables), oldest first, with the reports' root-relative
+/// links put under `link_base` (the public path); forecasts are read with [`forecast_contents`].
 pub async fn list_artifacts(
     db: &DatabaseConnection,
     run_id: Uuid,
+    link_base: &str,
 ) -> Result<Vec<ArtifactView>, DbErr> {
     Ok(artifact::Entity::find()
         .filter(artifact::Column::FlowRunId.eq(run_id))
@@ -61,7 +62,7 @@ pub async fn list_artifacts(
             key: a.key,
             kind: a.kind,
             html: (a.kind == ArtifactKind::Markdown)
-                .then(|| chap_scheduler_api::markdown::render(&a.content)),
+                .then(|| chap_scheduler_api::markdown::render_with_base(&a.content, link_base)),
             content: a.content,
             created_at: a.created_at,
         })

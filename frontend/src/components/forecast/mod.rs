@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::api;
 use crate::components::runs::short_id;
+use crate::paths::app_path;
 
 mod chart;
 mod download;
@@ -42,12 +43,12 @@ pub const ANCHOR: &str = "forecast";
 /// The id of the chosen org unit's heading, scrolled to when a row is chosen.
 const CHART_HEADING: &str = "forecast-chart-heading";
 
-/// The address of a run's forecast (of one setup, when given).
+/// The address of a run's forecast (of one setup, when given), for a plain link.
 pub fn forecast_href(run_id: Uuid, setup_id: Option<i64>) -> String {
-    match setup_id {
+    app_path(&match setup_id {
         Some(setup) => format!("/runs/{run_id}?setup={setup}#{ANCHOR}"),
         None => format!("/runs/{run_id}#{ANCHOR}"),
-    }
+    })
 }
 
 /// Brings the element with this id into view: to the top of the window (like following a link to

@@ -13,6 +13,7 @@ use crate::api::{self, ApiError, RunFilter};
 use crate::clock::format_utc;
 use crate::components::runs::short_id;
 use crate::components::time::Time;
+use crate::paths::app_path;
 
 /// The flow whose runs forecast.
 const PREDICTION_FLOW: &str = "dhis2-chap-prediction";
@@ -99,7 +100,7 @@ fn recent_item(run: RunView) -> impl IntoView {
                 "Forecast"
             </a>
             " of "
-            <a href=format!("/runs/{}", run.id)>{run.deployment_name}</a>
+            <a href=app_path(&format!("/runs/{}", run.id))>{run.deployment_name}</a>
             " "
             <span class="muted small">
                 <Time at /> {format!(" · {setups}")}

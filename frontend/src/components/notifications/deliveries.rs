@@ -15,6 +15,7 @@ use crate::api::{self, ApiError};
 use crate::components::runs::short_id;
 use crate::components::time::{use_zone, zone_name, Time};
 use crate::components::LoadingNotice;
+use crate::paths::app_path;
 
 /// A rule's deliveries refresh this often while they are shown.
 const RULE_REFRESH: Duration = Duration::from_secs(5);
@@ -80,7 +81,7 @@ fn DeliveryTable(deliveries: Vec<DeliveryView>, of: Of) -> impl IntoView {
             let about = (of == Of::Rule).then(|| {
                 let what = match (d.run_id, d.slot) {
                     (Some(run), _) => view! {
-                        <a href=format!("/runs/{run}")>{format!("run {}", short_id(run))}</a>
+                        <a href=app_path(&format!("/runs/{run}"))>{format!("run {}", short_id(run))}</a>
                     }
                     .into_any(),
                     (None, Some(slot)) => view! { "slot " <Time at=slot zone=true /> }.into_any(),

@@ -15,6 +15,7 @@ use crate::api::{self, ApiError};
 use crate::components::schedules::describe_timing;
 use crate::components::shell::use_current_user;
 use crate::components::{set_document_title, LoadingNotice};
+use crate::paths::app_path;
 
 mod card;
 mod deliveries;
@@ -222,7 +223,7 @@ fn Notifications(is_admin: bool) -> impl IntoView {
             <h1 id="notifications-heading">"Notifications"</h1>
             <p>
                 "Rules send events about runs and schedules through a channel: a webhook or a mail (SMTP) server, set up on the "
-                <a href="/credentials">"Credentials"</a> " page."
+                <a href=app_path("/credentials")>"Credentials"</a> " page."
             </p>
             {is_admin.then(|| view! { <PublicUrlWarning /> })}
             <Show when=move || is_admin && editing.with(|e| *e == Editing::None)>

@@ -18,6 +18,7 @@ use crate::components::forecast::ForecastPanel;
 use crate::components::notifications::RunDeliveries;
 use crate::components::time::{Precision, Time, TimeOr};
 use crate::components::{set_document_title, LoadingNotice};
+use crate::paths::app_path;
 
 /// An unfinished run's detail refreshes at least this often (its steps; state changes come at once).
 const DETAIL_REFRESH: Duration = Duration::from_secs(10);
@@ -114,7 +115,7 @@ fn RunDetailView(id: Uuid) -> impl IntoView {
                         <h1>"Run not found"</h1>
                         <p>"There is no run with this id. It may have been removed by retention."</p>
                         <p>
-                            <a href="/runs">"All runs"</a>
+                            <a href=app_path("/runs")>"All runs"</a>
                         </p>
                     </section>
                 }

@@ -16,6 +16,7 @@ use crate::clock::{end_of, parse_day, start_of};
 use crate::components::form::LoadMore;
 use crate::components::time::{use_zone, zone_name, Precision, Time};
 use crate::components::{set_document_title, LoadingNotice};
+use crate::paths::app_path;
 
 /// Runs per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -346,7 +347,7 @@ pub fn RunTable(runs: Signal<Vec<RunView>>) -> impl IntoView {
 /// One run in the table; its deployment name links to the run.
 #[component]
 fn RunRow(run: RunView) -> impl IntoView {
-    let href = format!("/runs/{}", run.id);
+    let href = app_path(&format!("/runs/{}", run.id));
     let duration = run_duration(&run).unwrap_or_else(|| "—".to_owned());
     view! {
         <tr data-run-id=run.id.to_string()>

@@ -12,6 +12,7 @@ use super::{short_id, ErrorNotice, LateMarker, RunStateBadge};
 use crate::api;
 use crate::components::set_document_title;
 use crate::components::shell::use_can_operate;
+use crate::paths::app_path;
 
 /// The prediction setups that failed in a run: its summary's `failed_setup_ids` (none for other
 /// flows and for runs that did not get that far).
@@ -35,7 +36,7 @@ pub(super) fn RunSummary(
     view! {
         <section class="page run-summary">
             <p class="breadcrumb">
-                <a href="/runs">"Runs"</a>
+                <a href=app_path("/runs")>"Runs"</a>
                 " / "
             </p>
             <h1>
@@ -76,7 +77,7 @@ fn RelatedRuns(retry_of: Option<Uuid>, retried_by: Vec<Uuid>) -> impl IntoView {
 #[component]
 fn RunLink(id: Uuid) -> impl IntoView {
     view! {
-        <a class="run-id" href=format!("/runs/{id}") title=id.to_string()>
+        <a class="run-id" href=app_path(&format!("/runs/{id}")) title=id.to_string()>
             {short_id(id)}
         </a>
     }

@@ -20,6 +20,7 @@ use crate::components::parameters::Blocks;
 use crate::components::runs::short_id;
 use crate::components::shell::use_can_operate;
 use crate::components::time::{Precision, Time};
+use crate::paths::app_path;
 use crate::tz;
 
 fn policy_text(policy: MissedPolicy, max_missed: u32) -> String {
@@ -205,7 +206,7 @@ pub(super) fn ScheduleCard(
                                     {before}
                                     {run
                                         .map(|id| {
-                                            view! { <a href=format!("/runs/{id}")>{short_id(id)}</a> }
+                                            view! { <a href=app_path(&format!("/runs/{id}"))>{short_id(id)}</a> }
                                         })}
                                     {after}
                                 }

@@ -15,6 +15,7 @@ use crate::clock::format_utc;
 use crate::components::runs::{short_id, RunStateBadge};
 use crate::components::shell::use_can_operate;
 use crate::components::time::Time;
+use crate::paths::app_path;
 use crate::tz;
 
 /// A cron typed for a setup, as chap takes it: exactly 5 fields, blanks collapsed; an empty one
@@ -79,7 +80,7 @@ fn last_run_view(run: Option<SetupLastRun>) -> AnyView {
         .scheduled_for
         .map(|at| view! { "for " <Time at zone=true /> });
     view! {
-        <a href=format!("/runs/{}", run.id) class="run-id">
+        <a href=app_path(&format!("/runs/{}", run.id)) class="run-id">
             {short_id(run.id)}
         </a>
         " "
