@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::security::{concrete, real_ids, spellings};
+use crate::security::{protected_operations, real_ids, spellings};
 
 const PREFIX: &str = "/chap-scheduler";
 
@@ -280,48 +280,39 @@ async fn no_spelling_of_a_protected_path_under_the_public_path_reaches_data_with
     let doc = app.openapi_document().await;
     let mut tried = 0;
     let mut leaks = Vec::new();
-    for (template, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            if op.get("security").is_none()
-                || !["get", "post", "put", "patch", "delete"].contains(&method.as_str())
-            {
-                continue;
-            }
-            let method = method.to_uppercase();
-            let path = concrete(template, &ids);
-            let body = if method == "GET" { "" } else { "{}" };
-            // The prefix spelled oddly, and the path behind it spelled oddly.
-            let spelled = spellings(&format!("{PREFIX}{path}"))
-                .into_iter()
-                .chain(spellings(&path).into_iter().map(|s| format!("{PREFIX}{s}")));
-            for spelled in spelled {
-                for auth in [None, Some("Bearer not-a-valid-token")] {
-                    let headers: Vec<(&str, &str)> =
-                        auth.map(|a| ("Authorization", a)).into_iter().collect();
-                    let (status, answer) =
-                        raw_request(&origin, &method, &spelled, &headers, body).await;
-                    tried += 1;
-                    if status != 401 && status != 404 || is_page(&answer) {
-                        leaks.push(format!(
-                            "{method} {spelled} (auth {auth:?}) answered {status}: {}",
-                            answer.chars().take(120).collect::<String>()
-                        ));
-                    }
+    for (method, path) in protected_operations(&doc, &ids) {
+        let body = if method == "GET" { "" } else { "{}" };
+        // The prefix spelled oddly, and the path behind it spelled oddly.
+        let spelled = spellings(&format!("{PREFIX}{path}"))
+            .into_iter()
+            .chain(spellings(&path).into_iter().map(|s| format!("{PREFIX}{s}")));
+        for spelled in spelled {
+            for auth in [None, Some("Bearer not-a-valid-token")] {
+                let headers: Vec<(&str, &str)> =
+                    auth.map(|a| ("Authorization", a)).into_iter().collect();
+                let (status, answer) =
+                    raw_request(&origin, &method, &spelled, &headers, body).await;
+                tried += 1;
+                if status != 401 && status != 404 || is_page(&answer) {
+                    leaks.push(format!(
+                        "{method} {spelled} (auth {auth:?}) answered {status}: {}",
+                        answer.chars().take(120).collect::<String>()
+                    ));
                 }
             }
-            // Signed in, the path without the prefix is not served.
-            let (status, _) = raw_request(
-                &origin,
-                &method,
-                &path,
-                &[("Authorization", &format!("Bearer {admin}"))],
-                body,
-            )
-            .await;
-            tried += 1;
-            if status != 404 {
-                leaks.push(format!("{method} {path} as admin, at the root: {status}"));
-            }
+        }
+        // Signed in, the path without the prefix is not served.
+        let (status, _) = raw_request(
+            &origin,
+            &method,
+            &path,
+            &[("Authorization", &format!("Bearer {admin}"))],
+            body,
+        )
+        .await;
+        tried += 1;
+        if status != 404 {
+            leaks.push(format!("{method} {path} as admin, at the root: {status}"));
         }
     }
     assert!(

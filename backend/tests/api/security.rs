@@ -152,6 +152,25 @@ pub(crate) fn concrete(template: &str, ids: &BTreeMap<&'static str, String>) -> 
         .join("/")
 }
 
+/// Every protected operation of the OpenAPI document `doc`: its method (upper case) and its path with
+/// the real `ids` filled in.
+pub(crate) fn protected_operations(
+    doc: &serde_json::Value,
+    ids: &BTreeMap<&'static str, String>,
+) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("security").is_some()
+                && ["get", "post", "put", "patch", "delete"].contains(&method.as_str())
+            {
+                operations.push((method.to_uppercase(), concrete(template, ids)));
+            }
+        }
+    }
+    operations
+}
+
 #[tokio::test]
 async fn no_spelling_of_a_protected_path_reaches_data_without_credentials() {
     let app = spawn_app().await;
@@ -160,54 +179,45 @@ async fn no_spelling_of_a_protected_path_reaches_data_without_credentials() {
     let doc = app.openapi_document().await;
     let mut tried = 0;
     let mut leaks = Vec::new();
-    for (template, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            if op.get("security").is_none()
-                || !["get", "post", "put", "patch", "delete"].contains(&method.as_str())
-            {
-                continue;
-            }
-            let method = method.to_uppercase();
-            let path = concrete(template, &ids);
-            if method == "GET" {
-                // The ids are real: signed in, the plain path answers with data.
-                let (status, _) = raw_request(
-                    &app.address,
-                    "GET",
-                    &path,
-                    &[("Authorization", &format!("Bearer {admin}"))],
-                    "",
-                )
-                .await;
-                assert!(
-                    (200..300).contains(&status),
-                    "GET {path} as admin answered {status}"
-                );
-            }
-            let methods: Vec<&str> = if method == "GET" {
-                vec!["GET", "HEAD", "get"]
-            } else {
-                vec![method.as_str()]
-            };
-            for spelled in spellings(&path) {
-                for m in &methods {
-                    for auth in [None, Some("Bearer not-a-valid-token")] {
-                        let headers: Vec<(&str, &str)> =
-                            auth.map(|a| ("Authorization", a)).into_iter().collect();
-                        let body = if *m == "GET" || *m == "HEAD" || *m == "get" {
-                            ""
-                        } else {
-                            "{}"
-                        };
-                        let (status, answer) =
-                            raw_request(&app.address, m, &spelled, &headers, body).await;
-                        tried += 1;
-                        if status != 401 && status != 404 {
-                            leaks.push(format!(
-                                "{m} {spelled} (auth {auth:?}) answered {status}: {}",
-                                answer.chars().take(120).collect::<String>()
-                            ));
-                        }
+    for (method, path) in protected_operations(&doc, &ids) {
+        if method == "GET" {
+            // The ids are real: signed in, the plain path answers with data.
+            let (status, _) = raw_request(
+                &app.address,
+                "GET",
+                &path,
+                &[("Authorization", &format!("Bearer {admin}"))],
+                "",
+            )
+            .await;
+            assert!(
+                (200..300).contains(&status),
+                "GET {path} as admin answered {status}"
+            );
+        }
+        let methods: Vec<&str> = if method == "GET" {
+            vec!["GET", "HEAD", "get"]
+        } else {
+            vec![method.as_str()]
+        };
+        for spelled in spellings(&path) {
+            for m in &methods {
+                for auth in [None, Some("Bearer not-a-valid-token")] {
+                    let headers: Vec<(&str, &str)> =
+                        auth.map(|a| ("Authorization", a)).into_iter().collect();
+                    let body = if *m == "GET" || *m == "HEAD" || *m == "get" {
+                        ""
+                    } else {
+                        "{}"
+                    };
+                    let (status, answer) =
+                        raw_request(&app.address, m, &spelled, &headers, body).await;
+                    tried += 1;
+                    if status != 401 && status != 404 {
+                        leaks.push(format!(
+                            "{m} {spelled} (auth {auth:?}) answered {status}: {}",
+                            answer.chars().take(120).collect::<String>()
+                        ));
                     }
                 }
             }
