@@ -1,13 +1,14 @@
 //! Benchmarks of chap-scheduler that print figures (they never assert timing):
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import|prediction]…
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import|prediction|census]…
 //! ```
 //!
 //! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
 //! engine built with the benchmark's trivial flow, which production does not register.
 
 mod api;
+mod census;
 mod cluster;
 mod flow;
 mod footprint;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use support::{loadavg, Report, Services};
 
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "startup",
     "logins",
     "latency",
@@ -31,6 +32,7 @@ const ALL: [&str; 9] = [
     "http",
     "import",
     "prediction",
+    "census",
 ];
 
 #[tokio::main]
@@ -43,6 +45,7 @@ async fn main() -> ExitCode {
     let child = match args.first().map(String::as_str) {
         Some("--serve-mode") => Some(flow::serve().await),
         Some("--worker-mode") => Some(flow::worker().await),
+        Some("--census-mode") => Some(census::child().await),
         _ => None,
     };
     if let Some(result) = child {
@@ -77,6 +80,7 @@ async fn main() -> ExitCode {
             "list" => api::list(&services, &mut report).await,
             "import" => scale::import(&services, &mut report).await,
             "prediction" => prediction::run(&services, &mut report).await,
+            "census" => census::run(&services, &mut report).await,
             _ => api::http(&services, &mut report).await,
         };
         if let Err(e) = result {

@@ -65,7 +65,7 @@ pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
 }
 
 /// The demo scenario cut to one setup, two org units and twelve months, chap answering at once.
-fn scenario_file() -> Result<tempfile::NamedTempFile> {
+pub fn scenario_file() -> Result<tempfile::NamedTempFile> {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/dhis2-sim/scenarios/demo.json");
     let mut s: Value = serde_json::from_slice(&std::fs::read(&demo)?)?;
     let start = (chrono::Utc::now() - chrono::Duration::days(365))

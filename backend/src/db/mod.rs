@@ -3,6 +3,9 @@
 pub mod audit;
 pub mod entities;
 pub mod users;
+mod writes;
+
+pub use writes::{begin_write, RelaxedWrites, WriteTxn};
 
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use anyhow::Context;
 use chap_scheduler_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    Statement,
 };
 use secrecy::ExposeSecret;
 
@@ -38,6 +41,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             "idle_in_transaction_session_timeout",
             IDLE_IN_TRANSACTION_TIMEOUT,
         )])
+    });
+    // WAL with `synchronous=FULL`: every commit of this pool is on the disk when it returns (the WAL
+    // is synced), so an answered API write or a run's final state survives a power cut. Writes that
+    // need not be durable on their own go through [`RelaxedWrites`] instead.
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
     });
     opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)
@@ -79,18 +89,6 @@ pub async fn migration_status(db: &DatabaseConnection) -> anyhow::Result<Vec<(St
             )
         })
         .collect())
-}
-
-/// Starts a transaction that reads and then writes. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`), waiting up to the busy timeout for another writer: a deferred transaction that read
-/// first cannot take the lock once another connection has written, and fails at once with "database is
-/// locked" whatever the timeout. PostgreSQL ignores the mode.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
 }
 
 /// Whether an error means the database cannot serve requests at all (unreachable, connection lost,

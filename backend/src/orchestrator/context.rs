@@ -3,19 +3,20 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chap_scheduler_api::{ArtifactKind, LogLevel};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::blocks::{BlockData, Blocks};
 use super::flow::FlowError;
 use super::state::RunState;
-use super::store::{self, Lease, LogLine, LogSink};
+use super::store::{self, Lease, LogLine, LogSink, StepEnd};
 
 /// Replaced secret values read like this.
 pub const REDACTED: &str = "******";
@@ -30,6 +31,8 @@ struct Inner {
     cancel: CancellationToken,
     secrets: RwLock<Vec<String>>,
     position: AtomicI32,
+    /// Steps ended since a step last started: written with the next step's start.
+    ended: Mutex<Vec<StepEnd>>,
 }
 
 /// The handle a flow body works through. Cheap to clone.
@@ -62,6 +65,7 @@ impl RunContext {
                 cancel,
                 secrets: RwLock::new(Vec::new()),
                 position: AtomicI32::new(first_position),
+                ended: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -167,9 +171,11 @@ impl RunContext {
     {
         let id = Uuid::new_v4();
         let position = self.inner.position.fetch_add(1, Ordering::SeqCst);
-        let db = &self.inner.db;
+        let db = self.inner.logs.writes();
         let lease = &self.inner.lease;
-        let recorded = match store::start_step(db, lease, id, position, name, label).await {
+        let ended =
+            std::mem::take(&mut *self.inner.ended.lock().unwrap_or_else(|e| e.into_inner()));
+        let recorded = match store::start_step(db, lease, id, position, name, label, &ended).await {
             Ok(true) => true,
             Ok(false) => {
                 self.lost("starting a step");
@@ -194,13 +200,22 @@ impl RunContext {
             started.elapsed().as_secs_f64(),
         );
         if recorded {
-            match store::end_step(db, lease, id, state, error).await {
-                Ok(true) => {}
-                Ok(false) => self.lost("ending a step"),
-                Err(e) => {
-                    tracing::error!(error = %e, run = %lease.run_id, step = name, "recording a step's end failed");
-                }
-            }
+            // Not a transaction of its own: written with the next step's start, or by the log writer
+            // at most 200 ms later (and before the attempt's end: the engine flushes it first).
+            let end = StepEnd {
+                lease: lease.clone(),
+                id,
+                state,
+                error,
+                at: crate::db::users::now(),
+                written: Arc::default(),
+            };
+            self.inner
+                .ended
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(end.clone());
+            self.inner.logs.end_step(end);
         }
         result
     }
@@ -212,6 +227,7 @@ impl RunContext {
             .inner
             .blocks
             .load(id)
+            .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "block_read"))
             .await
             .map_err(|e| FlowError::retryable(format!("reading block {id} failed: {e:#}")))?
             .ok_or_else(|| FlowError::permanent(format!("there is no block with id {id}")))?;
@@ -229,7 +245,7 @@ impl RunContext {
         content: &str,
     ) -> anyhow::Result<()> {
         let stored = store::put_artifact(
-            &self.inner.db,
+            self.inner.logs.writes(),
             &self.inner.lease,
             key,
             kind,
@@ -266,7 +282,8 @@ impl RunContext {
     /// Keeps `value` under `key` for later runs of this flow (with this run as its writer).
     pub async fn set_flow_state(&self, key: &str, value: Value) -> anyhow::Result<()> {
         let flow = &self.inner.flow_name;
-        if !store::put_flow_state(&self.inner.db, &self.inner.lease, flow, key, value).await? {
+        let writes = self.inner.logs.writes();
+        if !store::put_flow_state(writes, &self.inner.lease, flow, key, value).await? {
             self.lost("recording a flow state");
             anyhow::bail!("this attempt no longer holds the run; the state `{key}` was not stored");
         }
@@ -282,7 +299,7 @@ impl RunContext {
     pub async fn set_summary(&self, mut summary: Value) -> anyhow::Result<()> {
         // A summary is read by notifications: never with a secret in clear.
         self.redact_value(&mut summary);
-        if !store::set_summary(&self.inner.db, &self.inner.lease, summary).await? {
+        if !store::set_summary(self.inner.logs.writes(), &self.inner.lease, summary).await? {
             self.lost("storing the summary");
             anyhow::bail!("this attempt no longer holds the run; the summary was not stored");
         }

@@ -36,12 +36,13 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     let run = app.trigger(&dep, &token, json!({ "greeting": "hi" })).await;
     let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
     let db = app.engine.db();
+    let relaxed = &chap_scheduler::db::RelaxedWrites::of(db);
 
     // Attempt 1 claims, starts a step, then freezes: no heartbeat any more.
     let first = app.engine.claim(id).await.unwrap().expect("claimable");
     let frozen_step = Uuid::new_v4();
     assert!(
-        store::start_step(db, &first.lease, frozen_step, 0, "tick", None)
+        store::start_step(relaxed, &first.lease, frozen_step, 0, "tick", None, &[])
             .await
             .unwrap()
     );
@@ -58,7 +59,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     assert_eq!(second.lease.worker_id, first.lease.worker_id);
     assert_eq!(second.lease.attempt, 2);
     assert!(store::put_artifact(
-        db,
+        relaxed,
         &second.lease,
         "run-report",
         ArtifactKind::Markdown,
@@ -69,17 +70,12 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
 
     // The frozen attempt wakes up and tries everything: each write is refused.
     assert!(
-        !store::start_step(db, &first.lease, Uuid::new_v4(), 1, "late", None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store::end_step(db, &first.lease, frozen_step, RunState::Completed, None)
+        !store::start_step(relaxed, &first.lease, Uuid::new_v4(), 1, "late", None, &[])
             .await
             .unwrap()
     );
     assert!(!store::put_artifact(
-        db,
+        relaxed,
         &first.lease,
         "run-report",
         ArtifactKind::Markdown,
@@ -88,7 +84,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     .await
     .unwrap());
     assert!(
-        !store::set_summary(db, &first.lease, json!({ "zombie": true }))
+        !store::set_summary(relaxed, &first.lease, json!({ "zombie": true }))
             .await
             .unwrap()
     );
@@ -96,13 +92,21 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         store::finish(db, &first.lease, completed()).await.unwrap(),
         None
     );
-    let sink = store::LogSink::start(db.clone());
+    let sink = store::LogSink::start(relaxed.clone());
     sink.send(store::LogLine {
         lease: std::sync::Arc::new(first.lease.clone()),
         task_run_id: None,
         at: chrono::Utc::now(),
         level: chap_scheduler_api::LogLevel::Info,
         message: "zombie line".into(),
+    });
+    sink.end_step(store::StepEnd {
+        lease: std::sync::Arc::new(first.lease.clone()),
+        id: frozen_step,
+        state: RunState::Completed,
+        error: None,
+        at: chrono::Utc::now(),
+        written: Default::default(),
     });
     sink.flush().await;
 
@@ -330,4 +334,45 @@ async fn a_worker_frozen_inside_a_transaction_does_not_block_the_reaper_for_long
         .contains("stopped heartbeating"));
     // The frozen transaction was ended by the server: committing it now fails.
     assert!(frozen.commit().await.is_err());
+}
+
+#[tokio::test]
+async fn a_run_that_ends_hands_its_slot_to_the_next_due_run_without_waiting_for_a_dispatcher() {
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 1 }))
+        .await;
+    // An engine of its own, as a worker process has: no dispatcher loop beside it.
+    let config = chap_scheduler::config::Config::from_source(&app.vars).unwrap();
+    let (registry, _) = crate::test_flows::registry(&config);
+    let worker = chap_scheduler::startup::engine(&config, registry)
+        .await
+        .unwrap();
+    let first = app.trigger(&dep, &token, json!({ "greeting": "hi" })).await;
+    let second = app.trigger(&dep, &token, json!({ "greeting": "ho" })).await;
+    let first: Uuid = first["id"].as_str().unwrap().parse().unwrap();
+    let second: Uuid = second["id"].as_str().unwrap().parse().unwrap();
+    let db = app.engine.db();
+    assert_eq!(
+        store::state_of(db, first).await.unwrap(),
+        Some(RunState::Pending),
+        "the trigger queues a run while its deployment has a free slot"
+    );
+    assert_eq!(
+        store::state_of(db, second).await.unwrap(),
+        Some(RunState::Scheduled),
+        "the limit of 1 is taken"
+    );
+
+    worker.execute(first).await.unwrap();
+
+    assert_eq!(
+        store::state_of(db, first).await.unwrap(),
+        Some(RunState::Completed)
+    );
+    assert_eq!(
+        store::state_of(db, second).await.unwrap(),
+        Some(RunState::Pending),
+        "the worker that freed the slot queued the next run itself"
+    );
 }

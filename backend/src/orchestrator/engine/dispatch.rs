@@ -1,31 +1,57 @@
 //! Dispatch: due runs move to PENDING where their deployment has a free slot and go into the queue; a
 //! queue entry that may be lost is made again. The one place runs enter the queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use super::Engine;
-use crate::db::entities::{deployment, flow_run};
+use crate::db::entities::deployment;
 use crate::db::users::now;
-use crate::error::AppResult;
 use crate::orchestrator::deployments;
+use crate::orchestrator::state::RunState;
 use crate::orchestrator::store;
+
+/// Most due runs of a deployment without a limit moved to PENDING at once.
+const UNLIMITED_BATCH: u64 = 50;
+
+/// What became of one run a dispatcher tried to move to PENDING.
+enum Promotion {
+    /// PENDING now, and enqueued.
+    Promoted,
+    /// Its deployment has no free slot: the deployment's other runs need not be tried in this pass.
+    Full,
+    /// It had moved on (cancelled, or another dispatcher was first).
+    Moved,
+}
 
 impl Engine {
     /// Promotes due SCHEDULED and AWAITING_RETRY runs to PENDING where a slot is free, and enqueues them.
+    /// A deployment found full is not tried again in the same pass: a backlog of waiting runs costs
+    /// one check per deployment, not one transaction per run.
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "dispatch",
+        skip_all
+    )]
     pub async fn dispatch(&self) -> anyhow::Result<usize> {
         let db = &self.inner.db;
         let due = store::due_runs(db, 500).await?;
         let mut promoted = 0;
         let mut room = self.queue_room().await?;
         let mut found: HashMap<Uuid, Option<deployment::Model>> = HashMap::new();
-        for run in due {
+        let mut full: HashSet<Uuid> = HashSet::new();
+        for (run_id, deployment_id, state) in due {
             if room == 0 {
                 break;
             }
-            let dep = match run.deployment_id {
+            if deployment_id.is_some_and(|id| full.contains(&id)) {
+                continue;
+            }
+            let dep = match deployment_id {
                 Some(id) => match found.get(&id) {
                     Some(d) => d.clone(),
                     None => {
@@ -36,22 +62,84 @@ impl Engine {
                 },
                 None => None,
             };
-            if self.promote(&run, dep.as_ref()).await? {
-                promoted += 1;
-                room -= 1;
+            match self.promote(run_id, state, dep.as_ref()).await? {
+                Promotion::Promoted => {
+                    promoted += 1;
+                    room -= 1;
+                }
+                Promotion::Full => {
+                    full.extend(deployment_id);
+                }
+                Promotion::Moved => {}
             }
         }
         Ok(promoted)
     }
 
-    /// Dispatches the due runs of one deployment (right after a trigger).
-    pub(super) async fn dispatch_deployment(&self, dep: &deployment::Model) -> AppResult<()> {
-        for run in store::due_runs_of(&self.inner.db, dep.id, 50).await? {
-            if !self.promote(&run, Some(dep)).await? {
-                break;
+    /// Moves a deployment's due SCHEDULED runs to PENDING while it has free slots, inside the caller's
+    /// transaction (a trigger's): the ids to enqueue once it commits.
+    pub(super) async fn promote_due_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        dep: &deployment::Model,
+    ) -> Result<Vec<Uuid>, sea_orm::DbErr> {
+        let free = match dep.concurrency_limit {
+            Some(limit) => {
+                // Serialise dispatchers of this deployment (row lock in PostgreSQL, write lock in SQLite).
+                deployments::lock(txn, dep.id).await?;
+                let active = store::count_active(txn, dep.id).await?;
+                (limit.max(0) as u64).saturating_sub(active)
+            }
+            None => UNLIMITED_BATCH,
+        };
+        let mut promoted = Vec::new();
+        if free == 0 {
+            return Ok(promoted);
+        }
+        for id in store::due_runs_of(txn, dep.id, free).await? {
+            if store::promote(txn, id, RunState::Scheduled).await? {
+                promoted.push(id);
             }
         }
+        Ok(promoted)
+    }
+
+    /// [`Engine::promote_due_in`] in a transaction of its own, then enqueues: what a worker does when
+    /// its run ends and frees a slot, so the next run starts at once, in any process.
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "promote_next",
+        skip_all
+    )]
+    pub(super) async fn promote_due(&self, dep: &deployment::Model) -> Result<(), sea_orm::DbErr> {
+        if !self.may_have_room(dep).await? {
+            return Ok(());
+        }
+        let txn = crate::db::begin_write(&self.inner.db).await?;
+        let promoted = self.promote_due_in(&txn, dep).await?;
+        txn.commit().await?;
+        self.enqueue(&promoted).await;
         Ok(())
+    }
+
+    /// Pushes promoted runs to the queue (a failed push leaves the run PENDING for the requeue pass).
+    pub(super) async fn enqueue(&self, ids: &[Uuid]) {
+        for id in ids {
+            if let Err(e) = self.inner.queue.push(*id).await {
+                // The run stays PENDING; the requeue pass delivers it later.
+                tracing::warn!(run = %id, error = %e, "enqueueing a run failed; it will be retried");
+            }
+        }
+    }
+
+    /// A read without the write lock: false when `dep` is at its limit (the locked count decides; a
+    /// slot freed after this read promotes its own next run).
+    async fn may_have_room(&self, dep: &deployment::Model) -> Result<bool, sea_orm::DbErr> {
+        Ok(match dep.concurrency_limit {
+            Some(limit) => store::count_active(&self.inner.db, dep.id).await? < limit.max(0) as u64,
+            None => true,
+        })
     }
 
     async fn queue_room(&self) -> Result<u64, sea_orm::DbErr> {
@@ -60,31 +148,40 @@ impl Engine {
     }
 
     /// Moves one run to PENDING if its deployment has a free slot, then enqueues it.
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "promote",
+        skip_all
+    )]
     async fn promote(
         &self,
-        run: &flow_run::Model,
+        run_id: Uuid,
+        from: RunState,
         dep: Option<&deployment::Model>,
-    ) -> Result<bool, sea_orm::DbErr> {
-        let from = run.state;
+    ) -> Result<Promotion, sea_orm::DbErr> {
+        if let Some(dep) = dep {
+            if !self.may_have_room(dep).await? {
+                return Ok(Promotion::Full);
+            }
+        }
         let txn = crate::db::begin_write(&self.inner.db).await?;
         if let Some(dep) = dep {
             if let Some(limit) = dep.concurrency_limit {
                 // Serialise dispatchers of this deployment (row lock in PostgreSQL, write lock in SQLite).
                 deployments::lock(&txn, dep.id).await?;
                 if store::count_active(&txn, dep.id).await? >= limit as u64 {
-                    return Ok(false);
+                    return Ok(Promotion::Full);
                 }
             }
         }
-        let applied = store::promote(&txn, run.id, from).await?;
+        let applied = store::promote(&txn, run_id, from).await?;
         txn.commit().await?;
-        if applied {
-            if let Err(e) = self.inner.queue.push(run.id).await {
-                // The run stays PENDING; the requeue pass delivers it later.
-                tracing::warn!(run = %run.id, error = %e, "enqueueing a run failed; it will be retried");
-            }
+        if !applied {
+            return Ok(Promotion::Moved);
         }
-        Ok(applied)
+        self.enqueue(&[run_id]).await;
+        Ok(Promotion::Promoted)
     }
 
     /// Enqueues again the PENDING runs whose queue entry may be lost (after `requeue_after`, or all of

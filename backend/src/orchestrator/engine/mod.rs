@@ -22,6 +22,7 @@ use super::blocks::Blocks;
 use super::flow::FlowRegistry;
 use super::queue::Queue;
 use super::store::LogSink;
+use crate::db::RelaxedWrites;
 
 pub use worker::{run_embedded_workers, Claimed};
 
@@ -136,7 +137,20 @@ impl Engine {
         settings: EngineSettings,
         blocks: Blocks,
     ) -> Self {
-        let logs = LogSink::start(db.clone());
+        let writes = RelaxedWrites::of(&db);
+        Self::with_relaxed_writes(db, writes, registry, queue, settings, blocks)
+    }
+
+    /// [`Engine::new`] with the relaxed writes given (the `census` benchmark counts their statements).
+    pub fn with_relaxed_writes(
+        db: DatabaseConnection,
+        writes: RelaxedWrites,
+        registry: FlowRegistry,
+        queue: Queue,
+        settings: EngineSettings,
+        blocks: Blocks,
+    ) -> Self {
+        let logs = LogSink::start(writes);
         Engine {
             inner: Arc::new(Inner {
                 db,

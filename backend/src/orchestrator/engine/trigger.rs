@@ -16,6 +16,12 @@ impl Engine {
     /// Creates a run of a deployment: parameters merged over the defaults and validated, the
     /// collision strategy applied, then dispatched at once if a slot is free. Returns the run and
     /// whether it was created (false: the idempotency key named an existing run).
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "trigger",
+        skip_all
+    )]
     pub async fn trigger(
         &self,
         dep: &deployment::Model,
@@ -87,15 +93,30 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        // A run due now goes to PENDING in the same transaction when its deployment has a free slot
+        // (older due runs first): one write transaction per trigger.
+        let promoted = if state == RunState::Scheduled && expected <= Utc::now() {
+            self.promote_due_in(&txn, dep).await?
+        } else {
+            Vec::new()
+        };
         txn.commit().await?;
-        if state == RunState::Scheduled && expected <= Utc::now() {
-            self.dispatch_deployment(dep).await?;
-        }
-        let run = store::get(db, run.id).await?.unwrap_or(run);
+        self.enqueue(&promoted).await;
+        let run = if !promoted.contains(&run.id) {
+            run
+        } else {
+            store::get(db, run.id).await?.unwrap_or(run)
+        };
         Ok((run, true))
     }
 
     /// Cancels a run: at once if it has not started, cooperatively (CANCELLING) if it is running.
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "cancel",
+        skip_all
+    )]
     pub async fn cancel(&self, run_id: Uuid, by: &str) -> AppResult<flow_run::Model> {
         let db = &self.inner.db;
         let run = store::get(db, run_id)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Engine;
@@ -61,6 +62,12 @@ impl Engine {
         self.claim_pending(Some(before)).await
     }
 
+    #[tracing::instrument(
+        target = "chap_scheduler::cost",
+        level = "debug",
+        name = "claim_next",
+        skip_all
+    )]
     async fn claim_pending(
         &self,
         enqueued_before: Option<chrono::DateTime<chrono::Utc>>,
@@ -90,10 +97,21 @@ impl Engine {
         let _executing = self.inner.executions.token();
         let Claimed { run, lease } = claimed;
         let db = self.inner.db.clone();
-        let dep = match run.deployment_id {
-            Some(id) => deployments::find(&db, id).await?,
-            None => None,
-        };
+        let (dep, first_position) = async {
+            let dep = match run.deployment_id {
+                Some(id) => deployments::find(&db, id).await?,
+                None => None,
+            };
+            // A first attempt has no earlier steps to number after.
+            let first = if lease.attempt <= 1 {
+                0
+            } else {
+                store::steps_so_far(&db, run.id).await?
+            };
+            anyhow::Ok((dep, first))
+        }
+        .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "attempt_setup"))
+        .await?;
         let Some(flow) = self.inner.registry.get(&run.flow_name) else {
             let error = FlowError::permanent(format!(
                 "the flow `{}` is not registered in worker {}",
@@ -112,7 +130,7 @@ impl Engine {
             db.clone(),
             self.inner.logs.clone(),
             cancel.clone(),
-            store::steps_so_far(&db, run.id).await?,
+            first_position,
         );
         ctx.info(format!(
             "attempt {} of {} started on worker {}",
@@ -250,7 +268,18 @@ impl Engine {
                 tracing::warn!(run = %run.id, attempt, "attempt ended after losing its run; nothing recorded")
             }
         }
-        self.wake_dispatcher();
+        // The slot this run held is free: its deployment's next due run goes to PENDING now, from this
+        // process (a worker process has no dispatcher of its own; waiting for `serve`'s next pass would
+        // leave the slot idle for up to half a second).
+        match dep {
+            Some(dep) => {
+                if let Err(e) = self.promote_due(dep).await {
+                    tracing::warn!(error = %e, "promoting the next run failed; the dispatcher will");
+                    self.wake_dispatcher();
+                }
+            }
+            None => self.wake_dispatcher(),
+        }
         Ok(())
     }
 
@@ -305,11 +334,12 @@ async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
     loop {
         tokio::time::sleep(settings.cancel_poll.min(settings.heartbeat_interval)).await;
         let beat = last_beat.elapsed() >= settings.heartbeat_interval;
+        let span = tracing::debug_span!(target: "chap_scheduler::cost", "watch");
         let state = if beat {
             last_beat = std::time::Instant::now();
-            store::hold(&db, &lease, true).await
+            store::hold(&db, &lease, true).instrument(span).await
         } else {
-            store::lease_state(&db, &lease).await
+            store::lease_state(&db, &lease).instrument(span).await
         };
         match state {
             Ok(Some(RunState::Running)) => {}

@@ -1,27 +1,31 @@
 //! Artifacts (the run report): written by the attempt that holds the run, read by the API.
 
 use chap_scheduler_api::{ArtifactKind, ArtifactView};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use super::lease::{hold, Lease};
+use super::lease::{holds, Lease};
 use crate::db::entities::artifact;
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 
 /// Stores an artifact while `lease` holds the run, replacing an earlier one of the same key; false
-/// (nothing written) when the lease is gone.
+/// (nothing written) when the lease is gone. A relaxed write: the attempt's end follows it.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "artifact",
+    skip_all
+)]
 pub async fn put_artifact(
-    db: &DatabaseConnection,
+    db: &RelaxedWrites,
     lease: &Lease,
     key: &str,
     kind: ArtifactKind,
     content: String,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    if hold(&txn, lease, false).await?.is_none() {
+    let txn = db.begin().await?;
+    if !holds(&txn, lease).await? {
         return Ok(false);
     }
     artifact::Entity::delete_many()
@@ -29,15 +33,15 @@ pub async fn put_artifact(
         .filter(artifact::Column::Key.eq(key))
         .exec(&txn)
         .await?;
-    artifact::ActiveModel {
+    artifact::Entity::insert(artifact::ActiveModel {
         id: Set(Uuid::new_v4()),
         flow_run_id: Set(lease.run_id),
         key: Set(key.into()),
         kind: Set(kind),
         content: Set(content),
         created_at: Set(now()),
-    }
-    .insert(&txn)
+    })
+    .exec_without_returning(&txn)
     .await?;
     txn.commit().await?;
     Ok(true)

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lease::{hold, Lease};
+use super::lease::{holds, Lease};
 use crate::db::entities::run_checkpoint;
 use crate::db::users::now;
 
@@ -15,6 +15,12 @@ pub const KEY_MAX: usize = 200;
 
 /// Records `value` under `key` for the run while `lease` holds it, replacing an earlier value; false
 /// (nothing written) when the lease is gone.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "checkpoint_write",
+    skip_all
+)]
 pub async fn put_checkpoint(
     db: &DatabaseConnection,
     lease: &Lease,
@@ -22,7 +28,7 @@ pub async fn put_checkpoint(
     value: Value,
 ) -> Result<bool, DbErr> {
     let txn = crate::db::begin_write(db).await?;
-    if hold(&txn, lease, false).await?.is_none() {
+    if !holds(&txn, lease).await? {
         return Ok(false);
     }
     run_checkpoint::Entity::insert(run_checkpoint::ActiveModel {
@@ -51,6 +57,12 @@ pub async fn put_checkpoint(
 }
 
 /// The value recorded under `key` for the run, by any attempt.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "checkpoint_read",
+    skip_all
+)]
 pub async fn checkpoint(
     db: &DatabaseConnection,
     run_id: Uuid,

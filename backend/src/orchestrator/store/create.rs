@@ -1,9 +1,7 @@
 //! New runs: the row and its first history entries, in the trigger's transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, TryIntoModel};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -67,9 +65,12 @@ pub async fn create_run(
         retry_of: Set(new.retry_of),
         summary: Set(None),
         created_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
+    };
+    // Not read back: SQLite's `insert` would select the row again; every column is set here.
+    flow_run::Entity::insert(run.clone())
+        .exec_without_returning(txn)
+        .await?;
+    let run = run.try_into_model()?;
     record_state(txn, id, RunState::Scheduled, None, now).await?;
     if new.state != RunState::Scheduled {
         record_state(txn, id, new.state, new.message, now).await?;

@@ -7,9 +7,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lease::{hold, Lease};
+use super::lease::{holds, Lease};
 use crate::db::entities::flow_state;
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 
 /// Longest key stored (the column's width).
 pub const STATE_KEY_MAX: usize = 500;
@@ -23,16 +24,23 @@ pub struct FlowState {
     pub run_id: Option<Uuid>,
 }
 
-/// Stores `value` under (`flow`, `key`) for the run holding `lease`; false when the lease is gone.
+/// Stores `value` under (`flow`, `key`) for the run holding `lease`; false when the lease is gone. A
+/// relaxed write: the attempt's end follows it.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "flow_state_write",
+    skip_all
+)]
 pub async fn put_flow_state(
-    db: &DatabaseConnection,
+    db: &RelaxedWrites,
     lease: &Lease,
     flow: &str,
     key: &str,
     value: Value,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    if hold(&txn, lease, false).await?.is_none() {
+    let txn = db.begin().await?;
+    if !holds(&txn, lease).await? {
         return Ok(false);
     }
     flow_state::Entity::insert(flow_state::ActiveModel {
@@ -58,6 +66,12 @@ pub async fn put_flow_state(
 }
 
 /// The state stored under (`flow`, `key`).
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "flow_state_read",
+    skip_all
+)]
 pub async fn flow_state(
     db: &DatabaseConnection,
     flow: &str,

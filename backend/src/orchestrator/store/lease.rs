@@ -64,6 +64,21 @@ pub async fn hold(
         .await
 }
 
+/// Whether `lease` still holds its run, checked with one write (the heartbeat is left as it is) that
+/// locks the run's row until the end of the transaction, as [`hold`] does; for writes that need not know
+/// the state (steps, log lines, artifacts, checkpoints).
+pub async fn holds(db: &impl ConnectionTrait, lease: &Lease) -> Result<bool, DbErr> {
+    Ok(held(flow_run::Entity::update_many(), lease)
+        .col_expr(
+            flow_run::Column::HeartbeatAt,
+            Expr::col(flow_run::Column::HeartbeatAt),
+        )
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
 /// [`hold`] without writing: the state while `lease` holds its run, `None` when it does not.
 pub async fn lease_state(
     db: &impl ConnectionTrait,

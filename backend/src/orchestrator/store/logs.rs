@@ -1,6 +1,7 @@
-//! Run log lines: sent over a channel and written in batches, so a chatty flow costs one insert per
-//! batch, not per line; only the lines of attempts that still hold their run are written. And the
-//! paged reading of a run's log.
+//! Run log lines and step ends: sent over a channel and written in batches (one transaction with one
+//! lease check per attempt, one insert for the lines), so a chatty flow costs one transaction per batch,
+//! not per line or step; only what attempts that still hold their run sent is written. And the paged
+//! reading of a run's log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,10 @@ use sea_orm::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::lease::{hold, Lease};
+use super::lease::{holds, Lease};
+use super::steps::{end_steps_in, StepEnd};
 use crate::db::entities::log;
+use crate::db::RelaxedWrites;
 
 /// Most lines written in one insert.
 const BATCH: usize = 500;
@@ -38,8 +41,23 @@ pub struct LogLine {
     pub message: String,
 }
 
-enum Msg {
+/// What the writer writes.
+enum Entry {
     Line(LogLine),
+    StepEnd(StepEnd),
+}
+
+impl Entry {
+    fn lease(&self) -> &Arc<Lease> {
+        match self {
+            Entry::Line(l) => &l.lease,
+            Entry::StepEnd(e) => &e.lease,
+        }
+    }
+}
+
+enum Msg {
+    Entry(Entry),
     Flush(oneshot::Sender<()>),
 }
 
@@ -48,15 +66,27 @@ enum Msg {
 pub struct LogSink {
     tx: mpsc::UnboundedSender<Msg>,
     written: broadcast::Sender<Uuid>,
+    writes: RelaxedWrites,
 }
 
 impl LogSink {
-    /// Starts the writer task.
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Starts the writer task, which writes through `writes` (lines and step ends are followed by
+    /// their attempt's durable end).
+    pub fn start(writes: RelaxedWrites) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (written, _) = broadcast::channel(WRITTEN_BACKLOG);
-        tokio::spawn(writer(db, rx, written.clone()));
-        LogSink { tx, written }
+        tokio::spawn(writer(writes.clone(), rx, written.clone()));
+        LogSink {
+            tx,
+            written,
+            writes,
+        }
+    }
+
+    /// The relaxed writes the attempts of this process make besides their log lines (step starts,
+    /// artifacts, flow states).
+    pub fn writes(&self) -> &RelaxedWrites {
+        &self.writes
     }
 
     /// The ids of runs whose new lines this process has just committed: a live tail wakes on them
@@ -67,7 +97,13 @@ impl LogSink {
 
     /// Queues a line.
     pub fn send(&self, line: LogLine) {
-        let _ = self.tx.send(Msg::Line(line));
+        let _ = self.tx.send(Msg::Entry(Entry::Line(line)));
+    }
+
+    /// Queues a step's end: written with the next batch, at most [`LINGER`] late, and before the
+    /// attempt's end (the engine flushes first).
+    pub fn end_step(&self, end: StepEnd) {
+        let _ = self.tx.send(Msg::Entry(Entry::StepEnd(end)));
     }
 
     /// Waits until every line sent before this call is in the database.
@@ -80,11 +116,11 @@ impl LogSink {
 }
 
 async fn writer(
-    db: DatabaseConnection,
+    db: RelaxedWrites,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     written: broadcast::Sender<Uuid>,
 ) {
-    let mut batch: Vec<LogLine> = Vec::new();
+    let mut batch: Vec<Entry> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     // When the oldest line of the batch arrived: no line waits longer than LINGER, however busy.
     let mut oldest = tokio::time::Instant::now();
@@ -111,8 +147,8 @@ async fn writer(
             }
         };
         match msg {
-            Msg::Line(line) => {
-                batch.push(line);
+            Msg::Entry(entry) => {
+                batch.push(entry);
                 if batch.len() >= BATCH {
                     write(&db, &mut batch, &written).await;
                 }
@@ -122,7 +158,7 @@ async fn writer(
                 waiters.push(done);
                 while let Ok(m) = rx.try_recv() {
                     match m {
-                        Msg::Line(line) => batch.push(line),
+                        Msg::Entry(entry) => batch.push(entry),
                         Msg::Flush(d) => waiters.push(d),
                     }
                     if batch.len() >= BATCH {
@@ -138,70 +174,84 @@ async fn writer(
     }
 }
 
-async fn write(
-    db: &DatabaseConnection,
-    batch: &mut Vec<LogLine>,
-    written: &broadcast::Sender<Uuid>,
-) {
+async fn write(db: &RelaxedWrites, batch: &mut Vec<Entry>, written: &broadcast::Sender<Uuid>) {
     if batch.is_empty() {
         return;
     }
-    let lines: Vec<LogLine> = std::mem::take(batch);
-    let count = lines.len();
+    let entries: Vec<Entry> = std::mem::take(batch);
+    let count = entries.len();
     let mut runs: Vec<Uuid> = Vec::new();
-    for line in &lines {
-        if !runs.contains(&line.lease.run_id) {
-            runs.push(line.lease.run_id);
+    for entry in &entries {
+        if !runs.contains(&entry.lease().run_id) {
+            runs.push(entry.lease().run_id);
         }
     }
-    match write_held(db, lines).await {
+    match write_held(db, entries).await {
         Ok(()) => {
             for run in runs {
                 // Nobody listening is fine: no page follows that run.
                 let _ = written.send(run);
             }
         }
-        Err(e) => tracing::error!(error = %e, count, "writing run log lines failed"),
+        Err(e) => tracing::error!(error = %e, count, "writing run log lines and step ends failed"),
     }
 }
 
-/// Inserts the lines whose attempt still holds its run, in one transaction with the lease checks.
-async fn write_held(db: &DatabaseConnection, lines: Vec<LogLine>) -> Result<(), DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+/// Writes the lines and step ends whose attempt still holds its run, in one transaction with the
+/// lease checks (one per attempt).
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "log_batch",
+    skip_all
+)]
+async fn write_held(db: &RelaxedWrites, entries: Vec<Entry>) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
     let mut leases: Vec<(Arc<Lease>, bool)> = Vec::new();
-    for line in &lines {
-        if !leases.iter().any(|(l, _)| l == &line.lease) {
-            let holds = hold(&txn, &line.lease, false).await?.is_some();
-            leases.push((line.lease.clone(), holds));
+    for entry in &entries {
+        if !leases.iter().any(|(l, _)| l == entry.lease()) {
+            let holds = holds(&txn, entry.lease()).await?;
+            leases.push((entry.lease().clone(), holds));
         }
     }
-    let rows: Vec<_> = lines
-        .into_iter()
-        .filter(|l| {
-            leases
-                .iter()
-                .any(|(lease, holds)| *holds && lease == &l.lease)
-        })
-        .map(|l| log::ActiveModel {
-            flow_run_id: Set(l.lease.run_id),
-            task_run_id: Set(l.task_run_id),
-            at: Set(l.at),
-            level: Set(l.level),
-            message: Set(l.message),
-            ..Default::default()
-        })
-        .collect();
+    let held = |lease: &Arc<Lease>| leases.iter().any(|(l, holds)| *holds && l == lease);
+    let mut rows = Vec::new();
+    let mut ends = Vec::new();
+    for entry in entries {
+        if !held(entry.lease()) {
+            continue;
+        }
+        match entry {
+            Entry::Line(l) => rows.push(log::ActiveModel {
+                flow_run_id: Set(l.lease.run_id),
+                task_run_id: Set(l.task_run_id),
+                at: Set(l.at),
+                level: Set(l.level),
+                message: Set(l.message),
+                ..Default::default()
+            }),
+            Entry::StepEnd(end) => ends.push(end),
+        }
+    }
     let dropped = leases.iter().filter(|(_, holds)| !holds).count();
     if dropped > 0 {
         tracing::debug!(
             attempts = dropped,
-            "log lines of attempts that lost their run were dropped"
+            "log lines and step ends of attempts that lost their run were dropped"
         );
     }
     if !rows.is_empty() {
-        log::Entity::insert_many(rows).exec(&txn).await?;
+        log::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
     }
-    txn.commit().await
+    end_steps_in(&txn, &ends).await?;
+    txn.commit().await?;
+    for end in &ends {
+        end.written
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// A run's log lines after the line `after`, oldest first, at the given levels.

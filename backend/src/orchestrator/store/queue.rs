@@ -15,10 +15,18 @@ use crate::db::entities::flow_run;
 use crate::db::users::now;
 use crate::orchestrator::state::RunState;
 
-/// SCHEDULED runs whose start is due and AWAITING_RETRY runs whose retry is due, oldest first.
-pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<flow_run::Model>, DbErr> {
+/// A due run as the dispatcher sees it: id, deployment and state.
+pub type DueRun = (Uuid, Option<Uuid>, RunState);
+
+/// SCHEDULED runs whose start is due and AWAITING_RETRY runs whose retry is due, oldest first (only
+/// their keys: a dispatch pass reads them often).
+pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<DueRun>, DbErr> {
     let now = now();
     flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::Id)
+        .column(flow_run::Column::DeploymentId)
+        .column(flow_run::Column::State)
         .filter(
             Condition::any()
                 .add(
@@ -34,22 +42,26 @@ pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<flow_ru
         )
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .limit(limit)
+        .into_tuple()
         .all(db)
         .await
 }
 
-/// A deployment's SCHEDULED runs whose start is due, oldest first.
+/// The ids of a deployment's SCHEDULED runs whose start is due, oldest first.
 pub async fn due_runs_of(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     deployment_id: Uuid,
     limit: u64,
-) -> Result<Vec<flow_run::Model>, DbErr> {
+) -> Result<Vec<Uuid>, DbErr> {
     flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::Id)
         .filter(flow_run::Column::DeploymentId.eq(deployment_id))
         .filter(flow_run::Column::State.eq(RunState::Scheduled))
         .filter(flow_run::Column::ExpectedStartAt.lte(now()))
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .limit(limit)
+        .into_tuple()
         .all(db)
         .await
 }
@@ -125,6 +137,12 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 /// Claims a PENDING run for `worker_id` by compare-and-set: RUNNING, the next attempt, a fresh
 /// heartbeat. The run and the new attempt's lease; `None` when it was not PENDING (a duplicate
 /// delivery, a cancel, another worker first).
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "claim",
+    skip_all
+)]
 pub async fn claim(
     db: &DatabaseConnection,
     run_id: Uuid,
@@ -219,6 +237,12 @@ pub async fn hand_back(
 /// still names it: the run moves to `to` (CRASHED, CANCELLED, or PENDING for a hand-back), its open
 /// steps are closed with `step`, and a crash with attempts left moves on to AWAITING_RETRY at
 /// `retry_at`. False when the lease had already moved on.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "end_attempt",
+    skip_all
+)]
 pub async fn end_attempt(
     db: &DatabaseConnection,
     lease: &Lease,

@@ -4,8 +4,8 @@ use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use super::lease::{held, hold, Lease};
 use super::steps::close_open_steps;
 use crate::db::entities::{flow_run, flow_run_state, task_run};
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 use crate::orchestrator::state::{predecessors, RunState};
 
 /// A run is late when it should have started this long ago and has not.
@@ -80,15 +81,16 @@ pub async fn record_state(
     message: Option<String>,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    flow_run_state::ActiveModel {
+    // Not read back: SQLite's `insert` would select the row again.
+    flow_run_state::Entity::insert(flow_run_state::ActiveModel {
         // Time-ordered ids keep the history in order even within one microsecond.
         id: Set(Uuid::now_v7()),
         flow_run_id: Set(run_id),
         state: Set(state),
         message: Set(message),
         at: Set(at),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await
     .map(|_| ())
 }
@@ -237,6 +239,12 @@ pub struct Finish {
 /// state (CANCELLED instead when a cancel was accepted meanwhile: an accepted cancel always ends
 /// CANCELLED), the steps left RUNNING, the history. `None` when the lease was gone: a worker that lost
 /// its run changes nothing of it.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "finish",
+    skip_all
+)]
 pub async fn finish(
     db: &DatabaseConnection,
     lease: &Lease,
@@ -294,18 +302,28 @@ pub async fn end_held_in(
     Ok(applied)
 }
 
-/// Stores a flow's outcome summary on its run while `lease` holds it; false when it does not.
+/// Stores a flow's outcome summary on its run while `lease` holds it; false when it does not. A
+/// relaxed write: the attempt's end follows it.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "summary",
+    skip_all
+)]
 pub async fn set_summary(
-    db: &DatabaseConnection,
+    db: &RelaxedWrites,
     lease: &Lease,
     summary: serde_json::Value,
 ) -> Result<bool, DbErr> {
-    Ok(held(flow_run::Entity::update_many(), lease)
+    let txn = db.begin().await?;
+    let set = held(flow_run::Entity::update_many(), lease)
         .col_expr(flow_run::Column::Summary, Expr::value(summary))
-        .exec(db)
+        .exec(&txn)
         .await?
         .rows_affected
-        == 1)
+        == 1;
+    txn.commit().await?;
+    Ok(set)
 }
 
 /// Only the state of a run: what a live log tail checks twice a second, without reading the row.

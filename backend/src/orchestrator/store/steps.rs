@@ -1,15 +1,21 @@
-//! Steps (`task_runs`): started and ended by the attempt that holds the run, closed with the run.
+//! Steps (`task_runs`): started by the attempt that holds the run (a write that fences the step's work),
+//! ended in the log writer's batches, closed with the run.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
-use super::lease::{hold, Lease};
+use super::lease::{holds, Lease};
 use crate::db::entities::task_run;
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 use crate::orchestrator::state::RunState;
 
 /// How many steps a run has recorded (an attempt numbers its steps after the earlier attempts').
@@ -20,20 +26,32 @@ pub async fn steps_so_far(db: &DatabaseConnection, run_id: Uuid) -> Result<i32, 
         .await? as i32)
 }
 
-/// Records a step as RUNNING while `lease` holds the run; false (nothing written) when it does not.
+/// Records a step as RUNNING while `lease` holds the run, with the ends of the attempt's steps that
+/// ended since its last step started (`ended`) in the same transaction; false (nothing written) when
+/// the lease is gone. A step's end is also queued to the log writer ([`super::LogSink::end_step`]),
+/// which writes it at most 200 ms later if no step starts before: whichever comes first writes it.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "step_start",
+    skip_all
+)]
 pub async fn start_step(
-    db: &DatabaseConnection,
+    db: &RelaxedWrites,
     lease: &Lease,
     id: Uuid,
     position: i32,
     name: &str,
     label: Option<&str>,
+    ended: &[StepEnd],
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    if hold(&txn, lease, false).await?.is_none() {
+    let txn = db.begin().await?;
+    if !holds(&txn, lease).await? {
         return Ok(false);
     }
-    task_run::ActiveModel {
+    end_steps_in(&txn, ended).await?;
+    // Not read back: SQLite's `insert` would select the row again.
+    task_run::Entity::insert(task_run::ActiveModel {
         id: Set(id),
         flow_run_id: Set(lease.run_id),
         position: Set(position),
@@ -44,35 +62,47 @@ pub async fn start_step(
         started_at: Set(now()),
         ended_at: Set(None),
         error: Set(None),
-    }
-    .insert(&txn)
+    })
+    .exec_without_returning(&txn)
     .await?;
     txn.commit().await?;
+    for end in ended {
+        end.written.store(true, Ordering::Relaxed);
+    }
     Ok(true)
 }
 
-/// Ends a RUNNING step (COMPLETED or FAILED) while `lease` holds the run; false when it does not.
-pub async fn end_step(
-    db: &DatabaseConnection,
-    lease: &Lease,
-    id: Uuid,
-    state: RunState,
-    error: Option<String>,
-) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    if hold(&txn, lease, false).await?.is_none() {
-        return Ok(false);
+/// How a step ended, recorded by the log writer in its batch.
+#[derive(Debug, Clone)]
+pub struct StepEnd {
+    /// The attempt that ran it (and its run).
+    pub lease: Arc<Lease>,
+    /// The step.
+    pub id: Uuid,
+    /// COMPLETED or FAILED.
+    pub state: RunState,
+    /// The error's text (already redacted).
+    pub error: Option<String>,
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// Set once it is written (by the next step's start or by the log writer): the other skips it.
+    pub written: Arc<AtomicBool>,
+}
+
+/// Ends RUNNING steps (COMPLETED or FAILED) inside the caller's transaction, which has checked that
+/// their attempts still hold their runs.
+pub async fn end_steps_in(txn: &impl ConnectionTrait, ends: &[StepEnd]) -> Result<(), DbErr> {
+    for end in ends.iter().filter(|e| !e.written.load(Ordering::Relaxed)) {
+        task_run::Entity::update_many()
+            .col_expr(task_run::Column::State, Expr::value(end.state))
+            .col_expr(task_run::Column::EndedAt, Expr::value(end.at))
+            .col_expr(task_run::Column::Error, Expr::value(end.error.clone()))
+            .filter(task_run::Column::Id.eq(end.id))
+            .filter(task_run::Column::State.eq(RunState::Running))
+            .exec(txn)
+            .await?;
     }
-    task_run::Entity::update_many()
-        .col_expr(task_run::Column::State, Expr::value(state))
-        .col_expr(task_run::Column::EndedAt, Expr::value(now()))
-        .col_expr(task_run::Column::Error, Expr::value(error))
-        .filter(task_run::Column::Id.eq(id))
-        .filter(task_run::Column::State.eq(RunState::Running))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Ends the steps a run left RUNNING (cancelled, crashed or timed out mid-step); called in the

@@ -1,0 +1,316 @@
+//! Write transactions: durable ones ([`begin_write`]) and relaxed ones ([`RelaxedWrites`]), whose commit
+//! does not wait for the disk.
+//!
+//! Which is which: a commit must be durable when something outside the database relies on it once it
+//! returns (an API answer, a chap job submitted, a run's final state, from which notifications and
+//! reports follow). A run's step starts, log lines, step ends, artifacts and flow states are followed by
+//! such a durable commit of the same attempt (its final state, or a checkpoint): a durable commit
+//! makes every earlier relaxed commit durable too (the WAL is one sequential file on both databases),
+//! and losing relaxed commits in a power cut only loses them together with the durable commit that
+//! would have followed, so the attempt is retried from its last checkpoint, as after any crash.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, ExecResult, QueryResult, SqliteTransactionMode, SqlxSqliteConnector, Statement,
+    TransactionOptions, TransactionTrait,
+};
+use tokio::sync::OwnedMutexGuard;
+
+/// Connections of the relaxed SQLite pool: SQLite has one writer at a time, so more would only wait.
+const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
+
+/// Longest wait for this process's turn to write to an SQLite file: SQLite's own busy timeout
+/// (sqlx's default), after which the write fails as the database being unavailable.
+const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
+
+/// The writers of this process to one SQLite file, in line (see [`begin_write`]).
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
+static SQLITE_GATES: LazyLock<Mutex<HashMap<PathBuf, Gate>>> = LazyLock::new(Mutex::default);
+
+/// This process's line of writers to the SQLite file `db` is connected to; `None` on PostgreSQL.
+fn sqlite_gate(db: &DatabaseConnection) -> Option<Gate> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut gates = SQLITE_GATES.lock().unwrap_or_else(|e| e.into_inner());
+    Some(gates.entry(file).or_default().clone())
+}
+
+/// A write transaction ([`begin_write`], [`RelaxedWrites::begin`]): queries go through it as through a
+/// [`DatabaseTransaction`]; on SQLite it holds this process's turn to write until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits (and gives the turn to the next writer).
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    /// Rolls back (and gives the turn to the next writer).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+type DbFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = Result<T, DbErr>> + Send + 'a>>;
+
+/// Delegates to the transaction (the trait is `async_trait`-shaped: methods return boxed futures).
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+
+    fn execute_raw<'a, 'b>(&'a self, stmt: Statement) -> DbFuture<'b, ExecResult>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.txn.execute_raw(stmt)
+    }
+
+    fn execute_unprepared<'a, 'c, 'b>(&'a self, sql: &'c str) -> DbFuture<'b, ExecResult>
+    where
+        'a: 'b,
+        'c: 'b,
+        Self: 'b,
+    {
+        self.txn.execute_unprepared(sql)
+    }
+
+    fn query_one_raw<'a, 'b>(&'a self, stmt: Statement) -> DbFuture<'b, Option<QueryResult>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.txn.query_one_raw(stmt)
+    }
+
+    fn query_all_raw<'a, 'b>(&'a self, stmt: Statement) -> DbFuture<'b, Vec<QueryResult>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.txn.query_all_raw(stmt)
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
+}
+
+/// Starts a durable transaction that reads and then writes. On SQLite it takes the write lock at
+/// `BEGIN` (`IMMEDIATE`): a deferred transaction that read first cannot take the lock once another
+/// connection has written, and fails at once with "database is locked" whatever the timeout. And the
+/// writers of this process wait for their turn in line (first come, first served, woken the moment
+/// the previous one ends) rather than in SQLite's busy handler, which retries after sleeps growing to
+/// 100 ms and lets a late writer overtake one that has waited long; writers of other processes (a
+/// CLI command) still meet in the busy handler. PostgreSQL ignores the mode and needs no line.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_in_turn(db, sqlite_gate(db)).await
+}
+
+async fn begin_in_turn(db: &DatabaseConnection, gate: Option<Gate>) -> Result<WriteTxn, DbErr> {
+    // Counted per part of a run by the `census` benchmark (docs/benchmarks.md).
+    tracing::debug!(target: "chap_scheduler::cost", "begin");
+    let turn = match gate {
+        Some(gate) => Some(
+            tokio::time::timeout(SQLITE_WRITE_TURN, gate.lock_owned())
+                .await
+                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
+        ),
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _turn: turn })
+}
+
+/// Where writes that need not be durable on their own go (see the module's text for which).
+///
+/// - PostgreSQL: the same pool; each transaction sets `synchronous_commit = off` for itself, so its
+///   commit does not wait for the WAL flush. A server crash may lose the last such commits (at most
+///   about 0.6 s of them, `wal_writer_delay` × 3), never the database's consistency.
+/// - SQLite: a second pool of [`RELAXED_SQLITE_CONNECTIONS`] connections to the same file with
+///   `synchronous=NORMAL`: a commit appends to the WAL without an fsync. A killed process loses
+///   nothing; a power cut or OS crash may lose the commits since the last durable commit or
+///   checkpoint, never consistency. The main pool stays `synchronous=FULL`.
+#[derive(Clone)]
+pub struct RelaxedWrites {
+    db: DatabaseConnection,
+    /// The main pool's line of writers (SQLite): both pools write to the same file.
+    gate: Option<Gate>,
+}
+
+impl RelaxedWrites {
+    /// Relaxed writes to the database `db` is connected to.
+    pub fn of(db: &DatabaseConnection) -> Self {
+        let Some(gate) = sqlite_gate(db) else {
+            return RelaxedWrites {
+                db: db.clone(),
+                gate: None,
+            };
+        };
+        let options = (*db.get_sqlite_connection_pool().connect_options())
+            .clone()
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(RELAXED_SQLITE_CONNECTIONS)
+            .connect_lazy_with(options);
+        RelaxedWrites {
+            db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            gate: Some(gate),
+        }
+    }
+
+    /// The connection, to attach a metric callback (the `census` benchmark).
+    pub fn connection_mut(&mut self) -> &mut DatabaseConnection {
+        &mut self.db
+    }
+
+    /// Starts a relaxed transaction that reads and then writes (locked, and in line with the durable
+    /// writers, as [`begin_write`]).
+    pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
+        let txn = begin_in_turn(&self.db, self.gate.clone()).await?;
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+                .await?;
+        }
+        Ok(txn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+
+    use super::{begin_write, RelaxedWrites};
+
+    async fn sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let mut opts = sea_orm::ConnectOptions::new(url);
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+        });
+        let db = Database::connect(opts).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        db
+    }
+
+    async fn synchronous(conn: &impl ConnectionTrait) -> i64 {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "PRAGMA synchronous",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn durable_writes_sync_every_commit_and_relaxed_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        let durable = begin_write(&db).await.unwrap();
+        assert_eq!(synchronous(&durable).await, 2, "FULL");
+        durable.rollback().await.unwrap();
+        let relaxed = RelaxedWrites::of(&db);
+        let txn = relaxed.begin().await.unwrap();
+        assert_eq!(synchronous(&txn).await, 1, "NORMAL");
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        // The relaxed pool writes the same file.
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) FROM t",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn writers_of_one_process_take_their_turns_in_the_order_they_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        let relaxed = RelaxedWrites::of(&db);
+        let first = begin_write(&db).await.unwrap();
+        let mut writers = Vec::new();
+        for n in 0..12i64 {
+            let (db, relaxed) = (db.clone(), relaxed.clone());
+            writers.push(tokio::spawn(async move {
+                // Durable and relaxed writers share the one line.
+                let txn = if n % 2 == 0 {
+                    begin_write(&db).await.unwrap()
+                } else {
+                    relaxed.begin().await.unwrap()
+                };
+                txn.execute_unprepared(&format!("INSERT INTO t VALUES ({n})"))
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+            }));
+            // Each writer is in line before the next one comes.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        first.commit().await.unwrap();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT n FROM t ORDER BY rowid",
+            ))
+            .await
+            .unwrap();
+        let order: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(order, (0..12).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_never_gets_its_turn_fails_as_the_database_being_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        let _held = begin_write(&db).await.unwrap();
+        let err = begin_write(&db).await.err().expect("no turn");
+        assert!(crate::db::is_unavailable(&err), "{err}");
+    }
+}
