@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::blocks::{BlockData, Blocks};
 use super::flow::FlowError;
 use super::state::RunState;
-use super::store::{self, Lease, LogLine, LogSink, StepEnd};
+use super::store::{self, Lease, LogLine, LogSink, StepEnd, StepStart};
 
 /// Replaced secret values read like this.
 pub const REDACTED: &str = "******";
@@ -164,28 +164,57 @@ impl RunContext {
 
     /// Runs `work` as a named step, recorded as a task run (RUNNING, then COMPLETED or FAILED with the
     /// error's text). If the run is cancelled while the step runs, the engine marks it CANCELLED.
+    ///
+    /// The step's start is written before its work, in a write that checks this attempt still holds
+    /// the run: an attempt that lost its run (a frozen worker that woke up) stops there, and never
+    /// does the step's work. For steps that change something outside the database (submit a job,
+    /// import data); steps that only read or compute use [`Self::read_step`].
     pub async fn step<T, E, F>(&self, name: &str, label: Option<&str>, work: F) -> Result<T, E>
+    where
+        E: std::fmt::Display,
+        F: Future<Output = Result<T, E>>,
+    {
+        self.run_step(true, name, label, work).await
+    }
+
+    /// [`Self::step`] for work that changes nothing outside the database (reads, computation): its
+    /// start is not a write of its own before the work but goes to the log writer with the run's
+    /// lines, so it is on the run's page at most 200 ms after it started. An attempt that lost its run
+    /// may do such a step's work; nothing it writes is kept.
+    pub async fn read_step<T, E, F>(&self, name: &str, label: Option<&str>, work: F) -> Result<T, E>
+    where
+        E: std::fmt::Display,
+        F: Future<Output = Result<T, E>>,
+    {
+        self.run_step(false, name, label, work).await
+    }
+
+    async fn run_step<T, E, F>(
+        &self,
+        fenced: bool,
+        name: &str,
+        label: Option<&str>,
+        work: F,
+    ) -> Result<T, E>
     where
         E: std::fmt::Display,
         F: Future<Output = Result<T, E>>,
     {
         let id = Uuid::new_v4();
         let position = self.inner.position.fetch_add(1, Ordering::SeqCst);
-        let db = self.inner.logs.writes();
         let lease = &self.inner.lease;
-        let ended =
-            std::mem::take(&mut *self.inner.ended.lock().unwrap_or_else(|e| e.into_inner()));
-        let recorded = match store::start_step(db, lease, id, position, name, label, &ended).await {
-            Ok(true) => true,
-            Ok(false) => {
-                self.lost("starting a step");
-                // The engine aborts the body at this await; the step's work never starts.
-                return std::future::pending().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, run = %lease.run_id, step = name, "recording a step failed");
-                false
-            }
+        let recorded = if fenced {
+            self.start_fenced(id, position, name, label).await
+        } else {
+            self.inner.logs.start_step(StepStart {
+                lease: lease.clone(),
+                id,
+                position,
+                name: name.to_string(),
+                label: label.map(str::to_string),
+                at: crate::db::users::now(),
+            });
+            true
         };
         let started = std::time::Instant::now();
         let result = work.await;
@@ -200,8 +229,8 @@ impl RunContext {
             started.elapsed().as_secs_f64(),
         );
         if recorded {
-            // Not a transaction of its own: written with the next step's start, or by the log writer
-            // at most 200 ms later (and before the attempt's end: the engine flushes it first).
+            // Not a transaction of its own: written with the next fenced step's start, or by the log
+            // writer at most 200 ms later (and before the attempt's end: the engine flushes it first).
             let end = StepEnd {
                 lease: lease.clone(),
                 id,
@@ -210,14 +239,38 @@ impl RunContext {
                 at: crate::db::users::now(),
                 written: Arc::default(),
             };
-            self.inner
-                .ended
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(end.clone());
+            if fenced {
+                // A read step's start may still wait in the log writer: only the writer, which
+                // writes in order, may end it.
+                self.inner
+                    .ended
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(end.clone());
+            }
             self.inner.logs.end_step(end);
         }
         result
+    }
+
+    /// Writes a fenced step's start (with the fenced steps ended since); whether it was recorded.
+    /// Never returns when the attempt has lost its run: the engine aborts the body at that await.
+    async fn start_fenced(&self, id: Uuid, position: i32, name: &str, label: Option<&str>) -> bool {
+        let db = self.inner.logs.writes();
+        let lease = &self.inner.lease;
+        let ended =
+            std::mem::take(&mut *self.inner.ended.lock().unwrap_or_else(|e| e.into_inner()));
+        match store::start_step(db, lease, id, position, name, label, &ended).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.lost("starting a step");
+                std::future::pending().await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, run = %lease.run_id, step = name, "recording a step failed");
+                false
+            }
+        }
     }
 
     /// Reads a block (e.g. DHIS2 credentials) with its secrets decrypted; every secret value is

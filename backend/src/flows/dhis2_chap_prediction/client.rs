@@ -13,7 +13,7 @@
 //!   encoded `user:password` replaced by `[REDACTED]` should a server echo them.
 
 use std::fmt;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, LazyLock, Once};
 use std::time::Duration;
 
 use base64::Engine;
@@ -318,20 +318,34 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// How long an idle connection to DHIS2 or chap is kept for the next call: below the keep-alive of the
+/// servers in front of them (Tomcat closes after 20 s, nginx after 75 s), so that a call rarely meets a
+/// connection the server is closing (a retryable error when it does).
+const POOL_IDLE: Duration = Duration::from_secs(15);
+
+/// The process's one HTTP client for DHIS2 and chap, built at its first use. A client per run cost
+/// each run the reading of the platform's root certificates and new connections (with DHIS2 over
+/// TLS, a handshake per run and server); the shared pool keeps connections per host, and the
+/// credentials travel in each request's header, never in the client.
+static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(concat!("chap-scheduler/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(POOL_IDLE)
+        .build()
+        .map_err(|e| e.without_url().to_string())
+});
+
 impl Transport {
     pub fn new(
         credentials: &Credentials,
         settings: HttpSettings,
     ) -> Result<Arc<Transport>, ApiError> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("chap-scheduler/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Invalid {
-                service: Service::Dhis2,
-                path: "/".into(),
-                message: format!("cannot build the HTTP client: {}", e.without_url()),
-            })?;
+        let client = CLIENT.clone().map_err(|e| ApiError::Invalid {
+            service: Service::Dhis2,
+            path: "/".into(),
+            message: format!("cannot build the HTTP client: {e}"),
+        })?;
         let mut base = credentials.base_url.clone();
         // Credentials travel in the Authorization header only, never in the URL.
         let _ = base.set_username("");

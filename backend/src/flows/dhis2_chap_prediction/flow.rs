@@ -144,7 +144,7 @@ impl PredictionFlow {
     ) {
         let url = report.dhis2_url.clone();
         let dhis2 = ctx
-            .step("Fetch DHIS2 system info", None, async {
+            .read_step("Fetch DHIS2 system info", None, async {
                 clients
                     .dhis2
                     .system_info()
@@ -186,7 +186,7 @@ impl PredictionFlow {
         };
 
         let chap = ctx
-            .step("Verify chap is reachable", None, async {
+            .read_step("Verify chap is reachable", None, async {
                 clients
                     .chap
                     .system_info()
@@ -214,7 +214,7 @@ impl PredictionFlow {
         }
 
         let listing = ctx
-            .step("Fetch chap prediction setups", None, async {
+            .read_step("Fetch chap prediction setups", None, async {
                 clients
                     .chap
                     .prediction_setups()

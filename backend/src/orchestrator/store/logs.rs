@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::lease::{holds, Lease};
-use super::steps::{end_steps_in, StepEnd};
+use super::steps::{end_steps_in, start_steps_in, StepEnd, StepStart};
 use crate::db::entities::log;
 use crate::db::RelaxedWrites;
 
@@ -44,6 +44,7 @@ pub struct LogLine {
 /// What the writer writes.
 enum Entry {
     Line(LogLine),
+    StepStart(StepStart),
     StepEnd(StepEnd),
 }
 
@@ -51,6 +52,7 @@ impl Entry {
     fn lease(&self) -> &Arc<Lease> {
         match self {
             Entry::Line(l) => &l.lease,
+            Entry::StepStart(s) => &s.lease,
             Entry::StepEnd(e) => &e.lease,
         }
     }
@@ -98,6 +100,12 @@ impl LogSink {
     /// Queues a line.
     pub fn send(&self, line: LogLine) {
         let _ = self.tx.send(Msg::Entry(Entry::Line(line)));
+    }
+
+    /// Queues a read step's start (see `RunContext::read_step`): written with the next batch, at most
+    /// [`LINGER`] late, before its end.
+    pub fn start_step(&self, start: StepStart) {
+        let _ = self.tx.send(Msg::Entry(Entry::StepStart(start)));
     }
 
     /// Queues a step's end: written with the next batch, at most [`LINGER`] late, and before the
@@ -216,6 +224,7 @@ async fn write_held(db: &RelaxedWrites, entries: Vec<Entry>) -> Result<(), DbErr
     }
     let held = |lease: &Arc<Lease>| leases.iter().any(|(l, holds)| *holds && l == lease);
     let mut rows = Vec::new();
+    let mut starts = Vec::new();
     let mut ends = Vec::new();
     for entry in entries {
         if !held(entry.lease()) {
@@ -230,6 +239,7 @@ async fn write_held(db: &RelaxedWrites, entries: Vec<Entry>) -> Result<(), DbErr
                 message: Set(l.message),
                 ..Default::default()
             }),
+            Entry::StepStart(start) => starts.push(start),
             Entry::StepEnd(end) => ends.push(end),
         }
     }
@@ -245,6 +255,8 @@ async fn write_held(db: &RelaxedWrites, entries: Vec<Entry>) -> Result<(), DbErr
             .exec_without_returning(&txn)
             .await?;
     }
+    // A step's start is queued before its end: both in this batch, or the start in an earlier one.
+    start_steps_in(&txn, &starts).await?;
     end_steps_in(&txn, &ends).await?;
     txn.commit().await?;
     for end in &ends {

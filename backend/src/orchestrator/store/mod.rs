@@ -34,4 +34,4 @@ pub use runs::{
     finish, get, history_and_steps, set_summary, state_change_view, state_of, task_view,
     transition, view, Finish, Transition, LATE_AFTER_SECONDS,
 };
-pub use steps::{start_step, steps_so_far, StepEnd};
+pub use steps::{start_step, steps_so_far, StepEnd, StepStart};

@@ -51,25 +51,76 @@ pub async fn start_step(
     }
     end_steps_in(&txn, ended).await?;
     // Not read back: SQLite's `insert` would select the row again.
-    task_run::Entity::insert(task_run::ActiveModel {
-        id: Set(id),
-        flow_run_id: Set(lease.run_id),
-        position: Set(position),
-        name: Set(name.chars().take(100).collect()),
-        label: Set(label.map(|l| l.chars().take(300).collect())),
-        state: Set(RunState::Running),
-        attempts: Set(1),
-        started_at: Set(now()),
-        ended_at: Set(None),
-        error: Set(None),
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    task_run::Entity::insert(running(lease.run_id, id, position, name, label, now()))
+        .exec_without_returning(&txn)
+        .await?;
     txn.commit().await?;
     for end in ended {
         end.written.store(true, Ordering::Relaxed);
     }
     Ok(true)
+}
+
+/// A RUNNING step's row (name and label cut to their columns' widths).
+fn running(
+    run_id: Uuid,
+    id: Uuid,
+    position: i32,
+    name: &str,
+    label: Option<&str>,
+    at: DateTime<Utc>,
+) -> task_run::ActiveModel {
+    task_run::ActiveModel {
+        id: Set(id),
+        flow_run_id: Set(run_id),
+        position: Set(position),
+        name: Set(name.chars().take(100).collect()),
+        label: Set(label.map(|l| l.chars().take(300).collect())),
+        state: Set(RunState::Running),
+        attempts: Set(1),
+        started_at: Set(at),
+        ended_at: Set(None),
+        error: Set(None),
+    }
+}
+
+/// A read step's start, recorded by the log writer in its batch (`RunContext::read_step`).
+#[derive(Debug, Clone)]
+pub struct StepStart {
+    /// The attempt that runs it (and its run).
+    pub lease: Arc<Lease>,
+    /// The step.
+    pub id: Uuid,
+    /// Its place among the run's steps.
+    pub position: i32,
+    /// Its name.
+    pub name: String,
+    /// What it works on (a prediction setup's name).
+    pub label: Option<String>,
+    /// When it started.
+    pub at: DateTime<Utc>,
+}
+
+/// Records read steps as RUNNING inside the caller's transaction, which has checked that their
+/// attempts still hold their runs.
+pub async fn start_steps_in(txn: &impl ConnectionTrait, starts: &[StepStart]) -> Result<(), DbErr> {
+    if starts.is_empty() {
+        return Ok(());
+    }
+    let rows = starts.iter().map(|s| {
+        running(
+            s.lease.run_id,
+            s.id,
+            s.position,
+            &s.name,
+            s.label.as_deref(),
+            s.at,
+        )
+    });
+    task_run::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// How a step ended, recorded by the log writer in its batch.

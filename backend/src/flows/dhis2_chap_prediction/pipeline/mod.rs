@@ -189,7 +189,15 @@ impl SetupRunner<'_> {
         label: &str,
         work: impl std::future::Future<Output = Result<T, StepFailure>>,
     ) -> Result<T, StepFailure> {
-        self.ctx.step(step.display_name(), Some(label), work).await
+        // Only these change something outside the database: their start is a leased write before
+        // their work (see `RunContext::step`).
+        if matches!(step, Step::RunPredictionSetup | Step::ImportToDhis2) {
+            self.ctx.step(step.display_name(), Some(label), work).await
+        } else {
+            self.ctx
+                .read_step(step.display_name(), Some(label), work)
+                .await
+        }
     }
 
     /// Runs the setup's steps; `Ok(Some(reason))` when it is skipped for lack of new data.
