@@ -108,7 +108,24 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         at: chrono::Utc::now(),
         written: Default::default(),
     });
+    let zombie_read_step = Uuid::new_v4();
+    sink.start_step(store::StepStart {
+        lease: std::sync::Arc::new(first.lease.clone()),
+        id: zombie_read_step,
+        position: 7,
+        name: "late read".into(),
+        label: None,
+        at: chrono::Utc::now(),
+    });
     sink.flush().await;
+    assert!(
+        task_run::Entity::find_by_id(zombie_read_step)
+            .one(db)
+            .await
+            .unwrap()
+            .is_none(),
+        "a read step of an attempt that lost its run is not recorded"
+    );
 
     // The live attempt is untouched and finishes.
     let state = store::get(db, id).await.unwrap().unwrap();

@@ -581,3 +581,59 @@ async fn deployments_are_validated_and_the_default_ones_are_never_duplicated() {
     .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn read_steps_show_while_they_run_and_end_in_order_even_when_the_run_times_out() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-sleepy", &token).await;
+    let id = dep["id"].as_str().unwrap();
+    let run = app
+        .trigger(id, &token, json!({ "seconds": 1.5, "read_steps": true }))
+        .await;
+    let run_id = run["id"].as_str().unwrap();
+    // A read step's start is written by the log writer (at most 200 ms late): the page shows it
+    // RUNNING while the run is still running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = body(app.get(&format!("/api/v1/runs/{run_id}"), &token).await).await;
+        let running_step = seen["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["state"] == "RUNNING");
+        if seen["state"] == "RUNNING" && running_step {
+            break;
+        }
+        assert!(
+            seen["state"] == "RUNNING" || seen["state"] == "PENDING",
+            "the run ended before a running step was seen: {seen}"
+        );
+        assert!(std::time::Instant::now() < deadline, "never seen: {seen}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let done = app.wait_for(run_id, &token, TERMINAL).await;
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    let steps = done["task_runs"].as_array().unwrap();
+    let labels: Vec<&str> = steps.iter().map(|t| t["label"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..15).map(|i| format!("tick {i}")).collect();
+    assert_eq!(labels, expected, "every step once, in order");
+    assert!(steps.iter().all(|t| t["state"] == "COMPLETED"), "{done}");
+
+    // Timed out in the middle of a read step: nothing is left RUNNING.
+    app.set_deployment(&token, id, json!({ "timeout_seconds": 0.45 }))
+        .await;
+    let run = app
+        .trigger(id, &token, json!({ "seconds": 5, "read_steps": true }))
+        .await;
+    let done = app
+        .wait_for(run["id"].as_str().unwrap(), &token, TERMINAL)
+        .await;
+    assert_eq!(done["state"], "FAILED");
+    let steps = done["task_runs"].as_array().unwrap();
+    assert!(!steps.is_empty(), "{done}");
+    assert!(
+        steps.iter().all(|t| t["state"] != "RUNNING"),
+        "no step is left running: {done}"
+    );
+}

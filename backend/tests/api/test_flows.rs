@@ -98,21 +98,31 @@ impl Flow for Flaky {
     }
 }
 
-/// The parameters of the sleeping flows: how many seconds.
+/// The parameters of the sleeping flows: how many seconds, and whether the steps are read steps.
 fn seconds_schema() -> Value {
-    json!({ "type": "object", "properties": { "seconds": { "type": "number", "minimum": 0 } } })
+    json!({ "type": "object", "properties": {
+        "seconds": { "type": "number", "minimum": 0 },
+        "read_steps": { "type": "boolean" }
+    } })
 }
 
-/// Sleeps the `seconds` parameter away in steps of 100 ms, each logging `line(i)`.
+/// Sleeps the `seconds` parameter away in steps of 100 ms, each logging `line(i)`; read steps
+/// (`RunContext::read_step`) with `read_steps`.
 async fn ticks(ctx: &RunContext, line: impl Fn(u64) -> String) -> Result<(), FlowError> {
     let seconds = ctx.parameters()["seconds"].as_f64().unwrap_or(1.0);
+    let read = ctx.parameters()["read_steps"].as_bool().unwrap_or(false);
     for i in 0..(seconds * 10.0).ceil() as u64 {
-        ctx.step("tick", Some(&format!("tick {i}")), async {
+        let label = format!("tick {i}");
+        let work = async {
             ctx.info(line(i));
             tokio::time::sleep(Duration::from_millis(100)).await;
             Ok::<_, String>(())
-        })
-        .await?;
+        };
+        if read {
+            ctx.read_step("tick", Some(&label), work).await?;
+        } else {
+            ctx.step("tick", Some(&label), work).await?;
+        }
     }
     Ok(())
 }
