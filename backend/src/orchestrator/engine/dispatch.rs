@@ -105,7 +105,8 @@ impl Engine {
     }
 
     /// [`Engine::promote_due_in`] in a transaction of its own, then enqueues: what a worker does when
-    /// its run ends and frees a slot, so the next run starts at once, in any process.
+    /// its run ends and frees a slot, so the next run starts at once, in any process. A relaxed write:
+    /// a promotion lost in a power cut is made again by the dispatcher's next pass.
     #[tracing::instrument(
         target = "chap_scheduler::cost",
         level = "debug",
@@ -116,7 +117,7 @@ impl Engine {
         if !self.may_have_room(dep).await? {
             return Ok(());
         }
-        let txn = crate::db::begin_write(&self.inner.db).await?;
+        let txn = self.inner.logs.writes().begin().await?;
         let promoted = self.promote_due_in(&txn, dep).await?;
         txn.commit().await?;
         self.enqueue(&promoted).await;

@@ -44,7 +44,13 @@ impl Engine {
     /// Claims a specific run (a queue delivery). `None`: nothing to claim (duplicate delivery, or the
     /// run was cancelled meanwhile) — the delivery is simply acknowledged.
     pub async fn claim(&self, run_id: Uuid) -> anyhow::Result<Option<Claimed>> {
-        Ok(store::claim(&self.inner.db, run_id, &self.inner.worker_id)
+        self.claim_first(&[run_id]).await
+    }
+
+    /// Claims the first of `candidates` still PENDING, in one transaction.
+    async fn claim_first(&self, candidates: &[Uuid]) -> anyhow::Result<Option<Claimed>> {
+        let writes = self.inner.logs.writes();
+        Ok(store::claim(writes, candidates, &self.inner.worker_id)
             .await?
             .map(|(run, lease)| Claimed { run, lease }))
     }
@@ -72,12 +78,11 @@ impl Engine {
         &self,
         enqueued_before: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<Option<Claimed>> {
-        for id in store::pending_runs(&self.inner.db, enqueued_before, 8).await? {
-            if let Some(claimed) = self.claim(id).await? {
-                return Ok(Some(claimed));
-            }
+        let candidates = store::pending_runs(&self.inner.db, enqueued_before, 8).await?;
+        if candidates.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        self.claim_first(&candidates).await
     }
 
     /// Claims and executes a run delivered by the queue (unless the worker is stopping: the delivery

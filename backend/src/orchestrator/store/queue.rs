@@ -13,6 +13,7 @@ use super::lease::Lease;
 use super::runs::{end_held_in, get, transition_in, Transition};
 use crate::db::entities::flow_run;
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 use crate::orchestrator::state::RunState;
 
 /// A due run as the dispatcher sees it: id, deployment and state.
@@ -134,9 +135,14 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
         .map(|_| ())
 }
 
-/// Claims a PENDING run for `worker_id` by compare-and-set: RUNNING, the next attempt, a fresh
-/// heartbeat. The run and the new attempt's lease; `None` when it was not PENDING (a duplicate
-/// delivery, a cancel, another worker first).
+/// Claims the first of `candidates` that is still PENDING for `worker_id` by compare-and-set:
+/// RUNNING, the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none
+/// was PENDING (a duplicate delivery, a cancel, other workers first).
+///
+/// One transaction for all candidates: workers woken together read the same oldest PENDING runs, and a
+/// transaction per candidate cost every loser a write of its own. A relaxed write: the attempt's
+/// checkpoints and end are durable commits after it (a claim lost in a power cut only leaves the run
+/// PENDING, as before the attempt).
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
@@ -144,32 +150,40 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
     skip_all
 )]
 pub async fn claim(
-    db: &DatabaseConnection,
-    run_id: Uuid,
+    db: &RelaxedWrites,
+    candidates: &[Uuid],
     worker_id: &str,
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
-    let txn = crate::db::begin_write(db).await?;
-    let claimed = transition_in(
-        &txn,
-        run_id,
-        Transition::to(RunState::Running)
-            .from(&[RunState::Pending])
-            .set(flow_run::Column::WorkerId, Expr::value(worker_id))
-            .set(flow_run::Column::HeartbeatAt, Expr::value(now))
-            .set(
-                flow_run::Column::Attempt,
-                Expr::col(flow_run::Column::Attempt).add(1),
-            )
-            .set(
-                flow_run::Column::StartedAt,
-                Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
-            ),
-    )
-    .await?;
-    if !claimed {
-        return Ok(None);
+    let txn = db.begin().await?;
+    let mut claimed = None;
+    for &run_id in candidates {
+        let applied = transition_in(
+            &txn,
+            run_id,
+            Transition::to(RunState::Running)
+                .from(&[RunState::Pending])
+                .set(flow_run::Column::WorkerId, Expr::value(worker_id))
+                .set(flow_run::Column::HeartbeatAt, Expr::value(now))
+                .set(
+                    flow_run::Column::Attempt,
+                    Expr::col(flow_run::Column::Attempt).add(1),
+                )
+                .set(
+                    flow_run::Column::StartedAt,
+                    Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
+                ),
+        )
+        .await?;
+        if applied {
+            claimed = Some(run_id);
+            break;
+        }
     }
+    let Some(run_id) = claimed else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
     let run = get(&txn, run_id).await?;
     txn.commit().await?;
     if let Some(run) = &run {
