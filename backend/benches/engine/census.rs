@@ -356,12 +356,7 @@ async fn wait_all(engine: &Engine) -> Result<()> {
         let counts = crate::support::state_counts(engine.db())
             .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "bench_polling"))
             .await?;
-        let unfinished: i64 = counts
-            .iter()
-            .filter(|(s, _)| !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].contains(&s.as_str()))
-            .map(|(_, n)| *n)
-            .sum();
-        if unfinished == 0 {
+        if crate::support::unfinished(&counts) == 0 {
             if counts.keys().any(|s| s != "COMPLETED") {
                 bail!("runs did not all complete: {counts:?}");
             }

@@ -173,12 +173,7 @@ async fn burst(
     let triggered_in = t0.elapsed();
     let counts = loop {
         let counts = state_counts(&db).await?;
-        let unfinished: i64 = counts
-            .iter()
-            .filter(|(s, _)| !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].contains(&s.as_str()))
-            .map(|(_, n)| *n)
-            .sum();
-        if unfinished == 0 {
+        if crate::support::unfinished(&counts) == 0 {
             break counts;
         }
         if t0.elapsed() > Duration::from_secs(900) {

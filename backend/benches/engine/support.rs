@@ -447,6 +447,15 @@ pub async fn state_counts(db: &DatabaseConnection) -> Result<BTreeMap<String, i6
         .collect())
 }
 
+/// How many of the counted runs are not in a terminal state.
+pub fn unfinished(counts: &BTreeMap<String, i64>) -> i64 {
+    counts
+        .iter()
+        .filter(|(s, _)| !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].contains(&s.as_str()))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
 /// A `dhis2-credentials` block named `name` pointing at the simulator (its default account).
 pub async fn sim_block(api: &Api, name: &str, sim_url: &str) -> Result<Value> {
     let (status, block) = api

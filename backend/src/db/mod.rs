@@ -5,7 +5,7 @@ pub mod entities;
 pub mod users;
 mod writes;
 
-pub use writes::{begin_write, RelaxedWrites, WriteTxn};
+pub use writes::{begin_write, checkpoint_wal, RelaxedWrites, WriteTxn, WAL_CHECKPOINT_EVERY};
 
 use std::time::Duration;
 
@@ -45,9 +45,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     // WAL with `synchronous=FULL`: every commit of this pool is on the disk when it returns (the WAL
     // is synced), so an answered API write or a run's final state survives a power cut. Writes that
     // need not be durable on their own go through [`RelaxedWrites`] instead.
+    //
+    // SQLite's own checkpoints run inside the commit that takes the WAL past `wal_autocheckpoint`
+    // pages: that writer copies the pages into the database and syncs it while every other writer
+    // waits. `serve`'s dispatcher checkpoints instead (`checkpoint_wal`, without blocking writers);
+    // the automatic one is left as a backstop for a WAL of 40 MiB.
     opts.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+            .pragma("wal_autocheckpoint", "10000")
     });
     opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)

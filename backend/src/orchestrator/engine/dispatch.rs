@@ -212,9 +212,16 @@ impl Engine {
             tracing::error!(error = %e, "recovering pending runs failed");
         }
         let mut last_maintenance = std::time::Instant::now() - reaper_every;
+        let mut last_checkpoint = std::time::Instant::now();
         while !self.inner.stopping.is_cancelled() {
             if let Err(e) = self.dispatch().await {
                 tracing::error!(error = %e, "dispatching runs failed");
+            }
+            if last_checkpoint.elapsed() >= crate::db::WAL_CHECKPOINT_EVERY {
+                last_checkpoint = std::time::Instant::now();
+                if let Err(e) = crate::db::checkpoint_wal(&self.inner.db).await {
+                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+                }
             }
             if last_maintenance.elapsed() >= reaper_every {
                 last_maintenance = std::time::Instant::now();
