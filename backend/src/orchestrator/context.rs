@@ -31,7 +31,7 @@ struct Inner {
     cancel: CancellationToken,
     secrets: RwLock<Vec<String>>,
     position: AtomicI32,
-    /// Steps ended since a step last started: written with the next step's start.
+    /// Fenced steps ended since a fenced step last started: written with the next one's start.
     ended: Mutex<Vec<StepEnd>>,
 }
 

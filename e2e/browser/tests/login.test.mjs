@@ -124,7 +124,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
 
   test('the navigation opens pages, and unknown addresses say the page is not found', async () => {
     await navLink(page, 'Runs').click();
-    await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
+    await page.getByRole('heading', { name: 'Runs', exact: true }).waitFor(WAIT);
     assert.equal(appPath(page.url()), '/runs');
     await screenshot('runs-empty-desktop');
 
@@ -210,7 +210,7 @@ describe('signing in and out', { timeout: 120_000 }, () => {
     assert.equal(new URL(page.url()).searchParams.get('next'), '/runs?state=failed');
     await waitForLoginForm();
     await logIn('admin', ADMIN_PASSWORD);
-    await page.getByRole('heading', { name: 'Runs' }).waitFor(WAIT);
+    await page.getByRole('heading', { name: 'Runs', exact: true }).waitFor(WAIT);
     assert.equal(pathOf(page.url()), '/runs?state=failed');
   });
 
