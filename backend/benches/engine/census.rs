@@ -214,8 +214,9 @@ pub async fn child() -> Result<()> {
     let keys = KeyRing::load(config.encryption_key.as_ref(), &config.data_dir)?;
     let mut db = chap_scheduler::db::connect(&config).await?;
     // Every statement is counted, on the main pool and on the relaxed one (a second pool on SQLite).
-    let mut relaxed = RelaxedWrites::of(&db);
-    for conn in [&mut db, relaxed.connection_mut()] {
+    // The main pool's callback is set first: the relaxed writes keep a copy of it for their durable
+    // commits.
+    let count_into = |conn: &mut sea_orm::DatabaseConnection| {
         let counting = tally.clone();
         conn.set_metric_callback(move |info| {
             let name = tracing::Span::current()
@@ -227,7 +228,10 @@ pub async fn child() -> Result<()> {
             slot.0 += 1;
             slot.1 += info.elapsed;
         });
-    }
+    };
+    count_into(&mut db);
+    let mut relaxed = RelaxedWrites::of(&db);
+    count_into(relaxed.connection_mut());
     chap_scheduler::db::migrate(&db).await?;
     let registry = chap_scheduler::flows::registry(&config);
     deployments::ensure_defaults(&db, &registry).await?;

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ use sea_orm::{
     DbErr, ExecResult, QueryResult, SqliteTransactionMode, SqlxSqliteConnector, Statement,
     TransactionOptions, TransactionTrait,
 };
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{Notify, OwnedMutexGuard};
+use tracing::Instrument;
 
 /// Connections of the relaxed SQLite pool: SQLite has one writer at a time, so more would only wait.
 const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
@@ -30,8 +32,63 @@ const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
 /// (sqlx's default), after which the write fails as the database being unavailable.
 const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
 
-/// The writers of this process to one SQLite file, in line (see [`begin_write`]).
-type Gate = Arc<tokio::sync::Mutex<()>>;
+/// The writers of this process to one SQLite file, in line (see [`begin_write`]): first come, first
+/// served, except that durable writers (API requests, checkpoints) go before the relaxed ones waiting
+/// (what runs record as they go), so that a request waits for about one turn however busy the runs are.
+#[derive(Default)]
+struct Line {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Durable writers waiting for their turn.
+    urgent: AtomicUsize,
+    /// Told when no durable writer waits any more.
+    clear: Notify,
+}
+
+type Gate = Arc<Line>;
+
+/// A durable writer waiting in [`Line`], counted until it has its turn (or gives up waiting).
+struct Urgent<'a>(&'a Line);
+
+impl<'a> Urgent<'a> {
+    fn new(line: &'a Line) -> Self {
+        line.urgent.fetch_add(1, Ordering::SeqCst);
+        Urgent(line)
+    }
+}
+
+impl Drop for Urgent<'_> {
+    fn drop(&mut self) {
+        if self.0.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.clear.notify_waiters();
+        }
+    }
+}
+
+impl Line {
+    /// Waits for the turn to write: a durable writer in the order it came, a relaxed one also after
+    /// every durable writer waiting (the mutex is first come, first served: a relaxed writer whose
+    /// turn comes while a durable one waits gives it up and waits until none does).
+    async fn take(&self, durable: bool) -> OwnedMutexGuard<()> {
+        if durable {
+            let _waiting = Urgent::new(self);
+            return self.turn.clone().lock_owned().await;
+        }
+        loop {
+            let clear = self.clear.notified();
+            tokio::pin!(clear);
+            // Registered before the check: a notification between the two is not missed.
+            clear.as_mut().enable();
+            if self.urgent.load(Ordering::SeqCst) > 0 {
+                clear.await;
+                continue;
+            }
+            let turn = self.turn.clone().lock_owned().await;
+            if self.urgent.load(Ordering::SeqCst) == 0 {
+                return turn;
+            }
+        }
+    }
+}
 
 static SQLITE_GATES: LazyLock<Mutex<HashMap<PathBuf, Gate>>> = LazyLock::new(Mutex::default);
 
@@ -126,15 +183,20 @@ impl ConnectionTrait for WriteTxn {
 /// 100 ms and lets a late writer overtake one that has waited long; writers of other processes (a
 /// CLI command) still meet in the busy handler. PostgreSQL ignores the mode and needs no line.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    begin_in_turn(db, sqlite_gate(db)).await
+    begin_in_turn(db, sqlite_gate(db), true).await
 }
 
-async fn begin_in_turn(db: &DatabaseConnection, gate: Option<Gate>) -> Result<WriteTxn, DbErr> {
+async fn begin_in_turn(
+    db: &DatabaseConnection,
+    gate: Option<Gate>,
+    durable: bool,
+) -> Result<WriteTxn, DbErr> {
     // Counted per part of a run by the `census` benchmark (docs/benchmarks.md).
     tracing::debug!(target: "chap_scheduler::cost", "begin");
     let turn = match gate {
         Some(gate) => Some(
-            tokio::time::timeout(SQLITE_WRITE_TURN, gate.lock_owned())
+            tokio::time::timeout(SQLITE_WRITE_TURN, gate.take(durable))
+                .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "write_turn"))
                 .await
                 .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
         ),
@@ -175,6 +237,8 @@ pub async fn checkpoint_wal(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[derive(Clone)]
 pub struct RelaxedWrites {
     db: DatabaseConnection,
+    /// The main pool, for the durable commits of the same writer ([`RelaxedWrites::begin_durable`]).
+    main: DatabaseConnection,
     /// The main pool's line of writers (SQLite): both pools write to the same file.
     gate: Option<Gate>,
 }
@@ -185,6 +249,7 @@ impl RelaxedWrites {
         let Some(gate) = sqlite_gate(db) else {
             return RelaxedWrites {
                 db: db.clone(),
+                main: db.clone(),
                 gate: None,
             };
         };
@@ -196,6 +261,7 @@ impl RelaxedWrites {
             .connect_lazy_with(options);
         RelaxedWrites {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            main: db.clone(),
             gate: Some(gate),
         }
     }
@@ -205,15 +271,22 @@ impl RelaxedWrites {
         &mut self.db
     }
 
-    /// Starts a relaxed transaction that reads and then writes (locked, and in line with the durable
-    /// writers, as [`begin_write`]).
+    /// Starts a relaxed transaction that reads and then writes (locked as [`begin_write`], and in
+    /// line after the durable writers waiting).
     pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
-        let txn = begin_in_turn(&self.db, self.gate.clone()).await?;
+        let txn = begin_in_turn(&self.db, self.gate.clone(), false).await?;
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             txn.execute_unprepared("SET LOCAL synchronous_commit = off")
                 .await?;
         }
         Ok(txn)
+    }
+
+    /// Starts a durable transaction on the main pool, for a writer that mostly makes relaxed commits
+    /// but must make this one durable (the log writer's batch that ends attempts). It waits in line as
+    /// a relaxed writer does: after the API's writes.
+    pub async fn begin_durable(&self) -> Result<WriteTxn, DbErr> {
+        begin_in_turn(&self.main, self.gate.clone(), false).await
     }
 }
 
@@ -278,7 +351,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writers_of_one_process_take_their_turns_in_the_order_they_came() {
+    async fn durable_writers_take_their_turns_in_order_and_before_the_relaxed_ones_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite(&dir).await;
         let relaxed = RelaxedWrites::of(&db);
@@ -287,7 +360,7 @@ mod tests {
         for n in 0..12i64 {
             let (db, relaxed) = (db.clone(), relaxed.clone());
             writers.push(tokio::spawn(async move {
-                // Durable and relaxed writers share the one line.
+                // Durable and relaxed writers share the one line: even ones durable, odd ones relaxed.
                 let txn = if n % 2 == 0 {
                     begin_write(&db).await.unwrap()
                 } else {
@@ -316,7 +389,37 @@ mod tests {
             .iter()
             .map(|r| r.try_get_by_index(0).unwrap())
             .collect();
-        assert_eq!(order, (0..12).collect::<Vec<_>>());
+        // The durable writers in the order they came, then the relaxed ones (in no promised order).
+        assert_eq!(order[..6], [0, 2, 4, 6, 8, 10], "{order:?}");
+        let mut relaxed: Vec<i64> = order[6..].to_vec();
+        relaxed.sort();
+        assert_eq!(relaxed, [1, 3, 5, 7, 9, 11], "{order:?}");
+    }
+
+    #[tokio::test]
+    async fn a_relaxed_writer_gets_its_turn_once_no_durable_writer_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        let relaxed = RelaxedWrites::of(&db);
+        let first = begin_write(&db).await.unwrap();
+        let waiting = tokio::spawn({
+            let relaxed = relaxed.clone();
+            async move {
+                let txn = relaxed.begin().await.unwrap();
+                txn.execute_unprepared("INSERT INTO t VALUES (1)")
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+            }
+        });
+        // A durable writer that gives up waiting (its request was dropped) leaves no one behind.
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), begin_write(&db)).await;
+        assert!(gave_up.is_err(), "the first writer still holds the turn");
+        first.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the relaxed writer got its turn")
+            .unwrap();
     }
 
     #[tokio::test]

@@ -290,28 +290,13 @@ impl RunContext {
         Ok(block)
     }
 
-    /// Stores an artifact (e.g. the markdown run report); the same key replaces the earlier one.
-    pub async fn artifact(
-        &self,
-        key: &str,
-        kind: ArtifactKind,
-        content: &str,
-    ) -> anyhow::Result<()> {
-        let stored = store::put_artifact(
-            self.inner.logs.writes(),
-            &self.inner.lease,
-            key,
-            kind,
-            self.redact(content),
-        )
-        .await?;
-        if !stored {
-            self.lost("storing an artifact");
-            anyhow::bail!(
-                "this attempt no longer holds the run; the artifact `{key}` was not stored"
-            );
-        }
-        Ok(())
+    /// Stores an artifact (e.g. the markdown run report); the same key replaces the earlier one. Written
+    /// by the log writer with the run's lines (at most 200 ms later, and before the attempt's end), only
+    /// while this attempt holds the run.
+    pub fn artifact(&self, key: &str, kind: ArtifactKind, content: &str) {
+        let lease = self.inner.lease.clone();
+        let content = self.redact(content);
+        self.inner.logs.put_artifact(lease, key, kind, content);
     }
 
     /// Records a checkpoint: a value a later attempt of this run reads back with [`Self::recall`] (e.g.
@@ -332,15 +317,12 @@ impl RunContext {
         Ok(store::checkpoint(&self.inner.db, self.inner.lease.run_id, key).await?)
     }
 
-    /// Keeps `value` under `key` for later runs of this flow (with this run as its writer).
-    pub async fn set_flow_state(&self, key: &str, value: Value) -> anyhow::Result<()> {
+    /// Keeps `value` under `key` for later runs of this flow (with this run as its writer). Written as
+    /// [`Self::artifact`] is: later runs see it once this run has ended.
+    pub fn set_flow_state(&self, key: &str, value: Value) {
+        let lease = self.inner.lease.clone();
         let flow = &self.inner.flow_name;
-        let writes = self.inner.logs.writes();
-        if !store::put_flow_state(writes, &self.inner.lease, flow, key, value).await? {
-            self.lost("recording a flow state");
-            anyhow::bail!("this attempt no longer holds the run; the state `{key}` was not stored");
-        }
-        Ok(())
+        self.inner.logs.put_flow_state(lease, flow, key, value);
     }
 
     /// What a run of this flow kept under `key`, and which run.
@@ -348,14 +330,13 @@ impl RunContext {
         Ok(store::flow_state(&self.inner.db, &self.inner.flow_name, key).await?)
     }
 
-    /// Stores a flow-specific outcome summary on the run (shown in run lists).
-    pub async fn set_summary(&self, mut summary: Value) -> anyhow::Result<()> {
+    /// Stores a flow-specific outcome summary on the run (shown in run lists), written as
+    /// [`Self::artifact`] is.
+    pub fn set_summary(&self, mut summary: Value) {
         // A summary is read by notifications: never with a secret in clear.
         self.redact_value(&mut summary);
-        if !store::set_summary(self.inner.logs.writes(), &self.inner.lease, summary).await? {
-            self.lost("storing the summary");
-            anyhow::bail!("this attempt no longer holds the run; the summary was not stored");
-        }
-        Ok(())
+        self.inner
+            .logs
+            .set_summary(self.inner.lease.clone(), summary);
     }
 }

@@ -58,15 +58,15 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     };
     assert_eq!(second.lease.worker_id, first.lease.worker_id);
     assert_eq!(second.lease.attempt, 2);
-    assert!(store::put_artifact(
-        relaxed,
-        &second.lease,
+    let sink = store::LogSink::start(relaxed.clone());
+    let live = std::sync::Arc::new(second.lease.clone());
+    let zombie = std::sync::Arc::new(first.lease.clone());
+    sink.put_artifact(
+        live.clone(),
         "run-report",
         ArtifactKind::Markdown,
-        "live".into()
-    )
-    .await
-    .unwrap());
+        "live".into(),
+    );
 
     // The frozen attempt wakes up and tries everything: each write is refused.
     assert!(
@@ -74,34 +74,27 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
             .await
             .unwrap()
     );
-    assert!(!store::put_artifact(
-        relaxed,
-        &first.lease,
+    sink.put_artifact(
+        zombie.clone(),
         "run-report",
         ArtifactKind::Markdown,
-        "zombie".into()
-    )
-    .await
-    .unwrap());
-    assert!(
-        !store::set_summary(relaxed, &first.lease, json!({ "zombie": true }))
-            .await
-            .unwrap()
+        "zombie".into(),
     );
+    sink.set_summary(zombie.clone(), json!({ "zombie": true }));
+    sink.put_flow_state(zombie.clone(), "test-steps", "zombie", json!(1));
     assert_eq!(
         store::finish(db, &first.lease, completed()).await.unwrap(),
         None
     );
-    let sink = store::LogSink::start(relaxed.clone());
     sink.send(store::LogLine {
-        lease: std::sync::Arc::new(first.lease.clone()),
+        lease: zombie.clone(),
         task_run_id: None,
         at: chrono::Utc::now(),
         level: chap_scheduler_api::LogLevel::Info,
         message: "zombie line".into(),
     });
     sink.end_step(store::StepEnd {
-        lease: std::sync::Arc::new(first.lease.clone()),
+        lease: zombie.clone(),
         id: frozen_step,
         state: RunState::Completed,
         error: None,
@@ -110,14 +103,15 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     });
     let zombie_read_step = Uuid::new_v4();
     sink.start_step(store::StepStart {
-        lease: std::sync::Arc::new(first.lease.clone()),
+        lease: zombie.clone(),
         id: zombie_read_step,
         position: 7,
         name: "late read".into(),
         label: None,
         at: chrono::Utc::now(),
     });
-    sink.flush().await;
+    let ended = sink.finish(zombie, completed(), None).await.unwrap();
+    assert_eq!(ended.state, None, "the frozen attempt's end is refused");
     assert!(
         task_run::Entity::find_by_id(zombie_read_step)
             .one(db)
@@ -126,15 +120,18 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
             .is_none(),
         "a read step of an attempt that lost its run is not recorded"
     );
+    assert_eq!(
+        store::flow_state(db, "test-steps", "zombie").await.unwrap(),
+        None,
+        "a flow state of an attempt that lost its run is not recorded"
+    );
 
-    // The live attempt is untouched and finishes.
+    // The live attempt is untouched and finishes, through the same writer.
     let state = store::get(db, id).await.unwrap().unwrap();
     assert_eq!(state.state, RunState::Running);
     assert_eq!(state.attempt, 2);
-    assert_eq!(
-        store::finish(db, &second.lease, completed()).await.unwrap(),
-        Some(RunState::Completed)
-    );
+    let ended = sink.finish(live, completed(), None).await.unwrap();
+    assert_eq!(ended.state, Some(RunState::Completed));
     let report = artifact::Entity::find()
         .filter(artifact::Column::FlowRunId.eq(id))
         .all(db)

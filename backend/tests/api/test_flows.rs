@@ -59,8 +59,7 @@ impl Flow for Steps {
                     Some(link) => format!("# Report\n\n{count} greetings sent. [More]({link})\n"),
                     None => format!("# Report\n\n{count} greetings sent.\n"),
                 },
-            )
-            .await?;
+            );
             Ok(())
         })
     }
@@ -177,9 +176,8 @@ impl Flow for Report {
                 "run-report",
                 chap_scheduler_api::ArtifactKind::Markdown,
                 &format!("attempt {}", ctx.attempt()),
-            )
-            .await?;
-            ctx.set_summary(json!({ "attempt": ctx.attempt() })).await?;
+            );
+            ctx.set_summary(json!({ "attempt": ctx.attempt() }));
             Ok(())
         })
     }

@@ -287,12 +287,7 @@ impl PredictionFlow {
         error: Option<FlowError>,
     ) -> Result<(), FlowError> {
         let markdown = render(&report, Utc::now());
-        if let Err(e) = ctx
-            .artifact(ARTIFACT_KEY, ArtifactKind::Markdown, &markdown)
-            .await
-        {
-            ctx.error(format!("storing the run report failed: {e:#}"));
-        }
+        ctx.artifact(ARTIFACT_KEY, ArtifactKind::Markdown, &markdown);
         let counts = report.counts();
         // The failed setups' ids let an operator retry just those (`failed_setups_only`).
         let failed_ids: Vec<i64> = report
@@ -326,9 +321,7 @@ impl PredictionFlow {
             "failed_setup_ids": failed_ids,
             "setups": setups,
         });
-        if let Err(e) = ctx.set_summary(summary).await {
-            ctx.error(format!("storing the run summary failed: {e:#}"));
-        }
+        ctx.set_summary(summary);
         ctx.info(format!("Prediction setups: {counts}"));
         if let Some(error) = error {
             return Err(error);

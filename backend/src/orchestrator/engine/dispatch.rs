@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use super::Engine;
@@ -13,9 +12,6 @@ use crate::db::users::now;
 use crate::orchestrator::deployments;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store;
-
-/// Most due runs of a deployment without a limit moved to PENDING at once.
-const UNLIMITED_BATCH: u64 = 50;
 
 /// What became of one run a dispatcher tried to move to PENDING.
 enum Promotion {
@@ -76,54 +72,6 @@ impl Engine {
         Ok(promoted)
     }
 
-    /// Moves a deployment's due SCHEDULED runs to PENDING while it has free slots, inside the caller's
-    /// transaction (a trigger's): the ids to enqueue once it commits.
-    pub(super) async fn promote_due_in(
-        &self,
-        txn: &impl ConnectionTrait,
-        dep: &deployment::Model,
-    ) -> Result<Vec<Uuid>, sea_orm::DbErr> {
-        let free = match dep.concurrency_limit {
-            Some(limit) => {
-                // Serialise dispatchers of this deployment (row lock in PostgreSQL, write lock in SQLite).
-                deployments::lock(txn, dep.id).await?;
-                let active = store::count_active(txn, dep.id).await?;
-                (limit.max(0) as u64).saturating_sub(active)
-            }
-            None => UNLIMITED_BATCH,
-        };
-        let mut promoted = Vec::new();
-        if free == 0 {
-            return Ok(promoted);
-        }
-        for id in store::due_runs_of(txn, dep.id, free).await? {
-            if store::promote(txn, id, RunState::Scheduled).await? {
-                promoted.push(id);
-            }
-        }
-        Ok(promoted)
-    }
-
-    /// [`Engine::promote_due_in`] in a transaction of its own, then enqueues: what a worker does when
-    /// its run ends and frees a slot, so the next run starts at once, in any process. A relaxed write:
-    /// a promotion lost in a power cut is made again by the dispatcher's next pass.
-    #[tracing::instrument(
-        target = "chap_scheduler::cost",
-        level = "debug",
-        name = "promote_next",
-        skip_all
-    )]
-    pub(super) async fn promote_due(&self, dep: &deployment::Model) -> Result<(), sea_orm::DbErr> {
-        if !self.may_have_room(dep).await? {
-            return Ok(());
-        }
-        let txn = self.inner.logs.writes().begin().await?;
-        let promoted = self.promote_due_in(&txn, dep).await?;
-        txn.commit().await?;
-        self.enqueue(&promoted).await;
-        Ok(())
-    }
-
     /// Pushes promoted runs to the queue (a failed push leaves the run PENDING for the requeue pass).
     pub(super) async fn enqueue(&self, ids: &[Uuid]) {
         for id in ids {
@@ -136,7 +84,10 @@ impl Engine {
 
     /// A read without the write lock: false when `dep` is at its limit (the locked count decides; a
     /// slot freed after this read promotes its own next run).
-    async fn may_have_room(&self, dep: &deployment::Model) -> Result<bool, sea_orm::DbErr> {
+    pub(super) async fn may_have_room(
+        &self,
+        dep: &deployment::Model,
+    ) -> Result<bool, sea_orm::DbErr> {
         Ok(match dep.concurrency_limit {
             Some(limit) => store::count_active(&self.inner.db, dep.id).await? < limit.max(0) as u64,
             None => true,
@@ -168,12 +119,8 @@ impl Engine {
         }
         let txn = crate::db::begin_write(&self.inner.db).await?;
         if let Some(dep) = dep {
-            if let Some(limit) = dep.concurrency_limit {
-                // Serialise dispatchers of this deployment (row lock in PostgreSQL, write lock in SQLite).
-                deployments::lock(&txn, dep.id).await?;
-                if store::count_active(&txn, dep.id).await? >= limit as u64 {
-                    return Ok(Promotion::Full);
-                }
+            if store::free_slots(&txn, dep).await? == 0 {
+                return Ok(Promotion::Full);
             }
         }
         let applied = store::promote(&txn, run_id, from).await?;

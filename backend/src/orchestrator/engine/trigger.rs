@@ -53,6 +53,11 @@ impl Engine {
             Trigger::Retry(of) => (format!("retry:{of}"), None, Some(*of)),
         };
         let expected = expected_start.unwrap_or_else(now);
+        // A plain count first, outside the write transaction: a trigger into a full deployment (a
+        // backlog) takes no lock and reads no due runs; the next run's end gives the freed slot to the
+        // oldest due run (this one, once it is the oldest). A slot freed between this read and the
+        // commit goes to this run at the dispatcher's next pass (within 0.5 s).
+        let may_promote = expected <= Utc::now() && self.may_have_room(dep).await?;
         let txn = crate::db::begin_write(db).await?;
         let mut state = RunState::Scheduled;
         let mut message = None;
@@ -95,8 +100,8 @@ impl Engine {
         };
         // A run due now goes to PENDING in the same transaction when its deployment has a free slot
         // (older due runs first): one write transaction per trigger.
-        let promoted = if state == RunState::Scheduled && expected <= Utc::now() {
-            self.promote_due_in(&txn, dep).await?
+        let promoted = if state == RunState::Scheduled && may_promote {
+            store::promote_due_in(&txn, dep).await?
         } else {
             Vec::new()
         };

@@ -17,6 +17,7 @@ use crate::db::users::now;
 use crate::orchestrator::context::RunContext;
 use crate::orchestrator::deployments;
 use crate::orchestrator::flow::FlowError;
+use crate::orchestrator::queue::Queue;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store::{self, Finish, Lease};
 
@@ -199,7 +200,6 @@ impl Engine {
                 self.inner.worker_id
             )),
         }
-        self.inner.logs.flush().await;
         self.finish(&run, &lease, outcome, dep.as_ref()).await
     }
 
@@ -216,7 +216,6 @@ impl Engine {
         outcome: Outcome,
         dep: Option<&deployment::Model>,
     ) -> anyhow::Result<()> {
-        let db = &self.inner.db;
         let attempt = lease.attempt.max(1);
         let (delay, backoff) = dep
             .map(|d| (d.retry_delay_seconds, d.retry_backoff))
@@ -266,24 +265,29 @@ impl Engine {
             },
             Outcome::HandedBack => return self.hand_back(lease).await,
         };
-        match store::finish(db, lease, finish).await? {
+        // Written by the log writer after this attempt's last lines, steps and artifacts, in one durable
+        // transaction with the other attempts ending now; the slot this run held goes to its
+        // deployment's next due run in the same transaction, so the next run starts at once, in any
+        // process (a worker process has no dispatcher of its own).
+        let ended = self
+            .inner
+            .logs
+            .finish(Arc::new(lease.clone()), finish, dep.cloned())
+            .await?;
+        match ended.state {
             Some(state) => tracing::info!(run = %run.id, %state, attempt, "run finished"),
             // Declared crashed (and perhaps retried) while this worker was frozen or slow.
             None => {
                 tracing::warn!(run = %run.id, attempt, "attempt ended after losing its run; nothing recorded")
             }
         }
-        // The slot this run held is free: its deployment's next due run goes to PENDING now, from this
-        // process (a worker process has no dispatcher of its own; waiting for `serve`'s next pass would
-        // leave the slot idle for up to half a second).
-        match dep {
-            Some(dep) => {
-                if let Err(e) = self.promote_due(dep).await {
-                    tracing::warn!(error = %e, "promoting the next run failed; the dispatcher will");
-                    self.wake_dispatcher();
-                }
-            }
-            None => self.wake_dispatcher(),
+        // An embedded slot claims the oldest PENDING run as soon as this returns: waking another slot
+        // for the first promoted run would only have two slots race for it.
+        let skip = usize::from(matches!(self.inner.queue, Queue::Embedded { .. }));
+        self.enqueue(ended.promoted.get(skip..).unwrap_or_default())
+            .await;
+        if dep.is_none() {
+            self.wake_dispatcher();
         }
         Ok(())
     }
@@ -291,6 +295,7 @@ impl Engine {
     /// Gives a run back to the queue at once: PENDING again, with one more attempt allowed so the
     /// interrupted one does not count; a run being cancelled ends CANCELLED instead.
     async fn hand_back(&self, lease: &Lease) -> anyhow::Result<()> {
+        self.inner.logs.flush().await;
         let db = &self.inner.db;
         let message = format!(
             "handed back: worker {} stopped before the run finished",

@@ -1,50 +1,41 @@
-//! Artifacts (the run report): written by the attempt that holds the run, read by the API.
+//! Artifacts (the run report, forecasts): written by the attempt that holds the run, through the log
+//! writer; read by the API.
 
 use chap_scheduler_api::{ArtifactKind, ArtifactView};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
 use uuid::Uuid;
 
-use super::lease::{holds, Lease};
 use crate::db::entities::artifact;
 use crate::db::users::now;
-use crate::db::RelaxedWrites;
 
-/// Stores an artifact while `lease` holds the run, replacing an earlier one of the same key; false
-/// (nothing written) when the lease is gone. A relaxed write: the attempt's end follows it.
-#[tracing::instrument(
-    target = "chap_scheduler::cost",
-    level = "debug",
-    name = "artifact",
-    skip_all
-)]
-pub async fn put_artifact(
-    db: &RelaxedWrites,
-    lease: &Lease,
+/// Stores an artifact of the run `run_id`, replacing an earlier one of the same key, inside the log
+/// writer's transaction, which has checked the writing attempt's lease (see [`super::LogSink`]).
+pub(super) async fn put_artifact_in(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
     key: &str,
     kind: ArtifactKind,
-    content: String,
-) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    if !holds(&txn, lease).await? {
-        return Ok(false);
-    }
+    content: &str,
+) -> Result<(), DbErr> {
     artifact::Entity::delete_many()
-        .filter(artifact::Column::FlowRunId.eq(lease.run_id))
+        .filter(artifact::Column::FlowRunId.eq(run_id))
         .filter(artifact::Column::Key.eq(key))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     artifact::Entity::insert(artifact::ActiveModel {
         id: Set(Uuid::new_v4()),
-        flow_run_id: Set(lease.run_id),
+        flow_run_id: Set(run_id),
         key: Set(key.into()),
         kind: Set(kind),
-        content: Set(content),
+        content: Set(content.into()),
         created_at: Set(now()),
     })
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// A run's artifacts shown as text (reports, tables), oldest first, with the reports' root-relative

@@ -3,14 +3,14 @@
 //! run of the flow.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lease::{holds, Lease};
 use crate::db::entities::flow_state;
 use crate::db::users::now;
-use crate::db::RelaxedWrites;
 
 /// Longest key stored (the column's width).
 pub const STATE_KEY_MAX: usize = 500;
@@ -24,30 +24,20 @@ pub struct FlowState {
     pub run_id: Option<Uuid>,
 }
 
-/// Stores `value` under (`flow`, `key`) for the run holding `lease`; false when the lease is gone. A
-/// relaxed write: the attempt's end follows it.
-#[tracing::instrument(
-    target = "chap_scheduler::cost",
-    level = "debug",
-    name = "flow_state_write",
-    skip_all
-)]
-pub async fn put_flow_state(
-    db: &RelaxedWrites,
-    lease: &Lease,
+/// Stores `value` under (`flow`, `key`) for the run `run_id`, inside the log writer's transaction,
+/// which has checked the writing attempt's lease (see [`super::LogSink`]).
+pub(super) async fn put_flow_state_in(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
     flow: &str,
     key: &str,
-    value: Value,
-) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    if !holds(&txn, lease).await? {
-        return Ok(false);
-    }
+    value: &Value,
+) -> Result<(), DbErr> {
     flow_state::Entity::insert(flow_state::ActiveModel {
         flow_name: Set(flow.to_string()),
         key: Set(key.chars().take(STATE_KEY_MAX).collect()),
-        value: Set(value),
-        run_id: Set(Some(lease.run_id)),
+        value: Set(value.clone()),
+        run_id: Set(Some(run_id)),
         written_at: Set(now()),
     })
     .on_conflict(
@@ -59,10 +49,9 @@ pub async fn put_flow_state(
             ])
             .to_owned(),
     )
-    .exec(&txn)
+    .exec(txn)
     .await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The state stored under (`flow`, `key`).

@@ -1,28 +1,32 @@
-//! Run log lines and step ends: sent over a channel and written in batches (one transaction with one
-//! lease check per attempt, one insert for the lines), so a chatty flow costs one transaction per batch,
-//! not per line or step; only what attempts that still hold their run sent is written. And the paged
-//! reading of a run's log.
+//! What an attempt records as it runs (log lines, step starts and ends, artifacts, flow states, its
+//! summary) and its end: sent over a channel and written in batches by one writer task
+//! ([`super::batch`]), one transaction with one lease check per attempt, so a chatty flow costs one
+//! transaction per batch, not per line or step, and the attempts that end together share one durable
+//! commit; only what attempts that still hold their run sent is written. And the paged reading of a
+//! run's log.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chap_scheduler_api::{LogLevel, LogView};
+use chap_scheduler_api::{ArtifactKind, LogLevel, LogView};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::lease::{holds, Lease};
-use super::steps::{end_steps_in, start_steps_in, StepEnd, StepStart};
-use crate::db::entities::log;
+use super::batch::writer;
+use super::lease::Lease;
+use super::runs::Finish;
+use super::steps::{StepEnd, StepStart};
+use crate::db::entities::{deployment, log};
 use crate::db::RelaxedWrites;
+use crate::orchestrator::state::RunState;
 
-/// Most lines written in one insert.
-const BATCH: usize = 500;
-/// Longest a line waits before it is written.
-const LINGER: Duration = Duration::from_millis(200);
+/// Longest an entry waits before it is written.
+pub(super) const LINGER: Duration = Duration::from_millis(200);
 /// Announcements of written lines a slow listener may fall behind by before it is told it lagged.
 const WRITTEN_BACKLOG: usize = 64;
 
@@ -41,29 +45,70 @@ pub struct LogLine {
     pub message: String,
 }
 
-/// What the writer writes.
-enum Entry {
+/// What the writer writes for an attempt, in one transaction with the attempt's lease check.
+pub(super) enum Entry {
     Line(LogLine),
     StepStart(StepStart),
     StepEnd(StepEnd),
+    Artifact {
+        lease: Arc<Lease>,
+        key: String,
+        kind: ArtifactKind,
+        content: String,
+    },
+    FlowState {
+        lease: Arc<Lease>,
+        flow: String,
+        key: String,
+        value: Value,
+    },
+    Summary {
+        lease: Arc<Lease>,
+        value: Value,
+    },
 }
 
 impl Entry {
-    fn lease(&self) -> &Arc<Lease> {
+    pub(super) fn lease(&self) -> &Arc<Lease> {
         match self {
             Entry::Line(l) => &l.lease,
             Entry::StepStart(s) => &s.lease,
             Entry::StepEnd(e) => &e.lease,
+            Entry::Artifact { lease, .. }
+            | Entry::FlowState { lease, .. }
+            | Entry::Summary { lease, .. } => lease,
         }
     }
 }
 
-enum Msg {
-    Entry(Entry),
-    Flush(oneshot::Sender<()>),
+/// An attempt's end, written by the writer after the attempt's last entries (see [`LogSink::finish`]).
+pub(super) struct End {
+    pub(super) lease: Arc<Lease>,
+    pub(super) finish: Finish,
+    /// The run's deployment, whose next due runs take the freed slot.
+    pub(super) deployment: Option<deployment::Model>,
+    pub(super) reply: oneshot::Sender<Result<Ended, DbErr>>,
 }
 
-/// Sends lines to the writer task.
+/// What ending an attempt did.
+#[derive(Debug, Default)]
+pub struct Ended {
+    /// The run's final state (or AWAITING_RETRY); `None` when the attempt had lost its run and nothing
+    /// was written.
+    pub state: Option<RunState>,
+    /// Runs of its deployment moved to PENDING into the freed slot, to enqueue.
+    pub promoted: Vec<Uuid>,
+}
+
+pub(super) enum Msg {
+    Entry(Entry),
+    Flush(oneshot::Sender<()>),
+    End(Box<End>),
+}
+
+/// Sends an attempt's records to the writer task, which writes them in batches: log lines, step starts
+/// and ends, artifacts, flow states and the summary, each kept only while the attempt holds its run,
+/// and at last the attempt's end.
 #[derive(Clone)]
 pub struct LogSink {
     tx: mpsc::UnboundedSender<Msg>,
@@ -72,8 +117,8 @@ pub struct LogSink {
 }
 
 impl LogSink {
-    /// Starts the writer task, which writes through `writes` (lines and step ends are followed by
-    /// their attempt's durable end).
+    /// Starts the writer task, which writes through `writes`: relaxed commits, and a durable one for a
+    /// batch that ends attempts (which makes the earlier ones durable too).
     pub fn start(writes: RelaxedWrites) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (written, _) = broadcast::channel(WRITTEN_BACKLOG);
@@ -85,8 +130,8 @@ impl LogSink {
         }
     }
 
-    /// The relaxed writes the attempts of this process make besides their log lines (step starts,
-    /// artifacts, flow states).
+    /// The relaxed writes the attempts of this process make besides the writer's batches (fenced step
+    /// starts).
     pub fn writes(&self) -> &RelaxedWrites {
         &self.writes
     }
@@ -97,173 +142,83 @@ impl LogSink {
         self.written.subscribe()
     }
 
+    fn queue(&self, entry: Entry) {
+        let _ = self.tx.send(Msg::Entry(entry));
+    }
+
     /// Queues a line.
     pub fn send(&self, line: LogLine) {
-        let _ = self.tx.send(Msg::Entry(Entry::Line(line)));
+        self.queue(Entry::Line(line));
     }
 
     /// Queues a read step's start (see `RunContext::read_step`): written with the next batch, at most
     /// [`LINGER`] late, before its end.
     pub fn start_step(&self, start: StepStart) {
-        let _ = self.tx.send(Msg::Entry(Entry::StepStart(start)));
+        self.queue(Entry::StepStart(start));
     }
 
     /// Queues a step's end: written with the next batch, at most [`LINGER`] late, and before the
-    /// attempt's end (the engine flushes first).
+    /// attempt's end.
     pub fn end_step(&self, end: StepEnd) {
-        let _ = self.tx.send(Msg::Entry(Entry::StepEnd(end)));
+        self.queue(Entry::StepEnd(end));
     }
 
-    /// Waits until every line sent before this call is in the database.
+    /// Queues an artifact of the attempt's run (replacing an earlier one of the same key when written).
+    pub fn put_artifact(&self, lease: Arc<Lease>, key: &str, kind: ArtifactKind, content: String) {
+        self.queue(Entry::Artifact {
+            lease,
+            key: key.to_string(),
+            kind,
+            content,
+        });
+    }
+
+    /// Queues a flow state (`flow`, `key`) written by the attempt's run.
+    pub fn put_flow_state(&self, lease: Arc<Lease>, flow: &str, key: &str, value: Value) {
+        self.queue(Entry::FlowState {
+            lease,
+            flow: flow.to_string(),
+            key: key.to_string(),
+            value,
+        });
+    }
+
+    /// Queues the outcome summary of the attempt's run.
+    pub fn set_summary(&self, lease: Arc<Lease>, value: Value) {
+        self.queue(Entry::Summary { lease, value });
+    }
+
+    /// Ends the attempt `lease` names (see [`super::finish`]) after writing everything it queued, in the
+    /// writer's next batch: one durable transaction for the attempts that end together, whose freed
+    /// slots go to their deployments' next due runs in the same transaction.
+    pub async fn finish(
+        &self,
+        lease: Arc<Lease>,
+        finish: Finish,
+        deployment: Option<deployment::Model>,
+    ) -> Result<Ended, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        let end = End {
+            lease,
+            finish,
+            deployment,
+            reply,
+        };
+        if self.tx.send(Msg::End(Box::new(end))).is_err() {
+            return Err(DbErr::Custom("the log writer has stopped".into()));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(DbErr::Custom("the log writer has stopped".into())))
+    }
+
+    /// Waits until every entry sent before this call is in the database.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
-}
-
-async fn writer(
-    db: RelaxedWrites,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
-    written: broadcast::Sender<Uuid>,
-) {
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-    // When the oldest line of the batch arrived: no line waits longer than LINGER, however busy.
-    let mut oldest = tokio::time::Instant::now();
-    loop {
-        let msg = if batch.is_empty() {
-            match rx.recv().await {
-                Some(m) => {
-                    oldest = tokio::time::Instant::now();
-                    m
-                }
-                None => break,
-            }
-        } else {
-            match tokio::time::timeout_at(oldest + LINGER, rx.recv()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    write(&db, &mut batch, &written).await;
-                    break;
-                }
-                Err(_) => {
-                    write(&db, &mut batch, &written).await;
-                    continue;
-                }
-            }
-        };
-        match msg {
-            Msg::Entry(entry) => {
-                batch.push(entry);
-                if batch.len() >= BATCH {
-                    write(&db, &mut batch, &written).await;
-                }
-            }
-            Msg::Flush(done) => {
-                // Drain whatever else is already queued, then write and release every waiter.
-                waiters.push(done);
-                while let Ok(m) = rx.try_recv() {
-                    match m {
-                        Msg::Entry(entry) => batch.push(entry),
-                        Msg::Flush(d) => waiters.push(d),
-                    }
-                    if batch.len() >= BATCH {
-                        write(&db, &mut batch, &written).await;
-                    }
-                }
-                write(&db, &mut batch, &written).await;
-                for w in waiters.drain(..) {
-                    let _ = w.send(());
-                }
-            }
-        }
-    }
-}
-
-async fn write(db: &RelaxedWrites, batch: &mut Vec<Entry>, written: &broadcast::Sender<Uuid>) {
-    if batch.is_empty() {
-        return;
-    }
-    let entries: Vec<Entry> = std::mem::take(batch);
-    let count = entries.len();
-    let mut runs: Vec<Uuid> = Vec::new();
-    for entry in &entries {
-        if !runs.contains(&entry.lease().run_id) {
-            runs.push(entry.lease().run_id);
-        }
-    }
-    match write_held(db, entries).await {
-        Ok(()) => {
-            for run in runs {
-                // Nobody listening is fine: no page follows that run.
-                let _ = written.send(run);
-            }
-        }
-        Err(e) => tracing::error!(error = %e, count, "writing run log lines and step ends failed"),
-    }
-}
-
-/// Writes the lines and step ends whose attempt still holds its run, in one transaction with the
-/// lease checks (one per attempt).
-#[tracing::instrument(
-    target = "chap_scheduler::cost",
-    level = "debug",
-    name = "log_batch",
-    skip_all
-)]
-async fn write_held(db: &RelaxedWrites, entries: Vec<Entry>) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    let mut leases: Vec<(Arc<Lease>, bool)> = Vec::new();
-    for entry in &entries {
-        if !leases.iter().any(|(l, _)| l == entry.lease()) {
-            let holds = holds(&txn, entry.lease()).await?;
-            leases.push((entry.lease().clone(), holds));
-        }
-    }
-    let held = |lease: &Arc<Lease>| leases.iter().any(|(l, holds)| *holds && l == lease);
-    let mut rows = Vec::new();
-    let mut starts = Vec::new();
-    let mut ends = Vec::new();
-    for entry in entries {
-        if !held(entry.lease()) {
-            continue;
-        }
-        match entry {
-            Entry::Line(l) => rows.push(log::ActiveModel {
-                flow_run_id: Set(l.lease.run_id),
-                task_run_id: Set(l.task_run_id),
-                at: Set(l.at),
-                level: Set(l.level),
-                message: Set(l.message),
-                ..Default::default()
-            }),
-            Entry::StepStart(start) => starts.push(start),
-            Entry::StepEnd(end) => ends.push(end),
-        }
-    }
-    let dropped = leases.iter().filter(|(_, holds)| !holds).count();
-    if dropped > 0 {
-        tracing::debug!(
-            attempts = dropped,
-            "log lines and step ends of attempts that lost their run were dropped"
-        );
-    }
-    if !rows.is_empty() {
-        log::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    // A step's start is queued before its end: both in this batch, or the start in an earlier one.
-    start_steps_in(&txn, &starts).await?;
-    end_steps_in(&txn, &ends).await?;
-    txn.commit().await?;
-    for end in &ends {
-        end.written
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    Ok(())
 }
 
 /// A run's log lines after the line `after`, oldest first, at the given levels.

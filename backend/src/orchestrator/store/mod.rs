@@ -4,6 +4,7 @@
 //! longer owns the run.
 
 mod artifacts;
+mod batch;
 mod checkpoints;
 mod create;
 mod flow_states;
@@ -16,10 +17,10 @@ pub mod retention;
 pub mod runs;
 mod steps;
 
-pub use artifacts::{forecast_contents, list_artifacts, put_artifact};
+pub use artifacts::{forecast_contents, list_artifacts};
 pub use checkpoints::{checkpoint, put_checkpoint};
 pub use create::{by_idempotency_key, create_run, NewRun};
-pub use flow_states::{flow_state, put_flow_state, FlowState};
+pub use flow_states::{flow_state, FlowState};
 pub use gauges::{run_gauges, RunGauges};
 pub use lease::{hold, lease_state, Lease};
 pub use logs::{logs_after, LogLine, LogSink};
@@ -27,11 +28,11 @@ pub use queries::{
     deployment_has_unfinished_runs, list_runs, run_stats, unfinished_run_referring, RunFilter,
 };
 pub use queue::{
-    claim, count_active, due_runs, due_runs_of, end_attempt, hand_back, lease_of, mark_enqueued,
-    pending_count, pending_runs, promote, silent_runs,
+    claim, count_active, due_runs, due_runs_of, end_attempt, free_slots, hand_back, lease_of,
+    mark_enqueued, pending_count, pending_runs, promote, promote_due_in, silent_runs,
 };
 pub use runs::{
-    finish, get, history_and_steps, set_summary, state_change_view, state_of, task_view,
-    transition, view, Finish, Transition, LATE_AFTER_SECONDS,
+    finish, finish_in, get, history_and_steps, state_change_view, state_of, task_view, transition,
+    view, Finish, Transition, LATE_AFTER_SECONDS,
 };
 pub use steps::{start_step, steps_so_far, StepEnd, StepStart};

@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use super::lease::Lease;
 use super::runs::{end_held_in, get, transition_in, Transition};
-use crate::db::entities::flow_run;
+use crate::db::entities::{deployment, flow_run};
 use crate::db::users::now;
 use crate::db::RelaxedWrites;
+use crate::orchestrator::deployments;
 use crate::orchestrator::state::RunState;
 
 /// A due run as the dispatcher sees it: id, deployment and state.
@@ -102,6 +103,41 @@ pub async fn promote(
             .set(flow_run::Column::EnqueuedAt, Expr::value(now())),
     )
     .await
+}
+
+/// Most due runs of a deployment without a limit moved to PENDING at once.
+const UNLIMITED_BATCH: u64 = 50;
+
+/// How many more runs `dep` may start now ([`UNLIMITED_BATCH`] without a limit), counted under the
+/// deployment's lock (a row lock on PostgreSQL, the write lock on SQLite), so that the dispatchers of one
+/// deployment take turns and never fill more than its limit.
+pub async fn free_slots(txn: &impl ConnectionTrait, dep: &deployment::Model) -> Result<u64, DbErr> {
+    let Some(limit) = dep.concurrency_limit else {
+        return Ok(UNLIMITED_BATCH);
+    };
+    deployments::lock(txn, dep.id).await?;
+    let active = count_active(txn, dep.id).await?;
+    Ok((Ord::max(limit, 0) as u64).saturating_sub(active))
+}
+
+/// Moves a deployment's due SCHEDULED runs to PENDING while it has free slots, inside the caller's
+/// transaction (a trigger's, or the log writer's that ends attempts): the ids to enqueue once it
+/// commits.
+pub async fn promote_due_in(
+    txn: &impl ConnectionTrait,
+    dep: &deployment::Model,
+) -> Result<Vec<Uuid>, DbErr> {
+    let free = free_slots(txn, dep).await?;
+    let mut promoted = Vec::new();
+    if free == 0 {
+        return Ok(promoted);
+    }
+    for id in due_runs_of(txn, dep.id, free).await? {
+        if promote(txn, id, RunState::Scheduled).await? {
+            promoted.push(id);
+        }
+    }
+    Ok(promoted)
 }
 
 /// PENDING runs, oldest first, whose queue entry was made before `before` (all with `None`).

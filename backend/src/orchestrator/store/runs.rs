@@ -13,7 +13,6 @@ use super::lease::{held, hold, Lease};
 use super::steps::close_open_steps;
 use crate::db::entities::{flow_run, flow_run_state, task_run};
 use crate::db::users::now;
-use crate::db::RelaxedWrites;
 use crate::orchestrator::state::{predecessors, RunState};
 
 /// A run is late when it should have started this long ago and has not.
@@ -251,11 +250,25 @@ pub async fn finish(
     outcome: Finish,
 ) -> Result<Option<RunState>, DbErr> {
     let txn = crate::db::begin_write(db).await?;
-    let Some(state) = hold(&txn, lease, false).await? else {
+    let to = finish_in(&txn, lease, outcome).await?;
+    if to.is_some() {
+        txn.commit().await?;
+    }
+    Ok(to)
+}
+
+/// [`finish`] inside the caller's transaction (the log writer's, which ends attempts with their last
+/// lines); `None`, and nothing written, when the lease was gone.
+pub async fn finish_in(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    outcome: Finish,
+) -> Result<Option<RunState>, DbErr> {
+    let Some(state) = hold(txn, lease, false).await? else {
         return Ok(None);
     };
     let (transition, (step_state, step_error)) = if state == RunState::Cancelling {
-        let reason = get(&txn, lease.run_id)
+        let reason = get(txn, lease.run_id)
             .await?
             .and_then(|r| r.state_message)
             .unwrap_or_else(|| "cancelled".into());
@@ -272,10 +285,9 @@ pub async fn finish(
         (t, outcome.open_steps)
     };
     let to = transition.to;
-    if !end_held_in(&txn, lease, transition, (step_state, &step_error)).await? {
+    if !end_held_in(txn, lease, transition, (step_state, &step_error)).await? {
         return Ok(None);
     }
-    txn.commit().await?;
     Ok(Some(to))
 }
 
@@ -302,28 +314,19 @@ pub async fn end_held_in(
     Ok(applied)
 }
 
-/// Stores a flow's outcome summary on its run while `lease` holds it; false when it does not. A
-/// relaxed write: the attempt's end follows it.
-#[tracing::instrument(
-    target = "chap_scheduler::cost",
-    level = "debug",
-    name = "summary",
-    skip_all
-)]
-pub async fn set_summary(
-    db: &RelaxedWrites,
-    lease: &Lease,
-    summary: serde_json::Value,
-) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    let set = held(flow_run::Entity::update_many(), lease)
-        .col_expr(flow_run::Column::Summary, Expr::value(summary))
-        .exec(&txn)
-        .await?
-        .rows_affected
-        == 1;
-    txn.commit().await?;
-    Ok(set)
+/// Stores a flow's outcome summary on the run `run_id`, inside the log writer's transaction, which has
+/// checked the writing attempt's lease (see [`super::LogSink`]).
+pub(super) async fn set_summary_in(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
+    summary: &serde_json::Value,
+) -> Result<(), DbErr> {
+    flow_run::Entity::update_many()
+        .col_expr(flow_run::Column::Summary, Expr::value(summary.clone()))
+        .filter(flow_run::Column::Id.eq(run_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Only the state of a run: what a live log tail checks twice a second, without reading the row.

@@ -101,21 +101,32 @@ pub struct StepStart {
     pub at: DateTime<Utc>,
 }
 
-/// Records read steps as RUNNING inside the caller's transaction, which has checked that their
-/// attempts still hold their runs.
-pub async fn start_steps_in(txn: &impl ConnectionTrait, starts: &[StepStart]) -> Result<(), DbErr> {
+/// Records read steps inside the caller's transaction, which has checked that their attempts still
+/// hold their runs: RUNNING, or already ended when their end is in `ends` too (one insert for a step
+/// that started and ended between two batches, not an insert and an update).
+pub async fn start_steps_in(
+    txn: &impl ConnectionTrait,
+    starts: &[StepStart],
+    ends: &[StepEnd],
+) -> Result<(), DbErr> {
     if starts.is_empty() {
         return Ok(());
     }
     let rows = starts.iter().map(|s| {
-        running(
+        let mut row = running(
             s.lease.run_id,
             s.id,
             s.position,
             &s.name,
             s.label.as_deref(),
             s.at,
-        )
+        );
+        if let Some(end) = ends.iter().find(|e| e.id == s.id) {
+            row.state = Set(end.state);
+            row.ended_at = Set(Some(end.at));
+            row.error = Set(end.error.clone());
+        }
+        row
     });
     task_run::Entity::insert_many(rows)
         .exec_without_returning(txn)

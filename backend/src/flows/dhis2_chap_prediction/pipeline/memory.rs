@@ -18,23 +18,14 @@ impl SetupRunner<'_> {
         format!("last-success:{}:{}", setup.id, self.instance)
     }
 
-    /// Keeps the last input period of a successful prediction for `only_new_data`; a failure to
-    /// store it costs only that (the next run predicts again).
-    pub(super) async fn remember_success(&self, setup: &PredictionSetup, entry: &ReportEntry) {
+    /// Keeps the last input period of a successful prediction for `only_new_data` (written with the
+    /// run's end).
+    pub(super) fn remember_success(&self, setup: &PredictionSetup, entry: &ReportEntry) {
         let Some(period) = &entry.last_input_period else {
             return;
         };
         let value = serde_json::json!({ "end_period": period });
-        if let Err(e) = self
-            .ctx
-            .set_flow_state(&self.success_key(setup), value)
-            .await
-        {
-            self.ctx.warn(format!(
-                "could not record the last input period of '{}' for only_new_data: {e:#}",
-                setup.name
-            ));
-        }
+        self.ctx.set_flow_state(&self.success_key(setup), value);
     }
 
     /// `Some(reason)` when the setup's last successful prediction already used `end` or later.
@@ -90,8 +81,8 @@ impl SetupRunner<'_> {
             .filter(|id| *id != self.ctx.run_id())
     }
 
-    /// Stores a succeeded setup's forecast artifact; a failure costs only the charts. Returns the
-    /// run page's address of the setup's forecast tab, for the report, once stored.
+    /// Stores a succeeded setup's forecast artifact (written with the run's end). Returns the run
+    /// page's address of the setup's forecast tab, for the report.
     pub(super) async fn store_forecast(
         &self,
         setup: &PredictionSetup,
@@ -99,7 +90,7 @@ impl SetupRunner<'_> {
         entries: &[PredictionEntry],
         thresholds: Option<&Thresholds>,
         prediction_id: i64,
-    ) -> Option<String> {
+    ) -> String {
         let previous = self.previous_success(setup).await;
         let artifact = forecast::build(
             setup,
@@ -109,24 +100,9 @@ impl SetupRunner<'_> {
             (prediction_id, previous),
         );
         let key = format!("forecast:{}", setup.id);
-        match self
-            .ctx
-            .artifact(&key, ArtifactKind::Forecast, &forecast::to_json(&artifact))
-            .await
-        {
-            // The SPA chooses the tab from `setup` and scrolls to `#forecast`.
-            Ok(()) => Some(format!(
-                "/runs/{}?setup={}#forecast",
-                self.ctx.run_id(),
-                setup.id
-            )),
-            Err(e) => {
-                self.ctx.error(format!(
-                    "storing the forecast of '{}' failed: {e:#}",
-                    setup.name
-                ));
-                None
-            }
-        }
+        self.ctx
+            .artifact(&key, ArtifactKind::Forecast, &forecast::to_json(&artifact));
+        // The SPA chooses the tab from `setup` and scrolls to `#forecast`.
+        format!("/runs/{}?setup={}#forecast", self.ctx.run_id(), setup.id)
     }
 }

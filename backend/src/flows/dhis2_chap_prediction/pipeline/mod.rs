@@ -168,7 +168,7 @@ impl SetupRunner<'_> {
             }
             Ok(None) => {
                 entry.status = EntryStatus::Succeeded;
-                self.remember_success(setup, &entry).await;
+                self.remember_success(setup, &entry);
             }
             Err(failure) => self.record_failure(&label, &mut entry, failure),
         }
@@ -446,7 +446,7 @@ impl SetupRunner<'_> {
         let href = self
             .store_forecast(setup, observed, &entries, thresholds, prediction_id)
             .await;
-        entry.forecast_href = href;
+        entry.forecast_href = Some(href);
         Ok(None)
     }
 

@@ -1,0 +1,279 @@
+//! The writer task behind [`super::LogSink`]: it gathers what the attempts of this process record and
+//! writes it in batches, a batch at most [`LINGER`] after its oldest entry, or at once when an attempt
+//! ends or somebody waits for it. What queues while a batch is written goes into the next one, so under
+//! load many attempts' lines and ends share one transaction (group commit).
+//!
+//! A batch is one transaction: a lease check per attempt (what an attempt that lost its run sent is
+//! dropped), the lines in one insert, step starts and ends, artifacts, flow states, summaries, then the
+//! ends of attempts and their deployments' next due runs moved to PENDING. A batch that ends attempts
+//! commits durably (it is what notifications and reports follow), which makes the relaxed commits
+//! before it durable too; any other commits relaxed (see `db::writes`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{DbErr, EntityTrait, Set};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::artifacts::put_artifact_in;
+use super::flow_states::put_flow_state_in;
+use super::lease::{holds, Lease};
+use super::logs::{End, Ended, Entry, Msg, LINGER};
+use super::queue::promote_due_in;
+use super::runs::{finish_in, set_summary_in};
+use super::steps::{end_steps_in, start_steps_in, StepEnd};
+use crate::db::entities::log;
+use crate::db::RelaxedWrites;
+
+/// Most entries written in one batch.
+const BATCH: usize = 500;
+
+/// Waits before the second and third try of a batch that failed (the database busy or unreachable for
+/// a moment); after the third, its entries are dropped and its attempts' ends fail.
+const RETRY_AFTER: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
+
+/// What the writer has gathered and not yet written.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    ends: Vec<End>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.ends.is_empty() && self.waiters.is_empty()
+    }
+
+    fn add(&mut self, msg: Msg) {
+        match msg {
+            Msg::Entry(entry) => self.entries.push(entry),
+            Msg::Flush(done) => self.waiters.push(done),
+            Msg::End(end) => self.ends.push(*end),
+        }
+    }
+
+    /// Writes what was gathered (with retries), answers the attempts that ended and wakes the waiters.
+    async fn write(&mut self, db: &RelaxedWrites, written: &broadcast::Sender<Uuid>) {
+        let Batch {
+            entries,
+            ends,
+            waiters,
+        } = std::mem::take(self);
+        if !entries.is_empty() || !ends.is_empty() {
+            let mut tries = RETRY_AFTER.iter();
+            let result = loop {
+                match write_held(db, &entries, &ends).await {
+                    Err(e) => match tries.next() {
+                        Some(wait) => {
+                            tracing::warn!(error = %e, "writing a batch of run records failed; trying again");
+                            tokio::time::sleep(*wait).await;
+                        }
+                        None => break Err(e),
+                    },
+                    ok => break ok,
+                }
+            };
+            match result {
+                Ok(outcomes) => {
+                    let mut runs: Vec<Uuid> = Vec::new();
+                    for run in entries.iter().map(|e| e.lease().run_id) {
+                        if !runs.contains(&run) {
+                            runs.push(run);
+                        }
+                    }
+                    for run in runs {
+                        // Nobody listening is fine: no page follows that run.
+                        let _ = written.send(run);
+                    }
+                    for (end, outcome) in ends.into_iter().zip(outcomes) {
+                        let _ = end.reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %e,
+                        entries = entries.len(),
+                        ends = ends.len(),
+                        "writing a batch of run records failed; its entries are lost"
+                    );
+                    for end in ends {
+                        let _ = end.reply.send(Err(DbErr::Custom(format!(
+                            "writing the attempt's end failed: {e}"
+                        ))));
+                    }
+                }
+            }
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// The writer task: gathers, and writes a batch when its oldest entry has waited [`LINGER`], when it is
+/// full, or at once when an attempt ends or somebody flushes (with whatever else has queued by then).
+pub(super) async fn writer(
+    db: RelaxedWrites,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    written: broadcast::Sender<Uuid>,
+) {
+    let mut batch = Batch::default();
+    // When the oldest entry of the batch arrived: none waits longer than LINGER, however busy.
+    let mut oldest = tokio::time::Instant::now();
+    loop {
+        let msg = if batch.is_empty() {
+            match rx.recv().await {
+                Some(m) => {
+                    oldest = tokio::time::Instant::now();
+                    m
+                }
+                None => break,
+            }
+        } else {
+            match tokio::time::timeout_at(oldest + LINGER, rx.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    batch.write(&db, &written).await;
+                    break;
+                }
+                Err(_) => {
+                    batch.write(&db, &written).await;
+                    continue;
+                }
+            }
+        };
+        let now = !matches!(msg, Msg::Entry(_));
+        batch.add(msg);
+        if now {
+            // Take whatever else has queued meanwhile, then write it all.
+            while let Ok(m) = rx.try_recv() {
+                batch.add(m);
+                if batch.entries.len() >= BATCH {
+                    batch.write(&db, &written).await;
+                }
+            }
+            batch.write(&db, &written).await;
+        } else if batch.entries.len() >= BATCH {
+            batch.write(&db, &written).await;
+        }
+    }
+}
+
+/// Writes the entries whose attempt still holds its run, then the ends, in one transaction with the
+/// lease checks (one per attempt): what each end did, in order.
+#[tracing::instrument(
+    target = "chap_scheduler::cost",
+    level = "debug",
+    name = "log_batch",
+    skip_all
+)]
+async fn write_held(
+    db: &RelaxedWrites,
+    entries: &[Entry],
+    ends: &[End],
+) -> Result<Vec<Ended>, DbErr> {
+    let txn = if ends.is_empty() {
+        db.begin().await?
+    } else {
+        db.begin_durable().await?
+    };
+    let mut leases: Vec<(&Arc<Lease>, bool)> = Vec::new();
+    for entry in entries {
+        if !leases.iter().any(|(l, _)| *l == entry.lease()) {
+            let holds = holds(&txn, entry.lease()).await?;
+            leases.push((entry.lease(), holds));
+        }
+    }
+    let dropped = leases.iter().filter(|(_, holds)| !holds).count();
+    if dropped > 0 {
+        tracing::debug!(
+            attempts = dropped,
+            "what attempts that lost their run sent was dropped"
+        );
+    }
+    let held: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| leases.iter().any(|(l, holds)| *holds && *l == e.lease()))
+        .collect();
+    let mut rows = Vec::new();
+    let mut starts = Vec::new();
+    let mut step_ends = Vec::new();
+    for entry in &held {
+        match entry {
+            Entry::Line(l) => rows.push(log::ActiveModel {
+                flow_run_id: Set(l.lease.run_id),
+                task_run_id: Set(l.task_run_id),
+                at: Set(l.at),
+                level: Set(l.level),
+                message: Set(l.message.clone()),
+                ..Default::default()
+            }),
+            Entry::StepStart(start) => starts.push(start.clone()),
+            Entry::StepEnd(end) => step_ends.push(end.clone()),
+            _ => {}
+        }
+    }
+    if !rows.is_empty() {
+        log::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    // A step's start is queued before its end: both in this batch (one insert of the ended step), or
+    // the start in an earlier one (an update).
+    start_steps_in(&txn, &starts, &step_ends).await?;
+    let later: Vec<StepEnd> = step_ends
+        .iter()
+        .filter(|e| !starts.iter().any(|s| s.id == e.id))
+        .cloned()
+        .collect();
+    end_steps_in(&txn, &later).await?;
+    // In the order they were sent: a later artifact or state of the same key replaces the earlier.
+    for entry in &held {
+        match entry {
+            Entry::Artifact {
+                lease,
+                key,
+                kind,
+                content,
+            } => put_artifact_in(&txn, lease.run_id, key, *kind, content).await?,
+            Entry::FlowState {
+                lease,
+                flow,
+                key,
+                value,
+            } => put_flow_state_in(&txn, lease.run_id, flow, key, value).await?,
+            Entry::Summary { lease, value } => set_summary_in(&txn, lease.run_id, value).await?,
+            _ => {}
+        }
+    }
+    let mut outcomes = Vec::with_capacity(ends.len());
+    let mut freed: Vec<(usize, Uuid)> = Vec::new();
+    for end in ends {
+        let state = finish_in(&txn, &end.lease, end.finish.clone()).await?;
+        if state.is_some() {
+            if let Some(dep) = &end.deployment {
+                if !freed.iter().any(|(_, d)| *d == dep.id) {
+                    freed.push((outcomes.len(), dep.id));
+                }
+            }
+        }
+        outcomes.push(Ended {
+            state,
+            promoted: Vec::new(),
+        });
+    }
+    // Each deployment's freed slots go to its next due runs, told to the first of its ends to enqueue.
+    for (at, _) in &freed {
+        if let Some(dep) = &ends[*at].deployment {
+            outcomes[*at].promoted = promote_due_in(&txn, dep).await?;
+        }
+    }
+    txn.commit().await?;
+    for end in &step_ends {
+        end.written.store(true, Ordering::Relaxed);
+    }
+    Ok(outcomes)
+}
