@@ -282,7 +282,8 @@ impl Engine {
             }
         }
         // An embedded slot claims the oldest PENDING run as soon as this returns: waking another slot
-        // for the first promoted run would only have two slots race for it.
+        // for the run this end was given would only have two slots race for it (the batch gives each
+        // end of a group its own; only a surplus wakes others).
         let skip = usize::from(matches!(self.inner.queue, Queue::Embedded { .. }));
         self.enqueue(ended.promoted.get(skip..).unwrap_or_default())
             .await;

@@ -250,14 +250,14 @@ async fn write_held(
         }
     }
     let mut outcomes = Vec::with_capacity(ends.len());
-    let mut freed: Vec<(usize, Uuid)> = Vec::new();
-    for end in ends {
+    // The ends that freed a slot, by deployment (indices into `ends`).
+    let mut freed: Vec<(Uuid, Vec<usize>)> = Vec::new();
+    for (at, end) in ends.iter().enumerate() {
         let state = finish_in(&txn, &end.lease, end.finish.clone()).await?;
-        if state.is_some() {
-            if let Some(dep) = &end.deployment {
-                if !freed.iter().any(|(_, d)| *d == dep.id) {
-                    freed.push((outcomes.len(), dep.id));
-                }
+        if let (Some(_), Some(dep)) = (state, &end.deployment) {
+            match freed.iter_mut().find(|(id, _)| *id == dep.id) {
+                Some((_, ats)) => ats.push(at),
+                None => freed.push((dep.id, vec![at])),
             }
         }
         outcomes.push(Ended {
@@ -265,10 +265,15 @@ async fn write_held(
             promoted: Vec::new(),
         });
     }
-    // Each deployment's freed slots go to its next due runs, told to the first of its ends to enqueue.
-    for (at, _) in &freed {
-        if let Some(dep) = &ends[*at].deployment {
-            outcomes[*at].promoted = promote_due_in(&txn, dep).await?;
+    // Each deployment's freed slots go to its next due runs: one to each end that freed a slot (an
+    // embedded slot claims the next run itself), any surplus to the first.
+    for (_, ats) in &freed {
+        let Some(dep) = &ends[ats[0]].deployment else {
+            continue;
+        };
+        for (i, run) in promote_due_in(&txn, dep).await?.into_iter().enumerate() {
+            let at = ats.get(i).copied().unwrap_or(ats[0]);
+            outcomes[at].promoted.push(run);
         }
     }
     txn.commit().await?;

@@ -204,12 +204,11 @@ impl LogSink {
             deployment,
             reply,
         };
+        let stopped = || DbErr::Custom("the log writer has stopped".into());
         if self.tx.send(Msg::End(Box::new(end))).is_err() {
-            return Err(DbErr::Custom("the log writer has stopped".into()));
+            return Err(stopped());
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(DbErr::Custom("the log writer has stopped".into())))
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Waits until every entry sent before this call is in the database.
