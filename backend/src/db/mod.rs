@@ -22,6 +22,9 @@ use crate::config::Config;
 /// How long PostgreSQL lets a session sit idle inside a transaction before ending it.
 pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 
+/// A PostgreSQL connection idle in the pool for this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens the database named by the configuration. For SQLite the data folder and file are created and
 /// the journal is switched to WAL (readers never block the writer).
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
@@ -55,6 +58,16 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
             .pragma("wal_autocheckpoint", "10000")
     });
+    // sqlx pings a pooled connection before handing it out, by default: a round trip to the server, or
+    // to the connection's worker thread on SQLite, in front of every query and transaction. A
+    // connection that broke while in use is closed when it is returned (sqlx pings it then), so the
+    // ping on the way out only catches one that broke while idle: a SQLite file cannot, a PostgreSQL
+    // connection can (the server restarted), and only after some idle time is that worth a round trip.
+    if sqlite {
+        opts.test_before_acquire(false);
+    } else {
+        opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+    }
     opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
@@ -190,4 +203,31 @@ fn is_missing_table(err: &DbErr) -> bool {
 /// True when the error is a unique-constraint violation (mapped to 409 by the HTTP layer).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
+
+    /// The bundled SQLite is built without memory statistics (`LIBSQLITE3_FLAGS` in
+    /// `.cargo/config.toml`): with them, every allocation and free of every connection takes one
+    /// process-wide mutex, which halved the API's throughput (docs/benchmarks.md, `http`).
+    #[tokio::test]
+    async fn sqlite_is_built_without_memory_statistics() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let options: Vec<String> = db
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "compile options: {options:?}"
+        );
+    }
 }

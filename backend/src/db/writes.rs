@@ -258,6 +258,7 @@ impl RelaxedWrites {
             .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(RELAXED_SQLITE_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_lazy_with(options);
         RelaxedWrites {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),

@@ -261,6 +261,9 @@ pub fn app(
             public_path.as_str(),
         )]);
     }
+    // Served as the bytes serialized here: the document's tree (hundreds of schemas) is dropped instead
+    // of being held by every server worker and serialized again for every request.
+    let doc = web::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serializes"));
     app.app_data(state)
         .app_data(
             web::JsonConfig::default()
@@ -272,13 +275,22 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .route("/metrics", web::get().to(metrics))
         .service(web::redirect("/docs", public_path.join("/docs/")))
+        .route(
+            "/api/openapi.json",
+            web::get().to(move || {
+                let doc = doc.clone();
+                async move {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(doc)
+                }
+            }),
+        )
         .service(
-            SwaggerUi::new("/docs/{_:.*}")
-                .url("/api/openapi.json", doc)
-                .config(
-                    utoipa_swagger_ui::Config::new([public_path.join("/api/openapi.json")])
-                        .persist_authorization(true),
-                ),
+            SwaggerUi::new("/docs/{_:.*}").config(
+                utoipa_swagger_ui::Config::new([public_path.join("/api/openapi.json")])
+                    .persist_authorization(true),
+            ),
         )
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
         .service(spa::index(static_dir.clone(), public_path.clone()))
