@@ -88,11 +88,53 @@ pub fn multi_line(field: &str, raw: &str, max_chars: usize) -> AppResult<String>
     Ok(raw.to_string())
 }
 
+/// What stands for a NUL character in stored text: PostgreSQL refuses NUL in text and in JSON, so text
+/// that a flow relays from elsewhere (an upstream error, a report) is stored with it replaced.
+pub const NUL_STORED_AS: char = '\u{FFFD}';
+
+/// `text` as both databases store it: every NUL replaced by [`NUL_STORED_AS`].
+pub fn storable(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', &NUL_STORED_AS.to_string())
+    } else {
+        text
+    }
+}
+
+/// [`storable`] applied to every string and object key of a JSON value.
+pub fn storable_value(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = storable(std::mem::take(s)),
+        Value::Array(items) => items.iter_mut().for_each(storable_value),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (storable(k), v))
+                    .collect();
+            }
+            map.values_mut().for_each(storable_value);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn nul_in_strings_and_keys_is_stored_as_the_replacement_character() {
+        let mut value = json!({ "a\u{0}": ["x\u{0}y", 1, { "k": "\u{0}" }], "clean": "ok\n" });
+        storable_value(&mut value);
+        assert_eq!(
+            value,
+            json!({ "a\u{FFFD}": ["x\u{FFFD}y", 1, { "k": "\u{FFFD}" }], "clean": "ok\n" })
+        );
+        assert_eq!(storable("bell\u{7}".into()), "bell\u{7}", "only NUL");
+    }
 
     #[test]
     fn the_path_of_the_first_bad_string_or_key_is_named() {

@@ -17,6 +17,7 @@ use super::blocks::{BlockData, Blocks};
 use super::flow::FlowError;
 use super::state::RunState;
 use super::store::{self, Lease, LogLine, LogSink, StepEnd, StepStart};
+use crate::text;
 
 /// Replaced secret values read like this.
 pub const REDACTED: &str = "******";
@@ -114,12 +115,15 @@ impl RunContext {
         }
     }
 
-    /// Replaces every registered secret in `text`.
+    /// Replaces every registered secret in `text`, and every NUL (see [`text::storable`]): what is
+    /// redacted is stored.
     pub fn redact(&self, text: &str) -> String {
         let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
-        secrets
-            .iter()
-            .fold(text.to_string(), |acc, s| acc.replace(s.as_str(), REDACTED))
+        text::storable(
+            secrets
+                .iter()
+                .fold(text.to_string(), |acc, s| acc.replace(s.as_str(), REDACTED)),
+        )
     }
 
     /// [`RunContext::redact`] applied to every string of a JSON value.
@@ -302,7 +306,8 @@ impl RunContext {
     /// Records a checkpoint: a value a later attempt of this run reads back with [`Self::recall`] (e.g.
     /// the id of outside work already started, so a retry follows it instead of starting it again).
     /// Refused, and the attempt stopped, when this attempt no longer holds the run.
-    pub async fn remember(&self, key: &str, value: Value) -> anyhow::Result<()> {
+    pub async fn remember(&self, key: &str, mut value: Value) -> anyhow::Result<()> {
+        text::storable_value(&mut value);
         if !store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value).await? {
             self.lost("recording a checkpoint");
             anyhow::bail!(
@@ -319,7 +324,8 @@ impl RunContext {
 
     /// Keeps `value` under `key` for later runs of this flow (with this run as its writer). Written as
     /// [`Self::artifact`] is: later runs see it once this run has ended.
-    pub fn set_flow_state(&self, key: &str, value: Value) {
+    pub fn set_flow_state(&self, key: &str, mut value: Value) {
+        text::storable_value(&mut value);
         let lease = self.inner.lease.clone();
         let flow = &self.inner.flow_name;
         self.inner.logs.put_flow_state(lease, flow, key, value);

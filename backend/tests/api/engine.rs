@@ -390,3 +390,43 @@ async fn a_run_that_ends_hands_its_slot_to_the_next_due_run_without_waiting_for_
         "the worker that freed the slot queued the next run itself"
     );
 }
+
+/// PostgreSQL refuses NUL in text and in JSON; a flow relaying upstream text must not make the batch
+/// that holds its lines, its report and its end fail (and with it every run's records in that batch).
+#[tokio::test]
+async fn upstream_text_with_a_nul_is_stored_with_the_nul_replaced_and_the_run_ends() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-upstream-text", &token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let done = app.wait_for(id, &token, TERMINAL).await;
+    let shown = crate::test_flows::UPSTREAM_TEXT.replace('\0', "\u{FFFD}");
+    assert_eq!(done["state"], "FAILED", "{done}");
+    assert_eq!(
+        done["state_message"],
+        format!("upstream failed: {shown}"),
+        "{done}"
+    );
+    assert_eq!(done["summary"], json!({ "upstream": shown }));
+    assert_eq!(done["task_runs"][0]["state"], "FAILED");
+    assert_eq!(done["task_runs"][0]["error"], shown.as_str());
+    let logs = body(app.get(&format!("/api/v1/runs/{id}/logs"), &token).await).await;
+    let lines: Vec<&str> = logs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&format!("upstream said: {shown}").as_str()),
+        "{lines:?}"
+    );
+    let artifacts = body(
+        app.get(&format!("/api/v1/runs/{id}/artifacts"), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(artifacts[0]["content"], format!("# Report\n\n{shown}\n"));
+}

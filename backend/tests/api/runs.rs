@@ -554,10 +554,10 @@ async fn deployments_are_validated_and_the_default_ones_are_never_duplicated() {
         .iter()
         .filter(|d| d["is_default"] == true)
         .count();
-    // The five test flows and the production prediction flow.
-    assert_eq!(defaults, 6);
+    // The six test flows and the production prediction flow.
+    assert_eq!(defaults, 7);
     let flows = body(app.get("/api/v1/flows", &token).await).await;
-    assert_eq!(flows.as_array().unwrap().len(), 6);
+    assert_eq!(flows.as_array().unwrap().len(), 7);
 
     let steps = app.deployment("test-steps", &token).await;
     app.set_deployment(

@@ -183,6 +183,47 @@ impl Flow for Report {
     }
 }
 
+/// Relays text as an upstream service may send it, with a NUL and other control characters: in a
+/// log line, a step's error, the report, the summary, and the error it fails with.
+pub struct UpstreamText;
+
+/// What [`UpstreamText`] relays.
+pub const UPSTREAM_TEXT: &str = "before\u{0}after\u{7}bell";
+
+impl Flow for UpstreamText {
+    fn name(&self) -> &'static str {
+        "test-upstream-text"
+    }
+    fn description(&self) -> &'static str {
+        "relays upstream text holding control characters, then fails with it"
+    }
+    fn parameter_schema(&self) -> Value {
+        json!({ "type": "object" })
+    }
+    fn default_concurrency_limit(&self) -> Option<u32> {
+        None
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<(), FlowError>> {
+        Box::pin(async move {
+            ctx.info(format!("upstream said: {UPSTREAM_TEXT}"));
+            let _ = ctx
+                .step("relay", None, async {
+                    Err::<(), _>(UPSTREAM_TEXT.to_string())
+                })
+                .await;
+            ctx.artifact(
+                "run-report",
+                chap_scheduler_api::ArtifactKind::Markdown,
+                &format!("# Report\n\n{UPSTREAM_TEXT}\n"),
+            );
+            ctx.set_summary(json!({ "upstream": UPSTREAM_TEXT }));
+            Err(FlowError::permanent(format!(
+                "upstream failed: {UPSTREAM_TEXT}"
+            )))
+        })
+    }
+}
+
 /// Panics.
 pub struct Panics;
 
@@ -215,6 +256,7 @@ pub fn registry(config: &Config) -> (FlowRegistry, Arc<AtomicUsize>) {
             started: started.clone(),
         })
         .register(Panics)
-        .register(Report);
+        .register(Report)
+        .register(UpstreamText);
     (registry, started)
 }
