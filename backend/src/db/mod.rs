@@ -60,8 +60,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     });
     // sqlx pings a pooled connection before handing it out, by default: a round trip to the server, or
     // to the connection's worker thread on SQLite, in front of every query and transaction. A
-    // connection that broke while in use is closed when it is returned (sqlx pings it then), so the
-    // ping on the way out only catches one that broke while idle: a SQLite file cannot, a PostgreSQL
+    // connection that broke while in use is closed when it is returned (sqlx pings it then), so a
+    // ping before use only catches one that broke while idle: a SQLite file cannot, a PostgreSQL
     // connection can (the server restarted), and only after some idle time is that worth a round trip.
     if sqlite {
         opts.test_before_acquire(false);

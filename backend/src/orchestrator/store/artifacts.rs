@@ -3,36 +3,61 @@
 
 use chap_scheduler_api::{ArtifactKind, ArtifactView};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
 use crate::db::entities::artifact;
 use crate::db::users::now;
 
-/// Stores an artifact of the run `run_id`, replacing an earlier one of the same key, inside the log
-/// writer's transaction, which has checked the writing attempt's lease (see [`super::LogSink`]).
-pub(super) async fn put_artifact_in(
+/// An artifact to store, as the log writer gathered it.
+pub(super) struct NewArtifact<'a> {
+    pub run_id: Uuid,
+    pub key: &'a str,
+    pub kind: ArtifactKind,
+    pub content: &'a str,
+}
+
+/// Stores artifacts, each replacing an earlier one of its run and key (and a later one in `artifacts`
+/// replacing an earlier of the same run and key), inside the log writer's transaction, which has checked
+/// the writing attempts' leases (see [`super::LogSink`]): one delete and one insert for them all.
+pub(super) async fn put_artifacts_in(
     txn: &impl ConnectionTrait,
-    run_id: Uuid,
-    key: &str,
-    kind: ArtifactKind,
-    content: &str,
+    artifacts: &[NewArtifact<'_>],
 ) -> Result<(), DbErr> {
+    let mut last: Vec<&NewArtifact> = Vec::new();
+    for a in artifacts {
+        match last
+            .iter_mut()
+            .find(|l| l.run_id == a.run_id && l.key == a.key)
+        {
+            Some(earlier) => *earlier = a,
+            None => last.push(a),
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let same = last.iter().fold(Condition::any(), |any, a| {
+        any.add(
+            Condition::all()
+                .add(artifact::Column::FlowRunId.eq(a.run_id))
+                .add(artifact::Column::Key.eq(a.key)),
+        )
+    });
     artifact::Entity::delete_many()
-        .filter(artifact::Column::FlowRunId.eq(run_id))
-        .filter(artifact::Column::Key.eq(key))
+        .filter(same)
         .exec(txn)
         .await?;
-    artifact::Entity::insert(artifact::ActiveModel {
+    artifact::Entity::insert_many(last.iter().map(|a| artifact::ActiveModel {
         id: Set(Uuid::new_v4()),
-        flow_run_id: Set(run_id),
-        key: Set(key.into()),
-        kind: Set(kind),
-        content: Set(content.into()),
+        flow_run_id: Set(a.run_id),
+        key: Set(a.key.into()),
+        kind: Set(a.kind),
+        content: Set(a.content.into()),
         created_at: Set(now()),
-    })
+    }))
     .exec_without_returning(txn)
     .await?;
     Ok(())

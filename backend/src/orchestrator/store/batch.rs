@@ -10,22 +10,21 @@
 //! before it durable too; any other commits relaxed (see `db::writes`).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{DbErr, EntityTrait, Set};
+use sea_orm::DbErr;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::artifacts::put_artifact_in;
-use super::flow_states::put_flow_state_in;
-use super::lease::{holds, Lease};
-use super::logs::{End, Ended, Entry, Msg, LINGER};
+use super::artifacts::{put_artifacts_in, NewArtifact};
+use super::flow_states::{put_flow_states_in, NewFlowState};
+use super::lease::{hold_all, Lease};
+use super::logs::{insert_lines_in, End, Ended, Entry, Msg, LINGER};
 use super::queue::promote_due_in;
-use super::runs::{finish_in, set_summary_in};
+use super::runs::{finish_held_in, set_summary_in};
 use super::steps::{end_steps_in, start_steps_in, StepEnd};
-use crate::db::entities::log;
 use crate::db::RelaxedWrites;
+use crate::orchestrator::state::RunState;
 
 /// Most entries written in one batch.
 const BATCH: usize = 500;
@@ -180,14 +179,26 @@ async fn write_held(
     } else {
         db.begin_durable().await?
     };
-    let mut leases: Vec<(&Arc<Lease>, bool)> = Vec::new();
-    for entry in entries {
-        if !leases.iter().any(|(l, _)| *l == entry.lease()) {
-            let holds = holds(&txn, entry.lease()).await?;
-            leases.push((entry.lease(), holds));
+    // One lease check for every attempt the batch writes for (its entries' and its ends'), which
+    // locks their runs' rows until the commit.
+    let mut leases: Vec<&Lease> = Vec::new();
+    for lease in entries
+        .iter()
+        .map(|e| &**e.lease())
+        .chain(ends.iter().map(|e| &*e.lease))
+    {
+        if !leases.contains(&lease) {
+            leases.push(lease);
         }
     }
-    let dropped = leases.iter().filter(|(_, holds)| !holds).count();
+    let states = hold_all(&txn, &leases).await?;
+    let state_of = |lease: &Lease| -> Option<RunState> {
+        leases
+            .iter()
+            .position(|l| *l == lease)
+            .and_then(|at| states[at])
+    };
+    let dropped = states.iter().filter(|s| s.is_none()).count();
     if dropped > 0 {
         tracing::debug!(
             attempts = dropped,
@@ -196,31 +207,20 @@ async fn write_held(
     }
     let held: Vec<&Entry> = entries
         .iter()
-        .filter(|e| leases.iter().any(|(l, holds)| *holds && *l == e.lease()))
+        .filter(|e| state_of(e.lease()).is_some())
         .collect();
-    let mut rows = Vec::new();
+    let mut lines = Vec::new();
     let mut starts = Vec::new();
     let mut step_ends = Vec::new();
     for entry in &held {
         match entry {
-            Entry::Line(l) => rows.push(log::ActiveModel {
-                flow_run_id: Set(l.lease.run_id),
-                task_run_id: Set(l.task_run_id),
-                at: Set(l.at),
-                level: Set(l.level),
-                message: Set(l.message.clone()),
-                ..Default::default()
-            }),
+            Entry::Line(l) => lines.push(l),
             Entry::StepStart(start) => starts.push(start.clone()),
             Entry::StepEnd(end) => step_ends.push(end.clone()),
             _ => {}
         }
     }
-    if !rows.is_empty() {
-        log::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    insert_lines_in(&txn, &lines).await?;
     // A step's start is queued before its end: both in this batch (one insert of the ended step), or
     // the start in an earlier one (an update).
     start_steps_in(&txn, &starts, &step_ends).await?;
@@ -231,6 +231,8 @@ async fn write_held(
         .collect();
     end_steps_in(&txn, &later).await?;
     // In the order they were sent: a later artifact or state of the same key replaces the earlier.
+    let mut artifacts = Vec::new();
+    let mut flow_states = Vec::new();
     for entry in &held {
         match entry {
             Entry::Artifact {
@@ -238,22 +240,37 @@ async fn write_held(
                 key,
                 kind,
                 content,
-            } => put_artifact_in(&txn, lease.run_id, key, *kind, content).await?,
+            } => artifacts.push(NewArtifact {
+                run_id: lease.run_id,
+                key,
+                kind: *kind,
+                content,
+            }),
             Entry::FlowState {
                 lease,
                 flow,
                 key,
                 value,
-            } => put_flow_state_in(&txn, lease.run_id, flow, key, value).await?,
+            } => flow_states.push(NewFlowState {
+                run_id: lease.run_id,
+                flow,
+                key,
+                value,
+            }),
             Entry::Summary { lease, value } => set_summary_in(&txn, lease.run_id, value).await?,
             _ => {}
         }
     }
+    put_artifacts_in(&txn, &artifacts).await?;
+    put_flow_states_in(&txn, &flow_states).await?;
     let mut outcomes = Vec::with_capacity(ends.len());
     // The ends that freed a slot, by deployment (indices into `ends`).
     let mut freed: Vec<(Uuid, Vec<usize>)> = Vec::new();
     for (at, end) in ends.iter().enumerate() {
-        let state = finish_in(&txn, &end.lease, end.finish.clone()).await?;
+        let state = match state_of(&end.lease) {
+            Some(held) => finish_held_in(&txn, &end.lease, held, end.finish.clone()).await?,
+            None => None,
+        };
         if let (Some(_), Some(dep)) = (state, &end.deployment) {
             match freed.iter_mut().find(|(id, _)| *id == dep.id) {
                 Some((_, ats)) => ats.push(at),

@@ -24,22 +24,43 @@ pub struct FlowState {
     pub run_id: Option<Uuid>,
 }
 
-/// Stores `value` under (`flow`, `key`) for the run `run_id`, inside the log writer's transaction,
-/// which has checked the writing attempt's lease (see [`super::LogSink`]).
-pub(super) async fn put_flow_state_in(
+/// A flow state to store, as the log writer gathered it.
+pub(super) struct NewFlowState<'a> {
+    pub run_id: Uuid,
+    pub flow: &'a str,
+    pub key: &'a str,
+    pub value: &'a Value,
+}
+
+/// Stores each value under its (`flow`, `key`) for its run, a later one of the same flow and key
+/// replacing an earlier, inside the log writer's transaction, which has checked the writing attempts'
+/// leases (see [`super::LogSink`]): one statement for them all.
+pub(super) async fn put_flow_states_in(
     txn: &impl ConnectionTrait,
-    run_id: Uuid,
-    flow: &str,
-    key: &str,
-    value: &Value,
+    states: &[NewFlowState<'_>],
 ) -> Result<(), DbErr> {
-    flow_state::Entity::insert(flow_state::ActiveModel {
-        flow_name: Set(flow.to_string()),
-        key: Set(key.chars().take(STATE_KEY_MAX).collect()),
-        value: Set(value.clone()),
-        run_id: Set(Some(run_id)),
+    let mut last: Vec<(String, &NewFlowState)> = Vec::new();
+    for state in states {
+        let key: String = state.key.chars().take(STATE_KEY_MAX).collect();
+        match last
+            .iter_mut()
+            .find(|(k, l)| l.flow == state.flow && *k == key)
+        {
+            Some((_, earlier)) => *earlier = state,
+            None => last.push((key, state)),
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    // One statement may not touch a row twice (PostgreSQL): hence one row per flow and key.
+    flow_state::Entity::insert_many(last.into_iter().map(|(key, s)| flow_state::ActiveModel {
+        flow_name: Set(s.flow.to_string()),
+        key: Set(key),
+        value: Set(s.value.clone()),
+        run_id: Set(Some(s.run_id)),
         written_at: Set(now()),
-    })
+    }))
     .on_conflict(
         OnConflict::columns([flow_state::Column::FlowName, flow_state::Column::Key])
             .update_columns([
@@ -49,7 +70,7 @@ pub(super) async fn put_flow_state_in(
             ])
             .to_owned(),
     )
-    .exec(txn)
+    .exec_without_returning(txn)
     .await?;
     Ok(())
 }

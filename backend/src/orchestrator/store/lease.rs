@@ -1,7 +1,10 @@
 //! Leases: an attempt's right to write to its run.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use crate::db::entities::flow_run;
@@ -24,59 +27,138 @@ pub struct Lease {
 /// The states in which a lease still holds (a cancel keeps the lease until the attempt ends).
 pub const HELD_IN: [RunState; 2] = [RunState::Running, RunState::Cancelling];
 
+/// The row of `flow_runs` that `lease` names, in whatever state.
+fn of_lease(lease: &Lease) -> Condition {
+    Condition::all()
+        .add(flow_run::Column::Id.eq(lease.run_id))
+        .add(flow_run::Column::WorkerId.eq(lease.worker_id.as_str()))
+        .add(flow_run::Column::Attempt.eq(lease.attempt))
+}
+
 /// Filters an update or select of `flow_runs` to the row `lease` still holds.
 pub fn held<Q: QueryFilter>(query: Q, lease: &Lease) -> Q {
     query
-        .filter(flow_run::Column::Id.eq(lease.run_id))
-        .filter(flow_run::Column::WorkerId.eq(lease.worker_id.as_str()))
-        .filter(flow_run::Column::Attempt.eq(lease.attempt))
+        .filter(of_lease(lease))
         .filter(flow_run::Column::State.is_in(HELD_IN))
 }
 
-/// Whether `lease` still holds its run, and in which state (RUNNING or CANCELLING). It is checked
-/// with a write (`beat` also renews the heartbeat), so inside a transaction the run's row stays
-/// locked until the end: a transition by the reaper or a canceller waits for that transaction on
-/// PostgreSQL, and cannot run beside it on SQLite (one writer). What the transaction writes after a
-/// successful hold is therefore written while the lease held.
+/// Whether `lease` still holds its run, and in which state (RUNNING or CANCELLING). Inside a
+/// transaction the run's row stays locked until the end: a transition by the reaper or a canceller
+/// waits for that transaction on PostgreSQL, and cannot run beside it on SQLite (one writer). What the
+/// transaction writes after a successful hold is therefore written while the lease held. `beat` also
+/// renews the heartbeat.
 pub async fn hold(
     db: &impl ConnectionTrait,
     lease: &Lease,
     beat: bool,
 ) -> Result<Option<RunState>, DbErr> {
-    let update = held(flow_run::Entity::update_many(), lease);
-    let update = if beat {
-        update.col_expr(flow_run::Column::HeartbeatAt, Expr::value(now()))
-    } else {
-        update.col_expr(
-            flow_run::Column::HeartbeatAt,
-            Expr::col(flow_run::Column::HeartbeatAt),
-        )
-    };
-    let touched = update.exec(db).await?.rows_affected;
-    if touched != 1 {
-        return Ok(None);
-    }
-    flow_run::Entity::find_by_id(lease.run_id)
-        .select_only()
-        .column(flow_run::Column::State)
-        .into_tuple()
-        .one(db)
-        .await
+    Ok(lock_held(db, of_lease(lease), beat)
+        .await?
+        .pop()
+        .map(|(_, state)| state))
 }
 
-/// Whether `lease` still holds its run, checked with one write (the heartbeat is left as it is) that
-/// locks the run's row until the end of the transaction, as [`hold`] does; for writes that need not know
-/// the state (steps, log lines, artifacts, checkpoints).
+/// Whether `lease` still holds its run, checked as [`hold`] does (the heartbeat is left as it is), for
+/// writes that need not know the state (steps, checkpoints).
 pub async fn holds(db: &impl ConnectionTrait, lease: &Lease) -> Result<bool, DbErr> {
-    Ok(held(flow_run::Entity::update_many(), lease)
-        .col_expr(
-            flow_run::Column::HeartbeatAt,
-            Expr::col(flow_run::Column::HeartbeatAt),
-        )
-        .exec(db)
+    Ok(hold(db, lease, false).await?.is_some())
+}
+
+/// [`hold`] for many attempts in one statement (the heartbeats are left as they are): for each of
+/// `leases`, in order, the state of its run while it holds it, `None` when it does not.
+pub async fn hold_all(
+    db: &impl ConnectionTrait,
+    leases: &[&Lease],
+) -> Result<Vec<Option<RunState>>, DbErr> {
+    if leases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let any = leases
+        .iter()
+        .fold(Condition::any(), |any, lease| any.add(of_lease(lease)));
+    let held = lock_held(db, any, false).await?;
+    Ok(leases
+        .iter()
+        .map(|lease| {
+            held.iter()
+                .find(|(l, _)| l == *lease)
+                .map(|(_, state)| *state)
+        })
+        .collect())
+}
+
+/// Locks the rows of `flow_runs` that `leases` selects and that are still held (RUNNING or
+/// CANCELLING), until the end of the transaction, and reads each one's lease and state.
+///
+/// On PostgreSQL, without `beat`, the lock is a shared one (`SELECT … FOR SHARE`): it keeps out every
+/// change of the row (a transition, a heartbeat) as an update's lock would, but two checks of the same
+/// lease do not wait for each other, so a step's start does not wait for the batch that writes its
+/// run's lines. Otherwise it is an update (on SQLite, a transaction writes alone anyway).
+async fn lock_held(
+    db: &impl ConnectionTrait,
+    leases: Condition,
+    beat: bool,
+) -> Result<Vec<(Lease, RunState)>, DbErr> {
+    if !beat && db.get_database_backend() == DbBackend::Postgres {
+        let rows: Vec<(Uuid, Option<String>, i32, RunState)> = flow_run::Entity::find()
+            .select_only()
+            .columns([
+                flow_run::Column::Id,
+                flow_run::Column::WorkerId,
+                flow_run::Column::Attempt,
+                flow_run::Column::State,
+            ])
+            .filter(leases)
+            .filter(flow_run::Column::State.is_in(HELD_IN))
+            .lock_shared()
+            .into_tuple()
+            .all(db)
+            .await?;
+        return Ok(rows
+            .into_iter()
+            .map(|(run_id, worker_id, attempt, state)| {
+                let worker_id = worker_id.unwrap_or_default();
+                (
+                    Lease {
+                        run_id,
+                        worker_id,
+                        attempt,
+                    },
+                    state,
+                )
+            })
+            .collect());
+    }
+    let heartbeat = if beat {
+        Expr::value(now())
+    } else {
+        Expr::col(flow_run::Column::HeartbeatAt)
+    };
+    let mut update = flow_run::Entity::update_many()
+        .col_expr(flow_run::Column::HeartbeatAt, heartbeat)
+        .filter(leases)
+        .filter(flow_run::Column::State.is_in(HELD_IN))
+        .into_query();
+    update.returning(Query::returning().columns([
+        flow_run::Column::Id,
+        flow_run::Column::WorkerId,
+        flow_run::Column::Attempt,
+        flow_run::Column::State,
+    ]));
+    db.query_all(&update)
         .await?
-        .rows_affected
-        == 1)
+        .iter()
+        .map(|row| {
+            Ok((
+                Lease {
+                    run_id: row.try_get("", "id")?,
+                    worker_id: row.try_get("", "worker_id")?,
+                    attempt: row.try_get("", "attempt")?,
+                },
+                row.try_get("", "state")?,
+            ))
+        })
+        .collect()
 }
 
 /// [`hold`] without writing: the state while `lease` holds its run, `None` when it does not.

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chap_scheduler_api::{ArtifactKind, LogLevel, LogView};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -43,6 +44,63 @@ pub struct LogLine {
     pub level: LogLevel,
     /// The text (already redacted).
     pub message: String,
+}
+
+/// Inserts log lines (of attempts whose leases the caller's transaction has checked) in one
+/// statement. On PostgreSQL the lines go as one JSON parameter unpacked by the server: a statement of
+/// five parameters per line would be another statement (prepared anew, and cached) for every count of
+/// lines, with hundreds of parameters to bind.
+pub(super) async fn insert_lines_in(
+    txn: &impl ConnectionTrait,
+    lines: &[&LogLine],
+) -> Result<(), DbErr> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            run: Uuid,
+            task: Option<Uuid>,
+            at: String,
+            level: String,
+            message: &'a str,
+        }
+        let rows: Vec<Row> = lines
+            .iter()
+            .map(|l| Row {
+                run: l.lease.run_id,
+                task: l.task_run_id,
+                at: l.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                level: l.level.to_value(),
+                message: &l.message,
+            })
+            .collect();
+        let json = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO logs (flow_run_id, task_run_id, at, level, message) \
+             SELECT r.run, r.task, r.at, r.level, r.message \
+             FROM ROWS FROM (json_to_recordset($1::json) \
+                 AS (run uuid, task uuid, at timestamptz, level text, message text)) \
+             WITH ORDINALITY AS r(run, task, at, level, message, n) \
+             ORDER BY r.n",
+            [json.into()],
+        ))
+        .await?;
+        return Ok(());
+    }
+    log::Entity::insert_many(lines.iter().map(|l| log::ActiveModel {
+        flow_run_id: Set(l.lease.run_id),
+        task_run_id: Set(l.task_run_id),
+        at: Set(l.at),
+        level: Set(l.level),
+        message: Set(l.message.clone()),
+        ..Default::default()
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
 
 /// What the writer writes for an attempt, in one transaction with the attempt's lease check.

@@ -2,9 +2,9 @@
 //! (the claim gives the lease), finding runs whose worker went silent, and handing runs back.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
@@ -192,6 +192,27 @@ pub async fn claim(
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
     let txn = db.begin().await?;
+    // PostgreSQL: the first candidate still PENDING that no other claim is taking at this moment,
+    // locked (`FOR NO KEY UPDATE SKIP LOCKED`). Slots woken together would otherwise all queue on the
+    // same row, each re-reading it after the winner's commit before trying the next.
+    let skip_taken;
+    let candidates = if txn.get_database_backend() == DbBackend::Postgres {
+        skip_taken = flow_run::Entity::find()
+            .select_only()
+            .column(flow_run::Column::Id)
+            .filter(flow_run::Column::Id.is_in(candidates.iter().copied()))
+            .filter(flow_run::Column::State.eq(RunState::Pending))
+            .order_by_asc(flow_run::Column::ExpectedStartAt)
+            .order_by_asc(flow_run::Column::Id)
+            .limit(1)
+            .lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked)
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?;
+        &skip_taken[..]
+    } else {
+        candidates
+    };
     let mut claimed = None;
     for &run_id in candidates {
         let applied = transition_in(

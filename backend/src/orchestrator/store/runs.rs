@@ -4,8 +4,8 @@ use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use uuid::Uuid;
 
@@ -201,24 +201,32 @@ pub async fn transition_in(
     if let Some(lease) = &t.lease {
         q = held(q, lease);
     }
-    let applied = q.exec(txn).await?.rows_affected == 1;
-    if applied {
-        record_state(txn, run_id, t.to, t.message, at).await?;
-        if t.to.is_terminal() {
-            if let Some(run) = get(txn, run_id).await? {
-                crate::observe::run_ended(
-                    &run.deployment_name,
-                    &run.flow_name,
-                    t.to,
-                    run.started_at,
-                    at,
-                );
-                // The outbox: a final state that notifies writes its deliveries in this same transaction.
-                crate::notify::events::run_ended(txn, &run, t.to).await?;
-            }
+    if !t.to.is_terminal() {
+        let applied = q.exec(txn).await?.rows_affected == 1;
+        if applied {
+            record_state(txn, run_id, t.to, t.message, at).await?;
         }
+        return Ok(applied);
     }
-    Ok(applied)
+    // A final state: the run as it ends, read back by the same statement, is what the metrics and the
+    // notifications are made of.
+    let mut q = q.into_query();
+    q.returning_all();
+    let Some(row) = txn.query_one(&q).await? else {
+        return Ok(false);
+    };
+    let run = flow_run::Model::from_query_result(&row, "")?;
+    record_state(txn, run_id, t.to, t.message, at).await?;
+    crate::observe::run_ended(
+        &run.deployment_name,
+        &run.flow_name,
+        t.to,
+        run.started_at,
+        at,
+    );
+    // The outbox: a final state that notifies writes its deliveries in this same transaction.
+    crate::notify::events::run_ended(txn, &run, t.to).await?;
+    Ok(true)
 }
 
 /// How an attempt ended, as the engine judged it.
@@ -264,9 +272,20 @@ pub async fn finish_in(
     lease: &Lease,
     outcome: Finish,
 ) -> Result<Option<RunState>, DbErr> {
-    let Some(state) = hold(txn, lease, false).await? else {
-        return Ok(None);
-    };
+    match hold(txn, lease, false).await? {
+        Some(state) => finish_held_in(txn, lease, state, outcome).await,
+        None => Ok(None),
+    }
+}
+
+/// [`finish_in`] for an attempt whose hold on its run the caller's transaction has checked (and so
+/// locked the row): `state` is the run's state it found, RUNNING or CANCELLING.
+pub async fn finish_held_in(
+    txn: &impl ConnectionTrait,
+    lease: &Lease,
+    state: RunState,
+    outcome: Finish,
+) -> Result<Option<RunState>, DbErr> {
     let (transition, (step_state, step_error)) = if state == RunState::Cancelling {
         let reason = get(txn, lease.run_id)
             .await?
