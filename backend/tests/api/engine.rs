@@ -412,15 +412,9 @@ async fn upstream_text_with_a_nul_is_stored_with_the_nul_replaced_and_the_run_en
     assert_eq!(done["summary"], json!({ "upstream": shown }));
     assert_eq!(done["task_runs"][0]["state"], "FAILED");
     assert_eq!(done["task_runs"][0]["error"], shown.as_str());
-    let logs = body(app.get(&format!("/api/v1/runs/{id}/logs"), &token).await).await;
-    let lines: Vec<&str> = logs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["message"].as_str().unwrap())
-        .collect();
+    let lines = app.log_messages(id, &token).await;
     assert!(
-        lines.contains(&format!("upstream said: {shown}").as_str()),
+        lines.contains(&format!("upstream said: {shown}")),
         "{lines:?}"
     );
     let artifacts = body(

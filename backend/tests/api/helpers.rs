@@ -289,6 +289,21 @@ impl TestApp {
             .await
     }
 
+    /// The messages of a run's first page of log lines, oldest first.
+    pub async fn log_messages(&self, run_id: &str, token: &str) -> Vec<String> {
+        let logs = body(
+            self.get(&format!("/api/v1/runs/{run_id}/logs"), token)
+                .await,
+        )
+        .await;
+        logs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Polls a run until it is in one of `states` (20 s at most); returns its detail.
     pub async fn wait_for(&self, run_id: &str, token: &str, states: &[&str]) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
