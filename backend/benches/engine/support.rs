@@ -245,12 +245,18 @@ impl PgDb {
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await?;
         admin.close().await.ok();
-        let (base, _) = server
+        // The database is the URL's last path segment; the query (`?host=/var/run/postgresql` for the
+        // Unix socket, `?sslmode=…`) is kept.
+        let (address, query) = match server.split_once('?') {
+            Some((address, query)) => (address, format!("?{query}")),
+            None => (server, String::new()),
+        };
+        let (base, _) = address
             .rsplit_once('/')
             .context("the database URL has no path")?;
         Ok(PgDb {
             server: server.into(),
-            url: format!("{base}/{name}"),
+            url: format!("{base}/{name}{query}"),
             name,
         })
     }
