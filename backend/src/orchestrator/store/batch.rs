@@ -3,11 +3,12 @@
 //! ends or somebody waits for it. What queues while a batch is written goes into the next one, so under
 //! load many attempts' lines and ends share one transaction (group commit).
 //!
-//! A batch is one transaction: a lease check per attempt (what an attempt that lost its run sent is
-//! dropped), the lines in one insert, step starts and ends, artifacts, flow states, summaries, then the
-//! ends of attempts and their deployments' next due runs moved to PENDING. A batch that ends attempts
-//! commits durably (it is what notifications and reports follow), which makes the relaxed commits
-//! before it durable too; any other commits relaxed (see `db::writes`).
+//! A batch is one transaction: one statement checking the leases of all its attempts (what an attempt
+//! that lost its run sent is dropped), the lines in one insert, step starts and ends, the artifacts in
+//! one delete and one insert, the flow states in one upsert, summaries, then the ends of attempts and
+//! their deployments' next due runs moved to PENDING. A batch that ends attempts commits durably (it is
+//! what notifications and reports follow), which makes the relaxed commits before it durable too; any
+//! other commits relaxed (see `db::writes`).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! What an attempt records as it runs (log lines, step starts and ends, artifacts, flow states, its
 //! summary) and its end: sent over a channel and written in batches by one writer task
-//! ([`super::batch`]), one transaction with one lease check per attempt, so a chatty flow costs one
+//! ([`super::batch`]), one transaction with one lease check for its attempts, so a chatty flow costs one
 //! transaction per batch, not per line or step, and the attempts that end together share one durable
 //! commit; only what attempts that still hold their run sent is written. And the paged reading of a
 //! run's log.
