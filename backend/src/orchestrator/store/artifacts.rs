@@ -26,16 +26,10 @@ pub(super) async fn put_artifacts_in(
     txn: &impl ConnectionTrait,
     artifacts: &[NewArtifact<'_>],
 ) -> Result<(), DbErr> {
-    let mut last: Vec<&NewArtifact> = Vec::new();
-    for a in artifacts {
-        match last
-            .iter_mut()
-            .find(|l| l.run_id == a.run_id && l.key == a.key)
-        {
-            Some(earlier) => *earlier = a,
-            None => last.push(a),
-        }
-    }
+    let last: Vec<&NewArtifact> = super::last_per_key(artifacts, |a| (a.run_id, a.key))
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
     if last.is_empty() {
         return Ok(());
     }

@@ -39,27 +39,25 @@ pub(super) async fn put_flow_states_in(
     txn: &impl ConnectionTrait,
     states: &[NewFlowState<'_>],
 ) -> Result<(), DbErr> {
-    let mut last: Vec<(String, &NewFlowState)> = Vec::new();
-    for state in states {
-        let key: String = state.key.chars().take(STATE_KEY_MAX).collect();
-        match last
-            .iter_mut()
-            .find(|(k, l)| l.flow == state.flow && *k == key)
-        {
-            Some((_, earlier)) => *earlier = state,
-            None => last.push((key, state)),
-        }
-    }
+    // Keyed by the key as stored (cut to the column's width).
+    let last = super::last_per_key(states, |s| {
+        (
+            s.flow,
+            s.key.chars().take(STATE_KEY_MAX).collect::<String>(),
+        )
+    });
     if last.is_empty() {
         return Ok(());
     }
     // One statement may not touch a row twice (PostgreSQL): hence one row per flow and key.
-    flow_state::Entity::insert_many(last.into_iter().map(|(key, s)| flow_state::ActiveModel {
-        flow_name: Set(s.flow.to_string()),
-        key: Set(key),
-        value: Set(s.value.clone()),
-        run_id: Set(Some(s.run_id)),
-        written_at: Set(now()),
+    flow_state::Entity::insert_many(last.into_iter().map(|((_, key), s)| {
+        flow_state::ActiveModel {
+            flow_name: Set(s.flow.to_string()),
+            key: Set(key),
+            value: Set(s.value.clone()),
+            run_id: Set(Some(s.run_id)),
+            written_at: Set(now()),
+        }
     }))
     .on_conflict(
         OnConflict::columns([flow_state::Column::FlowName, flow_state::Column::Key])

@@ -99,55 +99,36 @@ async fn lock_held(
     leases: Condition,
     beat: bool,
 ) -> Result<Vec<(Lease, RunState)>, DbErr> {
-    if !beat && db.get_database_backend() == DbBackend::Postgres {
-        let rows: Vec<(Uuid, Option<String>, i32, RunState)> = flow_run::Entity::find()
-            .select_only()
-            .columns([
-                flow_run::Column::Id,
-                flow_run::Column::WorkerId,
-                flow_run::Column::Attempt,
-                flow_run::Column::State,
-            ])
-            .filter(leases)
-            .filter(flow_run::Column::State.is_in(HELD_IN))
-            .lock_shared()
-            .into_tuple()
-            .all(db)
-            .await?;
-        return Ok(rows
-            .into_iter()
-            .map(|(run_id, worker_id, attempt, state)| {
-                let worker_id = worker_id.unwrap_or_default();
-                (
-                    Lease {
-                        run_id,
-                        worker_id,
-                        attempt,
-                    },
-                    state,
-                )
-            })
-            .collect());
-    }
-    let heartbeat = if beat {
-        Expr::value(now())
-    } else {
-        Expr::col(flow_run::Column::HeartbeatAt)
-    };
-    let mut update = flow_run::Entity::update_many()
-        .col_expr(flow_run::Column::HeartbeatAt, heartbeat)
-        .filter(leases)
-        .filter(flow_run::Column::State.is_in(HELD_IN))
-        .into_query();
-    update.returning(Query::returning().columns([
+    let read = [
         flow_run::Column::Id,
         flow_run::Column::WorkerId,
         flow_run::Column::Attempt,
         flow_run::Column::State,
-    ]));
-    db.query_all(&update)
-        .await?
-        .iter()
+    ];
+    let rows = if !beat && db.get_database_backend() == DbBackend::Postgres {
+        let select = flow_run::Entity::find()
+            .select_only()
+            .columns(read)
+            .filter(leases)
+            .filter(flow_run::Column::State.is_in(HELD_IN))
+            .lock_shared()
+            .into_query();
+        db.query_all(&select).await?
+    } else {
+        let heartbeat = if beat {
+            Expr::value(now())
+        } else {
+            Expr::col(flow_run::Column::HeartbeatAt)
+        };
+        let mut update = flow_run::Entity::update_many()
+            .col_expr(flow_run::Column::HeartbeatAt, heartbeat)
+            .filter(leases)
+            .filter(flow_run::Column::State.is_in(HELD_IN))
+            .into_query();
+        update.returning(Query::returning().columns(read));
+        db.query_all(&update).await?
+    };
+    rows.iter()
         .map(|row| {
             Ok((
                 Lease {

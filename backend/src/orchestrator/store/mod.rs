@@ -36,3 +36,30 @@ pub use runs::{
     view, Finish, Transition, LATE_AFTER_SECONDS,
 };
 pub use steps::{start_step, steps_so_far, StepEnd, StepStart};
+
+/// The last of `items` for each key, in the order the keys first appear: what a batch writes when a
+/// later entry replaces an earlier one of the same key.
+fn last_per_key<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<(K, &T)> {
+    let mut last: Vec<(K, &T)> = Vec::new();
+    for item in items {
+        let k = key(item);
+        match last.iter_mut().find(|(seen, _)| *seen == k) {
+            Some(earlier) => earlier.1 = item,
+            None => last.push((k, item)),
+        }
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_later_item_replaces_an_earlier_of_its_key_where_the_key_first_appeared() {
+        let items = [("a", 1), ("b", 2), ("a", 3)];
+        let last: Vec<_> = super::last_per_key(&items, |i| i.0)
+            .into_iter()
+            .map(|(k, i)| (k, i.1))
+            .collect();
+        assert_eq!(last, [("a", 3), ("b", 2)]);
+    }
+}
