@@ -350,6 +350,64 @@ async fn a_worker_frozen_inside_a_transaction_does_not_block_the_reaper_for_long
     assert!(frozen.commit().await.is_err());
 }
 
+/// The reaper reads the silent runs, then ends each one. A heartbeat that lands in between (a worker
+/// whose beat waited on a slow disk) proves the worker alive: the run stays with it, RUNNING or
+/// CANCELLING, and is not CRASHED under a live worker.
+#[tokio::test]
+async fn a_heartbeat_that_lands_after_the_reaper_read_the_run_keeps_the_run_with_its_worker() {
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    // The app's own reaper stays out of the way: only the test reaps.
+    vars.insert(
+        "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS".into(),
+        "3600".into(),
+    );
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    for cancel in [false, true] {
+        let run = app
+            .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+            .await;
+        let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
+        let claimed = app.engine.claim(id).await.unwrap().expect("claimable");
+        if cancel {
+            let r = app
+                .post(&format!("/api/v1/runs/{id}/cancel"), &token, json!({}))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let state = if cancel { "CANCELLING" } else { "RUNNING" };
+        // What the reaper read: the run when its heartbeat was an hour old.
+        let mut seen = store::get(app.engine.db(), id).await.unwrap().unwrap();
+        seen.heartbeat_at = Some(chrono::Utc::now() - chrono::Duration::hours(1));
+        let deadline = chrono::Utc::now() - chrono::Duration::minutes(30);
+        // The worker's heartbeat lands before the reaper writes.
+        assert!(store::hold(app.engine.db(), &claimed.lease, true)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            !app.engine.reap_run(&seen, deadline).await.unwrap(),
+            "a {state} run whose heartbeat is fresh was reaped"
+        );
+        let now = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+        assert_eq!(now["state"], state);
+        assert!(store::hold(app.engine.db(), &claimed.lease, false)
+            .await
+            .unwrap()
+            .is_some());
+        // Once the heartbeat really is older than the deadline, the same call ends the attempt.
+        let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert!(app.engine.reap_run(&seen, later).await.unwrap(), "{state}");
+        let ended = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+        assert_eq!(
+            ended["state"],
+            if cancel { "CANCELLED" } else { "CRASHED" },
+            "{ended}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_run_that_ends_hands_its_slot_to_the_next_due_run_without_waiting_for_a_dispatcher() {
     let (app, token) = spawn_app_without_workers().await;

@@ -106,6 +106,8 @@ pub struct Transition {
     pub lease: Option<Lease>,
     /// Other columns to set in the same update.
     pub set: Vec<(flow_run::Column, SimpleExpr)>,
+    /// Further conditions the run's row must meet when the update applies.
+    pub only_if: Vec<SimpleExpr>,
 }
 
 impl Transition {
@@ -117,6 +119,7 @@ impl Transition {
             from: None,
             lease: None,
             set: Vec::new(),
+            only_if: Vec::new(),
         }
     }
 
@@ -146,6 +149,13 @@ impl Transition {
     /// Sets another column too.
     pub fn set(mut self, col: flow_run::Column, value: impl Into<SimpleExpr>) -> Self {
         self.set.push((col, value.into()));
+        self
+    }
+
+    /// Applies only while the run's row meets `condition` too, judged by the update itself (so a
+    /// change that commits before it, such as a heartbeat, is seen).
+    pub fn only_if(mut self, condition: SimpleExpr) -> Self {
+        self.only_if.push(condition);
         self
     }
 }
@@ -200,6 +210,9 @@ pub async fn transition_in(
         .filter(flow_run::Column::State.is_in(from));
     if let Some(lease) = &t.lease {
         q = held(q, lease);
+    }
+    for condition in t.only_if {
+        q = q.filter(condition);
     }
     if !t.to.is_terminal() {
         let applied = q.exec(txn).await?.rows_affected == 1;
