@@ -8,6 +8,7 @@
 //! makes every earlier relaxed commit durable too (the WAL is one sequential file on both databases),
 //! and losing relaxed commits in a power cut only loses them together with the durable commit that
 //! would have followed, so the attempt is retried from its last checkpoint, as after any crash.
+//! Heartbeats are relaxed too: a lost beat only makes its run look silent sooner after a crash.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -340,6 +340,7 @@ async fn sleep_or_forever(d: Option<Duration>) {
 /// lease is gone.
 async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
     let db = engine.db().clone();
+    let writes = engine.inner.logs.writes().clone();
     let settings = engine.settings().clone();
     let mut last_beat = std::time::Instant::now();
     loop {
@@ -348,7 +349,7 @@ async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
         let span = tracing::debug_span!(target: "chap_scheduler::cost", "watch");
         let state = if beat {
             last_beat = std::time::Instant::now();
-            store::hold(&db, &lease, true).instrument(span).await
+            store::beat(&writes, &lease).instrument(span).await
         } else {
             store::lease_state(&db, &lease).instrument(span).await
         };

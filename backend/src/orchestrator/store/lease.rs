@@ -8,6 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::db::entities::flow_run;
+use crate::db::RelaxedWrites;
 use crate::db::users::now;
 use crate::orchestrator::state::RunState;
 
@@ -56,6 +57,16 @@ pub async fn hold(
         .await?
         .pop()
         .map(|(_, state)| state))
+}
+
+/// Renews the heartbeat of the run `lease` holds, and reads its state (as [`hold`] with `beat`), in a
+/// relaxed commit: it does not wait for the disk, so a slow disk cannot make a live worker look silent
+/// to the reaper. A server crash may lose the last beats; the run then only looks silent sooner.
+pub async fn beat(writes: &RelaxedWrites, lease: &Lease) -> Result<Option<RunState>, DbErr> {
+    let txn = writes.begin().await?;
+    let state = hold(&txn, lease, true).await?;
+    txn.commit().await?;
+    Ok(state)
 }
 
 /// Whether `lease` still holds its run, checked as [`hold`] does (the heartbeat is left as it is), for

@@ -22,7 +22,7 @@ pub use checkpoints::{checkpoint, put_checkpoint};
 pub use create::{by_idempotency_key, create_run, NewRun};
 pub use flow_states::{flow_state, FlowState};
 pub use gauges::{run_gauges, RunGauges};
-pub use lease::{hold, lease_state, Lease};
+pub use lease::{beat, hold, lease_state, Lease};
 pub use logs::{logs_after, LogLine, LogSink};
 pub use queries::{
     deployment_has_unfinished_runs, list_runs, run_stats, unfinished_run_referring, RunFilter,
