@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
 use super::lease::Lease;
-use super::runs::{end_held_in, get, transition_in, Transition};
+use super::runs::{end_held_in, transition_in, transition_picked_in, Transition};
 use crate::db::entities::{deployment, flow_run};
 use crate::db::users::now;
 use crate::db::RelaxedWrites;
@@ -175,8 +175,9 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 /// RUNNING, the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none
 /// was PENDING (a duplicate delivery, a cancel, other workers first).
 ///
-/// One transaction for all candidates: workers woken together read the same oldest PENDING runs, and a
-/// transaction per candidate cost every loser a write of its own. A relaxed write: the attempt's
+/// One transaction and one update for all candidates: workers woken together read the same oldest
+/// PENDING runs, and a transaction (or an update) per candidate cost every loser a write of its own.
+/// A relaxed write: the attempt's
 /// checkpoints and end are durable commits after it (a claim lost in a power cut only leaves the run
 /// PENDING, as before the attempt).
 #[tracing::instrument(
@@ -192,71 +193,53 @@ pub async fn claim(
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
     let txn = db.begin().await?;
-    // PostgreSQL: the first candidate still PENDING that no other claim is taking at this moment,
-    // locked (`FOR NO KEY UPDATE SKIP LOCKED`). Slots woken together would otherwise all queue on the
-    // same row, each re-reading it after the winner's commit before trying the next.
-    let skip_taken;
-    let candidates = if txn.get_database_backend() == DbBackend::Postgres {
-        skip_taken = flow_run::Entity::find()
-            .select_only()
-            .column(flow_run::Column::Id)
-            .filter(flow_run::Column::Id.is_in(candidates.iter().copied()))
-            .filter(flow_run::Column::State.eq(RunState::Pending))
-            .order_by_asc(flow_run::Column::ExpectedStartAt)
-            .order_by_asc(flow_run::Column::Id)
-            .limit(1)
-            .lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked)
-            .into_tuple::<Uuid>()
-            .all(&txn)
-            .await?;
-        &skip_taken[..]
-    } else {
-        candidates
-    };
-    let mut claimed = None;
-    for &run_id in candidates {
-        let applied = transition_in(
-            &txn,
-            run_id,
-            Transition::to(RunState::Running)
-                .from(&[RunState::Pending])
-                .set(flow_run::Column::WorkerId, Expr::value(worker_id))
-                .set(flow_run::Column::HeartbeatAt, Expr::value(now))
-                .set(
-                    flow_run::Column::Attempt,
-                    Expr::col(flow_run::Column::Attempt).add(1),
-                )
-                .set(
-                    flow_run::Column::StartedAt,
-                    Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
-                ),
-        )
-        .await?;
-        if applied {
-            claimed = Some(run_id);
-            break;
-        }
+    // The first candidate still PENDING, picked by the claim's update itself: one statement whatever
+    // the number of candidates other slots took first. On PostgreSQL it skips a candidate that another
+    // claim is taking at this moment (`FOR NO KEY UPDATE SKIP LOCKED`); slots woken together would
+    // otherwise all queue on the same row, each re-reading it after the winner's commit.
+    let mut pick = flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::Id)
+        .filter(flow_run::Column::Id.is_in(candidates.iter().copied()))
+        .filter(flow_run::Column::State.eq(RunState::Pending))
+        .order_by_asc(flow_run::Column::ExpectedStartAt)
+        .order_by_asc(flow_run::Column::Id)
+        .limit(1);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        pick = pick.lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked);
     }
-    let Some(run_id) = claimed else {
+    let run = transition_picked_in(
+        &txn,
+        pick.into_query(),
+        Transition::to(RunState::Running)
+            .from(&[RunState::Pending])
+            .set(flow_run::Column::WorkerId, Expr::value(worker_id))
+            .set(flow_run::Column::HeartbeatAt, Expr::value(now))
+            .set(
+                flow_run::Column::Attempt,
+                Expr::col(flow_run::Column::Attempt).add(1),
+            )
+            .set(
+                flow_run::Column::StartedAt,
+                Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
+            ),
+    )
+    .await?;
+    let Some(run) = run else {
         txn.rollback().await?;
         return Ok(None);
     };
-    let run = get(&txn, run_id).await?;
     txn.commit().await?;
-    if let Some(run) = &run {
-        // The first attempt of a scheduled run: how late after its slot it started.
-        if let (1, Some(_), Some(started)) = (run.attempt, run.schedule_id, run.started_at) {
-            crate::observe::scheduled_run_started(run.expected_start_at, started);
-        }
+    // The first attempt of a scheduled run: how late after its slot it started.
+    if let (1, Some(_), Some(started)) = (run.attempt, run.schedule_id, run.started_at) {
+        crate::observe::scheduled_run_started(run.expected_start_at, started);
     }
-    Ok(run.map(|run| {
-        let lease = Lease {
-            run_id,
-            worker_id: worker_id.to_string(),
-            attempt: run.attempt,
-        };
-        (run, lease)
-    }))
+    let lease = Lease {
+        run_id: run.id,
+        worker_id: worker_id.to_string(),
+        attempt: run.attempt,
+    };
+    Ok(Some((run, lease)))
 }
 
 /// RUNNING and CANCELLING runs whose heartbeat is older than `deadline`.

@@ -2,10 +2,10 @@
 
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Expr, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -179,6 +179,44 @@ pub async fn transition_in(
     run_id: Uuid,
     t: Transition,
 ) -> Result<bool, DbErr> {
+    let at = now();
+    let (to, message) = (t.to, t.message.clone());
+    let Some(q) = transition_update(t, at) else {
+        return Ok(false);
+    };
+    let q = q.filter(flow_run::Column::Id.eq(run_id));
+    if !to.is_terminal() {
+        let applied = q.exec(txn).await?.rows_affected == 1;
+        if applied {
+            record_state(txn, run_id, to, message, at).await?;
+        }
+        return Ok(applied);
+    }
+    // A final state: the run as it ends, read back by the same statement, is what the metrics and the
+    // notifications are made of.
+    Ok(applied_and_read(txn, q, to, message, at).await?.is_some())
+}
+
+/// [`transition_in`] for the run that `pick` (a query of at most one run id, evaluated by the update
+/// itself) selects, read back by the same statement: `None` when it picked none, or the run was no
+/// longer in a state the transition moves from.
+pub async fn transition_picked_in(
+    txn: &impl ConnectionTrait,
+    pick: SelectStatement,
+    t: Transition,
+) -> Result<Option<flow_run::Model>, DbErr> {
+    let at = now();
+    let (to, message) = (t.to, t.message.clone());
+    let Some(q) = transition_update(t, at) else {
+        return Ok(None);
+    };
+    let q = q.filter(flow_run::Column::Id.in_subquery(pick));
+    applied_and_read(txn, q, to, message, at).await
+}
+
+/// The update that applies `t` at `at` (its source states, lease, columns and conditions), for the
+/// caller to restrict to a run; `None` when no state may move to `t.to`.
+fn transition_update(t: Transition, at: DateTime<Utc>) -> Option<UpdateMany<flow_run::Entity>> {
     let allowed = predecessors(t.to);
     let from: Vec<RunState> = match &t.from {
         Some(states) => states
@@ -189,15 +227,11 @@ pub async fn transition_in(
         None => allowed.to_vec(),
     };
     if from.is_empty() {
-        return Ok(false);
+        return None;
     }
-    let at = now();
     let mut q = flow_run::Entity::update_many()
         .col_expr(flow_run::Column::State, Expr::value(t.to))
-        .col_expr(
-            flow_run::Column::StateMessage,
-            Expr::value(t.message.clone()),
-        )
+        .col_expr(flow_run::Column::StateMessage, Expr::value(t.message))
         .col_expr(flow_run::Column::StateAt, Expr::value(at));
     if t.to.is_terminal() {
         q = q.col_expr(flow_run::Column::EndedAt, Expr::value(at));
@@ -205,41 +239,45 @@ pub async fn transition_in(
     for (col, value) in t.set {
         q = q.col_expr(col, value);
     }
-    q = q
-        .filter(flow_run::Column::Id.eq(run_id))
-        .filter(flow_run::Column::State.is_in(from));
+    q = q.filter(flow_run::Column::State.is_in(from));
     if let Some(lease) = &t.lease {
         q = held(q, lease);
     }
     for condition in t.only_if {
         q = q.filter(condition);
     }
-    if !t.to.is_terminal() {
-        let applied = q.exec(txn).await?.rows_affected == 1;
-        if applied {
-            record_state(txn, run_id, t.to, t.message, at).await?;
-        }
-        return Ok(applied);
-    }
-    // A final state: the run as it ends, read back by the same statement, is what the metrics and the
-    // notifications are made of.
+    Some(q)
+}
+
+/// Runs the transition's update `q` (restricted to one run), reading the run back in the same
+/// statement (`RETURNING *`), and records the history; a final state also counts in the metrics and
+/// writes its notifications (the outbox) in this transaction. `None` when it changed no run.
+async fn applied_and_read(
+    txn: &impl ConnectionTrait,
+    q: UpdateMany<flow_run::Entity>,
+    to: RunState,
+    message: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<Option<flow_run::Model>, DbErr> {
     let mut q = q.into_query();
     q.returning_all();
     let Some(row) = txn.query_one(&q).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let run = flow_run::Model::from_query_result(&row, "")?;
-    record_state(txn, run_id, t.to, t.message, at).await?;
-    crate::observe::run_ended(
-        &run.deployment_name,
-        &run.flow_name,
-        t.to,
-        run.started_at,
-        at,
-    );
-    // The outbox: a final state that notifies writes its deliveries in this same transaction.
-    crate::notify::events::run_ended(txn, &run, t.to).await?;
-    Ok(true)
+    record_state(txn, run.id, to, message, at).await?;
+    if to.is_terminal() {
+        crate::observe::run_ended(
+            &run.deployment_name,
+            &run.flow_name,
+            to,
+            run.started_at,
+            at,
+        );
+        // The outbox: a final state that notifies writes its deliveries in this same transaction.
+        crate::notify::events::run_ended(txn, &run, to).await?;
+    }
+    Ok(Some(run))
 }
 
 /// How an attempt ended, as the engine judged it.
