@@ -101,3 +101,48 @@ async fn parallel_updates_of_one_resource_all_succeed() {
     .await;
     assert!(refused.is_empty(), "blocks: {refused:?}");
 }
+
+/// Slots that claim at once (16 embedded slots woken together, or worker processes) each take one
+/// run: no run ends RUNNING under a worker that was not told it claimed it (it would run nowhere, and
+/// be CRASHED by the reaper), and no run is claimed twice.
+#[tokio::test]
+async fn claims_made_at_once_each_take_exactly_one_run() {
+    let (app, token) = spawn_app_without_workers().await;
+    let runs = 48;
+    let mut ids = Vec::new();
+    for _ in 0..runs {
+        let run = app
+            .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+            .await;
+        assert_eq!(run["state"], "PENDING", "{run}");
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    let slots = (0..16).map(|_| {
+        let engine = app.engine.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(c) = engine.claim_next().await.unwrap() {
+                claimed.push(c.run.id.to_string());
+            }
+            claimed
+        })
+    });
+    let mut claimed: Vec<String> = Vec::new();
+    for slot in futures_util::future::join_all(slots).await {
+        claimed.extend(slot.unwrap());
+    }
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(claimed.len(), before, "a run was claimed twice");
+    ids.sort();
+    let mut running = Vec::new();
+    for id in &ids {
+        let run = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+        if run["state"] == "RUNNING" {
+            running.push(id.clone());
+        }
+    }
+    assert_eq!(running, claimed, "RUNNING runs that no claim returned");
+    assert_eq!(claimed, ids, "every run claimed");
+}

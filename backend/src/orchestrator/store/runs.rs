@@ -200,6 +200,10 @@ pub async fn transition_in(
 /// [`transition_in`] for the run that `pick` (a query of at most one run id, evaluated by the update
 /// itself) selects, read back by the same statement: `None` when it picked none, or the run was no
 /// longer in a state the transition moves from.
+///
+/// `id = (pick)`, a scalar subquery, which PostgreSQL evaluates once. `id IN (pick)` is evaluated
+/// again for each row the update scans there: with `SKIP LOCKED` each evaluation skips the rows the
+/// statement has just updated and picks the next one, so one claim took every candidate.
 pub async fn transition_picked_in(
     txn: &impl ConnectionTrait,
     pick: SelectStatement,
@@ -210,7 +214,10 @@ pub async fn transition_picked_in(
     let Some(q) = transition_update(t, at) else {
         return Ok(None);
     };
-    let q = q.filter(flow_run::Column::Id.in_subquery(pick));
+    let q = q.filter(sea_orm::sea_query::ExprTrait::eq(
+        Expr::col(flow_run::Column::Id),
+        pick,
+    ));
     applied_and_read(txn, q, to, message, at).await
 }
 
