@@ -231,9 +231,11 @@ async fn write_held(
         .cloned()
         .collect();
     end_steps_in(&txn, &later).await?;
-    // In the order they were sent: a later artifact or state of the same key replaces the earlier.
+    // In the order they were sent: a later artifact, state or summary replaces the earlier. The
+    // summary of an attempt that ends in this batch is stored by its end's update.
     let mut artifacts = Vec::new();
     let mut flow_states = Vec::new();
+    let mut summaries: Vec<(&Lease, &serde_json::Value)> = Vec::new();
     for entry in &held {
         match entry {
             Entry::Artifact {
@@ -258,6 +260,9 @@ async fn write_held(
                 key,
                 value,
             }),
+            Entry::Summary { lease, value } if ends.iter().any(|e| e.lease == *lease) => {
+                summaries.push((&**lease, value));
+            }
             Entry::Summary { lease, value } => set_summary_in(&txn, lease.run_id, value).await?,
             _ => {}
         }
@@ -269,7 +274,14 @@ async fn write_held(
     let mut freed: Vec<(Uuid, Vec<usize>)> = Vec::new();
     for (at, end) in ends.iter().enumerate() {
         let state = match state_of(&end.lease) {
-            Some(held) => finish_held_in(&txn, &end.lease, held, end.finish.clone()).await?,
+            Some(held) => {
+                let summary = summaries
+                    .iter()
+                    .rev()
+                    .find(|(lease, _)| **lease == *end.lease)
+                    .map(|(_, value)| *value);
+                finish_held_in(&txn, &end.lease, held, end.finish.clone(), summary).await?
+            }
             None => None,
         };
         if let (Some(_), Some(dep)) = (state, &end.deployment) {

@@ -331,18 +331,21 @@ pub async fn finish_in(
     outcome: Finish,
 ) -> Result<Option<RunState>, DbErr> {
     match hold(txn, lease, false).await? {
-        Some(state) => finish_held_in(txn, lease, state, outcome).await,
+        Some(state) => finish_held_in(txn, lease, state, outcome, None).await,
         None => Ok(None),
     }
 }
 
 /// [`finish_in`] for an attempt whose hold on its run the caller's transaction has checked (and so
-/// locked the row): `state` is the run's state it found, RUNNING or CANCELLING.
+/// locked the row): `state` is the run's state it found, RUNNING or CANCELLING. `summary`, when
+/// given, is stored by the same update (the log writer's batch that holds both the attempt's summary
+/// and its end).
 pub async fn finish_held_in(
     txn: &impl ConnectionTrait,
     lease: &Lease,
     state: RunState,
     outcome: Finish,
+    summary: Option<&serde_json::Value>,
 ) -> Result<Option<RunState>, DbErr> {
     let (transition, (step_state, step_error)) = if state == RunState::Cancelling {
         let reason = get(txn, lease.run_id)
@@ -362,6 +365,10 @@ pub async fn finish_held_in(
         (t, outcome.open_steps)
     };
     let to = transition.to;
+    let transition = match summary {
+        Some(value) => transition.set(flow_run::Column::Summary, Expr::value(value.clone())),
+        None => transition,
+    };
     if !end_held_in(txn, lease, transition, (step_state, &step_error)).await? {
         return Ok(None);
     }
