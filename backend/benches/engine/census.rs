@@ -157,9 +157,14 @@ fn classify(sql: &str) -> (String, String) {
         "INSERT" => " INTO ",
         _ => "UPDATE ",
     };
-    // `COUNT` wraps its query: the table is in the innermost `FROM`.
-    let table = sql
-        .rfind(after)
+    // `COUNT` wraps its query: the table is in the innermost `FROM`. An update's table is its first
+    // word (a subquery of a claim may say `FOR NO KEY UPDATE` further on).
+    let at = if kind == "UPDATE" {
+        sql.find(after)
+    } else {
+        sql.rfind(after)
+    };
+    let table = at
         .map(|i| &sql[i + after.len()..])
         .and_then(|rest| rest.split_whitespace().next())
         .map(|t| t.trim_matches(|c| c == '"' || c == '(').to_string())
