@@ -8,8 +8,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::db::entities::flow_run;
-use crate::db::RelaxedWrites;
 use crate::db::users::now;
+use crate::db::RelaxedWrites;
 use crate::orchestrator::state::RunState;
 
 /// One attempt's hold on its run, given by the claim: the run, the worker process and the attempt

@@ -274,13 +274,7 @@ async fn applied_and_read(
     let run = flow_run::Model::from_query_result(&row, "")?;
     record_state(txn, run.id, to, message, at).await?;
     if to.is_terminal() {
-        crate::observe::run_ended(
-            &run.deployment_name,
-            &run.flow_name,
-            to,
-            run.started_at,
-            at,
-        );
+        crate::observe::run_ended(&run.deployment_name, &run.flow_name, to, run.started_at, at);
         // The outbox: a final state that notifies writes its deliveries in this same transaction.
         crate::notify::events::run_ended(txn, &run, to).await?;
     }
