@@ -177,9 +177,8 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 ///
 /// One transaction and one update for all candidates: workers woken together read the same oldest
 /// PENDING runs, and a transaction (or an update) per candidate cost every loser a write of its own.
-/// A relaxed write: the attempt's
-/// checkpoints and end are durable commits after it (a claim lost in a power cut only leaves the run
-/// PENDING, as before the attempt).
+/// A relaxed write: the attempt's checkpoints and end are durable commits after it (a claim lost in a
+/// power cut only leaves the run PENDING, as before the attempt).
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
