@@ -103,7 +103,11 @@ async fn burst(
     let mut vars = vec![
         ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "0".to_string()),
         ("CHAP_SCHEDULER_WORKERS", "16".to_string()),
-        ("CHAP_SCHEDULER_LOG", "error".to_string()),
+        // `CHAP_BENCH_LOG=info` shows what the processes log during the burst (on stderr).
+        (
+            "CHAP_SCHEDULER_LOG",
+            std::env::var("CHAP_BENCH_LOG").unwrap_or_else(|_| "error".to_string()),
+        ),
     ];
     let (pg, queue) = match mode {
         Mode::Embedded => (None, None),
@@ -183,8 +187,9 @@ async fn burst(
     };
     let elapsed = t0.elapsed();
     let load = loadavg();
-    let times: Vec<(Option<When>, Option<When>)> = flow_run::Entity::find()
+    let times: Vec<(Option<When>, Option<When>, Option<When>)> = flow_run::Entity::find()
         .select_only()
+        .column(flow_run::Column::EnqueuedAt)
         .column(flow_run::Column::StartedAt)
         .column(flow_run::Column::EndedAt)
         .into_tuple()
@@ -192,7 +197,11 @@ async fn burst(
         .await?;
     let run_ms: Vec<f64> = times
         .iter()
-        .filter_map(|(s, e)| Some(crate::support::ms_between((*s)?, (*e)?)))
+        .filter_map(|(_, s, e)| Some(crate::support::ms_between((*s)?, (*e)?)))
+        .collect();
+    let queued_ms: Vec<f64> = times
+        .iter()
+        .filter_map(|(q, s, _)| Some(crate::support::ms_between((*q)?, (*s)?)))
         .collect();
     let after = rows(&db).await?;
     let mut peak = serve.mem()?.peak;
@@ -209,6 +218,7 @@ async fn burst(
     );
     let post = summarize(posts);
     let took = summarize(run_ms);
+    let queued = summarize(queued_ms);
     report.add(
         format!("prediction: {label}: runs/s (first trigger → all terminal)"),
         format!(
@@ -234,6 +244,11 @@ async fn burst(
         "  one run started → ended p50 / p99",
         format!("{:.1} / {:.1} ms", took.p50, took.p99),
         "≤ 15 ms",
+    );
+    report.add(
+        "  enqueued → started p50 / p99 / max",
+        format!("{:.1} / {:.1} / {:.1} ms", queued.p50, queued.p99, queued.max),
+        "",
     );
     let per_run: Vec<String> = TABLES
         .iter()

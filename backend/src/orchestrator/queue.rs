@@ -233,9 +233,15 @@ async fn queue_lost(queue: Queue, after: std::time::Duration) {
 /// wake-up, or fetched the entry into a worker whose slots are all busy), as many as this process has
 /// free slots, and executes each in a task of its own, until the engine stops.
 async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
+    // An undelivered entry waits `sweep_after` and up to a quarter of it more: half a second and a
+    // fraction by default (it was up to 3 s, seen as bursts that stalled for seconds, issue 16).
+    let every = (engine.settings().sweep_after / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(1),
+    );
     while !engine.stopping().is_cancelled() {
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = engine.stopping().cancelled() => break,
         }
         while !engine.stopping().is_cancelled() {

@@ -208,6 +208,38 @@ async fn runs_whose_queue_entries_were_flushed_still_reach_a_terminal_state() {
 }
 
 #[tokio::test]
+async fn a_worker_executes_pending_runs_whose_queue_entries_never_reach_it() {
+    // The app enqueues on its queue and the worker listens on another: nothing is ever delivered to
+    // it, so only its sweep of the database (PENDING runs enqueued more than `sweep_after` ago) can
+    // find these runs. The sweep is also what rescues an entry apalis fails to deliver.
+    let (app, _redis) = spawn_app_on_own_redis(11, "sweep-test").await;
+    let token = app.admin_token().await;
+    let dep = app.deployment("test-steps", &token).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let run = app
+            .trigger(
+                dep["id"].as_str().unwrap(),
+                &token,
+                json!({ "greeting": format!("run {i}"), "count": 1 }),
+            )
+            .await;
+        assert_eq!(run["state"], "PENDING");
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    let elsewhere = format!("sweep-elsewhere:{}", uuid::Uuid::new_v4().simple());
+    let worker = worker_process_with(&app, &[("CHAP_SCHEDULER_QUEUE_NAME", &elsewhere)]);
+    for id in &ids {
+        let done = app
+            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
+            .await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        assert_eq!(done["attempt"], 1, "executed once: {done}");
+    }
+    kill(worker);
+}
+
+#[tokio::test]
 async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_the_rest() {
     let app = spawn_app().await;
     let token = app.admin_token().await;

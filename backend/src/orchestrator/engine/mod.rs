@@ -41,7 +41,8 @@ pub struct EngineSettings {
     pub requeue_after: Duration,
     /// Most runs held PENDING in the queue at once; the database holds the rest.
     pub max_queued: u64,
-    /// Redis workers also claim PENDING runs enqueued longer ago than this straight from the database.
+    /// Redis workers also claim PENDING runs enqueued longer ago than this straight from the database
+    /// (looking four times as often, at most every second).
     pub sweep_after: Duration,
     /// How long a stopping worker lets its runs finish before handing them back to the queue.
     pub shutdown_grace: Duration,
@@ -58,7 +59,7 @@ impl Default for EngineSettings {
             worker_concurrency: 4,
             requeue_after: Duration::from_secs(60),
             max_queued: 2000,
-            sweep_after: Duration::from_secs(2),
+            sweep_after: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(60),
             queue_lost_after: Duration::from_secs(60),
         }
