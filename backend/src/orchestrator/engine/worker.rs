@@ -62,7 +62,7 @@ impl Engine {
     }
 
     /// Claims the oldest PENDING run whose queue entry is older than `sweep_after`: the workers of the
-    /// Redis queue sweep for these, so a lost or undelivered queue entry delays a run by seconds and
+    /// Redis queue sweep for these, so a lost or undelivered queue entry delays a run by a moment and
     /// never loses it.
     pub async fn claim_stale(&self) -> anyhow::Result<Option<Claimed>> {
         let before = now() - chrono::Duration::from_std(self.inner.settings.sweep_after)?;
