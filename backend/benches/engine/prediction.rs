@@ -247,7 +247,10 @@ async fn burst(
     );
     report.add(
         "  enqueued → started p50 / p99 / max",
-        format!("{:.1} / {:.1} / {:.1} ms", queued.p50, queued.p99, queued.max),
+        format!(
+            "{:.1} / {:.1} / {:.1} ms",
+            queued.p50, queued.p99, queued.max
+        ),
         "",
     );
     let per_run: Vec<String> = TABLES
