@@ -174,36 +174,47 @@ async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes
     );
 }
 
-#[tokio::test]
-async fn runs_whose_queue_entries_were_flushed_still_reach_a_terminal_state() {
-    let (app, redis) = spawn_app_on_own_redis(9, "flush-test").await;
-    let token = app.admin_token().await;
-    let dep = app.deployment("test-steps", &token).await;
+/// Triggers `n` one-step runs of `test-steps`, each PENDING once triggered; their ids.
+async fn trigger_pending(app: &TestApp, token: &str, n: usize) -> Vec<String> {
+    let dep = app.deployment("test-steps", token).await;
     let mut ids = Vec::new();
-    for i in 0..5 {
+    for i in 0..n {
         let run = app
             .trigger(
                 dep["id"].as_str().unwrap(),
-                &token,
+                token,
                 json!({ "greeting": format!("run {i}"), "count": 1 }),
             )
             .await;
         assert_eq!(run["state"], "PENDING");
         ids.push(run["id"].as_str().unwrap().to_string());
     }
+    ids
+}
+
+/// Waits for each run to end, and asserts that it COMPLETED at its first attempt.
+async fn assert_completed_once(app: &TestApp, token: &str, ids: &[String]) {
+    for id in ids {
+        let done = app
+            .wait_for(id, token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
+            .await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        assert_eq!(done["attempt"], 1, "executed once: {done}");
+    }
+}
+
+#[tokio::test]
+async fn runs_whose_queue_entries_were_flushed_still_reach_a_terminal_state() {
+    let (app, redis) = spawn_app_on_own_redis(9, "flush-test").await;
+    let token = app.admin_token().await;
+    let ids = trigger_pending(&app, &token, 5).await;
     let client = redis::Client::open(redis.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: String = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
 
     // Workers start on an empty queue; the dispatcher notices the lost entries and enqueues them again.
     let worker = worker_process(&app);
-    for id in &ids {
-        let done = app
-            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
-            .await;
-        assert_eq!(done["state"], "COMPLETED", "{done}");
-        assert_eq!(done["attempt"], 1, "executed once: {done}");
-    }
+    assert_completed_once(&app, &token, &ids).await;
     kill(worker);
 }
 
@@ -214,28 +225,10 @@ async fn a_worker_executes_pending_runs_whose_queue_entries_never_reach_it() {
     // find these runs. The sweep is also what rescues an entry apalis fails to deliver.
     let (app, _redis) = spawn_app_on_own_redis(11, "sweep-test").await;
     let token = app.admin_token().await;
-    let dep = app.deployment("test-steps", &token).await;
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let run = app
-            .trigger(
-                dep["id"].as_str().unwrap(),
-                &token,
-                json!({ "greeting": format!("run {i}"), "count": 1 }),
-            )
-            .await;
-        assert_eq!(run["state"], "PENDING");
-        ids.push(run["id"].as_str().unwrap().to_string());
-    }
+    let ids = trigger_pending(&app, &token, 3).await;
     let elsewhere = format!("sweep-elsewhere:{}", uuid::Uuid::new_v4().simple());
     let worker = worker_process_with(&app, &[("CHAP_SCHEDULER_QUEUE_NAME", &elsewhere)]);
-    for id in &ids {
-        let done = app
-            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
-            .await;
-        assert_eq!(done["state"], "COMPLETED", "{done}");
-        assert_eq!(done["attempt"], 1, "executed once: {done}");
-    }
+    assert_completed_once(&app, &token, &ids).await;
     kill(worker);
 }
 
@@ -462,13 +455,7 @@ async fn a_redis_flush_while_runs_execute_loses_nothing_and_the_worker_keeps_wor
         let run = app.trigger(&dep, &token, json!({ "seconds": 0.2 })).await;
         ids.push(run["id"].as_str().unwrap().to_string());
     }
-    for id in &ids {
-        let done = app
-            .wait_for(id, &token, &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"])
-            .await;
-        assert_eq!(done["state"], "COMPLETED", "{done}");
-        assert_eq!(done["attempt"], 1, "executed once: {done}");
-    }
+    assert_completed_once(&app, &token, &ids).await;
     assert!(
         worker.0.try_wait().unwrap().is_none(),
         "the worker process exited after the flush"
