@@ -32,6 +32,7 @@ mod retry_setups;
 mod runs;
 mod schedules;
 mod security;
+mod sqlite_lock;
 mod test_flows;
 mod tokens;
 mod users;

@@ -53,7 +53,7 @@ pub(crate) fn worker_process(app: &TestApp) -> WorkerProcess {
 }
 
 /// Sends a signal (`STOP`, `CONT`, `TERM`) to a worker process.
-fn signal(worker: &WorkerProcess, name: &str) {
+pub(crate) fn signal(worker: &WorkerProcess, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), worker.0.id().to_string()])
         .status()
@@ -94,6 +94,24 @@ pub(crate) fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> Work
             .spawn()
             .unwrap(),
     )
+}
+
+/// SIGSTOP to a worker process, at a moment it holds no write lock. On SQLite a process frozen inside
+/// a commit keeps every other process from writing until it resumes (`sqlite_lock` tests what the
+/// service does then); this file's tests are about what happens to runs, so they freeze it again
+/// until the signal lands outside a commit. PostgreSQL ends a frozen transaction by itself.
+async fn freeze_outside_a_write(app: &TestApp, worker: &WorkerProcess) {
+    for _ in 0..20 {
+        signal(worker, "STOP");
+        if !crate::sqlite_lock::on_sqlite(app)
+            || !crate::sqlite_lock::write_lock_held_elsewhere(app).await
+        {
+            return;
+        }
+        signal(worker, "CONT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the worker process was inside a write at 20 SIGSTOPs in a row");
 }
 
 /// SIGTERM to a worker process, then waits (at most `within`) for it to exit; its status and how long
@@ -306,7 +324,7 @@ async fn a_frozen_worker_resumed_after_its_run_was_retried_elsewhere_changes_not
     let id = run["id"].as_str().unwrap().to_string();
     app.wait_for(&id, &token, &["RUNNING"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    signal(&zombie, "STOP");
+    freeze_outside_a_write(&app, &zombie).await;
     // Past the heartbeat timeout the reaper declares attempt 1 crashed and queues the retry.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !states(
