@@ -29,6 +29,12 @@ use tracing::Instrument;
 /// Connections of the relaxed SQLite pool: SQLite has one writer at a time, so more would only wait.
 const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
 
+/// How long a relaxed connection stays open unused: only runs write through them, so once a burst
+/// is over their threads and caches (a few hundred KiB each) are given back. The main pool keeps its
+/// connections (sqlx hands its idle connections out in turn, and an idle `serve` queries a few
+/// times a second, so none of them is idle for long).
+const RELAXED_SQLITE_IDLE: Duration = Duration::from_secs(5);
+
 /// Longest wait for this process's turn to write to an SQLite file: SQLite's own busy timeout
 /// (sqlx's default), after which the write fails as the database being unavailable.
 const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
@@ -259,6 +265,7 @@ impl RelaxedWrites {
             .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(RELAXED_SQLITE_CONNECTIONS)
+            .idle_timeout(RELAXED_SQLITE_IDLE)
             .test_before_acquire(false)
             .connect_lazy_with(options);
         RelaxedWrites {
