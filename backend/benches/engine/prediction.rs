@@ -203,6 +203,7 @@ async fn burst(
         .iter()
         .filter_map(|(q, s, _)| Some(crate::support::ms_between((*q)?, (*s)?)))
         .collect();
+    let gaps = stall_gaps(&times);
     let after = rows(&db).await?;
     let mut peak = serve.mem()?.peak;
     for w in &workers {
@@ -253,6 +254,11 @@ async fn burst(
         ),
         "",
     );
+    report.add(
+        "  longest gap between consecutive starts / ends",
+        format!("{:.1} / {:.1} ms", gaps.0, gaps.1),
+        "",
+    );
     let per_run: Vec<String> = TABLES
         .iter()
         .zip(before.iter().zip(&after))
@@ -272,6 +278,21 @@ async fn burst(
         pg.drop_db().await;
     }
     Ok(())
+}
+
+/// The longest time in which no run started, and in which none ended, while the burst went on: a
+/// burst that stalls shows where (a queue that delivers nothing, or runs that do not finish).
+fn stall_gaps(times: &[(Option<When>, Option<When>, Option<When>)]) -> (f64, f64) {
+    let longest = |mut at: Vec<When>| {
+        at.sort();
+        at.windows(2)
+            .map(|w| crate::support::ms_between(w[0], w[1]))
+            .fold(0.0, f64::max)
+    };
+    (
+        longest(times.iter().filter_map(|(_, s, _)| *s).collect()),
+        longest(times.iter().filter_map(|(_, _, e)| *e).collect()),
+    )
 }
 
 /// Rows in each of [`TABLES`].
