@@ -245,3 +245,36 @@ async fn a_run_retried_after_its_worker_was_killed_follows_the_job_it_had_submit
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn a_run_asks_chap_for_its_own_job_not_for_the_whole_job_table() {
+    // chap keeps every job it ever ran: a listing of all of them grows with each run (issue 16: the
+    // simulator's CPU per run tripled between 200 and 1,000 runs, and ours grew with it).
+    let w = world(Scenario::fixture(), &[]).await;
+    for _ in 0..2 {
+        let run = w.run(json!({})).await;
+        assert_eq!(run["state"], "COMPLETED", "{run}");
+    }
+    let jobs = w.sim.jobs();
+    let listings: Vec<String> = w
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method.eq_ignore_ascii_case("GET") && r.path == POLLS.trim_end_matches('/'))
+        .map(|r| r.query)
+        .collect();
+    assert!(!listings.is_empty());
+    for query in &listings {
+        let id = query.strip_prefix("ids=");
+        assert!(
+            id.is_some() || query.starts_with("predictionSetupId="),
+            "a listing of the whole job table: {listings:?}"
+        );
+        if let Some(id) = id {
+            assert!(
+                jobs.iter().any(|(job, _, _)| job == id),
+                "{query} names none of the runs' jobs: {jobs:?}"
+            );
+        }
+    }
+}

@@ -187,9 +187,15 @@ impl ChapClient {
         Ok(created.id)
     }
 
-    /// `GET …/v1/jobs`.
-    pub async fn jobs(&self) -> Result<Vec<JobDescription>, ApiError> {
-        let call = self.call(Method::GET, &["v1", "jobs"], Vec::new());
+    /// `GET …/v1/jobs?ids={id}`: the listing of one job. chap keeps every job it ever ran, so the
+    /// whole listing (what the replaced service read, twice per setup) grows with each run. A chap
+    /// that ignores `ids` answers its whole table, in which the job is looked for all the same.
+    pub async fn job_listing(&self, job_id: &str) -> Result<Vec<JobDescription>, ApiError> {
+        let call = self.call(
+            Method::GET,
+            &["v1", "jobs"],
+            vec![("ids", job_id.to_string())],
+        );
         let value = self.json(&call).await?;
         self.transport.typed(&call, value)
     }
@@ -290,7 +296,7 @@ impl ChapClient {
 
     /// The prediction id of a finished job, from the job listing (string or integer `result`).
     pub async fn prediction_id(&self, job_id: &str) -> Result<i64, JobError> {
-        let jobs = self.jobs().await?;
+        let jobs = self.job_listing(job_id).await?;
         Ok(model::prediction_id(&jobs, job_id)?)
     }
 
@@ -304,7 +310,12 @@ impl ChapClient {
         poll_interval: Duration,
         mut on_status: impl FnMut(&JobStatus),
     ) -> Result<JobStatus, JobError> {
-        if !self.jobs().await?.iter().any(|j| j.id == job_id) {
+        if !self
+            .job_listing(job_id)
+            .await?
+            .iter()
+            .any(|j| j.id == job_id)
+        {
             return Err(JobError::UnknownJob(job_id.to_string()));
         }
         let deadline = tokio::time::Instant::now() + timeout;

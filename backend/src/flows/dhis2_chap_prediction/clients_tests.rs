@@ -279,7 +279,12 @@ async fn a_get_answered_503_is_retried_until_it_succeeds() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .mount(&server)
         .await;
-    assert!(clients(&server).chap.jobs().await.unwrap().is_empty());
+    assert!(clients(&server)
+        .chap
+        .job_listing("j1")
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(requests(&server).await.len(), 2);
 }
 
@@ -311,7 +316,10 @@ async fn client_errors_and_posts_are_never_retried() {
         .mount(&server)
         .await;
     let c = clients(&server);
-    assert_eq!(c.chap.jobs().await.unwrap_err().status(), Some(404));
+    assert_eq!(
+        c.chap.job_listing("j1").await.unwrap_err().status(),
+        Some(404)
+    );
     assert_eq!(requests(&server).await.len(), 1);
     let body = PredictionRequest {
         name: "n".into(),
@@ -345,7 +353,11 @@ async fn a_slow_answer_times_out_and_is_retried() {
         max_attempts: 2,
         ..settings()
     };
-    let err = clients_with(&server, s).chap.jobs().await.unwrap_err();
+    let err = clients_with(&server, s)
+        .chap
+        .job_listing("j1")
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
