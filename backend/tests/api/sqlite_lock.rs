@@ -7,11 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chap_scheduler::db::begin_write;
 use reqwest::StatusCode;
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -28,13 +26,7 @@ async fn write_lock_holder_entry() {
         return;
     };
     let db = Database::connect(url.as_str()).await.unwrap();
-    let _txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .unwrap();
+    let _txn = begin_write(&db).await.unwrap();
     println!("locked");
     std::future::pending::<()>().await;
 }
@@ -71,13 +63,7 @@ pub(crate) async fn write_lock_held_elsewhere(app: &TestApp) -> bool {
     opts.max_connections(1)
         .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(2)));
     let db: DatabaseConnection = Database::connect(opts).await.unwrap();
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await;
-    let held = match txn {
+    let held = match begin_write(&db).await {
         Ok(txn) => {
             txn.rollback().await.unwrap();
             false

@@ -191,25 +191,26 @@ impl ChapClient {
     /// whole listing (what the replaced service read, twice per setup) grows with each run. A chap
     /// that ignores `ids` answers its whole table, in which the job is looked for all the same.
     pub async fn job_listing(&self, job_id: &str) -> Result<Vec<JobDescription>, ApiError> {
-        let call = self.call(
-            Method::GET,
-            &["v1", "jobs"],
-            vec![("ids", job_id.to_string())],
-        );
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.jobs_where("ids", job_id.to_string()).await
     }
 
     /// `GET …/v1/jobs?predictionSetupId={id}`, read for a job of the setup still in flight.
     pub async fn setup_jobs(&self, setup_id: i64) -> Result<SetupJobs, ApiError> {
-        let call = self.call(
-            Method::GET,
-            &["v1", "jobs"],
-            vec![("predictionSetupId", setup_id.to_string())],
-        );
-        let value = self.json(&call).await?;
-        let jobs: Vec<JobDescription> = self.transport.typed(&call, value)?;
+        let jobs = self
+            .jobs_where("predictionSetupId", setup_id.to_string())
+            .await?;
         Ok(setup_jobs(&jobs, setup_id))
+    }
+
+    /// `GET …/v1/jobs?{filter}={value}`.
+    async fn jobs_where(
+        &self,
+        filter: &'static str,
+        value: String,
+    ) -> Result<Vec<JobDescription>, ApiError> {
+        let call = self.call(Method::GET, &["v1", "jobs"], vec![(filter, value)]);
+        let value = self.json(&call).await?;
+        self.transport.typed(&call, value)
     }
 
     /// `GET …/v1/jobs/{id}`: a bare JSON string; anything else is an error (status 200).
