@@ -159,6 +159,7 @@ async fn national_scale_run_prints_its_figures() {
             Trigger::Manual("bench".into()),
             None,
             None,
+            None,
         )
         .await
         .unwrap();

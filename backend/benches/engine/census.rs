@@ -326,7 +326,14 @@ async fn trigger(
     dep: &chap_scheduler::db::entities::deployment::Model,
 ) -> Result<uuid::Uuid> {
     let (run, _) = engine
-        .trigger(dep, None, Trigger::Manual("user:census".into()), None, None)
+        .trigger(
+            dep,
+            None,
+            Trigger::Manual("user:census".into()),
+            None,
+            None,
+            None,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("trigger: {e}"))?;
     Ok(run.id)

@@ -4,8 +4,7 @@ use base64::Engine;
 use chap_scheduler_api::{AuditEventView, Page};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -32,7 +31,8 @@ pub async fn record(
     target: Option<String>,
     detail: Value,
 ) -> Result<(), sea_orm::DbErr> {
-    audit_event::ActiveModel {
+    // Not read back.
+    audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         at: Set(now()),
         actor_id: Set(actor.id),
@@ -41,8 +41,8 @@ pub async fn record(
         target: Set(target),
         ip: Set(actor.ip.clone()),
         detail: Set(detail),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await
     .map(|_| ())
 }

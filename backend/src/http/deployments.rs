@@ -15,7 +15,7 @@ use super::AppState;
 use crate::auth::{Principal, Via};
 use crate::db::audit;
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::{deployments, store, Trigger};
+use crate::orchestrator::{deployments, store, Trigger, TriggerAudit};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -229,17 +229,14 @@ async fn trigger_run(
             Trigger::Manual(trigger_name(&principal)),
             key,
             None,
+            Some(TriggerAudit {
+                actor: principal.actor(),
+                action: "run.triggered",
+                detail: json!({ "deployment": dep.name }),
+            }),
         )
         .await?;
     if created {
-        audit::record(
-            state.engine.db(),
-            &principal.actor(),
-            "run.triggered",
-            Some(format!("run:{}", run.id)),
-            json!({ "deployment": dep.name }),
-        )
-        .await?;
         Ok(HttpResponse::Created().json(store::view(&run)))
     } else {
         Ok(HttpResponse::Ok().json(store::view(&run)))

@@ -21,7 +21,7 @@ use crate::db::audit::{self, Cursor};
 use crate::db::entities::{deployment, flow_run};
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::store::{self, RunFilter};
-use crate::orchestrator::{deployments, Trigger};
+use crate::orchestrator::{deployments, Trigger, TriggerAudit};
 
 /// Registers the routes (`stats` before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -251,20 +251,17 @@ async fn retry_run(
             Trigger::Retry(old.id),
             None,
             None,
+            Some(TriggerAudit {
+                actor: principal.actor(),
+                action: "run.retried",
+                detail: json!({
+                    "retry_of": old.id,
+                    "by": trigger_name(&principal),
+                    "failed_setups_only": request.failed_setups_only,
+                }),
+            }),
         )
         .await?;
-    audit::record(
-        state.engine.db(),
-        &principal.actor(),
-        "run.retried",
-        Some(format!("run:{}", run.id)),
-        json!({
-            "retry_of": old.id,
-            "by": trigger_name(&principal),
-            "failed_setups_only": request.failed_setups_only,
-        }),
-    )
-    .await?;
     Ok(HttpResponse::Created().json(store::view(&run)))
 }
 

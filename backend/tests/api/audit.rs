@@ -123,3 +123,103 @@ async fn the_audit_log_pages_newest_first_without_gaps_or_repeats() {
     let bad = app.get("/api/v1/audit?limit=0", &admin).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Makes the database refuse new audit events (`on`) or accept them again.
+async fn refuse_audit_events(app: &TestApp, on: bool) {
+    use sea_orm::{ConnectionTrait, DatabaseBackend};
+    let sql: &[&str] = match (app.db.get_database_backend(), on) {
+        (DatabaseBackend::Sqlite, true) => {
+            &["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+             BEGIN SELECT RAISE(ABORT, 'audit refused'); END"]
+        }
+        (DatabaseBackend::Sqlite, false) => &["DROP TRIGGER refuse_audit"],
+        (_, true) => &[
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        (_, false) => &["DROP TRIGGER refuse_audit ON audit_events"],
+    };
+    for statement in sql {
+        app.db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
+/// How many runs the database holds.
+async fn runs_stored(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    chap_scheduler::db::entities::flow_run::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_run_is_created_together_with_its_audit_event_or_not_at_all() {
+    let (app, admin) = spawn_app_without_workers().await;
+    let dep = app.deployment("test-steps", &admin).await;
+    let dep_id = dep["id"].as_str().unwrap();
+    let first = app
+        .trigger(dep_id, &admin, json!({ "greeting": "hi" }))
+        .await;
+    let first_id = first["id"].as_str().unwrap();
+    app.engine
+        .cancel(first_id.parse().unwrap(), "test")
+        .await
+        .unwrap();
+
+    refuse_audit_events(&app, true).await;
+    // A trigger whose audit event cannot be written answers an error and leaves no run behind: a
+    // client that retries on the error must not get a second run it did not ask for.
+    let resp = app
+        .post(
+            &format!("/api/v1/deployments/{dep_id}/runs"),
+            &admin,
+            json!({ "parameters": { "greeting": "hi" } }),
+        )
+        .await;
+    assert!(resp.status().is_server_error(), "{}", resp.status());
+    assert_eq!(runs_stored(&app).await, 1, "no run without its audit event");
+    let resp = app
+        .post(&format!("/api/v1/runs/{first_id}/retry"), &admin, json!({}))
+        .await;
+    assert!(resp.status().is_server_error(), "{}", resp.status());
+    assert_eq!(
+        runs_stored(&app).await,
+        1,
+        "no retry without its audit event"
+    );
+
+    refuse_audit_events(&app, false).await;
+    let run = app
+        .trigger(dep_id, &admin, json!({ "greeting": "hi" }))
+        .await;
+    let resp = app
+        .post(&format!("/api/v1/runs/{first_id}/retry"), &admin, json!({}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let retry = body(resp).await;
+    assert_eq!(runs_stored(&app).await, 3);
+    let page = body(app.get("/api/v1/audit?limit=500", &admin).await).await;
+    let targets = |action: &str| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["target"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        targets("run.triggered"),
+        [
+            format!("run:{}", run["id"].as_str().unwrap()),
+            format!("run:{first_id}")
+        ]
+    );
+    assert_eq!(
+        targets("run.retried"),
+        [format!("run:{}", retry["id"].as_str().unwrap())]
+    );
+}

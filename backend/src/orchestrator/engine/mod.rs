@@ -82,6 +82,18 @@ pub enum Trigger {
     Retry(Uuid),
 }
 
+/// The audit event of a person's trigger, written with the run it creates (in the same transaction,
+/// with target `run:<id>`): no run without its event, and no event without its run.
+#[derive(Debug, Clone)]
+pub struct TriggerAudit {
+    /// Who asked.
+    pub actor: crate::db::audit::Actor,
+    /// `run.triggered`, `run.retried`.
+    pub action: &'static str,
+    /// What else the event records.
+    pub detail: serde_json::Value,
+}
+
 /// The orchestration engine of one process.
 #[derive(Clone)]
 pub struct Engine {

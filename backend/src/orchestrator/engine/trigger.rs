@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{merge_parameters, Engine, Trigger};
+use super::{merge_parameters, Engine, Trigger, TriggerAudit};
 use crate::db::entities::{deployment, flow_run};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
@@ -14,8 +14,9 @@ use crate::orchestrator::store::{self, NewRun, Transition};
 
 impl Engine {
     /// Creates a run of a deployment: parameters merged over the defaults and validated, the
-    /// collision strategy applied, then dispatched at once if a slot is free. Returns the run and
-    /// whether it was created (false: the idempotency key named an existing run).
+    /// collision strategy applied, then dispatched at once if a slot is free, with its `audit` event
+    /// in the same transaction. Returns the run and whether it was created (false: the idempotency key
+    /// named an existing run; no event is written then).
     #[tracing::instrument(
         target = "chap_scheduler::cost",
         level = "debug",
@@ -29,6 +30,7 @@ impl Engine {
         trigger: Trigger,
         idempotency_key: Option<String>,
         expected_start: Option<chrono::DateTime<Utc>>,
+        audit: Option<TriggerAudit>,
     ) -> AppResult<(flow_run::Model, bool)> {
         let db = &self.inner.db;
         if let Some(key) = &idempotency_key {
@@ -98,6 +100,11 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(audit) = audit {
+            let target = Some(format!("run:{}", run.id));
+            crate::db::audit::record(&txn, &audit.actor, audit.action, target, audit.detail)
+                .await?;
+        }
         // A run due now goes to PENDING in the same transaction when its deployment has a free slot
         // (older due runs first): one write transaction per trigger.
         let promoted = if state == RunState::Scheduled && may_promote {

@@ -148,6 +148,7 @@ pub async fn create_slot_runs(
                 },
                 Some(key(slot)),
                 Some(*slot),
+                None,
             )
             .await;
         match result {
