@@ -52,8 +52,17 @@ pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
                 .context("CHAP_BENCH_PREDICTION_RUNS: numbers, e.g. 200,1000")
         })
         .collect::<Result<_>>()?;
+    // CHAP_BENCH_PREDICTION_ONLY=cluster-16 (or embedded-5, …) for one combination, e.g. under `perf`.
+    let only = std::env::var("CHAP_BENCH_PREDICTION_ONLY").unwrap_or_default();
     for mode in [Mode::Embedded, Mode::Cluster] {
         for limit in [5u32, 16] {
+            let name = match mode {
+                Mode::Embedded => format!("embedded-{limit}"),
+                Mode::Cluster => format!("cluster-{limit}"),
+            };
+            if !only.is_empty() && only != name {
+                continue;
+            }
             for &runs in &sizes {
                 burst(services, report, &scenario, mode, limit, runs)
                     .await

@@ -133,16 +133,44 @@ impl Jobs {
 
     /// The succeeded job that produced a prediction.
     pub fn by_prediction(&self, prediction_id: i64) -> Option<&Job> {
-        self.list
-            .iter()
-            .find(|j| j.prediction_id == prediction_id && j.succeeded())
+        let first = self.list.first()?.prediction_id;
+        self.nth(prediction_id - first)
+            .filter(|j| j.prediction_id == prediction_id && j.succeeded())
     }
 
     /// The succeeded job whose data chap stored as this dataset.
     pub fn by_dataset(&self, dataset_id: i64) -> Option<&Job> {
-        self.list
+        let first = self.list.first()?.dataset_id;
+        self.nth(dataset_id - first)
+            .filter(|j| j.dataset_id == dataset_id && j.succeeded())
+    }
+
+    /// The job `offset` places after the first: prediction and dataset ids are given one by one in
+    /// the order jobs are added ([`Jobs::push`]), so a lookup by either is no scan of every job.
+    fn nth(&self, offset: i64) -> Option<&Job> {
+        self.list.get(usize::try_from(offset).ok()?)
+    }
+
+    /// The jobs chap still knows, in the order they were added; only those named in `ids` when
+    /// there are any (looked up, not found by comparing every job's id).
+    pub fn known(&self, ids: &[&str]) -> Vec<&Job> {
+        if ids.is_empty() {
+            return self
+                .list
+                .iter()
+                .filter(|j| self.by_id.contains_key(&j.id))
+                .collect();
+        }
+        let mut places: Vec<usize> = ids
             .iter()
-            .find(|j| j.dataset_id == dataset_id && j.succeeded())
+            .filter_map(|id| self.by_id.get(*id).copied())
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places
+            .into_iter()
+            .filter_map(|i| self.list.get(i))
+            .collect()
     }
 
     /// The job chap still knows by this id (a deleted job is forgotten: 404, not listed).

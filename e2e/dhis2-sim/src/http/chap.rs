@@ -461,10 +461,8 @@ fn list_jobs(req: &HttpRequest, state: &SimState, world: &World) -> HttpResponse
         .and_then(|v| v.parse().ok());
     let jobs = state.jobs();
     let listed: Vec<Value> = jobs
-        .list
-        .iter()
-        .filter(|j| jobs.by_id.contains_key(&j.id))
-        .filter(|j| ids.is_empty() || ids.contains(&j.id.as_str()))
+        .known(&ids)
+        .into_iter()
         .filter(|j| {
             statuses.is_empty()
                 || statuses
