@@ -5,7 +5,9 @@ pub mod entities;
 pub mod users;
 mod writes;
 
-pub use writes::{begin_write, checkpoint_wal, RelaxedWrites, WriteTxn, WAL_CHECKPOINT_EVERY};
+pub use writes::{
+    begin_run_write, begin_write, checkpoint_wal, RelaxedWrites, WriteTxn, WAL_CHECKPOINT_EVERY,
+};
 
 use std::time::Duration;
 

@@ -39,58 +39,87 @@ const RELAXED_SQLITE_IDLE: Duration = Duration::from_secs(5);
 /// (sqlx's default), after which the write fails as the database being unavailable.
 const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
 
+/// Who waits for a turn to write (see [`Line`]), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// What runs record as they go (steps, log lines, artifacts): relaxed commits.
+    Relaxed = 0,
+    /// A run's durable commits (a checkpoint, an attempt's end, the next run moved to PENDING).
+    Run = 1,
+    /// Everything else: API requests (a trigger, a cancel), the scheduler.
+    Request = 2,
+}
+
 /// The writers of this process to one SQLite file, in line (see [`begin_write`]): first come, first
-/// served, except that durable writers (API requests, checkpoints) go before the relaxed ones waiting
-/// (what runs record as they go), so that a request waits for about one turn however busy the runs are.
+/// served within a class, and a class before the lower ones waiting — requests, then the runs'
+/// durable commits, then their relaxed ones — so that a request waits for about one turn however
+/// busy the runs are.
 #[derive(Default)]
 struct Line {
     turn: Arc<tokio::sync::Mutex<()>>,
-    /// Durable writers waiting for their turn.
-    urgent: AtomicUsize,
-    /// Told when no durable writer waits any more.
+    /// Writers waiting for their turn, by class above [`Class::Relaxed`] (`[Run, Request]`).
+    waiting: [AtomicUsize; 2],
+    /// Told when no writer of a class waits any more.
     clear: Notify,
 }
 
 type Gate = Arc<Line>;
 
-/// A durable writer waiting in [`Line`], counted until it has its turn (or gives up waiting).
-struct Urgent<'a>(&'a Line);
+/// A writer waiting in [`Line`], counted in its class until it has its turn (or gives up waiting).
+struct Waiting<'a>(&'a Line, Class);
 
-impl<'a> Urgent<'a> {
-    fn new(line: &'a Line) -> Self {
-        line.urgent.fetch_add(1, Ordering::SeqCst);
-        Urgent(line)
+impl<'a> Waiting<'a> {
+    fn new(line: &'a Line, class: Class) -> Self {
+        if let Some(count) = line.count(class) {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        Waiting(line, class)
     }
 }
 
-impl Drop for Urgent<'_> {
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.0.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.clear.notify_waiters();
+        if let Some(count) = self.0.count(self.1) {
+            if count.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.0.clear.notify_waiters();
+            }
         }
     }
 }
 
 impl Line {
-    /// Waits for the turn to write: a durable writer in the order it came, a relaxed one also after
-    /// every durable writer waiting (the mutex is first come, first served: a relaxed writer whose
-    /// turn comes while a durable one waits gives it up and waits until none does).
-    async fn take(&self, durable: bool) -> OwnedMutexGuard<()> {
-        if durable {
-            let _waiting = Urgent::new(self);
-            return self.turn.clone().lock_owned().await;
+    fn count(&self, class: Class) -> Option<&AtomicUsize> {
+        match class {
+            Class::Relaxed => None,
+            Class::Run => Some(&self.waiting[0]),
+            Class::Request => Some(&self.waiting[1]),
         }
+    }
+
+    /// Whether a writer of a class above `class` waits.
+    fn outranked(&self, class: Class) -> bool {
+        [Class::Run, Class::Request]
+            .into_iter()
+            .filter(|c| *c > class)
+            .any(|c| self.count(c).is_some_and(|n| n.load(Ordering::SeqCst) > 0))
+    }
+
+    /// Waits for the turn to write: in the order writers came within `class`, and after every writer
+    /// of a higher class waiting (the mutex is first come, first served: a writer whose turn comes
+    /// while one of a higher class waits gives it up and waits until none does).
+    async fn take(&self, class: Class) -> OwnedMutexGuard<()> {
+        let _waiting = Waiting::new(self, class);
         loop {
             let clear = self.clear.notified();
             tokio::pin!(clear);
             // Registered before the check: a notification between the two is not missed.
             clear.as_mut().enable();
-            if self.urgent.load(Ordering::SeqCst) > 0 {
+            if self.outranked(class) {
                 clear.await;
                 continue;
             }
             let turn = self.turn.clone().lock_owned().await;
-            if self.urgent.load(Ordering::SeqCst) == 0 {
+            if !self.outranked(class) {
                 return turn;
             }
         }
@@ -190,19 +219,26 @@ impl ConnectionTrait for WriteTxn {
 /// 100 ms and lets a late writer overtake one that has waited long; writers of other processes (a
 /// CLI command) still meet in the busy handler. PostgreSQL ignores the mode and needs no line.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    begin_in_turn(db, sqlite_gate(db), true).await
+    begin_in_turn(db, sqlite_gate(db), Class::Request).await
+}
+
+/// [`begin_write`] for a run's durable commits (a checkpoint, an attempt's end, the next run moved
+/// to PENDING): on SQLite they wait in line after the requests waiting, before the runs' relaxed
+/// commits. Many runs commit at once in a burst; a trigger should not wait for all of them.
+pub async fn begin_run_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_in_turn(db, sqlite_gate(db), Class::Run).await
 }
 
 async fn begin_in_turn(
     db: &DatabaseConnection,
     gate: Option<Gate>,
-    durable: bool,
+    class: Class,
 ) -> Result<WriteTxn, DbErr> {
     // Counted per part of a run by the `census` benchmark (docs/benchmarks.md).
     tracing::debug!(target: "chap_scheduler::cost", "begin");
     let turn = match gate {
         Some(gate) => Some(
-            tokio::time::timeout(SQLITE_WRITE_TURN, gate.take(durable))
+            tokio::time::timeout(SQLITE_WRITE_TURN, gate.take(class))
                 .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "write_turn"))
                 .await
                 .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
@@ -283,7 +319,7 @@ impl RelaxedWrites {
     /// Starts a relaxed transaction that reads and then writes (locked as [`begin_write`], and in
     /// line after the durable writers waiting).
     pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
-        let txn = begin_in_turn(&self.db, self.gate.clone(), false).await?;
+        let txn = begin_in_turn(&self.db, self.gate.clone(), Class::Relaxed).await?;
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             txn.execute_unprepared("SET LOCAL synchronous_commit = off")
                 .await?;
@@ -295,7 +331,7 @@ impl RelaxedWrites {
     /// but must make this one durable (the log writer's batch that ends attempts). It waits in line as
     /// a relaxed writer does: after the API's writes.
     pub async fn begin_durable(&self) -> Result<WriteTxn, DbErr> {
-        begin_in_turn(&self.main, self.gate.clone(), false).await
+        begin_in_turn(&self.main, self.gate.clone(), Class::Relaxed).await
     }
 }
 
@@ -360,7 +396,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn durable_writers_take_their_turns_in_order_and_before_the_relaxed_ones_waiting() {
+    async fn requests_then_run_commits_then_relaxed_writers_take_their_turns() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite(&dir).await;
         let relaxed = RelaxedWrites::of(&db);
@@ -369,11 +405,12 @@ mod tests {
         for n in 0..12i64 {
             let (db, relaxed) = (db.clone(), relaxed.clone());
             writers.push(tokio::spawn(async move {
-                // Durable and relaxed writers share the one line: even ones durable, odd ones relaxed.
-                let txn = if n % 2 == 0 {
-                    begin_write(&db).await.unwrap()
-                } else {
-                    relaxed.begin().await.unwrap()
+                // One line for all three classes, in turn: a request, a run's durable commit, a
+                // relaxed commit.
+                let txn = match n % 3 {
+                    0 => begin_write(&db).await.unwrap(),
+                    1 => super::begin_run_write(&db).await.unwrap(),
+                    _ => relaxed.begin().await.unwrap(),
                 };
                 txn.execute_unprepared(&format!("INSERT INTO t VALUES ({n})"))
                     .await
@@ -398,11 +435,12 @@ mod tests {
             .iter()
             .map(|r| r.try_get_by_index(0).unwrap())
             .collect();
-        // The durable writers in the order they came, then the relaxed ones (in no promised order).
-        assert_eq!(order[..6], [0, 2, 4, 6, 8, 10], "{order:?}");
-        let mut relaxed: Vec<i64> = order[6..].to_vec();
+        // The requests in the order they came, then the runs' durable commits in the order they
+        // came, then the relaxed ones (in no promised order).
+        assert_eq!(order[..8], [0, 3, 6, 9, 1, 4, 7, 10], "{order:?}");
+        let mut relaxed: Vec<i64> = order[8..].to_vec();
         relaxed.sort();
-        assert_eq!(relaxed, [1, 3, 5, 7, 9, 11], "{order:?}");
+        assert_eq!(relaxed, [2, 5, 8, 11], "{order:?}");
     }
 
     #[tokio::test]

@@ -117,7 +117,7 @@ impl Engine {
                 return Ok(Promotion::Full);
             }
         }
-        let txn = crate::db::begin_write(&self.inner.db).await?;
+        let txn = crate::db::begin_run_write(&self.inner.db).await?;
         if let Some(dep) = dep {
             if store::free_slots(&txn, dep).await? == 0 {
                 return Ok(Promotion::Full);

@@ -27,7 +27,7 @@ pub async fn put_checkpoint(
     key: &str,
     value: Value,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_run_write(db).await?;
     if !holds(&txn, lease).await? {
         return Ok(false);
     }

@@ -303,7 +303,7 @@ pub async fn end_attempt(
     step: (RunState, &str),
     retry: Option<Transition>,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_run_write(db).await?;
     if !end_held_in(&txn, lease, to, step).await? {
         return Ok(false);
     }

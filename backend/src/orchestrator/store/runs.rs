@@ -309,7 +309,7 @@ pub async fn finish(
     lease: &Lease,
     outcome: Finish,
 ) -> Result<Option<RunState>, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_run_write(db).await?;
     let to = finish_in(&txn, lease, outcome).await?;
     if to.is_some() {
         txn.commit().await?;
