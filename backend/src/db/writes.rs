@@ -329,7 +329,7 @@ impl RelaxedWrites {
 
     /// Starts a durable transaction on the main pool, for a writer that mostly makes relaxed commits
     /// but must make this one durable (the log writer's batch that ends attempts). It waits in line as
-    /// a relaxed writer does: after the API's writes.
+    /// a relaxed writer does: after the requests and the runs' other durable commits waiting.
     pub async fn begin_durable(&self) -> Result<WriteTxn, DbErr> {
         begin_in_turn(&self.main, self.gate.clone(), Class::Relaxed).await
     }
