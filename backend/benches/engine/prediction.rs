@@ -298,15 +298,8 @@ async fn burst(
 
 /// The trigger route's latency histogram from `/metrics`: (upper bound in seconds, count so far).
 async fn served_triggers(api: &Api) -> Result<Vec<(f64, u64)>> {
-    let text = api
-        .client
-        .get(format!("{}/metrics", api.base))
-        .bearer_auth(&api.token)
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(text
+    let body = api.get_bytes("/metrics").await?;
+    Ok(String::from_utf8_lossy(&body)
         .lines()
         .filter(|l| {
             l.starts_with("chap_scheduler_http_request_duration_seconds_bucket{")
@@ -328,7 +321,7 @@ fn served_shares(before: &[(f64, u64)], after: &[(f64, u64)]) -> String {
     let count = |buckets: &[(f64, u64)], le: f64| {
         buckets
             .iter()
-            .find(|(b, _)| *b == le || (*b - le).abs() < 1e-9)
+            .find(|(b, _)| *b == le)
             .map_or(0, |(_, c)| *c)
     };
     let all = count(after, f64::INFINITY) - count(before, f64::INFINITY);

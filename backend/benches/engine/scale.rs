@@ -131,12 +131,7 @@ pub async fn import(_services: &Services, report: &mut Report) -> Result<()> {
         .unwrap_or("(no import line)");
     let dry = imports.iter().filter(|i| i["dry_run"] == true).count();
     let forecast_bytes = api
-        .client
-        .get(format!("{}/api/v1/runs/{id}/forecasts", api.base))
-        .bearer_auth(&api.token)
-        .send()
-        .await?
-        .bytes()
+        .get_bytes(&format!("/api/v1/runs/{id}/forecasts"))
         .await?
         .len();
     report.add(

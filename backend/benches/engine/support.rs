@@ -361,14 +361,23 @@ impl Api {
 
     /// GET → (status, body).
     pub async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
-        let r = self
+        let r = self.get_response(path).await?;
+        let status = r.status();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// GET → the body as it came (CSV, Prometheus text, a size to measure).
+    pub async fn get_bytes(&self, path: &str) -> Result<bytes::Bytes> {
+        Ok(self.get_response(path).await?.bytes().await?)
+    }
+
+    async fn get_response(&self, path: &str) -> Result<reqwest::Response> {
+        Ok(self
             .client
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .send()
-            .await?;
-        let status = r.status();
-        Ok((status, r.json().await.unwrap_or(Value::Null)))
+            .await?)
     }
 
     /// POST/PATCH with a JSON body → (status, body).

@@ -40,7 +40,7 @@ const RELAXED_SQLITE_IDLE: Duration = Duration::from_secs(5);
 const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
 
 /// Who waits for a turn to write (see [`Line`]), lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy)]
 enum Class {
     /// What runs record as they go (steps, log lines, artifacts): relaxed commits.
     Relaxed = 0,
@@ -57,8 +57,8 @@ enum Class {
 #[derive(Default)]
 struct Line {
     turn: Arc<tokio::sync::Mutex<()>>,
-    /// Writers waiting for their turn, by class above [`Class::Relaxed`] (`[Run, Request]`).
-    waiting: [AtomicUsize; 2],
+    /// Writers waiting for their turn, by class (indexed by [`Class`]).
+    waiting: [AtomicUsize; 3],
     /// Told when no writer of a class waits any more.
     clear: Notify,
 }
@@ -66,42 +66,30 @@ struct Line {
 type Gate = Arc<Line>;
 
 /// A writer waiting in [`Line`], counted in its class until it has its turn (or gives up waiting).
-struct Waiting<'a>(&'a Line, Class);
+struct Waiting<'a>(&'a AtomicUsize, &'a Notify);
 
 impl<'a> Waiting<'a> {
     fn new(line: &'a Line, class: Class) -> Self {
-        if let Some(count) = line.count(class) {
-            count.fetch_add(1, Ordering::SeqCst);
-        }
-        Waiting(line, class)
+        let count = &line.waiting[class as usize];
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count, &line.clear)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(count) = self.0.count(self.1) {
-            if count.fetch_sub(1, Ordering::SeqCst) == 1 {
-                self.0.clear.notify_waiters();
-            }
+        if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.1.notify_waiters();
         }
     }
 }
 
 impl Line {
-    fn count(&self, class: Class) -> Option<&AtomicUsize> {
-        match class {
-            Class::Relaxed => None,
-            Class::Run => Some(&self.waiting[0]),
-            Class::Request => Some(&self.waiting[1]),
-        }
-    }
-
     /// Whether a writer of a class above `class` waits.
     fn outranked(&self, class: Class) -> bool {
-        [Class::Run, Class::Request]
-            .into_iter()
-            .filter(|c| *c > class)
-            .any(|c| self.count(c).is_some_and(|n| n.load(Ordering::SeqCst) > 0))
+        self.waiting[class as usize + 1..]
+            .iter()
+            .any(|n| n.load(Ordering::SeqCst) > 0)
     }
 
     /// Waits for the turn to write: in the order writers came within `class`, and after every writer
