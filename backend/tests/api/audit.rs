@@ -223,3 +223,30 @@ async fn a_run_is_created_together_with_its_audit_event_or_not_at_all() {
         [format!("run:{}", retry["id"].as_str().unwrap())]
     );
 }
+
+#[tokio::test]
+async fn the_same_trigger_sent_five_times_at_once_makes_one_run_and_one_audit_event() {
+    let (app, admin) = spawn_app_without_workers().await;
+    let dep = app.deployment("test-steps", &admin).await;
+    let path = format!("/api/v1/deployments/{}/runs", dep["id"].as_str().unwrap());
+    let request = json!({ "parameters": { "greeting": "hi" }, "idempotency_key": "nightly-1" });
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| app.post(&path, &admin, request.clone())))
+            .await;
+    let mut ids = Vec::new();
+    for resp in answers {
+        assert!(resp.status().is_success(), "{}", resp.status());
+        ids.push(body(resp).await["id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the one run: {ids:?}");
+    assert_eq!(runs_stored(&app).await, 1);
+    let page = body(app.get("/api/v1/audit?limit=500", &admin).await).await;
+    let triggered = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "run.triggered")
+        .count();
+    assert_eq!(triggered, 1, "one event for the one run");
+}
