@@ -69,6 +69,17 @@ async fn fire_setup(
         &s.parameters,
         Some(&json!({ "prediction_setup_id": null, "prediction_setup_ids": [row.setup_id] })),
     );
+    // A synchronisation may have changed the setup since `due` read it (disabled in chap: no next
+    // slot). Read again just before creating runs, so that a slot is fired only while the setup
+    // still has it (the rest of the tick can take a while on a busy machine).
+    let still_due = store::row(db, row.schedule_id, row.setup_id)
+        .await?
+        .is_some_and(|fresh| {
+            fresh.next_fire_at == Some(from) && fresh.effective_cron == row.effective_cron
+        });
+    if !still_due {
+        return Ok(0);
+    }
     let (created, last_run) = match &dep {
         Some(dep) => {
             create_slot_runs(engine, dep, &s, &parameters, &to_run, |slot| {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chap_scheduler::db::entities::{audit_event, block, deployment, schedule};
 use dhis2_sim::{Scenario, Simulator};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::{json, Value};
 
 use crate::helpers::{body, database_url, settings, spawn_app_with};
@@ -164,9 +164,12 @@ fn count(lines: &[&str], action: &str) -> usize {
         .count()
 }
 
-/// What an import may change: blocks, deployments' defaults, schedules, audit events.
+/// What an import may change: blocks, deployments' defaults, schedules, audit events. In id order:
+/// the app's scheduler updates schedules' fire times meanwhile, and PostgreSQL returns an updated row
+/// elsewhere in an unordered read.
 async fn state(db: &DatabaseConnection) -> Value {
     let blocks: Vec<Value> = block::Entity::find()
+        .order_by_asc(block::Column::Id)
         .all(db)
         .await
         .unwrap()
@@ -174,6 +177,7 @@ async fn state(db: &DatabaseConnection) -> Value {
         .map(|b| json!([b.id, b.name, b.data, b.updated_at]))
         .collect();
     let deployments: Vec<Value> = deployment::Entity::find()
+        .order_by_asc(deployment::Column::Id)
         .all(db)
         .await
         .unwrap()
@@ -181,6 +185,7 @@ async fn state(db: &DatabaseConnection) -> Value {
         .map(|d| json!([d.id, d.parameters, d.updated_at]))
         .collect();
     let schedules: Vec<Value> = schedule::Entity::find()
+        .order_by_asc(schedule::Column::Id)
         .all(db)
         .await
         .unwrap()
