@@ -232,4 +232,29 @@ mod tests {
             "compile options: {options:?}"
         );
     }
+
+    /// sqlx 0.9.0 stopped setting `TCP_NODELAY` on its sockets (sqlx issue #4335, fixed in 0.9.1).
+    /// Over TLS, a statement bigger than one TLS record (16 KiB: a batch of a run's log lines, a
+    /// report) went out as two writes, and the second waited for the server's delayed ACK: about
+    /// 40 ms, on every such statement, in the one log writer every run's end goes through (issue 16,
+    /// docs/benchmarks.md). The option cannot be read off sqlx's sockets without unsafe code, so this
+    /// pins the version that sets it.
+    #[test]
+    fn sqlx_is_a_version_that_sends_without_delay() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
+        let version = lock
+            .split("[[package]]")
+            .find_map(|p| {
+                p.contains("name = \"sqlx-core\"\n")
+                    .then(|| p.split("version = \"").nth(1)?.split('"').next())
+                    .flatten()
+            })
+            .expect("sqlx-core in Cargo.lock");
+        let parts: Vec<u32> = version.split('.').filter_map(|n| n.parse().ok()).collect();
+        assert!(
+            parts.as_slice() >= [0, 9, 1].as_slice(),
+            "sqlx-core {version} does not set TCP_NODELAY"
+        );
+    }
 }
