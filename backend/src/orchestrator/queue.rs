@@ -45,7 +45,7 @@ impl Queue {
 
     /// An apalis queue on Redis, named `name` (several installations can share one Redis).
     pub async fn redis(url: &str, name: &str) -> anyhow::Result<Self> {
-        let conn = apalis_redis::connect(url)
+        let conn = connect_redis(url)
             .await
             .with_context(|| format!("connecting to Redis at {}", crate::config::mask_url(url)))?;
         // One job per fetch: apalis moves a whole batch (default 10) into the fetching worker's
@@ -96,6 +96,18 @@ impl Queue {
             }
         }
     }
+}
+
+/// A connection manager for Redis at `url` whose sockets send each command at once (`TCP_NODELAY`;
+/// the redis crate leaves Nagle's algorithm on, so a command written while the previous one is not yet
+/// acknowledged would wait for that acknowledgement).
+async fn connect_redis(url: &str) -> redis::RedisResult<ConnectionManager> {
+    use redis::io::tcp::TcpSettings;
+    use redis::IntoConnectionInfo;
+    let info = url
+        .into_connection_info()?
+        .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+    redis::Client::open(info)?.get_connection_manager().await
 }
 
 /// Restarts of the apalis worker in a row (without a minute of work in between) after which this
