@@ -3,8 +3,10 @@
 use base64::Engine;
 use chap_scheduler_api::{AuditEventView, Page};
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -32,6 +34,19 @@ pub async fn record(
     detail: Value,
 ) -> Result<(), sea_orm::DbErr> {
     // Not read back.
+    db.execute(&insert(actor, action, target, detail))
+        .await
+        .map(|_| ())
+}
+
+/// The statement that records an event (see [`record`]), for a caller that writes it together with
+/// other rows in one statement (`db::insert_together`).
+pub fn insert(
+    actor: &Actor,
+    action: &str,
+    target: Option<String>,
+    detail: Value,
+) -> InsertStatement {
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         at: Set(now()),
@@ -42,9 +57,7 @@ pub async fn record(
         ip: Set(actor.ip.clone()),
         detail: Set(detail),
     })
-    .exec_without_returning(db)
-    .await
-    .map(|_| ())
+    .into_query()
 }
 
 /// Filters for listing.

@@ -250,3 +250,67 @@ async fn the_same_trigger_sent_five_times_at_once_makes_one_run_and_one_audit_ev
         .count();
     assert_eq!(triggered, 1, "one event for the one run");
 }
+
+/// A trigger into a full deployment reads and locks nothing: its run, history and event are one
+/// write (on PostgreSQL one statement). It is all or none as the other path is, and the same key
+/// sent at once still makes one run.
+#[tokio::test]
+async fn a_trigger_into_a_full_deployment_writes_its_run_and_event_all_or_none() {
+    let (app, admin) = spawn_app_without_workers().await;
+    let dep = app.deployment("test-steps", &admin).await;
+    let dep_id = dep["id"].as_str().unwrap();
+    app.set_deployment(
+        &admin,
+        dep_id,
+        json!({ "concurrency_limit": 1, "collision_strategy": "enqueue" }),
+    )
+    .await;
+    // No worker takes it: PENDING holds the one slot.
+    let first = app
+        .trigger(dep_id, &admin, json!({ "greeting": "hi" }))
+        .await;
+    assert_eq!(first["state"], "PENDING");
+
+    refuse_audit_events(&app, true).await;
+    let path = format!("/api/v1/deployments/{dep_id}/runs");
+    let resp = app
+        .post(&path, &admin, json!({ "parameters": { "greeting": "hi" } }))
+        .await;
+    assert!(resp.status().is_server_error(), "{}", resp.status());
+    assert_eq!(runs_stored(&app).await, 1, "no run without its audit event");
+    refuse_audit_events(&app, false).await;
+
+    let request = json!({ "parameters": { "greeting": "hi" }, "idempotency_key": "backlog-1" });
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| app.post(&path, &admin, request.clone())))
+            .await;
+    let mut ids = Vec::new();
+    for resp in answers {
+        assert!(resp.status().is_success(), "{}", resp.status());
+        let run = body(resp).await;
+        assert_eq!(run["state"], "SCHEDULED", "{run}");
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the one run: {ids:?}");
+    assert_eq!(runs_stored(&app).await, 2);
+    let detail = body(app.get(&format!("/api/v1/runs/{}", ids[0]), &admin).await).await;
+    assert_eq!(detail["state"], "SCHEDULED");
+    assert_eq!(detail["history"].as_array().unwrap().len(), 1, "{detail}");
+    assert_eq!(detail["history"][0]["state"], "SCHEDULED");
+    let page = body(app.get("/api/v1/audit?limit=500", &admin).await).await;
+    let mut targets: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "run.triggered")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    targets.sort_unstable();
+    let mut expected = [
+        format!("run:{}", first["id"].as_str().unwrap()),
+        format!("run:{}", ids[0]),
+    ];
+    expected.sort_unstable();
+    assert_eq!(targets, expected, "one event per run");
+}

@@ -2,6 +2,8 @@
 
 use chap_scheduler_api::{CollisionStrategy, RunState};
 use chrono::Utc;
+use sea_orm::sea_query::InsertStatement;
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -60,54 +62,66 @@ impl Engine {
         // oldest due run (this one, once it is the oldest). A slot freed between this read and the
         // commit goes to this run at the dispatcher's next pass (within 0.5 s).
         let may_promote = expected <= Utc::now() && self.may_have_room(dep).await?;
-        let txn = crate::db::begin_write(db).await?;
-        let mut state = RunState::Scheduled;
-        let mut message = None;
-        if let (Some(limit), CollisionStrategy::CancelNew) =
-            (dep.concurrency_limit, dep.collision_strategy)
-        {
-            deployments::lock(&txn, dep.id).await?;
-            let active = store::count_active(&txn, dep.id).await?;
-            if active >= limit as u64 {
-                state = RunState::Cancelled;
-                message = Some(format!(
-                    "cancelled at once: the deployment's concurrency limit of {limit} is reached \
-                     ({active} run(s) in flight) and its collision strategy is cancel_new"
-                ));
-            }
-        }
-        let new = NewRun {
+        let cancel_new = match (dep.concurrency_limit, dep.collision_strategy) {
+            (Some(limit), CollisionStrategy::CancelNew) => Some(limit),
+            _ => None,
+        };
+        let mut new = NewRun {
             deployment: dep,
             parameters: params,
-            state,
-            message,
+            state: RunState::Scheduled,
+            message: None,
             expected_start_at: expected,
             triggered_by,
             schedule_id,
             retry_of,
             idempotency_key: idempotency_key.clone(),
         };
-        let run = match store::create_run(&txn, new).await {
-            Ok(run) => run,
-            Err(e) if is_unique_violation(&e) && idempotency_key.is_some() => {
-                // Another request with the same key won the race: answer with its run.
-                drop(txn);
-                let key = idempotency_key.unwrap_or_default();
-                let existing = store::by_idempotency_key(db, &key).await?.ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("idempotent run vanished"))
-                })?;
-                return Ok((existing, false));
+        let with_audit = |run: &flow_run::Model, inserts: &mut Vec<InsertStatement>| {
+            if let Some(audit) = audit {
+                let target = Some(format!("run:{}", run.id));
+                inserts.push(crate::db::audit::insert(
+                    &audit.actor,
+                    audit.action,
+                    target,
+                    audit.detail,
+                ));
             }
-            Err(e) => return Err(e.into()),
         };
-        if let Some(audit) = audit {
-            let target = Some(format!("run:{}", run.id));
-            crate::db::audit::record(&txn, &audit.actor, audit.action, target, audit.detail)
-                .await?;
+        if !may_promote && cancel_new.is_none() {
+            // Nothing to read or lock: the run, its history and its event in one write (on
+            // PostgreSQL one statement).
+            let (run, mut inserts) = store::run_inserts(new)?;
+            with_audit(&run, &mut inserts);
+            return match crate::db::insert_together(db, inserts).await {
+                Ok(()) => Ok((run, true)),
+                Err(e) => Ok((self.raced(e, idempotency_key).await?, false)),
+            };
+        }
+        let txn = crate::db::begin_write(db).await?;
+        if let Some(limit) = cancel_new {
+            deployments::lock(&txn, dep.id).await?;
+            let active = store::count_active(&txn, dep.id).await?;
+            if active >= limit as u64 {
+                new.state = RunState::Cancelled;
+                new.message = Some(format!(
+                    "cancelled at once: the deployment's concurrency limit of {limit} is reached \
+                     ({active} run(s) in flight) and its collision strategy is cancel_new"
+                ));
+            }
+        }
+        let scheduled = new.state == RunState::Scheduled;
+        let (run, mut inserts) = store::run_inserts(new)?;
+        with_audit(&run, &mut inserts);
+        for insert in &inserts {
+            if let Err(e) = txn.execute(insert).await {
+                drop(txn);
+                return Ok((self.raced(e, idempotency_key).await?, false));
+            }
         }
         // A run due now goes to PENDING in the same transaction when its deployment has a free slot
         // (older due runs first): one write transaction per trigger.
-        let promoted = if state == RunState::Scheduled && may_promote {
+        let promoted = if scheduled && may_promote {
             store::promote_due_in(&txn, dep).await?
         } else {
             Vec::new()
@@ -120,6 +134,17 @@ impl Engine {
             store::get(db, run.id).await?.unwrap_or(run)
         };
         Ok((run, true))
+    }
+
+    /// The run another request with the same idempotency key created, when writing a new run
+    /// failed on that key's uniqueness (it won the race); any other error as it is.
+    async fn raced(&self, e: DbErr, idempotency_key: Option<String>) -> AppResult<flow_run::Model> {
+        let Some(key) = idempotency_key.filter(|_| is_unique_violation(&e)) else {
+            return Err(e.into());
+        };
+        store::by_idempotency_key(&self.inner.db, &key)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("idempotent run vanished")))
     }
 
     /// Cancels a run: at once if it has not started, cooperatively (CANCELLING) if it is running.

@@ -1,11 +1,14 @@
-//! New runs: the row and its first history entries, in the trigger's transaction.
+//! New runs: the row and its first history entries, written by the trigger.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, TryIntoModel};
+use sea_orm::sea_query::InsertStatement;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait, Set, TryIntoModel,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::runs::record_state;
+use super::runs::state_insert;
 use crate::db::entities::{deployment, flow_run};
 use crate::db::users::now;
 use crate::orchestrator::state::RunState;
@@ -33,12 +36,10 @@ pub struct NewRun<'a> {
     pub idempotency_key: Option<String>,
 }
 
-/// Inserts a run with its history (SCHEDULED, and CANCELLED when cancelled at once). A unique
-/// violation on the idempotency key comes back as the database's error.
-pub async fn create_run(
-    txn: &impl ConnectionTrait,
-    new: NewRun<'_>,
-) -> Result<flow_run::Model, DbErr> {
+/// The statements that insert a run with its history (SCHEDULED, and CANCELLED when cancelled at
+/// once), and the run as they insert it. A unique violation on the idempotency key comes back as the
+/// database's error when they are executed.
+pub fn run_inserts(new: NewRun<'_>) -> Result<(flow_run::Model, Vec<InsertStatement>), DbErr> {
     let now = now();
     let id = Uuid::new_v4();
     let run = flow_run::ActiveModel {
@@ -66,16 +67,15 @@ pub async fn create_run(
         summary: Set(None),
         created_at: Set(now),
     };
-    // Not read back: SQLite's `insert` would select the row again; every column is set here.
-    flow_run::Entity::insert(run.clone())
-        .exec_without_returning(txn)
-        .await?;
-    let run = run.try_into_model()?;
-    record_state(txn, id, RunState::Scheduled, None, now).await?;
+    // Not read back: every column is set here.
+    let mut inserts = vec![
+        flow_run::Entity::insert(run.clone()).into_query(),
+        state_insert(id, RunState::Scheduled, None, now),
+    ];
     if new.state != RunState::Scheduled {
-        record_state(txn, id, new.state, new.message, now).await?;
+        inserts.push(state_insert(id, new.state, new.message, now));
     }
-    Ok(run)
+    Ok((run.try_into_model()?, inserts))
 }
 
 /// The run created with this idempotency key, if any.

@@ -19,7 +19,7 @@ mod steps;
 
 pub use artifacts::{forecast_contents, list_artifacts};
 pub use checkpoints::{checkpoint, put_checkpoint};
-pub use create::{by_idempotency_key, create_run, NewRun};
+pub use create::{by_idempotency_key, run_inserts, NewRun};
 pub use flow_states::{flow_state, FlowState};
 pub use gauges::{run_gauges, RunGauges};
 pub use lease::{beat, hold, lease_state, Lease};

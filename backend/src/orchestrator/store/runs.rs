@@ -2,7 +2,7 @@
 
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{Expr, InsertStatement, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, UpdateMany,
@@ -81,6 +81,18 @@ pub async fn record_state(
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     // Not read back: SQLite's `insert` would select the row again.
+    db.execute(&state_insert(run_id, state, message, at))
+        .await
+        .map(|_| ())
+}
+
+/// The statement that appends a state to a run's history (see [`record_state`]).
+pub(super) fn state_insert(
+    run_id: Uuid,
+    state: RunState,
+    message: Option<String>,
+    at: DateTime<Utc>,
+) -> InsertStatement {
     flow_run_state::Entity::insert(flow_run_state::ActiveModel {
         // Time-ordered ids keep the history in order even within one microsecond.
         id: Set(Uuid::now_v7()),
@@ -89,9 +101,7 @@ pub async fn record_state(
         message: Set(message),
         at: Set(at),
     })
-    .exec_without_returning(db)
-    .await
-    .map(|_| ())
+    .into_query()
 }
 
 /// A state change to apply by compare-and-set.
