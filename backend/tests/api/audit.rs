@@ -155,6 +155,30 @@ async fn runs_stored(app: &TestApp) -> u64 {
         .unwrap()
 }
 
+/// Sends `request` to `path` five times at once: every answer must be a success naming the same
+/// run, which is returned as the last answer gave it.
+async fn one_run_of_five_at_once(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    request: serde_json::Value,
+) -> serde_json::Value {
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| app.post(path, token, request.clone())))
+            .await;
+    let mut runs = Vec::new();
+    for resp in answers {
+        assert!(resp.status().is_success(), "{}", resp.status());
+        runs.push(body(resp).await);
+    }
+    let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "every answer names the one run: {ids:?}"
+    );
+    runs.pop().unwrap()
+}
+
 #[tokio::test]
 async fn a_run_is_created_together_with_its_audit_event_or_not_at_all() {
     let (app, admin) = spawn_app_without_workers().await;
@@ -230,16 +254,8 @@ async fn the_same_trigger_sent_five_times_at_once_makes_one_run_and_one_audit_ev
     let dep = app.deployment("test-steps", &admin).await;
     let path = format!("/api/v1/deployments/{}/runs", dep["id"].as_str().unwrap());
     let request = json!({ "parameters": { "greeting": "hi" }, "idempotency_key": "nightly-1" });
-    let answers =
-        futures_util::future::join_all((0..5).map(|_| app.post(&path, &admin, request.clone())))
-            .await;
-    let mut ids = Vec::new();
-    for resp in answers {
-        assert!(resp.status().is_success(), "{}", resp.status());
-        ids.push(body(resp).await["id"].as_str().unwrap().to_string());
-    }
-    ids.dedup();
-    assert_eq!(ids.len(), 1, "every answer names the one run: {ids:?}");
+    let run = one_run_of_five_at_once(&app, &admin, &path, request).await;
+    assert_eq!(run["state"], "PENDING", "{run}");
     assert_eq!(runs_stored(&app).await, 1);
     let page = body(app.get("/api/v1/audit?limit=500", &admin).await).await;
     let triggered = page["items"]
@@ -281,20 +297,10 @@ async fn a_trigger_into_a_full_deployment_writes_its_run_and_event_all_or_none()
     refuse_audit_events(&app, false).await;
 
     let request = json!({ "parameters": { "greeting": "hi" }, "idempotency_key": "backlog-1" });
-    let answers =
-        futures_util::future::join_all((0..5).map(|_| app.post(&path, &admin, request.clone())))
-            .await;
-    let mut ids = Vec::new();
-    for resp in answers {
-        assert!(resp.status().is_success(), "{}", resp.status());
-        let run = body(resp).await;
-        assert_eq!(run["state"], "SCHEDULED", "{run}");
-        ids.push(run["id"].as_str().unwrap().to_string());
-    }
-    ids.dedup();
-    assert_eq!(ids.len(), 1, "every answer names the one run: {ids:?}");
+    let run = one_run_of_five_at_once(&app, &admin, &path, request).await;
+    let run_id = run["id"].as_str().unwrap();
     assert_eq!(runs_stored(&app).await, 2);
-    let detail = body(app.get(&format!("/api/v1/runs/{}", ids[0]), &admin).await).await;
+    let detail = body(app.get(&format!("/api/v1/runs/{run_id}"), &admin).await).await;
     assert_eq!(detail["state"], "SCHEDULED");
     assert_eq!(detail["history"].as_array().unwrap().len(), 1, "{detail}");
     assert_eq!(detail["history"][0]["state"], "SCHEDULED");
@@ -309,7 +315,7 @@ async fn a_trigger_into_a_full_deployment_writes_its_run_and_event_all_or_none()
     targets.sort_unstable();
     let mut expected = [
         format!("run:{}", first["id"].as_str().unwrap()),
-        format!("run:{}", ids[0]),
+        format!("run:{run_id}"),
     ];
     expected.sort_unstable();
     assert_eq!(targets, expected, "one event per run");
