@@ -17,8 +17,8 @@ use crate::orchestrator::store::{self, NewRun, Transition};
 impl Engine {
     /// Creates a run of a deployment: parameters merged over the defaults and validated, the
     /// collision strategy applied, then dispatched at once if a slot is free, with its `audit` event
-    /// in the same transaction. Returns the run and whether it was created (false: the idempotency key
-    /// named an existing run; no event is written then).
+    /// in the same write (all or none). Returns the run and whether it was created (false: the
+    /// idempotency key named an existing run; no event is written then).
     #[tracing::instrument(
         target = "chap_scheduler::cost",
         level = "debug",
