@@ -176,13 +176,34 @@ async fn burst(
     let db = connect(&db_url).await?;
     let before = rows(&db).await?;
 
+    // CHAP_BENCH_PREDICTION_CLIENTS=4 splits the triggers over that many clients sending at once
+    // (each one after another); the target's figures are for one client.
+    let clients: usize = match std::env::var("CHAP_BENCH_PREDICTION_CLIENTS") {
+        Ok(n) => n
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .context("CHAP_BENCH_PREDICTION_CLIENTS: a number of clients, e.g. 4")?,
+        Err(_) => 1,
+    };
     let served_before = served_triggers(&api).await?;
     let t0 = Instant::now();
+    let client = |share: usize| {
+        let (api, deployment) = (&api, &deployment);
+        async move {
+            let mut posts = Vec::with_capacity(share);
+            for _ in 0..share {
+                let sent = Instant::now();
+                api.trigger(deployment).await?;
+                posts.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(posts)
+        }
+    };
+    let shares = (0..clients).map(|c| runs / clients + usize::from(c < runs % clients));
     let mut posts = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let sent = Instant::now();
-        api.trigger(&deployment).await?;
-        posts.push(sent.elapsed().as_secs_f64() * 1000.0);
+    for sent in futures_util::future::join_all(shares.map(client)).await {
+        posts.extend(sent?);
     }
     let triggered_in = t0.elapsed();
     let served = served_triggers(&api).await?;
@@ -222,10 +243,15 @@ async fn burst(
     }
     let completed = counts.get("COMPLETED").copied().unwrap_or(0);
     let label = format!(
-        "{} limit {limit}, {runs} runs",
+        "{} limit {limit}, {runs} runs{}",
         match mode {
             Mode::Embedded => "embedded",
             Mode::Cluster => "PG + Redis, 2 workers,",
+        },
+        if clients > 1 {
+            format!(" from {clients} clients at once")
+        } else {
+            String::new()
         }
     );
     let post = summarize(posts);
