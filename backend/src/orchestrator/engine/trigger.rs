@@ -89,7 +89,7 @@ impl Engine {
             }
         };
         if !may_promote && cancel_new.is_none() {
-            // Nothing to read or lock: the run, its history and its event in one write (on
+            // Nothing to lock or promote: the run, its history and its event in one write (on
             // PostgreSQL one statement).
             let (run, mut inserts) = store::run_inserts(new)?;
             with_audit(&run, &mut inserts);
