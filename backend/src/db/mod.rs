@@ -6,8 +6,8 @@ pub mod users;
 mod writes;
 
 pub use writes::{
-    begin_run_write, begin_write, checkpoint_wal, insert_together, RelaxedWrites, WriteTxn,
-    WAL_CHECKPOINT_EVERY,
+    begin_run_write, begin_write, checkpoint_wal, insert_in, insert_together, RelaxedWrites,
+    WriteTxn, WAL_CHECKPOINT_EVERY,
 };
 
 use std::time::Duration;

@@ -245,36 +245,50 @@ async fn begin_in_turn(
 
 /// Inserts the rows of `inserts` all or none, durably, as a request's write ([`begin_write`]).
 ///
-/// On PostgreSQL they are one statement in autocommit, each insert a data-modifying `WITH` query:
-/// one round trip to the server instead of a transaction's begin, one per insert and the commit. A
-/// request waits for each round trip, and in a burst of runs each waits for the server to be given a
-/// CPU (issue 16: a trigger into a full deployment). On SQLite they are one write transaction in turn.
+/// On PostgreSQL they are one statement in autocommit ([`insert_in`]): one round trip to the server
+/// instead of a transaction's begin, one per insert and the commit. A request waits for each round
+/// trip, and in a burst of runs each waits for the server to be given a CPU (issue 16: a trigger into
+/// a full deployment). On SQLite they are one write transaction in turn.
 pub async fn insert_together(
     db: &DatabaseConnection,
     inserts: Vec<InsertStatement>,
 ) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        return insert_in(db, inserts).await;
+    }
+    let txn = begin_write(db).await?;
+    insert_in(&txn, inserts).await?;
+    txn.commit().await
+}
+
+/// Executes `inserts` on `conn` (a transaction, or autocommit on PostgreSQL): on PostgreSQL as one
+/// statement, each insert a data-modifying `WITH` query (one round trip, and all or none by itself);
+/// on SQLite one after another.
+pub async fn insert_in(
+    conn: &impl ConnectionTrait,
+    inserts: Vec<InsertStatement>,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        for insert in &inserts {
+            conn.execute(insert).await?;
+        }
+        return Ok(());
+    }
     if inserts.is_empty() {
         return Ok(());
     }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let mut with = WithClause::new();
-        for (at, insert) in inserts.into_iter().enumerate() {
-            with.cte(
-                CommonTableExpression::new()
-                    .query(insert)
-                    .table_name(Alias::new(format!("insert_{at}")))
-                    .to_owned(),
-            );
-        }
-        db.execute(&with.query(Query::select().expr(Expr::cust("1")).to_owned()))
-            .await?;
-        return Ok(());
+    let mut with = WithClause::new();
+    for (at, insert) in inserts.into_iter().enumerate() {
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(Alias::new(format!("insert_{at}")))
+                .to_owned(),
+        );
     }
-    let txn = begin_write(db).await?;
-    for insert in &inserts {
-        txn.execute(insert).await?;
-    }
-    txn.commit().await
+    conn.execute(&with.query(Query::select().expr(Expr::cust("1")).to_owned()))
+        .await?;
+    Ok(())
 }
 
 /// How often `serve`'s dispatcher checkpoints the SQLite WAL ([`checkpoint_wal`]).

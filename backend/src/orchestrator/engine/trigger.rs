@@ -3,7 +3,7 @@
 use chap_scheduler_api::{CollisionStrategy, RunState};
 use chrono::Utc;
 use sea_orm::sea_query::InsertStatement;
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::DbErr;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -113,11 +113,9 @@ impl Engine {
         let scheduled = new.state == RunState::Scheduled;
         let (run, mut inserts) = store::run_inserts(new)?;
         with_audit(&run, &mut inserts);
-        for insert in &inserts {
-            if let Err(e) = txn.execute(insert).await {
-                drop(txn);
-                return Ok((self.raced(e, idempotency_key).await?, false));
-            }
+        if let Err(e) = crate::db::insert_in(&txn, inserts).await {
+            drop(txn);
+            return Ok((self.raced(e, idempotency_key).await?, false));
         }
         // A run due now goes to PENDING in the same transaction when its deployment has a free slot
         // (older due runs first): one write transaction per trigger.
