@@ -6,7 +6,7 @@ pub mod users;
 mod writes;
 
 pub use writes::{
-    begin_run_write, begin_write, checkpoint_wal, insert_in, insert_together, RelaxedWrites,
+    begin_run_write, begin_write, checkpoint_wal, insert_together, writes_in, RelaxedWrites,
     WriteTxn, WAL_CHECKPOINT_EVERY,
 };
 

@@ -17,12 +17,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, Query, WithClause};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, InsertStatement, Query, SubQueryStatement, WithClause,
+};
+use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    DbErr, ExecResult, QueryResult, SqliteTransactionMode, SqlxSqliteConnector, Statement,
-    TransactionOptions, TransactionTrait,
+    DbErr, ExecResult, QueryResult, SqliteTransactionMode, SqlxPostgresConnector,
+    SqlxSqliteConnector, Statement, StatementBuilder, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Notify, OwnedMutexGuard};
 use tracing::Instrument;
@@ -30,11 +33,15 @@ use tracing::Instrument;
 /// Connections of the relaxed SQLite pool: SQLite has one writer at a time, so more would only wait.
 const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
 
+/// Connections of the relaxed PostgreSQL pool: a process's relaxed writers are its log writer, its
+/// workers' claims and heartbeats, each a short transaction or a single statement.
+const RELAXED_POSTGRES_CONNECTIONS: u32 = 4;
+
 /// How long a relaxed connection stays open unused: only runs write through them, so once a burst
-/// is over their threads and caches (a few hundred KiB each) are given back. The main pool keeps its
-/// connections (sqlx hands its idle connections out in turn, and an idle `serve` queries a few
-/// times a second, so none of them is idle for long).
-const RELAXED_SQLITE_IDLE: Duration = Duration::from_secs(5);
+/// is over their threads and caches (a few hundred KiB each, on SQLite) or server processes (on
+/// PostgreSQL) are given back. The main pool keeps its connections (sqlx hands its idle connections
+/// out in turn, and an idle `serve` queries a few times a second, so none of them is idle for long).
+const RELAXED_IDLE: Duration = Duration::from_secs(5);
 
 /// Longest wait for this process's turn to write to an SQLite file: SQLite's own busy timeout
 /// (sqlx's default), after which the write fails as the database being unavailable.
@@ -245,7 +252,7 @@ async fn begin_in_turn(
 
 /// Inserts the rows of `inserts` all or none, durably, as a request's write ([`begin_write`]).
 ///
-/// On PostgreSQL they are one statement in autocommit ([`insert_in`]): one round trip to the server
+/// On PostgreSQL they are one statement in autocommit ([`writes_in`]): one round trip to the server
 /// instead of a transaction's begin, one per insert and the commit. A request waits for each round
 /// trip, and in a burst of runs each waits for the server to be given a CPU (issue 16: a trigger into
 /// a full deployment). On SQLite they are one write transaction in turn.
@@ -254,41 +261,62 @@ pub async fn insert_together(
     inserts: Vec<InsertStatement>,
 ) -> Result<(), DbErr> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        return insert_in(db, inserts).await;
+        return writes_in(db, inserts).await;
     }
     let txn = begin_write(db).await?;
-    insert_in(&txn, inserts).await?;
+    writes_in(&txn, inserts).await?;
     txn.commit().await
 }
 
-/// Executes `inserts` on `conn` (a transaction, or autocommit on PostgreSQL): on PostgreSQL as one
-/// statement, each insert a data-modifying `WITH` query (one round trip, and all or none by itself);
-/// on SQLite one after another.
-pub async fn insert_in(
-    conn: &impl ConnectionTrait,
-    inserts: Vec<InsertStatement>,
-) -> Result<(), DbErr> {
+/// Executes `writes` (inserts, updates) on `conn` (a transaction, or autocommit on PostgreSQL): on
+/// PostgreSQL as one statement, each write a data-modifying `WITH` query (one round trip, and all or
+/// none by itself; they must not change the same row twice); on SQLite one after another.
+pub async fn writes_in<W>(conn: &impl ConnectionTrait, writes: Vec<W>) -> Result<(), DbErr>
+where
+    W: StatementBuilder + Into<SubQueryStatement>,
+{
     if conn.get_database_backend() != DatabaseBackend::Postgres {
-        for insert in &inserts {
-            conn.execute(insert).await?;
+        for write in &writes {
+            conn.execute(write).await?;
         }
         return Ok(());
     }
-    if inserts.is_empty() {
-        return Ok(());
+    match writes.len() {
+        0 => return Ok(()),
+        1 => {
+            conn.execute(&writes[0]).await?;
+            return Ok(());
+        }
+        _ => {}
     }
     let mut with = WithClause::new();
-    for (at, insert) in inserts.into_iter().enumerate() {
+    for (at, write) in writes.into_iter().enumerate() {
         with.cte(
             CommonTableExpression::new()
-                .query(insert)
-                .table_name(Alias::new(format!("insert_{at}")))
+                .query(write)
+                .table_name(Alias::new(format!("write_{at}")))
                 .to_owned(),
         );
     }
     conn.execute(&with.query(Query::select().expr(Expr::cust("1")).to_owned()))
         .await?;
     Ok(())
+}
+
+/// The relaxed pool of the PostgreSQL database `db` is connected to (see [`RelaxedWrites`]): its
+/// connections are opened as `db`'s are, with `synchronous_commit = off`.
+fn relaxed_postgres(db: &DatabaseConnection) -> DatabaseConnection {
+    let options = (*db.get_postgres_connection_pool().connect_options())
+        .clone()
+        .options([("synchronous_commit", "off")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(RELAXED_POSTGRES_CONNECTIONS)
+        .idle_timeout(RELAXED_IDLE)
+        // Idle for at most [`RELAXED_IDLE`]; one that broke meanwhile (the server restarted) fails
+        // its statement once and is closed, as a connection that breaks in use does.
+        .test_before_acquire(false)
+        .connect_lazy_with(options);
+    SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
 }
 
 /// How often `serve`'s dispatcher checkpoints the SQLite WAL ([`checkpoint_wal`]).
@@ -307,9 +335,11 @@ pub async fn checkpoint_wal(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Where writes that need not be durable on their own go (see the module's text for which).
 ///
-/// - PostgreSQL: the same pool; each transaction sets `synchronous_commit = off` for itself, so its
-///   commit does not wait for the WAL flush. A server crash may lose the last such commits (at most
-///   about 0.6 s of them, `wal_writer_delay` × 3), never the database's consistency.
+/// - PostgreSQL: a second pool of [`RELAXED_POSTGRES_CONNECTIONS`] connections to the same database,
+///   opened with `synchronous_commit = off`: a commit does not wait for the WAL flush. A server crash
+///   may lose the last such commits (at most about 0.6 s of them, `wal_writer_delay` × 3), never the
+///   database's consistency. The setting is the connections' own, so a transaction or a single
+///   statement in autocommit ([`RelaxedWrites::autocommit`]) needs no round trip to set it.
 /// - SQLite: a second pool of [`RELAXED_SQLITE_CONNECTIONS`] connections to the same file with
 ///   `synchronous=NORMAL`: a commit appends to the WAL without an fsync. A killed process loses
 ///   nothing; a power cut or OS crash may lose the commits since the last durable commit or
@@ -328,7 +358,7 @@ impl RelaxedWrites {
     pub fn of(db: &DatabaseConnection) -> Self {
         let Some(gate) = sqlite_gate(db) else {
             return RelaxedWrites {
-                db: db.clone(),
+                db: relaxed_postgres(db),
                 main: db.clone(),
                 gate: None,
             };
@@ -338,7 +368,7 @@ impl RelaxedWrites {
             .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(RELAXED_SQLITE_CONNECTIONS)
-            .idle_timeout(RELAXED_SQLITE_IDLE)
+            .idle_timeout(RELAXED_IDLE)
             .test_before_acquire(false)
             .connect_lazy_with(options);
         RelaxedWrites {
@@ -346,6 +376,13 @@ impl RelaxedWrites {
             main: db.clone(),
             gate: Some(gate),
         }
+    }
+
+    /// Where a write of one statement may go without a transaction (PostgreSQL: it commits by itself,
+    /// relaxed); `None` on SQLite, where every write takes its turn in a transaction
+    /// ([`RelaxedWrites::begin`]).
+    pub fn autocommit(&self) -> Option<&DatabaseConnection> {
+        self.gate.is_none().then_some(&self.db)
     }
 
     /// The connection, to attach a metric callback (the `census` benchmark).
@@ -356,12 +393,7 @@ impl RelaxedWrites {
     /// Starts a relaxed transaction that reads and then writes (locked as [`begin_write`], and in
     /// line after the durable writers waiting).
     pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
-        let txn = begin_in_turn(&self.db, self.gate.clone(), Class::Relaxed).await?;
-        if self.db.get_database_backend() == DatabaseBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-                .await?;
-        }
-        Ok(txn)
+        begin_in_turn(&self.db, self.gate.clone(), Class::Relaxed).await
     }
 
     /// Starts a durable transaction on the main pool, for a writer that mostly makes relaxed commits

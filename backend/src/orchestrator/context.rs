@@ -1,6 +1,7 @@
 //! What a flow sees of the engine: parameters, a logger, named steps recorded as task runs,
 //! artifacts, a cancellation token and redaction of secret values.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -32,8 +33,8 @@ struct Inner {
     cancel: CancellationToken,
     secrets: RwLock<Vec<String>>,
     position: AtomicI32,
-    /// Fenced steps ended since a fenced step last started: written with the next one's start.
-    ended: Mutex<Vec<StepEnd>>,
+    /// The checkpoints this attempt recorded: all a first attempt can recall.
+    remembered: Mutex<HashMap<String, Value>>,
 }
 
 /// The handle a flow body works through. Cheap to clone.
@@ -66,7 +67,7 @@ impl RunContext {
                 cancel,
                 secrets: RwLock::new(Vec::new()),
                 position: AtomicI32::new(first_position),
-                ended: Mutex::new(Vec::new()),
+                remembered: Mutex::default(),
             }),
         }
     }
@@ -233,38 +234,26 @@ impl RunContext {
             started.elapsed().as_secs_f64(),
         );
         if recorded {
-            // Not a transaction of its own: written with the next fenced step's start, or by the log
-            // writer at most 200 ms later (and before the attempt's end: the engine flushes it first).
+            // Not a write of its own: the log writer's, at most 200 ms later, in order after the
+            // step's start (and before the attempt's end: the engine flushes it first).
             let end = StepEnd {
                 lease: lease.clone(),
                 id,
                 state,
                 error,
                 at: crate::db::users::now(),
-                written: Arc::default(),
             };
-            if fenced {
-                // A read step's start may still wait in the log writer: only the writer, which
-                // writes in order, may end it.
-                self.inner
-                    .ended
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(end.clone());
-            }
             self.inner.logs.end_step(end);
         }
         result
     }
 
-    /// Writes a fenced step's start (with the fenced steps ended since); whether it was recorded.
+    /// Writes a fenced step's start; whether it was recorded.
     /// Never returns when the attempt has lost its run: the engine aborts the body at that await.
     async fn start_fenced(&self, id: Uuid, position: i32, name: &str, label: Option<&str>) -> bool {
         let db = self.inner.logs.writes();
         let lease = &self.inner.lease;
-        let ended =
-            std::mem::take(&mut *self.inner.ended.lock().unwrap_or_else(|e| e.into_inner()));
-        match store::start_step(db, lease, id, position, name, label, &ended).await {
+        match store::start_step(db, lease, id, position, name, label).await {
             Ok(true) => true,
             Ok(false) => {
                 self.lost("starting a step");
@@ -308,18 +297,30 @@ impl RunContext {
     /// Refused, and the attempt stopped, when this attempt no longer holds the run.
     pub async fn remember(&self, key: &str, mut value: Value) -> anyhow::Result<()> {
         text::storable_value(&mut value);
-        if !store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value).await? {
+        if !store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value.clone()).await? {
             self.lost("recording a checkpoint");
             anyhow::bail!(
                 "this attempt no longer holds the run; the checkpoint `{key}` was not stored"
             );
         }
+        self.remembered().insert(key.to_string(), value);
         Ok(())
     }
 
-    /// The checkpoint recorded under `key` by this or an earlier attempt of the run.
+    /// The checkpoint recorded under `key` by this or an earlier attempt of the run. A first attempt
+    /// has no earlier one (every claim counts an attempt, also one handed back), so it reads none.
     pub async fn recall(&self, key: &str) -> anyhow::Result<Option<Value>> {
+        if self.inner.lease.attempt <= 1 {
+            return Ok(self.remembered().get(key).cloned());
+        }
         Ok(store::checkpoint(&self.inner.db, self.inner.lease.run_id, key).await?)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
+        self.inner
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps `value` under `key` for later runs of this flow (with this run as its writer). Written as

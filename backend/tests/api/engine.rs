@@ -42,7 +42,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     let first = app.engine.claim(id).await.unwrap().expect("claimable");
     let frozen_step = Uuid::new_v4();
     assert!(
-        store::start_step(relaxed, &first.lease, frozen_step, 0, "tick", None, &[])
+        store::start_step(relaxed, &first.lease, frozen_step, 0, "tick", None)
             .await
             .unwrap()
     );
@@ -70,9 +70,25 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
 
     // The frozen attempt wakes up and tries everything: each write is refused.
     assert!(
-        !store::start_step(relaxed, &first.lease, Uuid::new_v4(), 1, "late", None, &[])
+        !store::start_step(relaxed, &first.lease, Uuid::new_v4(), 1, "late", None)
             .await
             .unwrap()
+    );
+    assert!(
+        !store::put_checkpoint(db, &first.lease, "job", json!("zombie"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store::put_checkpoint(db, &second.lease, "job", json!("live"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store::put_checkpoint(db, &second.lease, "job", json!({ "live": 2 }))
+            .await
+            .unwrap(),
+        "a later value replaces the earlier"
     );
     sink.put_artifact(
         zombie.clone(),
@@ -99,7 +115,6 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         state: RunState::Completed,
         error: None,
         at: chrono::Utc::now(),
-        written: Default::default(),
     });
     let zombie_read_step = Uuid::new_v4();
     sink.start_step(store::StepStart {
@@ -162,6 +177,10 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         .await
         .unwrap();
     assert_eq!(zombie_lines, 0);
+    assert_eq!(
+        store::checkpoint(db, id, "job").await.unwrap(),
+        Some(json!({ "live": 2 }))
+    );
     let done = app.wait_for(&id.to_string(), &token, TERMINAL).await;
     assert_eq!(done["state"], "COMPLETED");
     assert!(done["summary"].is_null(), "{done}");
@@ -447,6 +466,82 @@ async fn a_run_that_ends_hands_its_slot_to_the_next_due_run_without_waiting_for_
         Some(RunState::Pending),
         "the worker that freed the slot queued the next run itself"
     );
+}
+
+/// A trigger that finds free slots gives them to its deployment's older due runs first, and takes
+/// one itself only in its turn: then its run is PENDING from its first write, with both states in
+/// its history.
+#[tokio::test]
+async fn a_trigger_gives_free_slots_to_older_due_runs_first_and_takes_one_in_its_turn() {
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
+        .await;
+    let db = app.engine.db();
+    let mut runs = Vec::new();
+    for n in 0..3 {
+        let run = app
+            .trigger(&dep, &token, json!({ "greeting": format!("{n}") }))
+            .await;
+        runs.push(run["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+    let state = |id| async move { store::state_of(db, id).await.unwrap().unwrap() };
+    // Two in flight, one due behind them. Runs in flight end here without waking a dispatcher, so
+    // the next trigger is the first to see the free slots (a dispatcher's pass in between would
+    // promote the same runs).
+    let end = |id| async move {
+        let to = store::Transition::to(RunState::Cancelled).message("ended by the test");
+        assert!(store::transition(db, id, to).await.unwrap());
+    };
+    end(runs[0]).await;
+    let third = app.trigger(&dep, &token, json!({ "greeting": "3" })).await;
+    assert_eq!(state(runs[2]).await, RunState::Pending, "the older due run");
+    assert_eq!(third["state"], "SCHEDULED", "it waits behind: {third}");
+
+    end(runs[1]).await;
+    end(runs[2]).await;
+    let fourth = app.trigger(&dep, &token, json!({ "greeting": "4" })).await;
+    let third: Uuid = third["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(state(third).await, RunState::Pending, "older first");
+    assert_eq!(
+        fourth["state"], "PENDING",
+        "the slot left is its own: {fourth}"
+    );
+    let id = fourth["id"].as_str().unwrap();
+    let shown = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+    assert_eq!(shown["state"], "PENDING", "{shown}");
+    assert_eq!(
+        crate::helpers::states(&shown["history"]),
+        ["SCHEDULED", "PENDING"],
+        "{shown}"
+    );
+}
+
+/// On PostgreSQL, relaxed writes (claims, heartbeats, log lines) go through connections opened with
+/// `synchronous_commit = off`, in a transaction or in autocommit, and every other write stays
+/// durable. (SQLite's relaxed pool is checked by `db::writes`' own tests.)
+#[tokio::test]
+async fn on_postgres_only_relaxed_writes_commit_without_waiting_for_the_disk() {
+    let app = spawn_app().await;
+    let db = app.engine.db();
+    let relaxed = chap_scheduler::db::RelaxedWrites::of(db);
+    let Some(autocommit) = relaxed.autocommit() else {
+        assert_eq!(db.get_database_backend(), sea_orm::DbBackend::Sqlite);
+        return;
+    };
+    async fn setting(conn: &impl ConnectionTrait) -> String {
+        let show = Statement::from_string(conn.get_database_backend(), "SHOW synchronous_commit");
+        let row = conn.query_one_raw(show).await.unwrap().unwrap();
+        row.try_get_by_index(0).unwrap()
+    }
+    assert_eq!(setting(autocommit).await, "off");
+    let txn = relaxed.begin().await.unwrap();
+    assert_eq!(setting(&txn).await, "off");
+    txn.rollback().await.unwrap();
+    assert_eq!(setting(db).await, "on");
+    let durable = relaxed.begin_durable().await.unwrap();
+    assert_eq!(setting(&durable).await, "on");
+    durable.rollback().await.unwrap();
 }
 
 /// PostgreSQL refuses NUL in text and in JSON; a flow relaying upstream text must not make the batch

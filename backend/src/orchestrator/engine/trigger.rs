@@ -11,7 +11,7 @@ use super::{merge_parameters, Engine, Trigger, TriggerAudit};
 use crate::db::entities::{deployment, flow_run};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::deployments::{self, field_errors};
+use crate::orchestrator::deployments::field_errors;
 use crate::orchestrator::store::{self, NewRun, Transition};
 
 impl Engine {
@@ -99,38 +99,49 @@ impl Engine {
             };
         }
         let txn = crate::db::begin_write(db).await?;
-        if let Some(limit) = cancel_new {
-            deployments::lock(&txn, dep.id).await?;
-            let active = store::count_active(&txn, dep.id).await?;
-            if active >= limit as u64 {
+        // The deployment's room, under its lock: for the collision strategy, and for the free slots.
+        let slots = if may_promote || cancel_new.is_some() {
+            Some(store::slots_in(&txn, dep).await?)
+        } else {
+            None
+        };
+        if let (Some(limit), Some(slots)) = (cancel_new, &slots) {
+            if slots.free == 0 {
                 new.state = RunState::Cancelled;
                 new.message = Some(format!(
                     "cancelled at once: the deployment's concurrency limit of {limit} is reached \
-                     ({active} run(s) in flight) and its collision strategy is cancel_new"
+                     ({} run(s) in flight) and its collision strategy is cancel_new",
+                    slots.active
                 ));
             }
         }
-        let scheduled = new.state == RunState::Scheduled;
+        // A run due now takes a free slot of its deployment in the same transaction, in its turn
+        // after older due runs: it is inserted as PENDING (history SCHEDULED, PENDING) with no update
+        // after, and the older ones it let first are moved to PENDING too.
+        let mut promoted = Vec::new();
+        if let Some(slots) = slots.filter(|_| new.state == RunState::Scheduled && may_promote) {
+            let (due, fits) = store::fill_slots_in(&txn, slots, Some(expected)).await?;
+            promoted = due;
+            if fits {
+                new.state = RunState::Pending;
+            }
+        }
         let (run, mut inserts) = store::run_inserts(new)?;
         with_audit(&run, &mut inserts);
-        if let Err(e) = crate::db::insert_in(&txn, inserts).await {
+        if let Err(e) = crate::db::writes_in(&txn, inserts).await {
             drop(txn);
             return Ok((self.raced(e, idempotency_key).await?, false));
         }
-        // A run due now goes to PENDING in the same transaction when its deployment has a free slot
-        // (older due runs first): one write transaction per trigger.
-        let promoted = if scheduled && may_promote {
-            store::promote_due_in(&txn, dep).await?
-        } else {
-            Vec::new()
-        };
         txn.commit().await?;
-        self.enqueue(&promoted).await;
-        let run = if !promoted.contains(&run.id) {
-            run
-        } else {
-            store::get(db, run.id).await?.unwrap_or(run)
-        };
+        if run.state == RunState::Pending {
+            promoted.push(run.id);
+        }
+        // The answer does not wait for the queue's round trip: a run whose entry is lost on the way
+        // is PENDING in the database, and the workers' sweep delivers it within a second.
+        if !promoted.is_empty() {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.enqueue(&promoted).await });
+        }
         Ok((run, true))
     }
 

@@ -10,7 +10,6 @@
 //! what notifications and reports follow), which makes the relaxed commits before it durable too; any
 //! other commits relaxed (see `db::writes`).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sea_orm::DbErr;
@@ -307,8 +306,5 @@ async fn write_held(
         }
     }
     txn.commit().await?;
-    for end in &step_ends {
-        end.written.store(true, Ordering::Relaxed);
-    }
     Ok(outcomes)
 }

@@ -1,12 +1,12 @@
 //! Checkpoints: what an attempt recorded so that a later attempt of the same run continues from it
 //! (the prediction flow's chap job per setup). Written only while the lease holds, read by any attempt.
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lease::{holds, Lease};
+use super::lease::{insert_while_held, Lease};
 use crate::db::entities::run_checkpoint;
 use crate::db::users::now;
 
@@ -27,33 +27,42 @@ pub async fn put_checkpoint(
     key: &str,
     value: Value,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_run_write(db).await?;
-    if !holds(&txn, lease).await? {
-        return Ok(false);
-    }
-    run_checkpoint::Entity::insert(run_checkpoint::ActiveModel {
-        flow_run_id: Set(lease.run_id),
-        key: Set(key.chars().take(KEY_MAX).collect()),
-        value: Set(value),
-        attempt: Set(lease.attempt),
-        written_at: Set(now()),
-    })
-    .on_conflict(
-        OnConflict::columns([
+    let insert = Query::insert()
+        .into_table(run_checkpoint::Entity)
+        .columns([
             run_checkpoint::Column::FlowRunId,
             run_checkpoint::Column::Key,
-        ])
-        .update_columns([
             run_checkpoint::Column::Value,
             run_checkpoint::Column::Attempt,
             run_checkpoint::Column::WrittenAt,
         ])
-        .to_owned(),
-    )
-    .exec(&txn)
-    .await?;
+        .on_conflict(
+            OnConflict::columns([
+                run_checkpoint::Column::FlowRunId,
+                run_checkpoint::Column::Key,
+            ])
+            .update_columns([
+                run_checkpoint::Column::Value,
+                run_checkpoint::Column::Attempt,
+                run_checkpoint::Column::WrittenAt,
+            ])
+            .to_owned(),
+        )
+        .to_owned();
+    let values = vec![
+        Expr::value(key.chars().take(KEY_MAX).collect::<String>()),
+        Expr::value(value),
+        Expr::value(lease.attempt),
+        Expr::value(now()),
+    ];
+    // One statement: on PostgreSQL a durable commit of its own; on SQLite in this process's turn.
+    if db.get_database_backend() == DbBackend::Postgres {
+        return insert_while_held(db, lease, insert, values).await;
+    }
+    let txn = crate::db::begin_run_write(db).await?;
+    let held = insert_while_held(&txn, lease, insert, values).await?;
     txn.commit().await?;
-    Ok(true)
+    Ok(held)
 }
 
 /// The value recorded under `key` for the run, by any attempt.

@@ -20,7 +20,8 @@ pub struct NewRun<'a> {
     pub deployment: &'a deployment::Model,
     /// Merged and validated parameters.
     pub parameters: Value,
-    /// SCHEDULED, or CANCELLED at once (collision strategy `cancel_new`).
+    /// SCHEDULED; PENDING when it takes a free slot at once (enqueued as it is written); or CANCELLED
+    /// at once (collision strategy `cancel_new`).
     pub state: RunState,
     /// Why, when cancelled at once.
     pub message: Option<String>,
@@ -36,8 +37,8 @@ pub struct NewRun<'a> {
     pub idempotency_key: Option<String>,
 }
 
-/// The statements that insert a run with its history (SCHEDULED, and CANCELLED when cancelled at
-/// once), and the run as they insert it. A unique violation on the idempotency key comes back as the
+/// The statements that insert a run with its history (SCHEDULED, then its state when that is
+/// another: PENDING or CANCELLED), and the run as they insert it. A unique violation on the idempotency key comes back as the
 /// database's error when they are executed.
 pub fn run_inserts(new: NewRun<'_>) -> Result<(flow_run::Model, Vec<InsertStatement>), DbErr> {
     let now = now();
@@ -62,7 +63,7 @@ pub fn run_inserts(new: NewRun<'_>) -> Result<(flow_run::Model, Vec<InsertStatem
         worker_id: Set(None),
         heartbeat_at: Set(None),
         next_attempt_at: Set(None),
-        enqueued_at: Set(None),
+        enqueued_at: Set((new.state == RunState::Pending).then_some(now)),
         retry_of: Set(new.retry_of),
         summary: Set(None),
         created_at: Set(now),

@@ -1,6 +1,6 @@
 //! Leases: an attempt's right to write to its run.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, InsertStatement, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
     QuerySelect, QueryTrait,
@@ -69,10 +69,31 @@ pub async fn beat(writes: &RelaxedWrites, lease: &Lease) -> Result<Option<RunSta
     Ok(state)
 }
 
-/// Whether `lease` still holds its run, checked as [`hold`] does (the heartbeat is left as it is), for
-/// writes that need not know the state (steps, checkpoints).
-pub async fn holds(db: &impl ConnectionTrait, lease: &Lease) -> Result<bool, DbErr> {
-    Ok(hold(db, lease, false).await?.is_some())
+/// Executes `insert`, whose first column takes the run's id and whose other columns take `values`,
+/// only while `lease` holds its run, in one statement: the row is selected from the run's row as
+/// [`hold`] finds it (locked shared until the statement's transaction ends on PostgreSQL), so an
+/// attempt that lost its run inserts nothing. Whether it held (and the row was written, or replaced
+/// it by the insert's `ON CONFLICT`). In autocommit on PostgreSQL that is one round trip where a
+/// transaction with a check and then an insert takes four.
+pub async fn insert_while_held(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    mut insert: InsertStatement,
+    values: Vec<SimpleExpr>,
+) -> Result<bool, DbErr> {
+    let mut source = held(flow_run::Entity::find(), lease)
+        .select_only()
+        .column(flow_run::Column::Id);
+    for value in values {
+        source = source.expr(value);
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        source = source.lock_shared();
+    }
+    insert
+        .select_from(source.into_query())
+        .map_err(|e| DbErr::Custom(format!("a held insert: {e}")))?;
+    Ok(db.execute(&insert).await?.rows_affected() == 1)
 }
 
 /// [`hold`] for many attempts in one statement (the heartbeats are left as they are): for each of

@@ -2,9 +2,12 @@
 //! (the claim gives the lease), finding runs whose worker went silent, and handing runs back.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LockBehavior, LockType, Query,
+    SelectStatement,
+};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
@@ -49,23 +52,35 @@ pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<DueRun>
         .await
 }
 
-/// The ids of a deployment's SCHEDULED runs whose start is due, oldest first.
+/// The ids and expected starts of a deployment's SCHEDULED runs whose start is due, oldest first.
 pub async fn due_runs_of(
     db: &impl ConnectionTrait,
     deployment_id: Uuid,
     limit: u64,
-) -> Result<Vec<Uuid>, DbErr> {
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, DbErr> {
+    let rows = db.query_all(&due_query(deployment_id, limit)).await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "id")?,
+                row.try_get("", "expected_start_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// The select of [`due_runs_of`].
+fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
     flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::Id)
+        .column(flow_run::Column::ExpectedStartAt)
         .filter(flow_run::Column::DeploymentId.eq(deployment_id))
         .filter(flow_run::Column::State.eq(RunState::Scheduled))
         .filter(flow_run::Column::ExpectedStartAt.lte(now()))
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
+        .into_query()
 }
 
 /// How many runs are PENDING (in the queue).
@@ -79,14 +94,20 @@ pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
 /// How many runs of a deployment take a concurrency slot (PENDING, RUNNING, CANCELLING).
 pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Result<u64, DbErr> {
     flow_run::Entity::find()
-        .filter(flow_run::Column::DeploymentId.eq(deployment_id))
-        .filter(flow_run::Column::State.is_in([
+        .filter(active_of(deployment_id))
+        .count(db)
+        .await
+}
+
+/// The runs of a deployment that take a concurrency slot.
+fn active_of(deployment_id: Uuid) -> Condition {
+    Condition::all()
+        .add(flow_run::Column::DeploymentId.eq(deployment_id))
+        .add(flow_run::Column::State.is_in([
             RunState::Pending,
             RunState::Running,
             RunState::Cancelling,
         ]))
-        .count(db)
-        .await
 }
 
 /// Moves a run from `from` to PENDING (stamped as enqueued now); false when it had moved on.
@@ -120,24 +141,105 @@ pub async fn free_slots(txn: &impl ConnectionTrait, dep: &deployment::Model) -> 
     Ok((Ord::max(limit, 0) as u64).saturating_sub(active))
 }
 
+/// A deployment's room, read under its lock ([`slots_in`]).
+#[derive(Debug, Clone)]
+pub struct Slots {
+    /// Runs taking a slot now (PENDING, RUNNING, CANCELLING).
+    pub active: u64,
+    /// How many more may start now ([`UNLIMITED_BATCH`] without a limit).
+    pub free: u64,
+    /// Its due SCHEDULED runs, oldest first (ids and expected starts), at most `free` of them.
+    pub due: Vec<(Uuid, DateTime<Utc>)>,
+}
+
+/// How much room `dep` has, and which of its SCHEDULED runs are due for it, under the deployment's
+/// lock (as [`free_slots`]): with a limit, the count and the due runs are one read after the lock.
+pub async fn slots_in(txn: &impl ConnectionTrait, dep: &deployment::Model) -> Result<Slots, DbErr> {
+    let Some(limit) = dep.concurrency_limit else {
+        return Ok(Slots {
+            active: 0,
+            free: UNLIMITED_BATCH,
+            due: due_runs_of(txn, dep.id, UNLIMITED_BATCH).await?,
+        });
+    };
+    let limit = Ord::max(limit, 0) as u64;
+    deployments::lock(txn, dep.id).await?;
+    // One row per due run (at most `limit`), each with the count; one row with the count alone when
+    // none is due.
+    let (count, due) = (Alias::new("count"), Alias::new("due"));
+    let active = Alias::new("active");
+    let count_query = Query::select()
+        .expr_as(Expr::col(Asterisk).count(), active.clone())
+        .from(flow_run::Entity)
+        .cond_where(active_of(dep.id))
+        .to_owned();
+    let read = Query::select()
+        .column((count.clone(), active.clone()))
+        .column((due.clone(), flow_run::Column::Id))
+        .column((due.clone(), flow_run::Column::ExpectedStartAt))
+        .from_subquery(count_query, count)
+        .join_subquery(
+            JoinType::LeftJoin,
+            due_query(dep.id, limit),
+            due,
+            Expr::cust("1 = 1"),
+        )
+        .to_owned();
+    let mut slots = Slots {
+        active: 0,
+        free: 0,
+        due: Vec::new(),
+    };
+    for row in txn.query_all(&read).await? {
+        slots.active = Ord::max(row.try_get::<i64>("", "active")?, 0) as u64;
+        let id: Option<Uuid> = row.try_get("", "id")?;
+        let at: Option<DateTime<Utc>> = row.try_get("", "expected_start_at")?;
+        if let (Some(id), Some(at)) = (id, at) {
+            slots.due.push((id, at));
+        }
+    }
+    slots.free = limit.saturating_sub(slots.active);
+    slots.due.truncate(slots.free as usize);
+    Ok(slots)
+}
+
 /// Moves a deployment's due SCHEDULED runs to PENDING while it has free slots, inside the caller's
-/// transaction (a trigger's, or the log writer's that ends attempts): the ids to enqueue once it
-/// commits.
+/// transaction (the log writer's that ends attempts): the ids to enqueue once it commits.
 pub async fn promote_due_in(
     txn: &impl ConnectionTrait,
     dep: &deployment::Model,
 ) -> Result<Vec<Uuid>, DbErr> {
-    let free = free_slots(txn, dep).await?;
+    let slots = slots_in(txn, dep).await?;
+    Ok(fill_slots_in(txn, slots, None).await?.0)
+}
+
+/// Gives a deployment's free slots (read by [`slots_in`] in the caller's transaction) to its due
+/// SCHEDULED runs, oldest first, and to a run about to be inserted that is due at `newcomer` in its
+/// turn among them: the due runs moved to PENDING (to enqueue once the transaction commits), and
+/// whether the newcomer has a slot (the trigger then inserts it as PENDING at once, with no update of
+/// it after).
+pub async fn fill_slots_in(
+    txn: &impl ConnectionTrait,
+    slots: Slots,
+    newcomer: Option<DateTime<Utc>>,
+) -> Result<(Vec<Uuid>, bool), DbErr> {
+    let Slots { free, due, .. } = slots;
     let mut promoted = Vec::new();
     if free == 0 {
-        return Ok(promoted);
+        return Ok((promoted, false));
     }
-    for id in due_runs_of(txn, dep.id, free).await? {
+    // The newcomer's turn: after every due run expected no later than it.
+    let newcomer_fits = newcomer.is_some_and(|start| {
+        let before = due.iter().take_while(|(_, at)| *at <= start).count() as u64;
+        before < free
+    });
+    let for_due = free - u64::from(newcomer_fits);
+    for (id, _) in due.into_iter().take(for_due as usize) {
         if promote(txn, id, RunState::Scheduled).await? {
             promoted.push(id);
         }
     }
-    Ok(promoted)
+    Ok((promoted, newcomer_fits))
 }
 
 /// PENDING runs, oldest first, whose queue entry was made before `before` (all with `None`).
@@ -175,10 +277,12 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 /// RUNNING, the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none
 /// was PENDING (a duplicate delivery, a cancel, other workers first).
 ///
-/// One transaction and one update for all candidates: workers woken together read the same oldest
-/// PENDING runs, and a transaction (or an update) per candidate cost every loser a write of its own.
-/// A relaxed write: the attempt's checkpoints and end are durable commits after it (a claim lost in a
-/// power cut only leaves the run PENDING, as before the attempt).
+/// One update for all candidates: workers woken together read the same oldest PENDING runs, and a
+/// transaction (or an update) per candidate cost every loser a write of its own. On PostgreSQL the
+/// update and the history entry are one statement, so the claim is one round trip in autocommit;
+/// on SQLite one transaction in turn. A relaxed write: the attempt's checkpoints and end are
+/// durable commits after it (a claim lost in a power cut only leaves the run PENDING, as before the
+/// attempt).
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
@@ -191,7 +295,6 @@ pub async fn claim(
     worker_id: &str,
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
-    let txn = db.begin().await?;
     // The first candidate still PENDING, picked by the claim's update itself: one statement whatever
     // the number of candidates other slots took first. On PostgreSQL it skips a candidate that another
     // claim is taking at this moment (`FOR NO KEY UPDATE SKIP LOCKED`); slots woken together would
@@ -204,31 +307,36 @@ pub async fn claim(
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .order_by_asc(flow_run::Column::Id)
         .limit(1);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        pick = pick.lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked);
-    }
-    let run = transition_picked_in(
-        &txn,
-        pick.into_query(),
-        Transition::to(RunState::Running)
-            .from(&[RunState::Pending])
-            .set(flow_run::Column::WorkerId, Expr::value(worker_id))
-            .set(flow_run::Column::HeartbeatAt, Expr::value(now))
-            .set(
-                flow_run::Column::Attempt,
-                Expr::col(flow_run::Column::Attempt).add(1),
-            )
-            .set(
-                flow_run::Column::StartedAt,
-                Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
-            ),
-    )
-    .await?;
+    let to_running = Transition::to(RunState::Running)
+        .from(&[RunState::Pending])
+        .set(flow_run::Column::WorkerId, Expr::value(worker_id))
+        .set(flow_run::Column::HeartbeatAt, Expr::value(now))
+        .set(
+            flow_run::Column::Attempt,
+            Expr::col(flow_run::Column::Attempt).add(1),
+        )
+        .set(
+            flow_run::Column::StartedAt,
+            Func::coalesce([Expr::col(flow_run::Column::StartedAt), Expr::value(now)]),
+        );
+    let run = match db.autocommit() {
+        Some(conn) => {
+            pick = pick.lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked);
+            transition_picked_in(conn, pick.into_query(), to_running).await?
+        }
+        None => {
+            let txn = db.begin().await?;
+            let run = transition_picked_in(&txn, pick.into_query(), to_running).await?;
+            match run {
+                Some(_) => txn.commit().await?,
+                None => txn.rollback().await?,
+            }
+            run
+        }
+    };
     let Some(run) = run else {
-        txn.rollback().await?;
         return Ok(None);
     };
-    txn.commit().await?;
     // The first attempt of a scheduled run: how late after its slot it started.
     if let (1, Some(_), Some(started)) = (run.attempt, run.schedule_id, run.started_at) {
         crate::observe::scheduled_run_started(run.expected_start_at, started);

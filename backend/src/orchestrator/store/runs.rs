@@ -2,10 +2,14 @@
 
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, InsertStatement, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, InsertStatement, Query, SelectStatement,
+    SimpleExpr, SubQueryStatement, UpdateStatement, WithClause,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, UpdateMany,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -118,6 +122,8 @@ pub struct Transition {
     pub set: Vec<(flow_run::Column, SimpleExpr)>,
     /// Further conditions the run's row must meet when the update applies.
     pub only_if: Vec<SimpleExpr>,
+    /// When it applies, the run's steps left RUNNING end in this state, with this error text.
+    pub close_steps: Option<(RunState, String)>,
 }
 
 impl Transition {
@@ -130,6 +136,7 @@ impl Transition {
             lease: None,
             set: Vec::new(),
             only_if: Vec::new(),
+            close_steps: None,
         }
     }
 
@@ -162,6 +169,13 @@ impl Transition {
         self
     }
 
+    /// Ends the run's steps left RUNNING in `state` with `error` as their text, when it applies (an
+    /// attempt's end: the steps it left behind).
+    pub fn closing_steps(mut self, state: RunState, error: impl Into<String>) -> Self {
+        self.close_steps = Some((state, error.into()));
+        self
+    }
+
     /// Applies only while the run's row meets `condition` too, judged by the update itself (so a
     /// change that commits before it, such as a heartbeat, is seen).
     pub fn only_if(mut self, condition: SimpleExpr) -> Self {
@@ -190,21 +204,12 @@ pub async fn transition_in(
     t: Transition,
 ) -> Result<bool, DbErr> {
     let at = now();
-    let (to, message) = (t.to, t.message.clone());
+    let change = Change::of(&t, at);
     let Some(q) = transition_update(t, at) else {
         return Ok(false);
     };
     let q = q.filter(flow_run::Column::Id.eq(run_id));
-    if !to.is_terminal() {
-        let applied = q.exec(txn).await?.rows_affected == 1;
-        if applied {
-            record_state(txn, run_id, to, message, at).await?;
-        }
-        return Ok(applied);
-    }
-    // A final state: the run as it ends, read back by the same statement, is what the metrics and the
-    // notifications are made of.
-    Ok(applied_and_read(txn, q, to, message, at).await?.is_some())
+    Ok(applied_and_read(txn, q, change).await?.is_some())
 }
 
 /// [`transition_in`] for the run that `pick` (a query of at most one run id, evaluated by the update
@@ -220,7 +225,7 @@ pub async fn transition_picked_in(
     t: Transition,
 ) -> Result<Option<flow_run::Model>, DbErr> {
     let at = now();
-    let (to, message) = (t.to, t.message.clone());
+    let change = Change::of(&t, at);
     let Some(q) = transition_update(t, at) else {
         return Ok(None);
     };
@@ -228,7 +233,7 @@ pub async fn transition_picked_in(
         Expr::col(flow_run::Column::Id),
         pick,
     ));
-    applied_and_read(txn, q, to, message, at).await
+    applied_and_read(txn, q, change).await
 }
 
 /// The update that applies `t` at `at` (its source states, lease, columns and conditions), for the
@@ -266,29 +271,117 @@ fn transition_update(t: Transition, at: DateTime<Utc>) -> Option<UpdateMany<flow
     Some(q)
 }
 
+/// What a transition writes besides the run's row: its history entry, and the steps it closes.
+struct Change {
+    to: RunState,
+    message: Option<String>,
+    at: DateTime<Utc>,
+    close_steps: Option<(RunState, String)>,
+}
+
+impl Change {
+    fn of(t: &Transition, at: DateTime<Utc>) -> Self {
+        Change {
+            to: t.to,
+            message: t.message.clone(),
+            at,
+            close_steps: t.close_steps.clone(),
+        }
+    }
+}
+
 /// Runs the transition's update `q` (restricted to one run), reading the run back in the same
 /// statement (`RETURNING *`), and records the history; a final state also counts in the metrics and
 /// writes its notifications (the outbox) in this transaction. `None` when it changed no run.
 async fn applied_and_read(
     txn: &impl ConnectionTrait,
     q: UpdateMany<flow_run::Entity>,
-    to: RunState,
-    message: Option<String>,
-    at: DateTime<Utc>,
+    change: Change,
 ) -> Result<Option<flow_run::Model>, DbErr> {
+    let (to, at) = (change.to, change.at);
     let mut q = q.into_query();
     q.returning_all();
-    let Some(row) = txn.query_one(&q).await? else {
+    let Some(row) = updated_with_history(txn, q, change).await? else {
         return Ok(None);
     };
     let run = flow_run::Model::from_query_result(&row, "")?;
-    record_state(txn, run.id, to, message, at).await?;
     if to.is_terminal() {
         crate::observe::run_ended(&run.deployment_name, &run.flow_name, to, run.started_at, at);
         // The outbox: a final state that notifies writes its deliveries in this same transaction.
         crate::notify::events::run_ended(txn, &run, to).await?;
     }
     Ok(Some(run))
+}
+
+/// Runs `update` (of one run at most, returning its row) and, when it changed a run, appends the
+/// change's state to that run's history and closes its open steps if the change says so. On
+/// PostgreSQL all of it is one statement (the update a data-modifying `WITH` query that the others
+/// select from): one round trip for every state change of a run.
+async fn updated_with_history(
+    txn: &impl ConnectionTrait,
+    update: UpdateStatement,
+    change: Change,
+) -> Result<Option<QueryResult>, DbErr> {
+    let Change {
+        to,
+        message,
+        at,
+        close_steps,
+    } = change;
+    if txn.get_database_backend() != DbBackend::Postgres {
+        let Some(row) = txn.query_one(&update).await? else {
+            return Ok(None);
+        };
+        let run_id: Uuid = row.try_get("", "id")?;
+        record_state(txn, run_id, to, message, at).await?;
+        if let Some((state, error)) = close_steps {
+            let close = close_open_steps(task_run::Column::FlowRunId.eq(run_id), state, &error);
+            txn.execute(&close).await?;
+        }
+        return Ok(Some(row));
+    }
+    let moved = Alias::new("moved");
+    let moved_ids = Query::select()
+        .column(flow_run::Column::Id)
+        .from(moved.clone())
+        .to_owned();
+    let history = Query::insert()
+        .into_table(flow_run_state::Entity)
+        .columns([
+            flow_run_state::Column::Id,
+            flow_run_state::Column::FlowRunId,
+            flow_run_state::Column::State,
+            flow_run_state::Column::Message,
+            flow_run_state::Column::At,
+        ])
+        .select_from(
+            Query::select()
+                .expr(Expr::value(Uuid::now_v7()))
+                .column(flow_run::Column::Id)
+                .expr(Expr::value(to))
+                .expr(Expr::value(message))
+                .expr(Expr::value(at))
+                .from(moved.clone())
+                .to_owned(),
+        )
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .to_owned();
+    let mut with = WithClause::new();
+    with.cte(cte("moved", update)).cte(cte("history", history));
+    if let Some((state, error)) = close_steps {
+        let runs = task_run::Column::FlowRunId.in_subquery(moved_ids);
+        with.cte(cte("steps", close_open_steps(runs, state, &error)));
+    }
+    let statement = with.query(Query::select().column(Asterisk).from(moved).to_owned());
+    txn.query_one(&statement).await
+}
+
+/// A `WITH` query named `name`.
+fn cte(name: &str, query: impl Into<SubQueryStatement>) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(query)
+        .table_name(Alias::new(name))
+        .to_owned()
 }
 
 /// How an attempt ended, as the engine judged it.
@@ -380,26 +473,22 @@ pub async fn finish_held_in(
 }
 
 /// Ends the attempt `lease` names inside the caller's transaction: the run's transition (only while
-/// the lease holds it; the heartbeat is cleared) and, when it applied, the steps left RUNNING.
+/// the lease holds it; the heartbeat is cleared) and, when it applied, the steps left RUNNING (in the
+/// same statement on PostgreSQL).
 pub async fn end_held_in(
     txn: &impl ConnectionTrait,
     lease: &Lease,
     transition: Transition,
     step: (RunState, &str),
 ) -> Result<bool, DbErr> {
-    let applied = transition_in(
-        txn,
-        lease.run_id,
-        transition.held_by(lease).set(
+    let ending = transition
+        .held_by(lease)
+        .set(
             flow_run::Column::HeartbeatAt,
             Expr::value(Option::<DateTime<Utc>>::None),
-        ),
-    )
-    .await?;
-    if applied {
-        close_open_steps(txn, lease.run_id, step.0, step.1).await?;
-    }
-    Ok(applied)
+        )
+        .closing_steps(step.0, step.1);
+    transition_in(txn, lease.run_id, ending).await
 }
 
 /// Stores a flow's outcome summary on the run `run_id`, inside the log writer's transaction, which has

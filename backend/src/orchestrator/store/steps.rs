@@ -1,18 +1,17 @@
 //! Steps (`task_runs`): started by the attempt that holds the run (a write that fences the step's work),
 //! ended in the log writer's batches, closed with the run.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query, SimpleExpr, UpdateStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set,
+    QueryFilter, QueryTrait, Set,
 };
 use uuid::Uuid;
 
-use super::lease::{holds, Lease};
+use super::lease::{insert_while_held, Lease};
 use crate::db::entities::task_run;
 use crate::db::users::now;
 use crate::db::RelaxedWrites;
@@ -26,10 +25,10 @@ pub async fn steps_so_far(db: &DatabaseConnection, run_id: Uuid) -> Result<i32, 
         .await? as i32)
 }
 
-/// Records a step as RUNNING while `lease` holds the run, with the ends of the attempt's steps that
-/// ended since its last step started (`ended`) in the same transaction; false (nothing written) when
-/// the lease is gone. A step's end is also queued to the log writer ([`super::LogSink::end_step`]),
-/// which writes it at most 200 ms later if no step starts before: whichever comes first writes it.
+/// Records a step as RUNNING while `lease` holds the run; false (nothing written) when the lease is
+/// gone. One statement ([`insert_while_held`]): on PostgreSQL a relaxed commit of its own, on SQLite a
+/// relaxed transaction in this process's turn. The ends of the attempt's steps go to the log writer
+/// ([`super::LogSink::end_step`]).
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
@@ -43,23 +42,41 @@ pub async fn start_step(
     position: i32,
     name: &str,
     label: Option<&str>,
-    ended: &[StepEnd],
 ) -> Result<bool, DbErr> {
+    let insert = Query::insert()
+        .into_table(task_run::Entity)
+        .columns([
+            task_run::Column::FlowRunId,
+            task_run::Column::Id,
+            task_run::Column::Position,
+            task_run::Column::Name,
+            task_run::Column::Label,
+            task_run::Column::State,
+            task_run::Column::Attempts,
+            task_run::Column::StartedAt,
+        ])
+        .to_owned();
+    let values = vec![
+        Expr::value(id),
+        Expr::value(position),
+        Expr::value(name.chars().take(NAME_MAX).collect::<String>()),
+        Expr::value(label.map(|l| l.chars().take(LABEL_MAX).collect::<String>())),
+        Expr::value(RunState::Running),
+        Expr::value(1),
+        Expr::value(now()),
+    ];
+    if let Some(conn) = db.autocommit() {
+        return insert_while_held(conn, lease, insert, values).await;
+    }
     let txn = db.begin().await?;
-    if !holds(&txn, lease).await? {
-        return Ok(false);
-    }
-    end_steps_in(&txn, ended).await?;
-    // Not read back: SQLite's `insert` would select the row again.
-    task_run::Entity::insert(running(lease.run_id, id, position, name, label, now()))
-        .exec_without_returning(&txn)
-        .await?;
+    let held = insert_while_held(&txn, lease, insert, values).await?;
     txn.commit().await?;
-    for end in ended {
-        end.written.store(true, Ordering::Relaxed);
-    }
-    Ok(true)
+    Ok(held)
 }
+
+/// Longest step name and label stored (their columns' widths).
+const NAME_MAX: usize = 100;
+const LABEL_MAX: usize = 300;
 
 /// A RUNNING step's row (name and label cut to their columns' widths).
 fn running(
@@ -74,8 +91,8 @@ fn running(
         id: Set(id),
         flow_run_id: Set(run_id),
         position: Set(position),
-        name: Set(name.chars().take(100).collect()),
-        label: Set(label.map(|l| l.chars().take(300).collect())),
+        name: Set(name.chars().take(NAME_MAX).collect()),
+        label: Set(label.map(|l| l.chars().take(LABEL_MAX).collect())),
         state: Set(RunState::Running),
         attempts: Set(1),
         started_at: Set(at),
@@ -147,41 +164,35 @@ pub struct StepEnd {
     pub error: Option<String>,
     /// When it ended.
     pub at: DateTime<Utc>,
-    /// Set once it is written (by the next step's start or by the log writer): the other skips it.
-    pub written: Arc<AtomicBool>,
 }
 
 /// Ends RUNNING steps (COMPLETED or FAILED) inside the caller's transaction, which has checked that
 /// their attempts still hold their runs.
 pub async fn end_steps_in(txn: &impl ConnectionTrait, ends: &[StepEnd]) -> Result<(), DbErr> {
-    for end in ends.iter().filter(|e| !e.written.load(Ordering::Relaxed)) {
-        task_run::Entity::update_many()
-            .col_expr(task_run::Column::State, Expr::value(end.state))
-            .col_expr(task_run::Column::EndedAt, Expr::value(end.at))
-            .col_expr(task_run::Column::Error, Expr::value(end.error.clone()))
-            .filter(task_run::Column::Id.eq(end.id))
-            .filter(task_run::Column::State.eq(RunState::Running))
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
+    let updates = ends
+        .iter()
+        .map(|end| {
+            task_run::Entity::update_many()
+                .col_expr(task_run::Column::State, Expr::value(end.state))
+                .col_expr(task_run::Column::EndedAt, Expr::value(end.at))
+                .col_expr(task_run::Column::Error, Expr::value(end.error.clone()))
+                .filter(task_run::Column::Id.eq(end.id))
+                .filter(task_run::Column::State.eq(RunState::Running))
+                .into_query()
+        })
+        .collect();
+    // One statement on PostgreSQL for all of a batch's step ends.
+    crate::db::writes_in(txn, updates).await
 }
 
-/// Ends the steps a run left RUNNING (cancelled, crashed or timed out mid-step); called in the
-/// transaction that moves the run itself.
-pub async fn close_open_steps(
-    txn: &impl ConnectionTrait,
-    run_id: Uuid,
-    state: RunState,
-    error: &str,
-) -> Result<(), DbErr> {
+/// The update that ends the steps left RUNNING of the runs `runs` selects (cancelled, crashed or timed
+/// out mid-step), for the statement that moves the run itself (see `runs::end_held_in`).
+pub(super) fn close_open_steps(runs: SimpleExpr, state: RunState, error: &str) -> UpdateStatement {
     task_run::Entity::update_many()
         .col_expr(task_run::Column::State, Expr::value(state))
         .col_expr(task_run::Column::EndedAt, Expr::value(now()))
         .col_expr(task_run::Column::Error, Expr::value(error))
-        .filter(task_run::Column::FlowRunId.eq(run_id))
+        .filter(runs)
         .filter(task_run::Column::State.eq(RunState::Running))
-        .exec(txn)
-        .await
-        .map(|_| ())
+        .into_query()
 }
