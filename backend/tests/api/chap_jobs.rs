@@ -270,6 +270,25 @@ async fn a_run_asks_chap_for_its_own_job_not_for_the_whole_job_table() {
             id.is_some() || query.starts_with("predictionSetupId="),
             "a listing of the whole job table: {listings:?}"
         );
+        if id.is_none() {
+            // The setup's jobs in flight only: its finished jobs also grow with each run.
+            let statuses: Vec<&str> = query
+                .split('&')
+                .filter_map(|pair| pair.strip_prefix("status="))
+                .collect();
+            assert_eq!(
+                statuses,
+                [
+                    "PENDING",
+                    "RUNNING",
+                    "STARTED",
+                    "QUEUED",
+                    "PROCESSING",
+                    "RETRY"
+                ],
+                "{query}"
+            );
+        }
         if let Some(id) = id {
             assert!(
                 jobs.iter().any(|(job, _, _)| job == id),

@@ -17,6 +17,7 @@ use super::import::{PredictionInfo, Threshold};
 use super::model::{
     self, parse_setup_listing, setup_jobs, ChapSystemInfo, JobCreated, JobDescription, JobStatus,
     PredictionEntry, PredictionIdError, PredictionRequest, SetupJobs, SetupListing,
+    TRANSIENT_STATUSES,
 };
 
 /// chap is always reached through this DHIS2 route.
@@ -191,24 +192,25 @@ impl ChapClient {
     /// whole listing (what the replaced service read, twice per setup) grows with each run. A chap
     /// that ignores `ids` answers its whole table, in which the job is looked for all the same.
     pub async fn job_listing(&self, job_id: &str) -> Result<Vec<JobDescription>, ApiError> {
-        self.jobs_where("ids", job_id.to_string()).await
+        self.jobs_where(vec![("ids", job_id.to_string())]).await
     }
 
-    /// `GET …/v1/jobs?predictionSetupId={id}`, read for a job of the setup still in flight.
+    /// `GET …/v1/jobs?predictionSetupId={id}&status=PENDING&status=…`, read for a job of the setup
+    /// still in flight: only those are asked for, since the setup's finished jobs, which chap keeps,
+    /// grow with each run (a listing of a setup run 1,000 times was ~200 KB to send and parse).
     pub async fn setup_jobs(&self, setup_id: i64) -> Result<SetupJobs, ApiError> {
-        let jobs = self
-            .jobs_where("predictionSetupId", setup_id.to_string())
-            .await?;
+        let mut filter = vec![("predictionSetupId", setup_id.to_string())];
+        filter.extend(TRANSIENT_STATUSES.map(|s| ("status", s.to_string())));
+        let jobs = self.jobs_where(filter).await?;
         Ok(setup_jobs(&jobs, setup_id))
     }
 
-    /// `GET …/v1/jobs?{filter}={value}`.
+    /// `GET …/v1/jobs?{filter}`.
     async fn jobs_where(
         &self,
-        filter: &'static str,
-        value: String,
+        filter: Vec<(&'static str, String)>,
     ) -> Result<Vec<JobDescription>, ApiError> {
-        let call = self.call(Method::GET, &["v1", "jobs"], vec![(filter, value)]);
+        let call = self.call(Method::GET, &["v1", "jobs"], filter);
         let value = self.json(&call).await?;
         self.transport.typed(&call, value)
     }
