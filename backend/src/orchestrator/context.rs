@@ -33,6 +33,8 @@ struct Inner {
     cancel: CancellationToken,
     secrets: RwLock<Vec<String>>,
     position: AtomicI32,
+    /// Fenced steps ended since a fenced step last started: written with the next one's start.
+    ended: Mutex<Vec<StepEnd>>,
     /// The checkpoints this attempt recorded: all a first attempt can recall.
     remembered: Mutex<HashMap<String, Value>>,
 }
@@ -67,6 +69,7 @@ impl RunContext {
                 cancel,
                 secrets: RwLock::new(Vec::new()),
                 position: AtomicI32::new(first_position),
+                ended: Mutex::new(Vec::new()),
                 remembered: Mutex::default(),
             }),
         }
@@ -234,26 +237,38 @@ impl RunContext {
             started.elapsed().as_secs_f64(),
         );
         if recorded {
-            // Not a write of its own: the log writer's, at most 200 ms later, in order after the
-            // step's start (and before the attempt's end: the engine flushes it first).
+            // Not a transaction of its own: written with the next fenced step's start, or by the log
+            // writer at most 200 ms later (and before the attempt's end: the engine flushes it first).
             let end = StepEnd {
                 lease: lease.clone(),
                 id,
                 state,
                 error,
                 at: crate::db::users::now(),
+                written: Arc::default(),
             };
+            if fenced {
+                // A read step's start may still wait in the log writer: only the writer, which
+                // writes in order, may end it.
+                self.inner
+                    .ended
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(end.clone());
+            }
             self.inner.logs.end_step(end);
         }
         result
     }
 
-    /// Writes a fenced step's start; whether it was recorded.
+    /// Writes a fenced step's start (with the fenced steps ended since); whether it was recorded.
     /// Never returns when the attempt has lost its run: the engine aborts the body at that await.
     async fn start_fenced(&self, id: Uuid, position: i32, name: &str, label: Option<&str>) -> bool {
         let db = self.inner.logs.writes();
         let lease = &self.inner.lease;
-        match store::start_step(db, lease, id, position, name, label).await {
+        let ended =
+            std::mem::take(&mut *self.inner.ended.lock().unwrap_or_else(|e| e.into_inner()));
+        match store::start_step(db, lease, id, position, name, label, &ended).await {
             Ok(true) => true,
             Ok(false) => {
                 self.lost("starting a step");

@@ -266,7 +266,7 @@ async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
                     tracing::info!(run = %id, "claimed a run whose queue entry was not delivered");
                     let engine = engine.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = engine.execute_claimed(claimed).await {
+                        if let Err(e) = engine.execute_in_turn(claimed).await {
                             tracing::error!(run = %id, error = %e, "executing a run failed");
                         }
                         drop(slot);
@@ -293,7 +293,7 @@ async fn handle_job(
     let slot = (*slots).clone().acquire_owned().await?;
     let engine = (*engine).clone();
     let execution = tokio::spawn(async move {
-        if let Err(e) = engine.execute(job.run_id).await {
+        if let Err(e) = engine.execute_delivered(job.run_id).await {
             tracing::error!(run = %job.run_id, error = %e, "executing a run failed");
         }
         drop(slot);

@@ -42,7 +42,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
     let first = app.engine.claim(id).await.unwrap().expect("claimable");
     let frozen_step = Uuid::new_v4();
     assert!(
-        store::start_step(relaxed, &first.lease, frozen_step, 0, "tick", None)
+        store::start_step(relaxed, &first.lease, frozen_step, 0, "tick", None, &[])
             .await
             .unwrap()
     );
@@ -70,7 +70,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
 
     // The frozen attempt wakes up and tries everything: each write is refused.
     assert!(
-        !store::start_step(relaxed, &first.lease, Uuid::new_v4(), 1, "late", None)
+        !store::start_step(relaxed, &first.lease, Uuid::new_v4(), 1, "late", None, &[])
             .await
             .unwrap()
     );
@@ -115,6 +115,7 @@ async fn an_attempt_that_lost_its_run_changes_nothing_of_it_even_on_the_same_wor
         state: RunState::Completed,
         error: None,
         at: chrono::Utc::now(),
+        written: Default::default(),
     });
     let zombie_read_step = Uuid::new_v4();
     sink.start_step(store::StepStart {

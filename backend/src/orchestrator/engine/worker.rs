@@ -17,7 +17,6 @@ use crate::db::users::now;
 use crate::orchestrator::context::RunContext;
 use crate::orchestrator::deployments;
 use crate::orchestrator::flow::FlowError;
-use crate::orchestrator::queue::Queue;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store::{self, Finish, Lease};
 
@@ -87,19 +86,55 @@ impl Engine {
     }
 
     /// Claims and executes a run delivered by the queue (unless the worker is stopping: the delivery
-    /// is then left to the others, and the run stays PENDING for them).
+    /// is then left to the others, and the run stays PENDING for them). A run its end gives this slot
+    /// is queued for any worker.
     pub async fn execute(&self, run_id: Uuid) -> anyhow::Result<()> {
         if self.inner.stopping.is_cancelled() {
             return Ok(());
         }
         if let Some(claimed) = self.claim(run_id).await? {
-            self.execute_claimed(claimed).await?;
+            let next = self.execute_claimed(claimed).await?;
+            self.enqueue(next.as_slice()).await;
         }
         Ok(())
     }
 
-    /// Executes one attempt of a claimed run and records how it ended.
-    pub async fn execute_claimed(&self, claimed: Claimed) -> anyhow::Result<()> {
+    /// Claims and executes a run the queue delivered, then the runs its end gives this slot
+    /// ([`Self::execute_in_turn`]); nothing when the worker is stopping (the run stays PENDING for the
+    /// others).
+    pub async fn execute_delivered(&self, run_id: Uuid) -> anyhow::Result<()> {
+        if self.inner.stopping.is_cancelled() {
+            return Ok(());
+        }
+        match self.claim(run_id).await? {
+            Some(claimed) => self.execute_in_turn(claimed).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Executes `claimed`, then, in the same slot, each run that the previous one's end gave it (the
+    /// next due run of its deployment), until none is given or the worker stops (the run given then
+    /// is queued for any worker). A slot freed by a run's end starts the next run at once, without a
+    /// round trip through the queue (apalis polls Redis every 20 ms, and the entry may go to a
+    /// worker whose slots are all busy).
+    pub async fn execute_in_turn(&self, claimed: Claimed) -> anyhow::Result<()> {
+        let mut next = self.execute_claimed(claimed).await?;
+        while let Some(run_id) = next.take() {
+            if self.inner.stopping.is_cancelled() {
+                self.enqueue(&[run_id]).await;
+                break;
+            }
+            if let Some(claimed) = self.claim(run_id).await? {
+                next = self.execute_claimed(claimed).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Executes one attempt of a claimed run and records how it ended. The run its end gave this slot
+    /// (its deployment's next due run, moved to PENDING and not queued): the caller executes it or
+    /// queues it.
+    pub async fn execute_claimed(&self, claimed: Claimed) -> anyhow::Result<Option<Uuid>> {
         let _executing = self.inner.executions.token();
         let Claimed { run, lease } = claimed;
         let db = self.inner.db.clone();
@@ -209,13 +244,14 @@ impl Engine {
         tokio::time::sleep(self.inner.settings.shutdown_grace).await;
     }
 
+    /// Records how the attempt ended; the run its end gave this slot (see [`Self::execute_claimed`]).
     async fn finish(
         &self,
         run: &flow_run::Model,
         lease: &Lease,
         outcome: Outcome,
         dep: Option<&deployment::Model>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<Uuid>> {
         let attempt = lease.attempt.max(1);
         let (delay, backoff) = dep
             .map(|d| (d.retry_delay_seconds, d.retry_backoff))
@@ -263,7 +299,7 @@ impl Engine {
                 next_attempt_at: None,
                 open_steps: (RunState::Cancelled, "the run was cancelled".into()),
             },
-            Outcome::HandedBack => return self.hand_back(lease).await,
+            Outcome::HandedBack => return self.hand_back(lease).await.map(|()| None),
         };
         // Written by the log writer after this attempt's last lines, steps and artifacts, in one durable
         // transaction with the other attempts ending now; the slot this run held goes to its
@@ -281,16 +317,15 @@ impl Engine {
                 tracing::warn!(run = %run.id, attempt, "attempt ended after losing its run; nothing recorded")
             }
         }
-        // An embedded slot claims the oldest PENDING run as soon as this returns: waking another slot
-        // for the run this end was given would only have two slots race for it (the batch gives each
-        // end of a group its own; only a surplus wakes others).
-        let skip = usize::from(matches!(self.inner.queue, Queue::Embedded { .. }));
-        self.enqueue(ended.promoted.get(skip..).unwrap_or_default())
-            .await;
+        // The first run this end was given is this slot's next (the batch gives each end of a group
+        // its own); only a surplus goes to the queue.
+        let mut promoted = ended.promoted.into_iter();
+        let next = promoted.next();
+        self.enqueue(&promoted.collect::<Vec<_>>()).await;
         if dep.is_none() {
             self.wake_dispatcher();
         }
-        Ok(())
+        Ok(next)
     }
 
     /// Gives a run back to the queue at once: PENDING again, with one more attempt allowed so the
@@ -375,12 +410,24 @@ pub async fn run_embedded_workers(engine: Engine, wake: Arc<Notify>, poll: Durat
         let engine = engine.clone();
         let wake = wake.clone();
         handles.push(tokio::spawn(async move {
+            // The run the last one's end gave this slot: claimed by id, without looking for the oldest.
+            let mut given: Option<Uuid> = None;
             while !engine.stopping().is_cancelled() {
-                match engine.claim_next().await {
+                let claimed = match given.take() {
+                    Some(id) => match engine.claim(id).await {
+                        Ok(None) => continue,
+                        claimed => claimed,
+                    },
+                    None => engine.claim_next().await,
+                };
+                match claimed {
                     Ok(Some(claimed)) => {
                         let id = claimed.run.id;
-                        if let Err(e) = engine.execute_claimed(claimed).await {
-                            tracing::error!(run = %id, error = %e, "executing a run failed");
+                        match engine.execute_claimed(claimed).await {
+                            Ok(next) => given = next,
+                            Err(e) => {
+                                tracing::error!(run = %id, error = %e, "executing a run failed")
+                            }
                         }
                     }
                     Ok(None) => {

@@ -10,6 +10,7 @@
 //! what notifications and reports follow), which makes the relaxed commits before it durable too; any
 //! other commits relaxed (see `db::writes`).
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sea_orm::DbErr;
@@ -306,5 +307,8 @@ async fn write_held(
         }
     }
     txn.commit().await?;
+    for end in &step_ends {
+        end.written.store(true, Ordering::Relaxed);
+    }
     Ok(outcomes)
 }

@@ -1,6 +1,6 @@
 //! Leases: an attempt's right to write to its run.
 
-use sea_orm::sea_query::{Expr, InsertStatement, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, InsertStatement, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
     QuerySelect, QueryTrait,
@@ -67,6 +67,17 @@ pub async fn beat(writes: &RelaxedWrites, lease: &Lease) -> Result<Option<RunSta
     let state = hold(&txn, lease, true).await?;
     txn.commit().await?;
     Ok(state)
+}
+
+/// The id of the run `lease` holds, as a subquery (PostgreSQL) that locks the run's row shared until
+/// the statement's transaction ends, as [`hold`] does: for a write that applies only while the lease
+/// holds, in the same statement.
+pub fn held_run(lease: &Lease) -> SelectStatement {
+    held(flow_run::Entity::find(), lease)
+        .select_only()
+        .column(flow_run::Column::Id)
+        .lock_shared()
+        .into_query()
 }
 
 /// Executes `insert`, whose first column takes the run's id and whose other columns take `values`,

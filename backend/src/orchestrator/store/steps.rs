@@ -1,17 +1,20 @@
 //! Steps (`task_runs`): started by the attempt that holds the run (a write that fences the step's work),
 //! ended in the log writer's batches, closed with the run.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query, SimpleExpr, UpdateStatement};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, Query, SimpleExpr, UpdateStatement, WithClause,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryTrait, Set,
 };
 use uuid::Uuid;
 
-use super::lease::{insert_while_held, Lease};
+use super::lease::{held_run, insert_while_held, Lease};
 use crate::db::entities::task_run;
 use crate::db::users::now;
 use crate::db::RelaxedWrites;
@@ -25,10 +28,13 @@ pub async fn steps_so_far(db: &DatabaseConnection, run_id: Uuid) -> Result<i32, 
         .await? as i32)
 }
 
-/// Records a step as RUNNING while `lease` holds the run; false (nothing written) when the lease is
-/// gone. One statement ([`insert_while_held`]): on PostgreSQL a relaxed commit of its own, on SQLite a
-/// relaxed transaction in this process's turn. The ends of the attempt's steps go to the log writer
-/// ([`super::LogSink::end_step`]).
+/// Records a step as RUNNING while `lease` holds the run, with the ends of the attempt's steps that
+/// ended since its last step started (`ended`); false (nothing written) when the lease is gone. On
+/// PostgreSQL one statement in autocommit (a relaxed commit): the ends are data-modifying `WITH`
+/// queries, each only while the lease holds, before the insert ([`insert_while_held`]); on SQLite a
+/// relaxed transaction in this process's turn. A step's end is also queued to the log writer
+/// ([`super::LogSink::end_step`]), which writes it at most 200 ms later if no step starts before:
+/// whichever comes first writes it.
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
@@ -42,8 +48,9 @@ pub async fn start_step(
     position: i32,
     name: &str,
     label: Option<&str>,
+    ended: &[StepEnd],
 ) -> Result<bool, DbErr> {
-    let insert = Query::insert()
+    let mut insert = Query::insert()
         .into_table(task_run::Entity)
         .columns([
             task_run::Column::FlowRunId,
@@ -65,12 +72,43 @@ pub async fn start_step(
         Expr::value(1),
         Expr::value(now()),
     ];
-    if let Some(conn) = db.autocommit() {
-        return insert_while_held(conn, lease, insert, values).await;
+    let held = match db.autocommit() {
+        Some(conn) => {
+            let ends = end_updates(ended).into_iter().map(|mut end| {
+                end.and_where(task_run::Column::FlowRunId.in_subquery(held_run(lease)));
+                end
+            });
+            let mut with = WithClause::new();
+            let mut any = false;
+            for (at, end) in ends.enumerate() {
+                any = true;
+                with.cte(
+                    CommonTableExpression::new()
+                        .query(end)
+                        .table_name(Alias::new(format!("end_{at}")))
+                        .to_owned(),
+                );
+            }
+            if any {
+                insert.with_cte(with);
+            }
+            insert_while_held(conn, lease, insert, values).await?
+        }
+        None => {
+            let txn = db.begin().await?;
+            let held = insert_while_held(&txn, lease, insert, values).await?;
+            if held {
+                end_steps_in(&txn, ended).await?;
+            }
+            txn.commit().await?;
+            held
+        }
+    };
+    if held {
+        for end in ended {
+            end.written.store(true, Ordering::Relaxed);
+        }
     }
-    let txn = db.begin().await?;
-    let held = insert_while_held(&txn, lease, insert, values).await?;
-    txn.commit().await?;
     Ok(held)
 }
 
@@ -164,13 +202,20 @@ pub struct StepEnd {
     pub error: Option<String>,
     /// When it ended.
     pub at: DateTime<Utc>,
+    /// Set once it is written (by the next step's start or by the log writer): the other skips it.
+    pub written: Arc<AtomicBool>,
 }
 
 /// Ends RUNNING steps (COMPLETED or FAILED) inside the caller's transaction, which has checked that
 /// their attempts still hold their runs.
 pub async fn end_steps_in(txn: &impl ConnectionTrait, ends: &[StepEnd]) -> Result<(), DbErr> {
-    let updates = ends
-        .iter()
+    crate::db::writes_in(txn, end_updates(ends)).await
+}
+
+/// The updates that end the steps of `ends` not written yet (each only while RUNNING).
+fn end_updates(ends: &[StepEnd]) -> Vec<UpdateStatement> {
+    ends.iter()
+        .filter(|e| !e.written.load(Ordering::Relaxed))
         .map(|end| {
             task_run::Entity::update_many()
                 .col_expr(task_run::Column::State, Expr::value(end.state))
@@ -180,9 +225,7 @@ pub async fn end_steps_in(txn: &impl ConnectionTrait, ends: &[StepEnd]) -> Resul
                 .filter(task_run::Column::State.eq(RunState::Running))
                 .into_query()
         })
-        .collect();
-    // One statement on PostgreSQL for all of a batch's step ends.
-    crate::db::writes_in(txn, updates).await
+        .collect()
 }
 
 /// The update that ends the steps left RUNNING of the runs `runs` selects (cancelled, crashed or timed
