@@ -37,11 +37,15 @@ const RELAXED_SQLITE_CONNECTIONS: u32 = 2;
 /// workers' claims and heartbeats, each a short transaction or a single statement.
 const RELAXED_POSTGRES_CONNECTIONS: u32 = 4;
 
-/// How long a relaxed connection stays open unused: only runs write through them, so once a burst
-/// is over their threads and caches (a few hundred KiB each, on SQLite) or server processes (on
-/// PostgreSQL) are given back. The main pool keeps its connections (sqlx hands its idle connections
-/// out in turn, and an idle `serve` queries a few times a second, so none of them is idle for long).
+/// How long a relaxed SQLite connection stays open unused: only runs write through them, so once a
+/// burst is over their threads and caches (a few hundred KiB each) are given back. The main pool
+/// keeps its connections (sqlx hands its idle connections out in turn, and an idle `serve` queries a
+/// few times a second, so none of them is idle for long).
 const RELAXED_IDLE: Duration = Duration::from_secs(5);
+
+/// How long a relaxed PostgreSQL connection beyond the first stays open unused: a burst's are given
+/// back a minute after it (the first is kept, and renewed when it has been idle this long).
+const RELAXED_POSTGRES_IDLE: Duration = Duration::from_secs(60);
 
 /// Longest wait for this process's turn to write to an SQLite file: SQLite's own busy timeout
 /// (sqlx's default), after which the write fails as the database being unavailable.
@@ -311,11 +315,22 @@ fn relaxed_postgres(db: &DatabaseConnection) -> DatabaseConnection {
         .options([("synchronous_commit", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(RELAXED_POSTGRES_CONNECTIONS)
-        .idle_timeout(RELAXED_IDLE)
-        // Idle for at most [`RELAXED_IDLE`]; one that broke meanwhile (the server restarted) fails
-        // its statement once and is closed, as a connection that breaks in use does.
+        .min_connections(1)
+        .idle_timeout(RELAXED_POSTGRES_IDLE)
+        // Idle for at most [`RELAXED_POSTGRES_IDLE`]; one that broke meanwhile (the server
+        // restarted) fails its statement once and is closed, as a connection that breaks in use does.
         .test_before_acquire(false)
         .connect_lazy_with(options);
+    // One connection opened now, not by the first run's claim (a TLS handshake and a server process
+    // forked: ~10 ms in front of a run started on an idle service). The pool keeps one from then on.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let pool = pool.clone();
+        runtime.spawn(async move {
+            if let Err(e) = pool.acquire().await {
+                tracing::debug!(error = %e, "opening a relaxed connection failed; the first write will");
+            }
+        });
+    }
     SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
 }
 
