@@ -6,7 +6,7 @@ pub mod users;
 mod writes;
 
 pub use writes::{
-    begin_run_write, begin_write, checkpoint_wal, insert_together, writes_in, RelaxedWrites,
+    begin_run_write, begin_write, checkpoint_wal, cte, insert_together, writes_in, RelaxedWrites,
     WriteTxn, WAL_CHECKPOINT_EVERY,
 };
 

@@ -295,16 +295,19 @@ where
     }
     let mut with = WithClause::new();
     for (at, write) in writes.into_iter().enumerate() {
-        with.cte(
-            CommonTableExpression::new()
-                .query(write)
-                .table_name(Alias::new(format!("write_{at}")))
-                .to_owned(),
-        );
+        with.cte(cte(&format!("write_{at}"), write));
     }
     conn.execute(&with.query(Query::select().expr(Expr::cust("1")).to_owned()))
         .await?;
     Ok(())
+}
+
+/// `query` as the `WITH` query `name`.
+pub fn cte(name: &str, query: impl Into<SubQueryStatement>) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(query)
+        .table_name(Alias::new(name))
+        .to_owned()
 }
 
 /// The relaxed pool of the PostgreSQL database `db` is connected to (see [`RelaxedWrites`]): its

@@ -198,6 +198,8 @@ pub async fn slots_in(txn: &impl ConnectionTrait, dep: &deployment::Model) -> Re
             slots.due.push((id, at));
         }
     }
+    // The join keeps no order of its own.
+    slots.due.sort_by_key(|(_, at)| *at);
     slots.free = limit.saturating_sub(slots.active);
     slots.due.truncate(slots.free as usize);
     Ok(slots)

@@ -3,8 +3,8 @@
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, InsertStatement, Query, SelectStatement,
-    SimpleExpr, SubQueryStatement, UpdateStatement, WithClause,
+    Alias, Asterisk, Expr, InsertStatement, Query, SelectStatement, SimpleExpr, UpdateStatement,
+    WithClause,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::lease::{held, hold, Lease};
 use super::steps::close_open_steps;
+use crate::db::cte;
 use crate::db::entities::{flow_run, flow_run_state, task_run};
 use crate::db::users::now;
 use crate::orchestrator::state::{predecessors, RunState};
@@ -374,14 +375,6 @@ async fn updated_with_history(
     }
     let statement = with.query(Query::select().column(Asterisk).from(moved).to_owned());
     txn.query_one(&statement).await
-}
-
-/// A `WITH` query named `name`.
-fn cte(name: &str, query: impl Into<SubQueryStatement>) -> CommonTableExpression {
-    CommonTableExpression::new()
-        .query(query)
-        .table_name(Alias::new(name))
-        .to_owned()
 }
 
 /// How an attempt ended, as the engine judged it.

@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, Query, SimpleExpr, UpdateStatement, WithClause,
-};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr, UpdateStatement, WithClause};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryTrait, Set,
@@ -74,22 +72,13 @@ pub async fn start_step(
     ];
     let held = match db.autocommit() {
         Some(conn) => {
-            let ends = end_updates(ended).into_iter().map(|mut end| {
-                end.and_where(task_run::Column::FlowRunId.in_subquery(held_run(lease)));
-                end
-            });
-            let mut with = WithClause::new();
-            let mut any = false;
-            for (at, end) in ends.enumerate() {
-                any = true;
-                with.cte(
-                    CommonTableExpression::new()
-                        .query(end)
-                        .table_name(Alias::new(format!("end_{at}")))
-                        .to_owned(),
-                );
-            }
-            if any {
+            let ends = end_updates(ended);
+            if !ends.is_empty() {
+                let mut with = WithClause::new();
+                for (at, mut end) in ends.into_iter().enumerate() {
+                    end.and_where(task_run::Column::FlowRunId.in_subquery(held_run(lease)));
+                    with.cte(crate::db::cte(&format!("end_{at}"), end));
+                }
                 insert.with_cte(with);
             }
             insert_while_held(conn, lease, insert, values).await?
