@@ -176,6 +176,10 @@ impl Config {
                 "CHAP_SCHEDULER_QUEUE_LOST_SECONDS",
                 self.queue_lost_after.as_secs_f64().to_string(),
             ),
+            (
+                "CHAP_SCHEDULER_SWEEP_AFTER_SECONDS",
+                self.sweep_after.as_secs_f64().to_string(),
+            ),
             ("CHAP_SCHEDULER_METRICS", self.metrics.to_string()),
             (
                 "CHAP_SCHEDULER_METRICS_BIND",

@@ -94,6 +94,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// A `worker` whose Redis has not answered for this long exits non-zero (for its supervisor).
     pub queue_lost_after: Duration,
+    /// A Redis worker with a free slot claims PENDING runs enqueued longer ago than this itself.
+    pub sweep_after: Duration,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -329,6 +331,9 @@ impl Config {
             queue_lost_after: Duration::from_secs_f64(
                 parse::<f64>(src, "CHAP_SCHEDULER_QUEUE_LOST_SECONDS", 60.0)?.clamp(1.0, 86_400.0),
             ),
+            sweep_after: Duration::from_secs_f64(
+                parse::<f64>(src, "CHAP_SCHEDULER_SWEEP_AFTER_SECONDS", 0.5)?.clamp(0.05, 3600.0),
+            ),
             log: src
                 .get("CHAP_SCHEDULER_LOG")
                 .unwrap_or_else(|| "info".into()),
@@ -388,6 +393,7 @@ impl Config {
             requeue_after: self.requeue_after,
             shutdown_grace: self.shutdown_grace,
             queue_lost_after: self.queue_lost_after,
+            sweep_after: self.sweep_after,
             ..Default::default()
         }
     }

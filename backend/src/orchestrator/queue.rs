@@ -156,7 +156,7 @@ pub async fn run_redis_workers(
             .backend(
                 storage
                     .clone()
-                    .poll_with_interval(std::time::Duration::from_millis(20)),
+                    .poll_with_strategy(Tick::every(std::time::Duration::from_millis(20))),
             )
             .data(engine.clone())
             .data(slots.clone())
@@ -213,6 +213,47 @@ pub async fn run_redis_workers(
     // The sweep's runs execute in tasks of their own: they finish or go back before the process ends.
     engine.executions_ended().await;
     result
+}
+
+/// Wakes the apalis worker every `every` to fetch from Redis. apalis-core 1.0.0's `IntervalStrategy`
+/// replaces a timer that fired with a new one it does not poll, so nothing is set to wake the worker
+/// until that new timer is polled by a later wake-up; when the fetch the tick started comes back empty
+/// after the next tick was due (Redis slow for a moment, a busy machine), the worker is left with no
+/// timer at all and fetches nothing more until some other wake-up, seconds later (apalis' own heartbeat
+/// is every 30 s): runs then waited for the sweep (bursts of issue 16 whose starts came 0.5 s apart).
+/// This one polls each new timer at once, so the next tick always has a waker.
+struct Tick {
+    every: std::time::Duration,
+    next: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Tick {
+    fn every(every: std::time::Duration) -> Self {
+        Tick {
+            every,
+            next: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl apalis::prelude::PollStrategy for Tick {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &apalis::prelude::PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        let mut fired = false;
+        while std::future::Future::poll(self.next.as_mut(), cx).is_ready() {
+            fired = true;
+            let at = tokio::time::Instant::now() + self.every;
+            self.next.as_mut().reset(at);
+        }
+        if fired {
+            std::task::Poll::Ready(Some(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
 }
 
 /// Resolves once the queue has failed every ping for `after` (each ping waits 5 s at most, so a

@@ -251,6 +251,61 @@ async fn a_worker_executes_pending_runs_whose_queue_entries_never_reach_it() {
 }
 
 #[tokio::test]
+async fn a_worker_whose_redis_stalled_for_moments_still_takes_the_next_deliveries() {
+    // apalis polls Redis every 20 ms. A fetch that comes back empty after the next poll was due (Redis
+    // slow for a moment) must not leave the worker without its next poll: apalis-core 1.0.0's own
+    // interval did, and the worker took nothing more from Redis until something else woke it, seconds
+    // later (4.4 s here before the fix; runs waited for the sweep, which this worker's setting keeps
+    // out of reach). Its own Redis: a pause stops every client of a server.
+    let (_redis_server, port) = crate::queue_loss::own_redis();
+    let redis = format!("redis://127.0.0.1:{port}");
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = loop {
+        match client.get_multiplexed_async_connection().await {
+            Ok(conn) => break conn,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let mut vars = settings();
+    vars.insert("REDIS_URL".into(), redis.clone());
+    vars.insert("CHAP_SCHEDULER_IN_PROCESS_WORKERS".into(), "false".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let worker = worker_process_with(&app, &[("CHAP_SCHEDULER_SWEEP_AFTER_SECONDS", "3600")]);
+    let first = trigger_pending(&app, &token, 1).await;
+    assert_completed_once(&app, &token, &first).await;
+
+    // Each time, Redis answers nothing for 60 ms a few times (the worker's fetches come back late and
+    // empty), then one run is triggered: it must start as a delivery does, not when something else
+    // happens to wake the worker (seconds later).
+    for round in 0..3 {
+        for _ in 0..5 {
+            let _: String = redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(60)
+                .arg("ALL")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ids = trigger_pending(&app, &token, 1).await;
+        assert_completed_once(&app, &token, &ids).await;
+        let run = flow_run::Entity::find_by_id(ids[0].parse::<uuid::Uuid>().unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let waited = run.started_at.unwrap() - run.enqueued_at.unwrap();
+        assert!(
+            waited < chrono::Duration::milliseconds(1500),
+            "round {round}: the run waited {waited} for its delivery"
+        );
+    }
+    kill(worker);
+}
+
+#[tokio::test]
 async fn retention_deletes_finished_runs_past_the_age_with_their_logs_and_keeps_the_rest() {
     let app = spawn_app().await;
     let token = app.admin_token().await;

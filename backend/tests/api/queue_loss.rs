@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_chap-scheduler");
 
 /// A child process killed when dropped (also when the test fails half-way).
-struct Killed(Child);
+pub(crate) struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 /// A Redis of the test's own (Debian's redis-server), which the test then stops for good.
-fn own_redis() -> (Killed, u16) {
+pub(crate) fn own_redis() -> (Killed, u16) {
     let port = free_port();
     let redis = Killed(
         Command::new("redis-server")
