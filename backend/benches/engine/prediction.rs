@@ -237,6 +237,7 @@ async fn burst(
         .collect();
     let gaps = stall_gaps(&times);
     let after = rows(&db).await?;
+    let alone = alone_after(&api, &deployment, &db).await?;
     let mut peak = serve.mem()?.peak;
     for w in &workers {
         peak = peak.max(w.mem()?.peak);
@@ -289,6 +290,11 @@ async fn burst(
         "≤ 15 ms",
     );
     report.add(
+        "  then one run alone, 5 one after another: started → ended p50 / max",
+        format!("{:.1} / {:.1} ms", alone.p50, alone.max),
+        "≤ 15 ms",
+    );
+    report.add(
         "  enqueued → started p50 / p99 / max",
         format!(
             "{:.1} / {:.1} / {:.1} ms",
@@ -320,6 +326,40 @@ async fn burst(
         pg.drop_db().await;
     }
     Ok(())
+}
+
+/// Started → ended of runs triggered one at a time after the burst, each once the one before has
+/// ended: a run alone on a service that has run before (its connections open, its statements
+/// prepared), as an operator's service runs. A burst of one on fresh processes measures the first
+/// run after a start instead, which also prepares each statement on its connection.
+async fn alone_after(
+    api: &Api,
+    deployment: &str,
+    db: &DatabaseConnection,
+) -> Result<crate::support::Summary> {
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let id = api.trigger(deployment).await?;
+        let t0 = Instant::now();
+        let (started, ended) = loop {
+            let times: Option<(Option<When>, Option<When>)> = flow_run::Entity::find_by_id(id)
+                .select_only()
+                .column(flow_run::Column::StartedAt)
+                .column(flow_run::Column::EndedAt)
+                .into_tuple()
+                .one(db)
+                .await?;
+            if let Some((Some(started), Some(ended))) = times {
+                break (started, ended);
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("the run {id} did not end within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        took.push(crate::support::ms_between(started, ended));
+    }
+    Ok(summarize(took))
 }
 
 /// The trigger route's latency histogram from `/metrics`: (upper bound in seconds, count so far).
