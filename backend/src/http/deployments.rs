@@ -15,7 +15,7 @@ use super::AppState;
 use crate::auth::{Principal, Via};
 use crate::db::audit;
 use crate::error::{AppError, AppResult};
-use crate::orchestrator::{deployments, store, Trigger, TriggerAudit};
+use crate::orchestrator::{deployments, store, Target, Trigger, TriggerAudit};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -200,7 +200,11 @@ async fn trigger_run(
     id: web::Path<Uuid>,
     body: JsonBody<TriggerRunRequest>,
 ) -> AppResult<HttpResponse> {
-    let dep = deployments::get(state.engine.db(), id.into_inner()).await?;
+    let id = id.into_inner();
+    // The deployment with its count of active runs: one read, which the trigger's own count needs.
+    let (dep, active) = store::deployment_with_active(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| deployments::missing(id))?;
     if dep.paused {
         return Err(AppError::Conflict(format!(
             "the deployment `{}` is paused; resume it first",
@@ -224,7 +228,10 @@ async fn trigger_run(
     let (run, created) = state
         .engine
         .trigger(
-            &dep,
+            Target {
+                deployment: &dep,
+                active: Some(active),
+            },
             body.parameters.as_ref(),
             Trigger::Manual(trigger_name(&principal)),
             key,

@@ -203,7 +203,12 @@ pub async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<deployment::Mod
     deployment::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("no deployment with id {id}")))
+        .ok_or_else(|| missing(id))
+}
+
+/// The answer for a deployment id that names none (404).
+pub fn missing(id: Uuid) -> AppError {
+    AppError::NotFound(format!("no deployment with id {id}"))
 }
 
 /// Applies a partial update.

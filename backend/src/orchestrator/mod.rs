@@ -15,6 +15,6 @@ pub mod timing;
 
 pub use blocks::{BlockData, BlockSource, Blocks, NoBlocks};
 pub use context::RunContext;
-pub use engine::{Engine, EngineSettings, Trigger, TriggerAudit};
+pub use engine::{Engine, EngineSettings, Target, Trigger, TriggerAudit};
 pub use flow::{Flow, FlowError, FlowRegistry};
 pub use queue::Queue;

@@ -92,6 +92,22 @@ async fn invalid_parameters_are_refused_with_field_errors_and_no_run() {
         .unwrap()
         .contains("at least 1"));
     assert!(b["details"]["parameters.extra"].is_string());
+    // A deployment that does not exist: 404 naming it, no run either.
+    let missing = uuid::Uuid::new_v4();
+    let r = app
+        .post(
+            &format!("/api/v1/deployments/{missing}/runs"),
+            &token,
+            json!({ "parameters": { "greeting": "hi" } }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let b = body(r).await;
+    assert_eq!(
+        b["message"],
+        format!("no deployment with id {missing}"),
+        "{b}"
+    );
     let list = body(app.get("/api/v1/runs", &token).await).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }

@@ -82,16 +82,21 @@ impl Engine {
         }
     }
 
-    /// A read without the write lock: false when `dep` is at its limit (the locked count decides; a
-    /// slot freed after this read promotes its own next run).
+    /// A read without the write lock (or `active`, read by the caller): false when `dep` is at its
+    /// limit (the locked count decides; a slot freed after this read promotes its own next run).
     pub(super) async fn may_have_room(
         &self,
         dep: &deployment::Model,
+        active: Option<u64>,
     ) -> Result<bool, sea_orm::DbErr> {
-        Ok(match dep.concurrency_limit {
-            Some(limit) => store::count_active(&self.inner.db, dep.id).await? < limit.max(0) as u64,
-            None => true,
-        })
+        let Some(limit) = dep.concurrency_limit else {
+            return Ok(true);
+        };
+        let active = match active {
+            Some(n) => n,
+            None => store::count_active(&self.inner.db, dep.id).await?,
+        };
+        Ok(active < limit.max(0) as u64)
     }
 
     async fn queue_room(&self) -> Result<u64, sea_orm::DbErr> {
@@ -113,7 +118,7 @@ impl Engine {
         dep: Option<&deployment::Model>,
     ) -> Result<Promotion, sea_orm::DbErr> {
         if let Some(dep) = dep {
-            if !self.may_have_room(dep).await? {
+            if !self.may_have_room(dep, None).await? {
                 return Ok(Promotion::Full);
             }
         }

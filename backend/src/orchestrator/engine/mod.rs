@@ -22,6 +22,7 @@ use super::blocks::Blocks;
 use super::flow::FlowRegistry;
 use super::queue::Queue;
 use super::store::LogSink;
+use crate::db::entities::deployment;
 use crate::db::RelaxedWrites;
 
 pub use worker::{run_embedded_workers, Claimed};
@@ -80,6 +81,26 @@ pub enum Trigger {
     },
     /// A retry of an earlier run.
     Retry(Uuid),
+}
+
+/// The deployment a trigger creates a run of, with its count of runs that take a slot when the caller
+/// read both in one statement ([`crate::orchestrator::store::deployment_with_active`]); without that
+/// count the trigger reads it itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The deployment.
+    pub deployment: &'a deployment::Model,
+    /// Its PENDING, RUNNING and CANCELLING runs, as read with it.
+    pub active: Option<u64>,
+}
+
+impl<'a> From<&'a deployment::Model> for Target<'a> {
+    fn from(deployment: &'a deployment::Model) -> Self {
+        Target {
+            deployment,
+            active: None,
+        }
+    }
 }
 
 /// The audit event of a person's trigger, written with the run it creates (in the same transaction,

@@ -7,8 +7,8 @@ use sea_orm::DbErr;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{merge_parameters, Engine, Trigger, TriggerAudit};
-use crate::db::entities::{deployment, flow_run};
+use super::{merge_parameters, Engine, Target, Trigger, TriggerAudit};
+use crate::db::entities::flow_run;
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::deployments::field_errors;
@@ -27,13 +27,17 @@ impl Engine {
     )]
     pub async fn trigger(
         &self,
-        dep: &deployment::Model,
+        target: impl Into<Target<'_>>,
         parameters: Option<&Value>,
         trigger: Trigger,
         idempotency_key: Option<String>,
         expected_start: Option<chrono::DateTime<Utc>>,
         audit: Option<TriggerAudit>,
     ) -> AppResult<(flow_run::Model, bool)> {
+        let Target {
+            deployment: dep,
+            active,
+        } = target.into();
         let db = &self.inner.db;
         if let Some(key) = &idempotency_key {
             if let Some(existing) = store::by_idempotency_key(db, key).await? {
@@ -57,11 +61,12 @@ impl Engine {
             Trigger::Retry(of) => (format!("retry:{of}"), None, Some(*of)),
         };
         let expected = expected_start.unwrap_or_else(now);
-        // A plain count first, outside the write transaction: a trigger into a full deployment (a
-        // backlog) takes no lock and reads no due runs; the next run's end gives the freed slot to the
-        // oldest due run (this one, once it is the oldest). A slot freed between this read and the
-        // commit goes to this run at the dispatcher's next pass (within 0.5 s).
-        let may_promote = expected <= Utc::now() && self.may_have_room(dep).await?;
+        // A plain count first, outside the write transaction (read with the deployment when the
+        // caller did): a trigger into a full deployment (a backlog) takes no lock and reads no due
+        // runs; the next run's end gives the freed slot to the oldest due run (this one, once it is
+        // the oldest). A slot freed between this read and the commit goes to this run at the
+        // dispatcher's next pass (within 0.5 s).
+        let may_promote = expected <= Utc::now() && self.may_have_room(dep, active).await?;
         let cancel_new = match (dep.concurrency_limit, dep.collision_strategy) {
             (Some(limit), CollisionStrategy::CancelNew) => Some(limit),
             _ => None,

@@ -28,9 +28,9 @@ pub use queries::{
     deployment_has_unfinished_runs, list_runs, run_stats, unfinished_run_referring, RunFilter,
 };
 pub use queue::{
-    claim, count_active, due_runs, end_attempt, fill_slots_in, free_slots, hand_back, lease_of,
-    mark_enqueued, pending_count, pending_runs, promote, promote_due_in, silent_runs, slots_in,
-    Slots,
+    claim, count_active, deployment_with_active, due_runs, end_attempt, fill_slots_in, free_slots,
+    hand_back, lease_of, mark_enqueued, pending_count, pending_runs, promote, promote_due_in,
+    silent_runs, slots_in, Slots,
 };
 pub use runs::{
     finish, finish_in, get, history_and_steps, state_change_view, state_of, task_view, transition,

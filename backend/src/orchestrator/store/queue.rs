@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LockBehavior, LockType, Query,
-    SelectStatement,
+    SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -97,6 +97,33 @@ pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Res
         .filter(active_of(deployment_id))
         .count(db)
         .await
+}
+
+/// A deployment with its count of runs that take a concurrency slot, in one statement (a trigger's
+/// first read: the count tells whether it may take a slot at all).
+pub async fn deployment_with_active(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(deployment::Model, u64)>, DbErr> {
+    let count = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(flow_run::Entity)
+        .cond_where(active_of(id))
+        .to_owned();
+    let read = deployment::Entity::find_by_id(id)
+        .column_as(
+            Expr::expr(SimpleExpr::SubQuery(None, Box::new(count.into()))),
+            "active",
+        )
+        .build(db.get_database_backend());
+    let Some(row) = db.query_one_raw(read).await? else {
+        return Ok(None);
+    };
+    let active = row.try_get::<i64>("", "active")?;
+    Ok(Some((
+        deployment::Model::from_query_result(&row, "")?,
+        Ord::max(active, 0) as u64,
+    )))
 }
 
 /// The runs of a deployment that take a concurrency slot.
