@@ -5,10 +5,10 @@
 //!
 //! A batch is one transaction: one statement checking the leases of all its attempts (what an attempt
 //! that lost its run sent is dropped), the lines in one insert, step starts and ends, the artifacts in
-//! one delete and one insert, the flow states in one upsert, summaries, then the ends of attempts and
-//! their deployments' next due runs moved to PENDING. A batch that ends attempts commits durably (it is
-//! what notifications and reports follow), which makes the relaxed commits before it durable too; any
-//! other commits relaxed (see `db::writes`).
+//! one delete and one insert, summaries, then the ends of attempts and their deployments' next due runs
+//! moved to PENDING, and last the flow states in one upsert. A batch that ends attempts commits
+//! durably (it is what notifications and reports follow), which makes the relaxed commits before it
+//! durable too; any other commits relaxed (see `db::writes`).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -268,7 +268,6 @@ async fn write_held(
         }
     }
     put_artifacts_in(&txn, &artifacts).await?;
-    put_flow_states_in(&txn, &flow_states).await?;
     let mut outcomes = Vec::with_capacity(ends.len());
     // The ends that freed a slot, by deployment (indices into `ends`).
     let mut freed: Vec<(Uuid, Vec<usize>)> = Vec::new();
@@ -306,6 +305,10 @@ async fn write_held(
             outcomes[at].promoted.push(run);
         }
     }
+    // Last: a flow state is one row that every run of a flow may write (the last success of a
+    // setup), locked from its upsert to the commit, so other processes' batches wait on it only
+    // for the commit.
+    put_flow_states_in(&txn, &flow_states).await?;
     txn.commit().await?;
     for end in &step_ends {
         end.written.store(true, Ordering::Relaxed);

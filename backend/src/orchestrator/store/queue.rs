@@ -238,6 +238,13 @@ pub async fn promote_due_in(
     txn: &impl ConnectionTrait,
     dep: &deployment::Model,
 ) -> Result<Vec<Uuid>, DbErr> {
+    // Nothing due (runs keep up with their triggers): no lock, so the deployment's triggers do not
+    // wait for this transaction's durable commit. A run that becomes due after this read goes the
+    // way of one triggered while this end was being committed: its own trigger's room, the next
+    // end's promotion, or the dispatcher's next pass.
+    if dep.concurrency_limit.is_some() && due_runs_of(txn, dep.id, 1).await?.is_empty() {
+        return Ok(Vec::new());
+    }
     let slots = slots_in(txn, dep).await?;
     Ok(fill_slots_in(txn, slots, None).await?.0)
 }
