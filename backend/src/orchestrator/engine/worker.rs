@@ -413,34 +413,13 @@ pub async fn run_embedded_workers(engine: Engine, wake: Arc<Notify>, poll: Durat
             // The run the last one's end gave this slot: claimed by id, without looking for the oldest.
             let mut given: Option<Uuid> = None;
             while !engine.stopping().is_cancelled() {
-                let claimed = match given.take() {
-                    Some(id) => match engine.claim(id).await {
-                        Ok(None) => continue,
-                        claimed => claimed,
-                    },
-                    None => engine.claim_next().await,
+                let Some(claimed) = next_claim(&engine, &wake, given.take(), poll).await else {
+                    continue;
                 };
-                match claimed {
-                    Ok(Some(claimed)) => {
-                        let id = claimed.run.id;
-                        match engine.execute_claimed(claimed).await {
-                            Ok(next) => given = next,
-                            Err(e) => {
-                                tracing::error!(run = %id, error = %e, "executing a run failed")
-                            }
-                        }
-                    }
-                    Ok(None) => {
-                        tokio::select! {
-                            _ = wake.notified() => {}
-                            _ = tokio::time::sleep(poll) => {}
-                            _ = engine.stopping().cancelled() => {}
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming a run failed");
-                        tokio::time::sleep(poll).await;
-                    }
+                let id = claimed.run.id;
+                match engine.execute_claimed(claimed).await {
+                    Ok(next) => given = next,
+                    Err(e) => tracing::error!(run = %id, error = %e, "executing a run failed"),
                 }
             }
         }));
@@ -448,4 +427,43 @@ pub async fn run_embedded_workers(engine: Engine, wake: Arc<Notify>, poll: Durat
     for h in handles {
         let _ = h.await;
     }
+}
+
+/// An embedded slot's next run: the one `given` (claimed by id), else the oldest PENDING one; `None`
+/// once it has waited for a push (or `poll`) without finding one.
+async fn next_claim(
+    engine: &Engine,
+    wake: &Notify,
+    given: Option<Uuid>,
+    poll: Duration,
+) -> Option<Claimed> {
+    if let Some(id) = given {
+        match engine.claim(id).await {
+            Ok(Some(claimed)) => return Some(claimed),
+            // Taken or cancelled meanwhile: look for another.
+            Ok(None) => {}
+            Err(e) => tracing::warn!(run = %id, error = %e, "claiming a run failed"),
+        }
+    }
+    // Registered before looking, so a run pushed while this slot looks (and finds nothing) wakes it;
+    // a push it catches while it claims another run goes on to another slot when this is dropped.
+    // Registered only after an empty look, such a push found no slot waiting and left one permit,
+    // which a second push merged into: that run waited for a slot's poll.
+    let woken = wake.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let wait = match engine.claim_next().await {
+        Ok(Some(claimed)) => return Some(claimed),
+        Ok(None) => poll,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming a run failed");
+            poll
+        }
+    };
+    tokio::select! {
+        _ = woken => {}
+        _ = tokio::time::sleep(wait) => {}
+        _ = engine.stopping().cancelled() => {}
+    }
+    None
 }
