@@ -4,6 +4,7 @@
 use chap_scheduler_api::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -145,4 +146,38 @@ async fn claims_made_at_once_each_take_exactly_one_run() {
     }
     assert_eq!(running, claimed, "RUNNING runs that no claim returned");
     assert_eq!(claimed, ids, "every run claimed");
+}
+
+/// Slots woken together by as many pushes each find a run: a slot's look for the oldest PENDING run
+/// must not come back empty because the others took the runs it saw first while younger ones wait.
+/// (A slot whose look found nothing sleeps until the next push or its poll, 250 ms later: the few
+/// runs of a burst's head that waited ~300 ms for a slot at limit 16, issue 16.)
+#[tokio::test]
+async fn slots_that_look_at_once_each_claim_a_run_while_as_many_are_pending() {
+    let (app, token) = spawn_app_without_workers().await;
+    let slots = 16;
+    for _ in 0..slots {
+        let run = app
+            .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+            .await;
+        assert_eq!(run["state"], "PENDING", "{run}");
+    }
+    let looks = (0..slots).map(|_| {
+        let engine = app.engine.clone();
+        tokio::spawn(async move { engine.claim_next().await.unwrap().map(|c| c.run.id) })
+    });
+    let found: Vec<Option<Uuid>> = futures_util::future::join_all(looks)
+        .await
+        .into_iter()
+        .map(|look| look.unwrap())
+        .collect();
+    let empty = found.iter().filter(|f| f.is_none()).count();
+    assert_eq!(
+        empty, 0,
+        "{empty} of {slots} slots found nothing while {slots} runs were PENDING"
+    );
+    let mut claimed: Vec<Uuid> = found.into_iter().flatten().collect();
+    claimed.sort();
+    claimed.dedup();
+    assert_eq!(claimed.len(), slots, "a run was claimed twice");
 }

@@ -18,7 +18,7 @@ use crate::orchestrator::context::RunContext;
 use crate::orchestrator::deployments;
 use crate::orchestrator::flow::FlowError;
 use crate::orchestrator::state::RunState;
-use crate::orchestrator::store::{self, Finish, Lease};
+use crate::orchestrator::store::{self, Finish, Lease, Pick};
 
 /// A claimed run and the lease of the attempt the claim started.
 #[derive(Debug, Clone)]
@@ -44,13 +44,13 @@ impl Engine {
     /// Claims a specific run (a queue delivery). `None`: nothing to claim (duplicate delivery, or the
     /// run was cancelled meanwhile) — the delivery is simply acknowledged.
     pub async fn claim(&self, run_id: Uuid) -> anyhow::Result<Option<Claimed>> {
-        self.claim_first(&[run_id]).await
+        self.claim_picked(Pick::Among(&[run_id])).await
     }
 
-    /// Claims the first of `candidates` still PENDING, in one transaction.
-    async fn claim_first(&self, candidates: &[Uuid]) -> anyhow::Result<Option<Claimed>> {
+    /// Claims the run `pick` names if it is still PENDING, in one transaction.
+    async fn claim_picked(&self, pick: Pick<'_>) -> anyhow::Result<Option<Claimed>> {
         let writes = self.inner.logs.writes();
-        Ok(store::claim(writes, candidates, &self.inner.worker_id)
+        Ok(store::claim(writes, pick, &self.inner.worker_id)
             .await?
             .map(|(run, lease)| Claimed { run, lease }))
     }
@@ -78,11 +78,16 @@ impl Engine {
         &self,
         enqueued_before: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<Option<Claimed>> {
-        let candidates = store::pending_runs(&self.inner.db, enqueued_before, 8).await?;
-        if candidates.is_empty() {
+        // A read first: an idle slot looks a few times a second, and a look that finds nothing
+        // takes no turn to write. The claim then takes the oldest run still PENDING when it runs,
+        // whichever the others took meanwhile.
+        if store::pending_runs(&self.inner.db, enqueued_before, 1)
+            .await?
+            .is_empty()
+        {
             return Ok(None);
         }
-        self.claim_first(&candidates).await
+        self.claim_picked(Pick::Oldest(enqueued_before)).await
     }
 
     /// Claims and executes a run delivered by the queue (unless the worker is stopping: the delivery

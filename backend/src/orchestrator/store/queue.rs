@@ -309,16 +309,27 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
         .map(|_| ())
 }
 
-/// Claims the first of `candidates` that is still PENDING for `worker_id` by compare-and-set:
-/// RUNNING, the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none
-/// was PENDING (a duplicate delivery, a cancel, other workers first).
+/// Which PENDING run a claim takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// The first of these still PENDING (a queue delivery, the run an end gave a slot).
+    Among(&'a [Uuid]),
+    /// The oldest PENDING run; with an instant, of those enqueued before it (the Redis workers'
+    /// sweep).
+    Oldest(Option<DateTime<Utc>>),
+}
+
+/// Claims the run `pick` names that is still PENDING for `worker_id` by compare-and-set: RUNNING,
+/// the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none was
+/// PENDING (a duplicate delivery, a cancel, other workers first).
 ///
-/// One update for all candidates: workers woken together read the same oldest PENDING runs, and a
-/// transaction (or an update) per candidate cost every loser a write of its own. On PostgreSQL the
-/// update and the history entry are one statement, so the claim is one round trip in autocommit;
-/// on SQLite one transaction in turn. A relaxed write: the attempt's checkpoints and end are
-/// durable commits after it (a claim lost in a power cut only leaves the run PENDING, as before the
-/// attempt).
+/// The update picks the run itself: slots woken together would otherwise read the same oldest
+/// PENDING runs first, and a slot whose every candidate the others took by the time its update ran
+/// went back to sleep while a younger run waited (for the embedded workers' next poll, 250 ms). On
+/// PostgreSQL the update and the history entry are one statement, so the claim is one round trip in
+/// autocommit; on SQLite one transaction in turn. A relaxed write: the attempt's checkpoints and end
+/// are durable commits after it (a claim lost in a power cut only leaves the run PENDING, as before
+/// the attempt).
 #[tracing::instrument(
     target = "chap_scheduler::cost",
     level = "debug",
@@ -327,22 +338,28 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 )]
 pub async fn claim(
     db: &RelaxedWrites,
-    candidates: &[Uuid],
+    pick: Pick<'_>,
     worker_id: &str,
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
-    // The first candidate still PENDING, picked by the claim's update itself: one statement whatever
-    // the number of candidates other slots took first. On PostgreSQL it skips a candidate that another
-    // claim is taking at this moment (`FOR NO KEY UPDATE SKIP LOCKED`); slots woken together would
-    // otherwise all queue on the same row, each re-reading it after the winner's commit.
-    let mut pick = flow_run::Entity::find()
-        .select_only()
-        .column(flow_run::Column::Id)
-        .filter(flow_run::Column::Id.is_in(candidates.iter().copied()))
-        .filter(flow_run::Column::State.eq(RunState::Pending))
-        .order_by_asc(flow_run::Column::ExpectedStartAt)
-        .order_by_asc(flow_run::Column::Id)
-        .limit(1);
+    // On PostgreSQL the pick skips a run that another claim is taking at this moment (`FOR NO KEY
+    // UPDATE SKIP LOCKED`); slots woken together would otherwise all queue on the same row, each
+    // re-reading it after the winner's commit.
+    let mut pick = match pick {
+        Pick::Among(ids) => {
+            flow_run::Entity::find().filter(flow_run::Column::Id.is_in(ids.iter().copied()))
+        }
+        Pick::Oldest(None) => flow_run::Entity::find(),
+        Pick::Oldest(Some(before)) => {
+            flow_run::Entity::find().filter(flow_run::Column::EnqueuedAt.lt(before))
+        }
+    }
+    .select_only()
+    .column(flow_run::Column::Id)
+    .filter(flow_run::Column::State.eq(RunState::Pending))
+    .order_by_asc(flow_run::Column::ExpectedStartAt)
+    .order_by_asc(flow_run::Column::Id)
+    .limit(1);
     let to_running = Transition::to(RunState::Running)
         .from(&[RunState::Pending])
         .set(flow_run::Column::WorkerId, Expr::value(worker_id))
