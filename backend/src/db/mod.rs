@@ -212,24 +212,43 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 mod tests {
     use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 
-    /// The bundled SQLite is built without memory statistics (`LIBSQLITE3_FLAGS` in
-    /// `.cargo/config.toml`): with them, every allocation and free of every connection takes one
-    /// process-wide mutex, which halved the API's throughput (docs/benchmarks.md, `http`).
+    /// The options the bundled SQLite was compiled with (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`).
+    async fn sqlite_compile_options() -> Vec<String> {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        db.query_all_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect()
+    }
+
+    /// The bundled SQLite is built without memory statistics: with them, every allocation and free
+    /// of every connection takes one process-wide mutex, which halved the API's throughput
+    /// (docs/benchmarks.md, `http`).
     #[tokio::test]
     async fn sqlite_is_built_without_memory_statistics() {
-        let db = Database::connect("sqlite::memory:").await.unwrap();
-        let options: Vec<String> = db
-            .query_all_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                "PRAGMA compile_options",
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0).unwrap())
-            .collect();
+        let options = sqlite_compile_options().await;
         assert!(
             options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "compile options: {options:?}"
+        );
+    }
+
+    /// The bundled SQLite keeps the plan a statement was prepared with (the query planner stability
+    /// guarantee). Without it, SQLite plans a statement with a bound `LIMIT` (sea-query binds every
+    /// limit: each `.one()`, each page) for the value bound, so binding the next value expires the
+    /// statement and its next step parses and plans it again: every such query of every request,
+    /// claim and poll was compiled anew despite sqlx's statement cache (seen with a breakpoint on
+    /// `sqlite3Reprepare`; issue 16, docs/benchmarks.md).
+    #[tokio::test]
+    async fn sqlite_keeps_one_plan_per_prepared_statement() {
+        let options = sqlite_compile_options().await;
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
             "compile options: {options:?}"
         );
     }
