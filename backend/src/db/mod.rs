@@ -212,18 +212,24 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 mod tests {
     use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 
-    /// The options the bundled SQLite was compiled with (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`).
-    async fn sqlite_compile_options() -> Vec<String> {
+    /// Fails unless the bundled SQLite was compiled with `option` (`LIBSQLITE3_FLAGS` in
+    /// `.cargo/config.toml`), as `PRAGMA compile_options` names it.
+    async fn assert_sqlite_compiled_with(option: &str) {
         let db = Database::connect("sqlite::memory:").await.unwrap();
-        db.query_all_raw(Statement::from_string(
-            DatabaseBackend::Sqlite,
-            "PRAGMA compile_options",
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect()
+        let options: Vec<String> = db
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == option),
+            "{option} is not among the compile options: {options:?}"
+        );
     }
 
     /// The bundled SQLite is built without memory statistics: with them, every allocation and free
@@ -231,11 +237,7 @@ mod tests {
     /// (docs/benchmarks.md, `http`).
     #[tokio::test]
     async fn sqlite_is_built_without_memory_statistics() {
-        let options = sqlite_compile_options().await;
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "compile options: {options:?}"
-        );
+        assert_sqlite_compiled_with("DEFAULT_MEMSTATUS=0").await;
     }
 
     /// The bundled SQLite keeps the plan a statement was prepared with (the query planner stability
@@ -246,11 +248,7 @@ mod tests {
     /// `sqlite3Reprepare`; issue 16, docs/benchmarks.md).
     #[tokio::test]
     async fn sqlite_keeps_one_plan_per_prepared_statement() {
-        let options = sqlite_compile_options().await;
-        assert!(
-            options.iter().any(|o| o == "ENABLE_QPSG"),
-            "compile options: {options:?}"
-        );
+        assert_sqlite_compiled_with("ENABLE_QPSG").await;
     }
 
     /// sqlx 0.9.0 stopped setting `TCP_NODELAY` on its sockets (sqlx issue #4335, fixed in 0.9.1).
