@@ -44,11 +44,11 @@ impl Engine {
     /// Claims a specific run (a queue delivery). `None`: nothing to claim (duplicate delivery, or the
     /// run was cancelled meanwhile) — the delivery is simply acknowledged.
     pub async fn claim(&self, run_id: Uuid) -> anyhow::Result<Option<Claimed>> {
-        self.claim_picked(Pick::Among(&[run_id])).await
+        self.claim_picked(Pick::Run(run_id)).await
     }
 
     /// Claims the run `pick` names if it is still PENDING, in one transaction.
-    async fn claim_picked(&self, pick: Pick<'_>) -> anyhow::Result<Option<Claimed>> {
+    async fn claim_picked(&self, pick: Pick) -> anyhow::Result<Option<Claimed>> {
         let writes = self.inner.logs.writes();
         Ok(store::claim(writes, pick, &self.inner.worker_id)
             .await?

@@ -99,20 +99,28 @@ pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Res
         .await
 }
 
+/// The count of `deployment_id`'s runs that take a concurrency slot, as the column `active`: for
+/// reads that return it with other columns.
+fn active_count(deployment_id: Uuid) -> SelectStatement {
+    Query::select()
+        .expr_as(Expr::col(Asterisk).count(), Alias::new("active"))
+        .from(flow_run::Entity)
+        .cond_where(active_of(deployment_id))
+        .to_owned()
+}
+
 /// A deployment with its count of runs that take a concurrency slot, in one statement (a trigger's
 /// first read: the count tells whether it may take a slot at all).
 pub async fn deployment_with_active(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<(deployment::Model, u64)>, DbErr> {
-    let count = Query::select()
-        .expr(Expr::col(Asterisk).count())
-        .from(flow_run::Entity)
-        .cond_where(active_of(id))
-        .to_owned();
     let read = deployment::Entity::find_by_id(id)
         .column_as(
-            Expr::expr(SimpleExpr::SubQuery(None, Box::new(count.into()))),
+            Expr::expr(SimpleExpr::SubQuery(
+                None,
+                Box::new(active_count(id).into()),
+            )),
             "active",
         )
         .build(db.get_database_backend());
@@ -194,17 +202,11 @@ pub async fn slots_in(txn: &impl ConnectionTrait, dep: &deployment::Model) -> Re
     // One row per due run (at most `limit`), each with the count; one row with the count alone when
     // none is due.
     let (count, due) = (Alias::new("count"), Alias::new("due"));
-    let active = Alias::new("active");
-    let count_query = Query::select()
-        .expr_as(Expr::col(Asterisk).count(), active.clone())
-        .from(flow_run::Entity)
-        .cond_where(active_of(dep.id))
-        .to_owned();
     let read = Query::select()
-        .column((count.clone(), active.clone()))
+        .column((count.clone(), Alias::new("active")))
         .column((due.clone(), flow_run::Column::Id))
         .column((due.clone(), flow_run::Column::ExpectedStartAt))
-        .from_subquery(count_query, count)
+        .from_subquery(active_count(dep.id), count)
         .join_subquery(
             JoinType::LeftJoin,
             due_query(dep.id, limit),
@@ -311,9 +313,9 @@ pub async fn mark_enqueued(db: &DatabaseConnection, run_id: Uuid) -> Result<(), 
 
 /// Which PENDING run a claim takes.
 #[derive(Debug, Clone, Copy)]
-pub enum Pick<'a> {
-    /// The first of these still PENDING (a queue delivery, the run an end gave a slot).
-    Among(&'a [Uuid]),
+pub enum Pick {
+    /// This run, if it is still PENDING (a queue delivery, the run an end gave a slot).
+    Run(Uuid),
     /// The oldest PENDING run; with an instant, of those enqueued before it (the Redis workers'
     /// sweep).
     Oldest(Option<DateTime<Utc>>),
@@ -338,7 +340,7 @@ pub enum Pick<'a> {
 )]
 pub async fn claim(
     db: &RelaxedWrites,
-    pick: Pick<'_>,
+    pick: Pick,
     worker_id: &str,
 ) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
     let now = now();
@@ -346,9 +348,7 @@ pub async fn claim(
     // UPDATE SKIP LOCKED`); slots woken together would otherwise all queue on the same row, each
     // re-reading it after the winner's commit.
     let mut pick = match pick {
-        Pick::Among(ids) => {
-            flow_run::Entity::find().filter(flow_run::Column::Id.is_in(ids.iter().copied()))
-        }
+        Pick::Run(id) => flow_run::Entity::find().filter(flow_run::Column::Id.eq(id)),
         Pick::Oldest(None) => flow_run::Entity::find(),
         Pick::Oldest(Some(before)) => {
             flow_run::Entity::find().filter(flow_run::Column::EnqueuedAt.lt(before))
