@@ -202,9 +202,10 @@ async fn trigger_run(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     // The deployment with its count of active runs: one read, which the trigger's own count needs.
-    let (dep, active) = store::deployment_with_active(state.engine.db(), id)
+    let found = store::deployment_with_active(state.engine.db(), id)
         .await?
         .ok_or_else(|| deployments::missing(id))?;
+    let dep = &found.deployment;
     if dep.paused {
         return Err(AppError::Conflict(format!(
             "the deployment `{}` is paused; resume it first",
@@ -229,8 +230,10 @@ async fn trigger_run(
         .engine
         .trigger(
             Target {
-                deployment: &dep,
-                active: Some(active),
+                deployment: dep,
+                active: Some(found.active),
+                // With runs due before it, the run waits its turn in the locked pass.
+                version: found.version.as_deref().filter(|_| !found.due),
             },
             body.parameters.as_ref(),
             Trigger::Manual(trigger_name(&principal)),

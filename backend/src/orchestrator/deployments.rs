@@ -3,10 +3,10 @@
 use chap_scheduler_api::{
     CollisionStrategy, CreateDeploymentRequest, DeploymentView, UpdateDeploymentRequest,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, UpdateStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -264,17 +264,24 @@ pub async fn update(
 
 /// Locks a deployment's row until the end of the transaction: dispatchers and triggers of one
 /// deployment count its runs against the limit one at a time (a row lock on PostgreSQL; SQLite has one
-/// writer anyway).
+/// writer anyway). Every write that puts a run of a deployment with a limit in flight (to PENDING from
+/// another state than RUNNING) takes this lock first; a trigger's one-statement slot relies on it.
 pub async fn lock(txn: &impl ConnectionTrait, id: Uuid) -> Result<(), sea_orm::DbErr> {
+    txn.execute(&lock_statement(id)).await.map(|_| ())
+}
+
+/// The update that takes a deployment's lock ([`lock`]): it changes nothing, and on PostgreSQL every
+/// time it runs it makes a new version of the row (a new `xmin`), so a reader can tell whether
+/// anybody took the lock since it read the row (a trigger's run takes its slot that way in one
+/// statement, `store::insert_in_free_slot`).
+pub fn lock_statement(id: Uuid) -> UpdateStatement {
     deployment::Entity::update_many()
         .col_expr(
             deployment::Column::UpdatedAt,
             Expr::col(deployment::Column::UpdatedAt),
         )
         .filter(deployment::Column::Id.eq(id))
-        .exec(txn)
-        .await
-        .map(|_| ())
+        .into_query()
 }
 
 /// Deletes a deployment and its schedules; refused while it has runs in flight. Finished runs keep

@@ -181,3 +181,96 @@ async fn slots_that_look_at_once_each_claim_a_run_while_as_many_are_pending() {
     claimed.dedup();
     assert_eq!(claimed.len(), slots, "a run was claimed twice");
 }
+
+/// Triggers sent at once into a deployment with room for a few fill it to its limit and never past it:
+/// as many runs as the limit take a slot (PENDING), the others wait behind them (SCHEDULED).
+#[tokio::test]
+async fn triggers_sent_at_once_fill_a_deployment_to_its_limit_and_never_past_it() {
+    let (app, token) = spawn_app_without_workers().await;
+    let limit = 3;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": limit }))
+        .await;
+    let triggers = (0..24).map(|n| {
+        let (app, token, dep) = (&app, &token, &dep);
+        async move {
+            app.trigger(dep, token, json!({ "greeting": format!("{n}") }))
+                .await
+        }
+    });
+    let answered = futures_util::future::join_all(triggers).await;
+    let took = answered.iter().filter(|r| r["state"] == "PENDING").count();
+    assert!(took <= limit, "{took} triggers answered PENDING");
+    let list = body(
+        app.get(
+            &format!("/api/v1/runs?deployment_id={dep}&limit=100"),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    let states: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 24, "{list}");
+    let pending = states.iter().filter(|s| **s == "PENDING").count();
+    let scheduled = states.iter().filter(|s| **s == "SCHEDULED").count();
+    assert_eq!((pending, scheduled), (limit, 24 - limit), "{states:?}");
+}
+
+/// A trigger that saw room, then waited for the deployment's lock while another writer filled the
+/// last slots, counts the runs again after the wait: it does not take a slot that is gone. (On
+/// PostgreSQL a statement reads the rows as they were when it began, before its wait for a lock.)
+#[tokio::test]
+async fn a_trigger_that_waited_for_the_deployment_lock_does_not_take_a_slot_filled_meanwhile() {
+    use chap_scheduler::orchestrator::{deployments, state::RunState, store};
+    use sea_orm::TransactionTrait;
+
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
+        .await;
+    let dep_id: Uuid = dep.parse().unwrap();
+    let db = app.engine.db();
+    let model = deployments::find(db, dep_id).await.unwrap().unwrap();
+    // Another writer holds the deployment's lock and takes both slots.
+    let txn = db.begin().await.unwrap();
+    deployments::lock(&txn, dep_id).await.unwrap();
+    for _ in 0..2 {
+        let (_, inserts) = store::run_inserts(store::NewRun {
+            deployment: &model,
+            parameters: json!({ "greeting": "first" }),
+            state: RunState::Pending,
+            message: None,
+            expected_start_at: chrono::Utc::now(),
+            triggered_by: "test".into(),
+            schedule_id: None,
+            retry_of: None,
+            idempotency_key: None,
+        })
+        .unwrap();
+        chap_scheduler::db::writes_in(&txn, inserts).await.unwrap();
+    }
+    let committed = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let at = std::time::Instant::now();
+        txn.commit().await.unwrap();
+        at
+    };
+    let trigger = async {
+        let run = app
+            .trigger(&dep, &token, json!({ "greeting": "second" }))
+            .await;
+        (run, std::time::Instant::now())
+    };
+    let (committed_at, (run, answered_at)) = tokio::join!(committed, trigger);
+    assert!(
+        answered_at > committed_at,
+        "the trigger waited for the lock"
+    );
+    assert_eq!(run["state"], "SCHEDULED", "no slot was left: {run}");
+    assert_eq!(store::count_active(db, dep_id).await.unwrap(), 2);
+}

@@ -127,6 +127,48 @@ async fn an_idempotency_key_returns_the_first_run() {
     assert_eq!(body(first).await["id"], body(second).await["id"]);
 }
 
+/// A run that takes a free slot of its deployment at its trigger (on PostgreSQL in the statement that
+/// writes it) is written PENDING with its whole history and one audit event, and the same key again
+/// answers with it and writes nothing.
+#[tokio::test]
+async fn a_run_that_takes_a_free_slot_at_its_trigger_has_its_history_and_one_event() {
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
+        .await;
+    let path = format!("/api/v1/deployments/{dep}/runs");
+    let req = json!({ "parameters": { "greeting": "hi" }, "idempotency_key": "slot-1" });
+    let first = app.post(&path, &token, req.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first = body(first).await;
+    assert_eq!(first["state"], "PENDING", "{first}");
+    let again = app.post(&path, &token, req).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(body(again).await["id"], first["id"]);
+    let id = first["id"].as_str().unwrap();
+    let shown = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+    assert_eq!(shown["state"], "PENDING", "{shown}");
+    assert_eq!(
+        states(&shown["history"]),
+        ["SCHEDULED", "PENDING"],
+        "{shown}"
+    );
+    let runs = body(
+        app.get(&format!("/api/v1/runs?deployment_id={dep}"), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
+    let audit = body(app.get("/api/v1/audit?limit=500", &token).await).await;
+    let events = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "run.triggered" && e["target"] == format!("run:{id}"))
+        .count();
+    assert_eq!(events, 1, "{audit}");
+}
+
 #[tokio::test]
 async fn a_flow_failing_twice_then_succeeding_with_two_retries_completes_after_three_attempts() {
     let app = spawn_app().await;

@@ -92,6 +92,10 @@ pub struct Target<'a> {
     pub deployment: &'a deployment::Model,
     /// Its PENDING, RUNNING and CANCELLING runs, as read with it.
     pub active: Option<u64>,
+    /// On PostgreSQL, the version of its row as read with them
+    /// ([`crate::orchestrator::store::Found::version`]), when none of its runs was due then: with it
+    /// a run due now takes a free slot in the statement that inserts it.
+    pub version: Option<&'a str>,
 }
 
 impl<'a> From<&'a deployment::Model> for Target<'a> {
@@ -99,6 +103,7 @@ impl<'a> From<&'a deployment::Model> for Target<'a> {
         Target {
             deployment,
             active: None,
+            version: None,
         }
     }
 }

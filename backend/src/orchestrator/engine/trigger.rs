@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{merge_parameters, Engine, Target, Trigger, TriggerAudit};
-use crate::db::entities::flow_run;
+use crate::db::entities::{deployment, flow_run};
 use crate::db::{is_unique_violation, users::now};
 use crate::error::{AppError, AppResult};
 use crate::orchestrator::deployments::field_errors;
@@ -37,6 +37,7 @@ impl Engine {
         let Target {
             deployment: dep,
             active,
+            version,
         } = target.into();
         let db = &self.inner.db;
         if let Some(key) = &idempotency_key {
@@ -103,6 +104,29 @@ impl Engine {
                 Err(e) => Ok((self.raced(e, idempotency_key).await?, false)),
             };
         }
+        if let (Some(version), Some(limit), None, true) =
+            (version, dep.concurrency_limit, cancel_new, may_promote)
+        {
+            // PostgreSQL: the run takes a free slot in the statement that writes it, if nobody
+            // took the deployment's lock since the first read and no older run is due.
+            let written =
+                store::insert_in_free_slot(db, new, version, Ord::max(limit, 0) as u64, with_audit)
+                    .await;
+            let run = match written {
+                Ok(run) => run,
+                Err(e) => return Ok((self.raced(e, idempotency_key).await?, false)),
+            };
+            let run = match run.state {
+                RunState::Pending => {
+                    self.enqueue_later(vec![run.id]);
+                    run
+                }
+                // Written SCHEDULED: the deployment's free slots go to its due runs in turn, this
+                // one among them, as the dispatcher would give them.
+                _ => self.give_free_slots(dep, run).await?,
+            };
+            return Ok((run, true));
+        }
         let txn = crate::db::begin_write(db).await?;
         // The deployment's room, under its lock: for the collision strategy, and for the free slots.
         let slots = if may_promote || cancel_new.is_some() {
@@ -141,13 +165,39 @@ impl Engine {
         if run.state == RunState::Pending {
             promoted.push(run.id);
         }
-        // The answer does not wait for the queue's round trip: a run whose entry is lost on the way
-        // is PENDING in the database, and the workers' sweep delivers it within a second.
-        if !promoted.is_empty() {
-            let engine = self.clone();
-            tokio::spawn(async move { engine.enqueue(&promoted).await });
-        }
+        self.enqueue_later(promoted);
         Ok((run, true))
+    }
+
+    /// Gives `dep`'s free slots to its due runs, oldest first, in a locked transaction, after `run`
+    /// was written SCHEDULED: `run` as it is then (PENDING if it had its turn).
+    async fn give_free_slots(
+        &self,
+        dep: &deployment::Model,
+        run: flow_run::Model,
+    ) -> AppResult<flow_run::Model> {
+        let db = &self.inner.db;
+        let txn = crate::db::begin_write(db).await?;
+        let slots = store::slots_in(&txn, dep).await?;
+        let (promoted, _) = store::fill_slots_in(&txn, slots, None).await?;
+        txn.commit().await?;
+        let run = if promoted.contains(&run.id) {
+            store::get(db, run.id).await?.unwrap_or(run)
+        } else {
+            run
+        };
+        self.enqueue_later(promoted);
+        Ok(run)
+    }
+
+    /// Queues runs moved to PENDING without making the caller wait for the queue's round trip: a run
+    /// whose entry is lost on the way is PENDING in the database, and the workers' sweep delivers it
+    /// within a second.
+    fn enqueue_later(&self, runs: Vec<Uuid>) {
+        if !runs.is_empty() {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.enqueue(&runs).await });
+        }
     }
 
     /// The run another request with the same idempotency key created, when writing a new run

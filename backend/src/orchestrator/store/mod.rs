@@ -19,7 +19,7 @@ mod steps;
 
 pub use artifacts::{forecast_contents, list_artifacts};
 pub use checkpoints::{checkpoint, put_checkpoint};
-pub use create::{by_idempotency_key, run_inserts, NewRun};
+pub use create::{by_idempotency_key, insert_in_free_slot, run_inserts, NewRun};
 pub use flow_states::{flow_state, FlowState};
 pub use gauges::{run_gauges, RunGauges};
 pub use lease::{beat, hold, lease_state, Lease};
@@ -30,7 +30,7 @@ pub use queries::{
 pub use queue::{
     claim, count_active, deployment_with_active, due_runs, end_attempt, fill_slots_in, free_slots,
     hand_back, lease_of, mark_enqueued, pending_count, pending_runs, promote, promote_due_in,
-    silent_runs, slots_in, Pick, Slots,
+    silent_runs, slots_in, Found, Pick, Slots,
 };
 pub use runs::{
     finish, finish_in, get, history_and_steps, state_change_view, state_of, task_view, transition,

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
     SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
@@ -70,7 +70,7 @@ pub async fn due_runs_of(
 }
 
 /// The select of [`due_runs_of`].
-fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
+pub(super) fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
     flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::Id)
@@ -101,7 +101,7 @@ pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Res
 
 /// The count of `deployment_id`'s runs that take a concurrency slot, as the column `active`: for
 /// reads that return it with other columns.
-fn active_count(deployment_id: Uuid) -> SelectStatement {
+pub(super) fn active_count(deployment_id: Uuid) -> SelectStatement {
     Query::select()
         .expr_as(Expr::col(Asterisk).count(), Alias::new("active"))
         .from(flow_run::Entity)
@@ -109,29 +109,57 @@ fn active_count(deployment_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// A deployment with its count of runs that take a concurrency slot, in one statement (a trigger's
-/// first read: the count tells whether it may take a slot at all).
+/// A deployment as a trigger first reads it ([`deployment_with_active`]).
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The deployment.
+    pub deployment: deployment::Model,
+    /// Its runs that take a concurrency slot (PENDING, RUNNING, CANCELLING).
+    pub active: u64,
+    /// On PostgreSQL, the version of its row as read (`xmin`): it changes whenever anybody takes the
+    /// deployment's lock ([`deployments::lock_statement`]), so the trigger's run can take a free slot
+    /// in the statement that inserts it ([`super::insert_in_free_slot`]).
+    pub version: Option<String>,
+    /// Whether any of its SCHEDULED runs is due (those take free slots first).
+    pub due: bool,
+}
+
+/// A deployment with its count of runs that take a concurrency slot, whether any of its runs is due,
+/// and on PostgreSQL the version of its row, in one statement: a trigger's first read (the count
+/// tells whether it may take a slot at all).
 pub async fn deployment_with_active(
     db: &impl ConnectionTrait,
     id: Uuid,
-) -> Result<Option<(deployment::Model, u64)>, DbErr> {
-    let read = deployment::Entity::find_by_id(id)
-        .column_as(
-            Expr::expr(SimpleExpr::SubQuery(
-                None,
-                Box::new(active_count(id).into()),
-            )),
-            "active",
-        )
-        .build(db.get_database_backend());
-    let Some(row) = db.query_one_raw(read).await? else {
+) -> Result<Option<Found>, DbErr> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let mut read = deployment::Entity::find_by_id(id).column_as(
+        Expr::expr(SimpleExpr::SubQuery(
+            None,
+            Box::new(active_count(id).into()),
+        )),
+        "active",
+    );
+    read = read.column_as(Expr::exists(due_query(id, 1)), "due");
+    if postgres {
+        read = read.column_as(Expr::cust(r#""deployments"."xmin"::text"#), "version");
+    }
+    let Some(row) = db
+        .query_one_raw(read.build(db.get_database_backend()))
+        .await?
+    else {
         return Ok(None);
     };
     let active = row.try_get::<i64>("", "active")?;
-    Ok(Some((
-        deployment::Model::from_query_result(&row, "")?,
-        Ord::max(active, 0) as u64,
-    )))
+    Ok(Some(Found {
+        deployment: deployment::Model::from_query_result(&row, "")?,
+        active: Ord::max(active, 0) as u64,
+        due: row.try_get("", "due")?,
+        version: if postgres {
+            Some(row.try_get("", "version")?)
+        } else {
+            None
+        },
+    }))
 }
 
 /// The runs of a deployment that take a concurrency slot.

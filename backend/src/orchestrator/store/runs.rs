@@ -98,15 +98,24 @@ pub(super) fn state_insert(
     message: Option<String>,
     at: DateTime<Utc>,
 ) -> InsertStatement {
-    flow_run_state::Entity::insert(flow_run_state::ActiveModel {
+    flow_run_state::Entity::insert(state_row(run_id, state, message, at)).into_query()
+}
+
+/// A history entry of a run, to insert.
+pub(super) fn state_row(
+    run_id: Uuid,
+    state: RunState,
+    message: Option<String>,
+    at: DateTime<Utc>,
+) -> flow_run_state::ActiveModel {
+    flow_run_state::ActiveModel {
         // Time-ordered ids keep the history in order even within one microsecond.
         id: Set(Uuid::now_v7()),
         flow_run_id: Set(run_id),
         state: Set(state),
         message: Set(message),
         at: Set(at),
-    })
-    .into_query()
+    }
 }
 
 /// A state change to apply by compare-and-set.
