@@ -255,7 +255,7 @@ async fn burst(
             String::new()
         }
     );
-    let post = summarize(posts);
+    let post = summarize(posts.clone());
     let took = summarize(run_ms);
     let queued = summarize(queued_ms);
     report.add(
@@ -278,6 +278,11 @@ async fn burst(
             triggered_in.as_secs_f64()
         ),
         "p99 < 10 ms",
+    );
+    report.add(
+        "  slowest triggers: position in the burst (ms)",
+        slowest(&posts, 5),
+        "",
     );
     report.add(
         "  trigger POST as the service timed it: ≤ 5 / 10 / 25 ms",
@@ -435,4 +440,17 @@ async fn rows(db: &DatabaseConnection) -> Result<Vec<i64>> {
         out.push(row.try_get::<i64>("", "n")?);
     }
     Ok(out)
+}
+
+/// The `n` longest of `posts` (in the order they were sent, one client's after another's), each with
+/// its position: whether the slow ones are the burst's first (fresh connections) or spread over it.
+fn slowest(posts: &[f64], n: usize) -> String {
+    let mut by_time: Vec<(usize, f64)> = posts.iter().copied().enumerate().collect();
+    by_time.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by_time
+        .iter()
+        .take(n)
+        .map(|(at, ms)| format!("#{} ({ms:.1})", at + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
