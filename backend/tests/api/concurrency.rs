@@ -274,3 +274,48 @@ async fn a_trigger_that_waited_for_the_deployment_lock_does_not_take_a_slot_fill
     assert_eq!(run["state"], "SCHEDULED", "no slot was left: {run}");
     assert_eq!(store::count_active(db, dep_id).await.unwrap(), 2);
 }
+
+/// A trigger that waited for the deployment's lock while another writer held it and added nothing
+/// still takes the free slot it saw: its run answers PENDING with its whole history (on PostgreSQL
+/// written SCHEDULED by the one statement, whose check of the deployment's row then fails, and
+/// moved to PENDING by the locked pass after it).
+#[tokio::test]
+async fn a_trigger_that_waited_for_the_deployment_lock_still_takes_the_free_slot() {
+    use chap_scheduler::orchestrator::{deployments, store};
+    use sea_orm::TransactionTrait;
+
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
+        .await;
+    let dep_id: Uuid = dep.parse().unwrap();
+    let db = app.engine.db();
+    let txn = db.begin().await.unwrap();
+    deployments::lock(&txn, dep_id).await.unwrap();
+    let committed = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let at = std::time::Instant::now();
+        txn.commit().await.unwrap();
+        at
+    };
+    let trigger = async {
+        let run = app
+            .trigger(&dep, &token, json!({ "greeting": "after" }))
+            .await;
+        (run, std::time::Instant::now())
+    };
+    let (committed_at, (run, answered_at)) = tokio::join!(committed, trigger);
+    assert!(
+        answered_at > committed_at,
+        "the trigger waited for the lock"
+    );
+    assert_eq!(run["state"], "PENDING", "the slot was free: {run}");
+    let id = run["id"].as_str().unwrap();
+    let shown = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
+    assert_eq!(
+        states(&shown["history"]),
+        ["SCHEDULED", "PENDING"],
+        "{shown}"
+    );
+    assert_eq!(store::count_active(db, dep_id).await.unwrap(), 1);
+}
