@@ -221,6 +221,32 @@ async fn triggers_sent_at_once_fill_a_deployment_to_its_limit_and_never_past_it(
     assert_eq!((pending, scheduled), (limit, 24 - limit), "{states:?}");
 }
 
+/// Triggers a run of `dep` while `txn` (another writer, holding the deployment's lock) stays open
+/// for 0.4 s more, then commits it; the run as the trigger answered, which must be after the commit.
+async fn trigger_until_commit(
+    app: &TestApp,
+    token: &str,
+    dep: &str,
+    txn: sea_orm::DatabaseTransaction,
+) -> Value {
+    let committed = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let at = std::time::Instant::now();
+        txn.commit().await.unwrap();
+        at
+    };
+    let trigger = async {
+        let run = app.trigger(dep, token, json!({ "greeting": "hi" })).await;
+        (run, std::time::Instant::now())
+    };
+    let (committed_at, (run, answered_at)) = tokio::join!(committed, trigger);
+    assert!(
+        answered_at > committed_at,
+        "the trigger waited for the lock"
+    );
+    run
+}
+
 /// A trigger that saw room, then waited for the deployment's lock while another writer filled the
 /// last slots, counts the runs again after the wait: it does not take a slot that is gone. (On
 /// PostgreSQL a statement reads the rows as they were when it began, before its wait for a lock.)
@@ -254,23 +280,7 @@ async fn a_trigger_that_waited_for_the_deployment_lock_does_not_take_a_slot_fill
         .unwrap();
         chap_scheduler::db::writes_in(&txn, inserts).await.unwrap();
     }
-    let committed = async {
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let at = std::time::Instant::now();
-        txn.commit().await.unwrap();
-        at
-    };
-    let trigger = async {
-        let run = app
-            .trigger(&dep, &token, json!({ "greeting": "second" }))
-            .await;
-        (run, std::time::Instant::now())
-    };
-    let (committed_at, (run, answered_at)) = tokio::join!(committed, trigger);
-    assert!(
-        answered_at > committed_at,
-        "the trigger waited for the lock"
-    );
+    let run = trigger_until_commit(&app, &token, &dep, txn).await;
     assert_eq!(run["state"], "SCHEDULED", "no slot was left: {run}");
     assert_eq!(store::count_active(db, dep_id).await.unwrap(), 2);
 }
@@ -292,23 +302,7 @@ async fn a_trigger_that_waited_for_the_deployment_lock_still_takes_the_free_slot
     let db = app.engine.db();
     let txn = db.begin().await.unwrap();
     deployments::lock(&txn, dep_id).await.unwrap();
-    let committed = async {
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let at = std::time::Instant::now();
-        txn.commit().await.unwrap();
-        at
-    };
-    let trigger = async {
-        let run = app
-            .trigger(&dep, &token, json!({ "greeting": "after" }))
-            .await;
-        (run, std::time::Instant::now())
-    };
-    let (committed_at, (run, answered_at)) = tokio::join!(committed, trigger);
-    assert!(
-        answered_at > committed_at,
-        "the trigger waited for the lock"
-    );
+    let run = trigger_until_commit(&app, &token, &dep, txn).await;
     assert_eq!(run["state"], "PENDING", "the slot was free: {run}");
     let id = run["id"].as_str().unwrap();
     let shown = body(app.get(&format!("/api/v1/runs/{id}"), &token).await).await;
