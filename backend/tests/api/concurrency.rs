@@ -221,6 +221,24 @@ async fn triggers_sent_at_once_fill_a_deployment_to_its_limit_and_never_past_it(
     assert_eq!((pending, scheduled), (limit, 24 - limit), "{states:?}");
 }
 
+/// A service without workers, an admin token, a deployment of `test-steps` with a limit of 2 (id as
+/// text and as a uuid), and another writer's transaction that holds the deployment's lock.
+async fn limit_two_with_its_lock_held(
+) -> (TestApp, String, String, Uuid, sea_orm::DatabaseTransaction) {
+    use sea_orm::TransactionTrait;
+
+    let (app, token) = spawn_app_without_workers().await;
+    let dep = app
+        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
+        .await;
+    let dep_id: Uuid = dep.parse().unwrap();
+    let txn = app.engine.db().begin().await.unwrap();
+    chap_scheduler::orchestrator::deployments::lock(&txn, dep_id)
+        .await
+        .unwrap();
+    (app, token, dep, dep_id, txn)
+}
+
 /// Triggers a run of `dep` while `txn` (another writer, holding the deployment's lock) stays open
 /// for 0.4 s more, then commits it; the run as the trigger answered, which must be after the commit.
 async fn trigger_until_commit(
@@ -253,18 +271,11 @@ async fn trigger_until_commit(
 #[tokio::test]
 async fn a_trigger_that_waited_for_the_deployment_lock_does_not_take_a_slot_filled_meanwhile() {
     use chap_scheduler::orchestrator::{deployments, state::RunState, store};
-    use sea_orm::TransactionTrait;
 
-    let (app, token) = spawn_app_without_workers().await;
-    let dep = app
-        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
-        .await;
-    let dep_id: Uuid = dep.parse().unwrap();
+    let (app, token, dep, dep_id, txn) = limit_two_with_its_lock_held().await;
     let db = app.engine.db();
     let model = deployments::find(db, dep_id).await.unwrap().unwrap();
-    // Another writer holds the deployment's lock and takes both slots.
-    let txn = db.begin().await.unwrap();
-    deployments::lock(&txn, dep_id).await.unwrap();
+    // The other writer takes both slots.
     for _ in 0..2 {
         let (_, inserts) = store::run_inserts(store::NewRun {
             deployment: &model,
@@ -291,17 +302,10 @@ async fn a_trigger_that_waited_for_the_deployment_lock_does_not_take_a_slot_fill
 /// moved to PENDING by the locked pass after it).
 #[tokio::test]
 async fn a_trigger_that_waited_for_the_deployment_lock_still_takes_the_free_slot() {
-    use chap_scheduler::orchestrator::{deployments, store};
-    use sea_orm::TransactionTrait;
+    use chap_scheduler::orchestrator::store;
 
-    let (app, token) = spawn_app_without_workers().await;
-    let dep = app
-        .configure_flow("test-steps", &token, json!({ "concurrency_limit": 2 }))
-        .await;
-    let dep_id: Uuid = dep.parse().unwrap();
+    let (app, token, dep, dep_id, txn) = limit_two_with_its_lock_held().await;
     let db = app.engine.db();
-    let txn = db.begin().await.unwrap();
-    deployments::lock(&txn, dep_id).await.unwrap();
     let run = trigger_until_commit(&app, &token, &dep, txn).await;
     assert_eq!(run["state"], "PENDING", "the slot was free: {run}");
     let id = run["id"].as_str().unwrap();
