@@ -232,8 +232,7 @@ async fn trigger_run(
             Target {
                 deployment: dep,
                 active: Some(found.active),
-                // With runs due before it, the run waits its turn in the locked pass.
-                version: found.version.as_deref().filter(|_| !found.due),
+                version: found.version.as_deref(),
             },
             body.parameters.as_ref(),
             Trigger::Manual(trigger_name(&principal)),

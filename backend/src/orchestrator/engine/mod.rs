@@ -92,9 +92,9 @@ pub struct Target<'a> {
     pub deployment: &'a deployment::Model,
     /// Its PENDING, RUNNING and CANCELLING runs, as read with it.
     pub active: Option<u64>,
-    /// On PostgreSQL, the version of its row as read with them
-    /// ([`crate::orchestrator::store::Found::version`]), when none of its runs was due then: with it
-    /// a run due now takes a free slot in the statement that inserts it.
+    /// On PostgreSQL, when none of its runs was due, the version of its row as read with them
+    /// ([`crate::orchestrator::store::Found::version`]): with it a run due now takes a free slot in
+    /// the statement that inserts it (with runs due before it, it waits its turn in the locked pass).
     pub version: Option<&'a str>,
 }
 

@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::queue::{active_count, due_query};
+use super::queue::{active_count, due_query, XMIN};
 use super::runs::{state_insert, state_row};
 use crate::db::cte;
 use crate::db::entities::{deployment, flow_run};
@@ -117,7 +117,7 @@ pub async fn insert_in_free_slot(
     let mut run = row.clone().try_into_model()?;
     let slot = Alias::new("slot");
     let mut take = deployments::lock_statement(dep);
-    take.and_where(Expr::cust(r#""deployments"."xmin"::text"#).eq(version))
+    take.and_where(Expr::cust(XMIN).eq(version))
         .and_where(
             Expr::expr(SimpleExpr::SubQuery(
                 None,

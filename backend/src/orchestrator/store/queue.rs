@@ -83,6 +83,9 @@ pub(super) fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
         .into_query()
 }
 
+/// The version of a deployment's row on PostgreSQL (see [`Found::version`]).
+pub(super) const XMIN: &str = r#""deployments"."xmin"::text"#;
+
 /// How many runs are PENDING (in the queue).
 pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     flow_run::Entity::find()
@@ -116,17 +119,16 @@ pub struct Found {
     pub deployment: deployment::Model,
     /// Its runs that take a concurrency slot (PENDING, RUNNING, CANCELLING).
     pub active: u64,
-    /// On PostgreSQL, the version of its row as read (`xmin`): it changes whenever anybody takes the
-    /// deployment's lock ([`deployments::lock_statement`]), so the trigger's run can take a free slot
-    /// in the statement that inserts it ([`super::insert_in_free_slot`]).
+    /// On PostgreSQL, when none of its runs is due (those take free slots first), the version of its
+    /// row as read (`xmin`): it changes whenever anybody takes the deployment's lock
+    /// ([`deployments::lock_statement`]), so the trigger's run can take a free slot in the statement
+    /// that inserts it ([`super::insert_in_free_slot`]).
     pub version: Option<String>,
-    /// Whether any of its SCHEDULED runs is due (those take free slots first).
-    pub due: bool,
 }
 
-/// A deployment with its count of runs that take a concurrency slot, whether any of its runs is due,
-/// and on PostgreSQL the version of its row, in one statement: a trigger's first read (the count
-/// tells whether it may take a slot at all).
+/// A deployment with its count of runs that take a concurrency slot, and on PostgreSQL the version of
+/// its row when none of its runs is due, in one statement: a trigger's first read (the count tells
+/// whether it may take a slot at all).
 pub async fn deployment_with_active(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -139,9 +141,12 @@ pub async fn deployment_with_active(
         )),
         "active",
     );
-    read = read.column_as(Expr::exists(due_query(id, 1)), "due");
     if postgres {
-        read = read.column_as(Expr::cust(r#""deployments"."xmin"::text"#), "version");
+        let version: SimpleExpr =
+            Expr::case(Expr::exists(due_query(id, 1)).not(), Expr::cust(XMIN))
+                .finally(Expr::value(Option::<String>::None))
+                .into();
+        read = read.column_as(version, "version");
     }
     let Some(row) = db
         .query_one_raw(read.build(db.get_database_backend()))
@@ -153,9 +158,8 @@ pub async fn deployment_with_active(
     Ok(Some(Found {
         deployment: deployment::Model::from_query_result(&row, "")?,
         active: Ord::max(active, 0) as u64,
-        due: row.try_get("", "due")?,
         version: if postgres {
-            Some(row.try_get("", "version")?)
+            row.try_get("", "version")?
         } else {
             None
         },
