@@ -2,6 +2,7 @@
 //! (`CHAP_TEST_DATABASE_URL=postgres://…` names a server where a fresh database is created per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attempts;
 mod audit;
 mod auth;
 mod blocks;

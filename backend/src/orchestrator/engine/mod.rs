@@ -25,7 +25,8 @@ use super::store::LogSink;
 use crate::db::entities::deployment;
 use crate::db::RelaxedWrites;
 
-pub use worker::{run_embedded_workers, Claimed};
+pub use crate::orchestrator::store::Claimed;
+pub use worker::run_embedded_workers;
 
 /// Timing and sizing of the engine.
 #[derive(Debug, Clone)]

@@ -15,19 +15,9 @@ use super::Engine;
 use crate::db::entities::{deployment, flow_run};
 use crate::db::users::now;
 use crate::orchestrator::context::RunContext;
-use crate::orchestrator::deployments;
 use crate::orchestrator::flow::FlowError;
 use crate::orchestrator::state::RunState;
-use crate::orchestrator::store::{self, Finish, Lease, Pick};
-
-/// A claimed run and the lease of the attempt the claim started.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    /// The run as claimed (RUNNING).
-    pub run: flow_run::Model,
-    /// What every write of this attempt presents.
-    pub lease: Lease,
-}
+use crate::orchestrator::store::{self, Claimed, Finish, Lease, Pick};
 
 /// How an attempt's body ended.
 enum Outcome {
@@ -50,9 +40,7 @@ impl Engine {
     /// Claims the run `pick` names if it is still PENDING, in one transaction.
     async fn claim_picked(&self, pick: Pick) -> anyhow::Result<Option<Claimed>> {
         let writes = self.inner.logs.writes();
-        Ok(store::claim(writes, pick, &self.inner.worker_id)
-            .await?
-            .map(|(run, lease)| Claimed { run, lease }))
+        Ok(store::claim(writes, pick, &self.inner.worker_id).await?)
     }
 
     /// Claims the oldest PENDING run (the embedded queue: the database is the queue).
@@ -141,23 +129,20 @@ impl Engine {
     /// queues it.
     pub async fn execute_claimed(&self, claimed: Claimed) -> anyhow::Result<Option<Uuid>> {
         let _executing = self.inner.executions.token();
-        let Claimed { run, lease } = claimed;
+        let Claimed {
+            run,
+            lease,
+            deployment: dep,
+        } = claimed;
         let db = self.inner.db.clone();
-        let (dep, first_position) = async {
-            let dep = match run.deployment_id {
-                Some(id) => deployments::find(&db, id).await?,
-                None => None,
-            };
-            // A first attempt has no earlier steps to number after.
-            let first = if lease.attempt <= 1 {
-                0
-            } else {
-                store::steps_so_far(&db, run.id).await?
-            };
-            anyhow::Ok((dep, first))
-        }
-        .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "attempt_setup"))
-        .await?;
+        // A first attempt has no earlier steps to number after.
+        let first_position = if lease.attempt <= 1 {
+            0
+        } else {
+            store::steps_so_far(&db, run.id)
+                .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "attempt_setup"))
+                .await?
+        };
         let Some(flow) = self.inner.registry.get(&run.flow_name) else {
             let error = FlowError::permanent(format!(
                 "the flow `{}` is not registered in worker {}",

@@ -30,7 +30,7 @@ pub use queries::{
 pub use queue::{
     claim, count_active, deployment_with_active, due_runs, end_attempt, fill_slots_in, free_slots,
     hand_back, lease_of, mark_enqueued, pending_count, pending_runs, promote, promote_due_in,
-    silent_runs, slots_in, Found, Pick, Slots,
+    silent_runs, slots_in, Claimed, Found, Pick, Slots,
 };
 pub use runs::{
     finish, finish_in, get, history_and_steps, state_change_view, state_of, task_view, transition,

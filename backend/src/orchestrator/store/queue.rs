@@ -353,9 +353,22 @@ pub enum Pick {
     Oldest(Option<DateTime<Utc>>),
 }
 
+/// A run a worker claimed ([`claim`]).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The run as claimed (RUNNING).
+    pub run: flow_run::Model,
+    /// What every write of this attempt presents.
+    pub lease: Lease,
+    /// The run's deployment as the claim read it (its timeout and retry policy for this attempt);
+    /// `None` for a run without one, or whose deployment was deleted.
+    pub deployment: Option<deployment::Model>,
+}
+
 /// Claims the run `pick` names that is still PENDING for `worker_id` by compare-and-set: RUNNING,
-/// the next attempt, a fresh heartbeat. The run and the new attempt's lease; `None` when none was
-/// PENDING (a duplicate delivery, a cancel, other workers first).
+/// the next attempt, a fresh heartbeat. The run, the new attempt's lease and the run's deployment
+/// (read by the same statement on PostgreSQL); `None` when none was PENDING (a duplicate delivery, a
+/// cancel, other workers first).
 ///
 /// The update picks the run itself: slots woken together would otherwise read the same oldest
 /// PENDING runs first, and a slot whose every candidate the others took by the time its update ran
@@ -374,7 +387,7 @@ pub async fn claim(
     db: &RelaxedWrites,
     pick: Pick,
     worker_id: &str,
-) -> Result<Option<(flow_run::Model, Lease)>, DbErr> {
+) -> Result<Option<Claimed>, DbErr> {
     let now = now();
     // On PostgreSQL the pick skips a run that another claim is taking at this moment (`FOR NO KEY
     // UPDATE SKIP LOCKED`); slots woken together would otherwise all queue on the same row, each
@@ -419,7 +432,7 @@ pub async fn claim(
             run
         }
     };
-    let Some(run) = run else {
+    let Some((run, deployment)) = run else {
         return Ok(None);
     };
     // The first attempt of a scheduled run: how late after its slot it started.
@@ -431,7 +444,11 @@ pub async fn claim(
         worker_id: worker_id.to_string(),
         attempt: run.attempt,
     };
-    Ok(Some((run, lease)))
+    Ok(Some(Claimed {
+        run,
+        lease,
+        deployment,
+    }))
 }
 
 /// RUNNING and CANCELLING runs whose heartbeat is older than `deadline`.

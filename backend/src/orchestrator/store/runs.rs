@@ -3,20 +3,20 @@
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, InsertStatement, Query, SelectStatement, SimpleExpr, UpdateStatement,
-    WithClause,
+    Alias, Asterisk, Expr, InsertStatement, JoinType, Query, SelectStatement, SimpleExpr,
+    UpdateStatement, WithClause,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
-    UpdateMany,
+    FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Set, UpdateMany,
 };
 use uuid::Uuid;
 
 use super::lease::{held, hold, Lease};
 use super::steps::close_open_steps;
 use crate::db::cte;
-use crate::db::entities::{flow_run, flow_run_state, task_run};
+use crate::db::entities::{deployment, flow_run, flow_run_state, task_run};
 use crate::db::users::now;
 use crate::orchestrator::state::{predecessors, RunState};
 
@@ -223,8 +223,9 @@ pub async fn transition_in(
 }
 
 /// [`transition_in`] for the run that `pick` (a query of at most one run id, evaluated by the update
-/// itself) selects, read back by the same statement: `None` when it picked none, or the run was no
-/// longer in a state the transition moves from.
+/// itself) selects, read back by the same statement with its deployment as it is now (on PostgreSQL
+/// joined in that statement): `None` when it picked none, or the run was no longer in a state the
+/// transition moves from. For a transition to a state that is not final (a claim).
 ///
 /// `id = (pick)`, a scalar subquery, which PostgreSQL evaluates once. `id IN (pick)` is evaluated
 /// again for each row the update scans there: with `SKIP LOCKED` each evaluation skips the rows the
@@ -233,17 +234,42 @@ pub async fn transition_picked_in(
     txn: &impl ConnectionTrait,
     pick: SelectStatement,
     t: Transition,
-) -> Result<Option<flow_run::Model>, DbErr> {
+) -> Result<Option<(flow_run::Model, Option<deployment::Model>)>, DbErr> {
+    debug_assert!(
+        !t.to.is_terminal(),
+        "a final state writes its notifications"
+    );
     let at = now();
     let change = Change::of(&t, at);
     let Some(q) = transition_update(t, at) else {
         return Ok(None);
     };
-    let q = q.filter(sea_orm::sea_query::ExprTrait::eq(
-        Expr::col(flow_run::Column::Id),
-        pick,
-    ));
-    applied_and_read(txn, q, change).await
+    let mut q = q
+        .filter(sea_orm::sea_query::ExprTrait::eq(
+            Expr::col(flow_run::Column::Id),
+            pick,
+        ))
+        .into_query();
+    q.returning_all();
+    let Some(row) = updated_with_history(txn, q, change, Read::WithDeployment).await? else {
+        return Ok(None);
+    };
+    let run = flow_run::Model::from_query_result(&row, "")?;
+    let deployment = match run.deployment_id {
+        None => None,
+        Some(_) if txn.get_database_backend() == DbBackend::Postgres => {
+            // NULL when the deployment was deleted meanwhile (its runs keep their rows).
+            match row.try_get::<Option<Uuid>>(DEPLOYMENT_PREFIX, "id")? {
+                Some(_) => Some(deployment::Model::from_query_result(
+                    &row,
+                    DEPLOYMENT_PREFIX,
+                )?),
+                None => None,
+            }
+        }
+        Some(id) => deployment::Entity::find_by_id(id).one(txn).await?,
+    };
+    Ok(Some((run, deployment)))
 }
 
 /// The update that applies `t` at `at` (its source states, lease, columns and conditions), for the
@@ -311,7 +337,7 @@ async fn applied_and_read(
     let (to, at) = (change.to, change.at);
     let mut q = q.into_query();
     q.returning_all();
-    let Some(row) = updated_with_history(txn, q, change).await? else {
+    let Some(row) = updated_with_history(txn, q, change, Read::Run).await? else {
         return Ok(None);
     };
     let run = flow_run::Model::from_query_result(&row, "")?;
@@ -323,6 +349,19 @@ async fn applied_and_read(
     Ok(Some(run))
 }
 
+/// What [`updated_with_history`] reads back of the run it changed.
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    /// The run's row.
+    Run,
+    /// The run's row and, on PostgreSQL, its deployment's columns prefixed [`DEPLOYMENT_PREFIX`]
+    /// (NULL without a deployment).
+    WithDeployment,
+}
+
+/// The prefix of the deployment's columns in a row read with [`Read::WithDeployment`].
+const DEPLOYMENT_PREFIX: &str = "D_";
+
 /// Runs `update` (of one run at most, returning its row) and, when it changed a run, appends the
 /// change's state to that run's history and closes its open steps if the change says so. On
 /// PostgreSQL all of it is one statement (the update a data-modifying `WITH` query that the others
@@ -331,6 +370,7 @@ async fn updated_with_history(
     txn: &impl ConnectionTrait,
     update: UpdateStatement,
     change: Change,
+    read: Read,
 ) -> Result<Option<QueryResult>, DbErr> {
     let Change {
         to,
@@ -382,8 +422,27 @@ async fn updated_with_history(
         let runs = task_run::Column::FlowRunId.in_subquery(moved_ids);
         with.cte(cte("steps", close_open_steps(runs, state, &error)));
     }
-    let statement = with.query(Query::select().column(Asterisk).from(moved).to_owned());
-    txn.query_one(&statement).await
+    let mut select = Query::select();
+    select.column((moved.clone(), Asterisk)).from(moved.clone());
+    if read == Read::WithDeployment {
+        let joined = Alias::new("deployment");
+        for column in deployment::Column::iter() {
+            select.expr_as(
+                Expr::col((joined.clone(), column)),
+                Alias::new(format!("{DEPLOYMENT_PREFIX}{}", column.as_str())),
+            );
+        }
+        select.join_as(
+            JoinType::LeftJoin,
+            deployment::Entity,
+            joined.clone(),
+            sea_orm::sea_query::ExprTrait::equals(
+                Expr::col((joined, deployment::Column::Id)),
+                (moved, flow_run::Column::DeploymentId),
+            ),
+        );
+    }
+    txn.query_one(&with.query(select)).await
 }
 
 /// How an attempt ended, as the engine judged it.
