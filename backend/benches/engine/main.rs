@@ -10,6 +10,7 @@
 mod api;
 mod census;
 mod cluster;
+mod cpu;
 mod flow;
 mod footprint;
 mod logins;

@@ -3,7 +3,8 @@
 //! interval 0): 200 and 1,000 runs triggered one after another by one client, at deployment limits 5
 //! and 16, embedded and on PostgreSQL + Redis with 2 worker processes. Prints runs/s (first trigger →
 //! all terminal), trigger POST p50/p99 *during* the burst, started → ended p50/p99, rows written per
-//! run by table, peak RSS and the machine's load. Nothing here asserts a figure.
+//! run by table, CPU per run by process (PostgreSQL's when it runs on this machine), peak RSS and the
+//! machine's load. Nothing here asserts a figure.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -187,6 +188,8 @@ async fn burst(
         Err(_) => 1,
     };
     let served_before = served_triggers(&api).await?;
+    let postgres = crate::cpu::postgres_server(&db).await;
+    let cpu_before = Cpu::now(postgres, &serve, &workers, &sim);
     let t0 = Instant::now();
     let client = |share: usize| {
         let (api, deployment) = (&api, &deployment);
@@ -218,6 +221,7 @@ async fn burst(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let elapsed = t0.elapsed();
+    let cpu = Cpu::now(postgres, &serve, &workers, &sim).since(&cpu_before);
     let load = loadavg();
     let times: Vec<(Option<When>, Option<When>, Option<When>)> = flow_run::Entity::find()
         .select_only()
@@ -318,6 +322,11 @@ async fn burst(
         .map(|(t, (b, a))| format!("{t} {:.1}", (a - b) as f64 / runs as f64))
         .collect();
     report.add("  rows written per run", per_run.join(", "), "");
+    report.add(
+        "  CPU per run in the burst: PostgreSQL / serve / workers / simulator",
+        cpu.per_run(runs, mode),
+        "",
+    );
     report.add("  peak RSS (largest process)", format!("{peak:.1} MiB"), "");
     report.add("  load after", load, "");
     db.close().await.ok();
@@ -331,6 +340,62 @@ async fn burst(
         pg.drop_db().await;
     }
     Ok(())
+}
+
+/// CPU seconds used so far by PostgreSQL (when it runs on this machine), `serve`, the worker
+/// processes and the simulator; after [`Cpu::since`], used in between.
+struct Cpu {
+    postgres: Option<f64>,
+    serve: f64,
+    workers: f64,
+    sim: f64,
+}
+
+impl Cpu {
+    fn now(postgres: Option<u32>, serve: &Proc, workers: &[Proc], sim: &Proc) -> Self {
+        Cpu {
+            postgres: postgres.map(crate::cpu::postgres_seconds),
+            serve: crate::cpu::seconds(serve.pid()),
+            workers: workers.iter().map(|w| crate::cpu::seconds(w.pid())).sum(),
+            sim: crate::cpu::seconds(sim.pid()),
+        }
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            postgres: self.postgres.zip(before.postgres).map(|(a, b)| a - b),
+            serve: self.serve - before.serve,
+            workers: self.workers - before.workers,
+            sim: self.sim - before.sim,
+        }
+    }
+
+    /// Milliseconds per run of each, and (PostgreSQL + ours) ÷ the simulator's: the simulator does
+    /// the same work in every burst, so the ratio compares binaries on a machine whose speed drifts
+    /// (the clock ticks are 10 ms: a short burst's ratio is rough).
+    fn per_run(&self, runs: usize, mode: Mode) -> String {
+        let ms = |s: f64| s * 1000.0 / runs as f64;
+        let postgres = match (mode, self.postgres) {
+            (Mode::Embedded, _) => "–".to_string(),
+            (Mode::Cluster, Some(s)) => format!("{:.2}", ms(s)),
+            (Mode::Cluster, None) => "not local".to_string(),
+        };
+        let workers = match mode {
+            Mode::Embedded => "–".to_string(),
+            Mode::Cluster => format!("{:.2}", ms(self.workers)),
+        };
+        let ours = self.postgres.unwrap_or(0.0) + self.serve + self.workers;
+        let ratio = if self.sim > 0.0 {
+            format!("{:.2}", ours / self.sim)
+        } else {
+            "–".to_string()
+        };
+        format!(
+            "{postgres} / {:.2} / {workers} / {:.2} ms; (PostgreSQL + ours) ÷ simulator {ratio}",
+            ms(self.serve),
+            ms(self.sim)
+        )
+    }
 }
 
 /// Started → ended of runs triggered one at a time after the burst, each once the one before has
