@@ -39,26 +39,14 @@ async fn an_attempt_runs_under_the_timeout_its_deployment_has_when_it_starts() {
 
     app.engine.execute_claimed(claimed).await.unwrap();
     let done = app.wait_for(&id.to_string(), &token, TERMINAL).await;
-    assert_eq!(done["state"], "FAILED", "{done}");
-    assert!(
-        done["state_message"]
-            .as_str()
-            .unwrap()
-            .contains("timed out after 0.5 s"),
-        "{done}"
-    );
+    assert_ended_saying(&done, "FAILED", "timed out after 0.5 s");
 }
 
 #[tokio::test]
 async fn a_run_without_a_deployment_is_claimed_without_one() {
     let (app, token) = spawn_app_without_workers().await;
-    let dep = app.deployment("test-steps", &token).await;
     let run = app
-        .trigger(
-            dep["id"].as_str().unwrap(),
-            &token,
-            json!({ "greeting": "hi" }),
-        )
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
         .await;
     let id: Uuid = run["id"].as_str().unwrap().parse().unwrap();
     // A run whose deployment is gone keeps its row, without the deployment.

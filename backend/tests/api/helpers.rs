@@ -165,6 +165,17 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
 /// The terminal run states.
 pub const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
 
+/// Asserts that the run `done` (as the API shows it) is in `state` and its message says `says`.
+pub fn assert_ended_saying(done: &Value, state: &str, says: &str) {
+    assert_eq!(done["state"], state, "{done}");
+    assert!(
+        done["state_message"]
+            .as_str()
+            .is_some_and(|m| m.contains(says)),
+        "{done}"
+    );
+}
+
 /// The states of a run's `history`, oldest first.
 pub fn states(history: &Value) -> Vec<String> {
     history

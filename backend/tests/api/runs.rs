@@ -229,14 +229,7 @@ async fn a_run_past_its_timeout_fails_saying_it_timed_out() {
     let done = app
         .wait_for(run["id"].as_str().unwrap(), &token, TERMINAL)
         .await;
-    assert_eq!(done["state"], "FAILED");
-    assert!(
-        done["state_message"]
-            .as_str()
-            .unwrap()
-            .contains("timed out after 0.5 s"),
-        "{done}"
-    );
+    assert_ended_saying(&done, "FAILED", "timed out after 0.5 s");
     let open = done["task_runs"]
         .as_array()
         .unwrap()
