@@ -135,7 +135,7 @@ async fn get_run(
 ) -> AppResult<web::Json<RunDetail>> {
     let run = find_run(&state, *id).await?;
     let (history, steps) = store::history_and_steps(state.engine.db(), run.id).await?;
-    let retried_by = store::runs::retried_by(state.engine.db(), run.id).await?;
+    let retried_by = store::retried_by(state.engine.db(), run.id).await?;
     Ok(web::Json(RunDetail {
         run: store::view(&run),
         history: history.iter().map(store::state_change_view).collect(),

@@ -16,6 +16,7 @@ mod queue;
 pub mod retention;
 pub mod runs;
 mod steps;
+mod views;
 
 pub use artifacts::{forecast_contents, list_artifacts};
 pub use checkpoints::{checkpoint, put_checkpoint};
@@ -32,11 +33,12 @@ pub use queue::{
     hand_back, lease_of, mark_enqueued, pending_count, pending_runs, promote, promote_due_in,
     silent_runs, slots_in, Claimed, Found, Pick, Slots,
 };
-pub use runs::{
-    finish, finish_in, get, history_and_steps, state_change_view, state_of, task_view, transition,
-    view, Finish, Transition, LATE_AFTER_SECONDS,
-};
+pub use runs::{finish, finish_in, transition, Finish, Transition};
 pub use steps::{start_step, steps_so_far, StepEnd, StepStart};
+pub use views::{
+    get, history_and_steps, retried_by, state_change_view, state_of, task_view, view,
+    LATE_AFTER_SECONDS,
+};
 
 /// The last of `items` for each key, in the order the keys first appear: what a batch writes when a
 /// later entry replaces an earlier one of the same key.

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::runs::LATE_AFTER_SECONDS;
+use super::views::LATE_AFTER_SECONDS;
 use crate::db::entities::flow_run;
 use crate::orchestrator::state::RunState;
 
