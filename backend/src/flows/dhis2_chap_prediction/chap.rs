@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::client::{ApiError, Call, Credentials, ErrorBody, HttpSettings, Service, Transport};
@@ -114,6 +115,12 @@ impl ChapClient {
         }
     }
 
+    /// The answer's JSON body decoded into `T` (an empty body as `null`).
+    async fn decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
+        let bytes = self.transport.execute(call).await?;
+        self.transport.decode(call, &bytes, Value::Null)
+    }
+
     async fn json(&self, call: &Call) -> Result<Value, ApiError> {
         let bytes = self.transport.execute(call).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -125,8 +132,7 @@ impl ChapClient {
     /// `GET …/system/info`.
     pub async fn system_info(&self) -> Result<ChapSystemInfo, ApiError> {
         let call = self.call(Method::GET, &["system", "info"], Vec::new());
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// `GET …/v1/crud/prediction-setups`, decoded setup by setup.
@@ -183,8 +189,7 @@ impl ChapClient {
         })?;
         drop(body);
         call.json = Some(json.into());
-        let value = self.json(&call).await?;
-        let created: JobCreated = self.transport.typed(&call, value)?;
+        let created: JobCreated = self.decoded(&call).await?;
         Ok(created.id)
     }
 
@@ -211,8 +216,7 @@ impl ChapClient {
         filter: Vec<(&'static str, String)>,
     ) -> Result<Vec<JobDescription>, ApiError> {
         let call = self.call(Method::GET, &["v1", "jobs"], filter);
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// `GET …/v1/jobs/{id}`: a bare JSON string; anything else is an error (status 200).
@@ -264,16 +268,14 @@ impl ChapClient {
                 message: "at least one quantile is required (chap answers 422 otherwise)".into(),
             });
         }
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// `GET …/v1/crud/predictions/{id}`: the prediction's dataset (for thresholds).
     pub async fn prediction_info(&self, prediction_id: i64) -> Result<PredictionInfo, ApiError> {
         let id = prediction_id.to_string();
         let call = self.call(Method::GET, &["v1", "crud", "predictions", &id], Vec::new());
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// `POST …/v1/analytics/thresholds` with the seasonal strategy: chap's outbreak threshold per
@@ -293,8 +295,7 @@ impl ChapClient {
         let mut call = self.call(Method::POST, &["v1", "analytics", "thresholds"], Vec::new());
         call.json = Some(body.to_string().into_bytes().into());
         call.idempotent = true;
-        let value = self.json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// The prediction id of a finished job, from the job listing (string or integer `result`).

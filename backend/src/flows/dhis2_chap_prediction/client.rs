@@ -549,6 +549,28 @@ impl Transport {
             .map_err(|e| self.decode_error(call, format!("malformed JSON: {e}")))
     }
 
+    /// Decodes a body straight into `T`, with no `Value` in between (a worker spent about 5% of its
+    /// CPU building `Value`s that were decoded again, issue 16); a body of only whitespace decodes as
+    /// `empty`. The errors read as those of [`Transport::json_body`] and [`Transport::typed`].
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        bytes: &[u8],
+        empty: Value,
+    ) -> Result<T, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return self.typed(call, empty);
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            let what = if e.is_data() {
+                "unexpected JSON shape"
+            } else {
+                "malformed JSON"
+            };
+            self.decode_error(call, format!("{what}: {e}"))
+        })
+    }
+
     /// Decodes a JSON value into `T`.
     pub fn typed<T: DeserializeOwned>(&self, call: &Call, value: Value) -> Result<T, ApiError> {
         serde_json::from_value(value)

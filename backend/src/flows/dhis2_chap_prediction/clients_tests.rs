@@ -390,6 +390,23 @@ async fn malformed_json_is_a_clear_decode_error() {
 }
 
 #[tokio::test]
+async fn json_of_another_shape_is_a_clear_decode_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"version\": 2.41}"))
+        .mount(&server)
+        .await;
+    let err = clients(&server).dhis2.system_info().await.unwrap_err();
+    assert!(matches!(err, ApiError::Decode { .. }));
+    assert!(
+        err.to_string().starts_with(
+            "DHIS2 GET /api/system/info: malformed response: unexpected JSON shape: invalid type"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn chap_rejections_are_kept_verbatim() {
     let server = MockServer::start().await;
     let detail = json!({"detail": {"message": "All regions rejected due to missing values", "imported_count": 0,

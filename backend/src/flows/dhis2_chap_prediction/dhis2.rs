@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::analytics::{plan_chunks, AnalyticsRequest, AnalyticsTable, ANALYTICS_PATH};
@@ -63,16 +64,16 @@ impl Dhis2Client {
         }
     }
 
-    async fn get_json(&self, call: &Call) -> Result<Value, ApiError> {
+    /// The answer's JSON body decoded into `T` (an empty body as `{}`).
+    async fn decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
         let bytes = self.transport.execute(call).await?;
-        self.transport.json_body(call, &bytes, json!({}))
+        self.transport.decode(call, &bytes, json!({}))
     }
 
     /// `GET /api/system/info`.
     pub async fn system_info(&self) -> Result<Dhis2SystemInfo, ApiError> {
         let call = self.get(SYSTEM_INFO_PATH, Vec::new());
-        let value = self.get_json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// `GET /api/dataElements?filter=id:in:[…]&fields=…&paging=false`: the elements DHIS2 has of those
@@ -89,8 +90,7 @@ impl Dhis2Client {
                 ("paging", "false".to_string()),
             ],
         );
-        let value = self.get_json(&call).await?;
-        let list: DataElementList = self.transport.typed(&call, value)?;
+        let list: DataElementList = self.decoded(&call).await?;
         Ok(list.data_elements)
     }
 
@@ -142,8 +142,7 @@ impl Dhis2Client {
             ME_PATH,
             vec![("fields", "username,authorities".to_string())],
         );
-        let value = self.get_json(&call).await?;
-        self.transport.typed(&call, value)
+        self.decoded(&call).await
     }
 
     /// One `GET /api/analytics` call, rows read by header name.
@@ -152,8 +151,7 @@ impl Dhis2Client {
             url: req.url(self.transport.base()),
             ..self.get(ANALYTICS_PATH, Vec::new())
         };
-        let value = self.get_json(&call).await?;
-        let response: AnalyticsResponse = self.transport.typed(&call, value)?;
+        let response: AnalyticsResponse = self.decoded(&call).await?;
         AnalyticsTable::from_response(&response)
             .map_err(|e| self.transport.decode_error(&call, e.to_string()))
     }
@@ -182,8 +180,7 @@ impl Dhis2Client {
         let mut out = Vec::new();
         for group in self.org_unit_groups(ids) {
             let call = self.get(ORG_UNITS_PATH, org_unit_query(&group));
-            let value = self.get_json(&call).await?;
-            let list: OrgUnitList = self.transport.typed(&call, value)?;
+            let list: OrgUnitList = self.decoded(&call).await?;
             out.extend(list.organisation_units);
         }
         Ok(out)
