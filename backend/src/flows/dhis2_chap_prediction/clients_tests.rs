@@ -373,33 +373,32 @@ async fn a_slow_answer_times_out_and_is_retried() {
     assert_eq!(requests(&server).await.len(), 2);
 }
 
-#[tokio::test]
-async fn malformed_json_is_a_clear_decode_error() {
+/// The error of DHIS2's system info answered 200 with `body`, checked to be a decode error.
+async fn system_info_decode_error(body: &str) -> String {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"version\": "))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body))
         .mount(&server)
         .await;
     let err = clients(&server).dhis2.system_info().await.unwrap_err();
-    assert!(matches!(err, ApiError::Decode { .. }));
+    assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+    err.to_string()
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_clear_decode_error() {
+    let err = system_info_decode_error("{\"version\": ").await;
     assert!(
-        err.to_string()
-            .starts_with("DHIS2 GET /api/system/info: malformed response: malformed JSON"),
+        err.starts_with("DHIS2 GET /api/system/info: malformed response: malformed JSON"),
         "{err}"
     );
 }
 
 #[tokio::test]
 async fn json_of_another_shape_is_a_clear_decode_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"version\": 2.41}"))
-        .mount(&server)
-        .await;
-    let err = clients(&server).dhis2.system_info().await.unwrap_err();
-    assert!(matches!(err, ApiError::Decode { .. }));
+    let err = system_info_decode_error("{\"version\": 2.41}").await;
     assert!(
-        err.to_string().starts_with(
+        err.starts_with(
             "DHIS2 GET /api/system/info: malformed response: unexpected JSON shape: invalid type"
         ),
         "{err}"
