@@ -179,22 +179,7 @@ fn classify(sql: &str) -> (String, String) {
 
 /// CPU time (user + system) of this process so far.
 fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name (state is field 3).
-    let total = ticks(11) + ticks(12);
-    Duration::from_millis(total * 10)
+    Duration::from_secs_f64(crate::cpu::seconds(std::process::id()))
 }
 
 /// `--census-mode`: the measuring child.

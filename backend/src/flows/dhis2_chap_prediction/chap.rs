@@ -117,15 +117,12 @@ impl ChapClient {
 
     /// The answer's JSON body decoded into `T` (an empty body as `null`).
     async fn decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
-        let bytes = self.transport.execute(call).await?;
-        self.transport.decode(call, &bytes, Value::Null)
+        self.transport.execute_decoded(call, Value::Null).await
     }
 
+    /// The answer's JSON body as it came (an empty body as `null`).
     async fn json(&self, call: &Call) -> Result<Value, ApiError> {
         let bytes = self.transport.execute(call).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
         self.transport.json_body(call, &bytes, Value::Null)
     }
 

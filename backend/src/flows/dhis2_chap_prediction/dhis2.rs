@@ -66,8 +66,7 @@ impl Dhis2Client {
 
     /// The answer's JSON body decoded into `T` (an empty body as `{}`).
     async fn decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
-        let bytes = self.transport.execute(call).await?;
-        self.transport.decode(call, &bytes, json!({}))
+        self.transport.execute_decoded(call, json!({})).await
     }
 
     /// `GET /api/system/info`.

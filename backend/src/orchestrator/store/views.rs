@@ -103,11 +103,13 @@ pub async fn history_and_steps(
 
 /// The runs that retried `id`, oldest first.
 pub async fn retried_by(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<Uuid>, DbErr> {
-    let rows = flow_run::Entity::find()
+    flow_run::Entity::find()
+        .select_only()
+        .column(flow_run::Column::Id)
         .filter(flow_run::Column::RetryOf.eq(id))
         .order_by_asc(flow_run::Column::CreatedAt)
         .order_by_asc(flow_run::Column::Id)
+        .into_tuple()
         .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+        .await
 }
