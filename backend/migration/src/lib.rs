@@ -12,6 +12,7 @@ mod m20261202_000003_flow_states;
 mod m20261202_000004_chap_schedules;
 mod m20261202_000005_notifications;
 mod m20261202_000006_deadlines;
+mod m20261204_000001_last_completed_index;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_chap_schedules::Migration),
             Box::new(m20261202_000005_notifications::Migration),
             Box::new(m20261202_000006_deadlines::Migration),
+            Box::new(m20261204_000001_last_completed_index::Migration),
         ]
     }
 }

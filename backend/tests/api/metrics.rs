@@ -144,6 +144,40 @@ async fn a_run_moves_the_counters_and_the_gauges_read_the_database() {
     );
 }
 
+/// The last-completed gauge (what the "no success for 36 hours" alert reads) is read per
+/// deployment as it is now: a renamed deployment keeps its history under its new name.
+#[tokio::test]
+async fn the_last_completed_gauge_follows_a_renamed_deployment() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+        .await;
+    let done = app
+        .wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
+        .await;
+    let ended = chrono::DateTime::parse_from_rfc3339(done["ended_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp() as f64;
+    let dep = app.deployment("test-steps", &token).await;
+    app.set_deployment(
+        &token,
+        dep["id"].as_str().unwrap(),
+        json!({ "name": "renamed-steps" }),
+    )
+    .await;
+    let (text, samples) = scrape(&app.address).await;
+    assert_eq!(
+        value(
+            &samples,
+            "chap_scheduler_last_completed_run_timestamp_seconds",
+            &[("deployment", "renamed-steps")]
+        ),
+        Some(ended),
+        "{text}"
+    );
+}
+
 /// Run ids, unknown paths and odd methods never become label values.
 #[tokio::test]
 async fn label_sets_stay_bounded_after_a_thousand_runs_with_distinct_ids() {
