@@ -52,7 +52,11 @@ pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
             ("CHAP_SCHEDULER_WORKERS", "16".to_string()),
             ("CHAP_BENCH_CENSUS_SIM", sim_url.clone()),
         ];
-        for var in ["CHAP_BENCH_CENSUS_RUNS", "CHAP_BENCH_CENSUS_BURST"] {
+        for var in [
+            "CHAP_BENCH_CENSUS_RUNS",
+            "CHAP_BENCH_CENSUS_BURST",
+            "CHAP_BENCH_PREDICTION_HISTORY",
+        ] {
             if let Ok(v) = std::env::var(var) {
                 vars.push((var, v));
             }
@@ -267,6 +271,16 @@ pub async fn child() -> Result<()> {
     for _ in 0..3 {
         one_at_a_time(&engine, &dep, 1).await?;
     }
+    let history = crate::history::wanted()?;
+    if history > 0 {
+        let seeded = crate::history::copy(&db, history).await?;
+        println!(
+            "history: the warm-up runs copied into {} finished runs ({} rows) in {:.0} s",
+            seeded.runs,
+            seeded.rows,
+            seeded.took.as_secs_f64()
+        );
+    }
     let backend = if config.database_kind() == "sqlite" {
         "SQLite"
     } else {
@@ -354,10 +368,11 @@ async fn one_at_a_time(
 async fn wait_all(engine: &Engine) -> Result<()> {
     let t0 = Instant::now();
     loop {
-        let counts = crate::support::state_counts(engine.db())
+        let unfinished = crate::support::unfinished_runs(engine.db())
             .instrument(tracing::debug_span!(target: "chap_scheduler::cost", "bench_polling"))
             .await?;
-        if crate::support::unfinished(&counts) == 0 {
+        if unfinished == 0 {
+            let counts = crate::support::state_counts(engine.db()).await?;
             if counts.keys().any(|s| s != "COMPLETED") {
                 bail!("runs did not all complete: {counts:?}");
             }

@@ -13,6 +13,7 @@ mod cluster;
 mod cpu;
 mod flow;
 mod footprint;
+mod history;
 mod logins;
 mod prediction;
 mod runs;

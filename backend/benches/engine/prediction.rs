@@ -4,20 +4,23 @@
 //! and 16, embedded and on PostgreSQL + Redis with 2 worker processes. Prints runs/s (first trigger →
 //! all terminal), trigger POST p50/p99 *during* the burst, started → ended p50/p99, rows written per
 //! run by table, CPU per run by process (PostgreSQL's when it runs on this machine), peak RSS and the
-//! machine's load. Nothing here asserts a figure.
+//! machine's load. With `CHAP_BENCH_PREDICTION_HISTORY` each burst runs over that many finished
+//! runs kept (`history.rs`). Nothing here asserts a figure.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chap_scheduler::db::entities::flow_run;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::{json, Value};
 
 use crate::scale::{binary, spawn_sim};
 use crate::support::{
     command, connect, drop_queue, loadavg, queue_name, sim_block, sqlite_url, state_counts,
-    summarize, wait_ready, Api, PgDb, Proc, Report, Services,
+    summarize, unfinished_runs, wait_ready, Api, PgDb, Proc, Report, Services,
 };
 
 /// An instant from the database.
@@ -55,6 +58,7 @@ pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
         .collect::<Result<_>>()?;
     // CHAP_BENCH_PREDICTION_ONLY=cluster-16 (or embedded-5, …) for one combination, e.g. under `perf`.
     let only = std::env::var("CHAP_BENCH_PREDICTION_ONLY").unwrap_or_default();
+    let history = crate::history::wanted()?;
     for mode in [Mode::Embedded, Mode::Cluster] {
         for limit in [5u32, 16] {
             let name = match mode {
@@ -65,7 +69,7 @@ pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
                 continue;
             }
             for &runs in &sizes {
-                burst(services, report, &scenario, mode, limit, runs)
+                burst(services, report, &scenario, mode, limit, runs, history)
                     .await
                     .with_context(|| format!("{runs} runs at limit {limit}"))?;
             }
@@ -102,6 +106,7 @@ async fn burst(
     mode: Mode,
     limit: u32,
     runs: usize,
+    history: usize,
 ) -> Result<()> {
     let app_bin = binary("CHAP_BENCH_APP_BIN", "chap-scheduler")?;
     let sim_bin = binary("CHAP_BENCH_SIM_BIN", "dhis2-sim")?;
@@ -175,7 +180,12 @@ async fn burst(
         bail!("setting the deployment's limit: {status} {body}");
     }
     let db = connect(&db_url).await?;
+    let seeded = match history {
+        0 => None,
+        n => Some(crate::history::seed(&api, &deployment, &db, n).await?),
+    };
     let before = rows(&db).await?;
+    let counts_before = state_counts(&db).await?;
 
     // CHAP_BENCH_PREDICTION_CLIENTS=4 splits the triggers over that many clients sending at once
     // (each one after another); the target's figures are for one client.
@@ -190,6 +200,7 @@ async fn burst(
     let served_before = served_triggers(&api).await?;
     let postgres = crate::cpu::postgres_server(&db).await;
     let cpu_before = Cpu::now(postgres, &serve, &workers, &sim);
+    let since = chrono::Utc::now();
     let t0 = Instant::now();
     let client = |share: usize| {
         let (api, deployment) = (&api, &deployment);
@@ -210,20 +221,25 @@ async fn burst(
     }
     let triggered_in = t0.elapsed();
     let served = served_triggers(&api).await?;
-    let counts = loop {
-        let counts = state_counts(&db).await?;
-        if crate::support::unfinished(&counts) == 0 {
-            break counts;
-        }
+    while unfinished_runs(&db).await? > 0 {
         if t0.elapsed() > Duration::from_secs(900) {
-            bail!("runs still unfinished after 15 minutes: {counts:?}");
+            bail!(
+                "runs still unfinished after 15 minutes: {:?}",
+                state_counts(&db).await?
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
     let elapsed = t0.elapsed();
     let cpu = Cpu::now(postgres, &serve, &workers, &sim).since(&cpu_before);
     let load = loadavg();
+    let mut counts = state_counts(&db).await?;
+    for (state, n) in &counts_before {
+        *counts.entry(state.clone()).or_default() -= n;
+    }
+    counts.retain(|_, n| *n > 0);
     let times: Vec<(Option<When>, Option<When>, Option<When>)> = flow_run::Entity::find()
+        .filter(flow_run::Column::CreatedAt.gte(since))
         .select_only()
         .column(flow_run::Column::EnqueuedAt)
         .column(flow_run::Column::StartedAt)
@@ -328,6 +344,27 @@ async fn burst(
         "",
     );
     report.add("  peak RSS (largest process)", format!("{peak:.1} MiB"), "");
+    if let Some(seeded) = seeded {
+        report.add(
+            "  kept history under the burst (written before it)",
+            format!(
+                "{} finished runs, {} rows, in {:.0} s",
+                seeded.runs,
+                seeded.rows,
+                seeded.took.as_secs_f64()
+            ),
+            "",
+        );
+        report.add(
+            "  then, with it: GET /metrics / GET /api/v1/runs?limit=10, median of 5",
+            format!(
+                "{:.1} / {:.1} ms",
+                median_get(&api, "/metrics").await?,
+                median_get(&api, "/api/v1/runs?limit=10").await?
+            ),
+            "",
+        );
+    }
     report.add("  load after", load, "");
     db.close().await.ok();
     for w in workers {
@@ -430,6 +467,17 @@ async fn alone_after(
         took.push(crate::support::ms_between(started, ended));
     }
     Ok(summarize(took))
+}
+
+/// The median time of 5 GETs of `path`, one after another.
+async fn median_get(api: &Api, path: &str) -> Result<f64> {
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        api.get_bytes(path).await?;
+        took.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(summarize(took).p50)
 }
 
 /// The trigger route's latency histogram from `/metrics`: (upper bound in seconds, count so far).

@@ -13,7 +13,10 @@ use chap_scheduler::db::entities::flow_run;
 use chap_scheduler_api::RunState;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -462,13 +465,17 @@ pub async fn state_counts(db: &DatabaseConnection) -> Result<BTreeMap<String, i6
         .collect())
 }
 
-/// How many of the counted runs are not in a terminal state.
-pub fn unfinished(counts: &BTreeMap<String, i64>) -> i64 {
-    counts
-        .iter()
-        .filter(|(s, _)| !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].contains(&s.as_str()))
-        .map(|(_, n)| *n)
-        .sum()
+/// How many runs are not in a terminal state: one indexed count, cheap to poll however many
+/// finished runs the database keeps.
+pub async fn unfinished_runs(db: &DatabaseConnection) -> Result<u64> {
+    let open: Vec<RunState> = RunState::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .collect();
+    Ok(flow_run::Entity::find()
+        .filter(flow_run::Column::State.is_in(open))
+        .count(db)
+        .await?)
 }
 
 /// A `dhis2-credentials` block named `name` pointing at the simulator (its default account).
