@@ -48,7 +48,7 @@ pub fn wanted() -> Result<usize> {
 pub struct Seeded {
     /// Finished runs in the history.
     pub runs: usize,
-    /// Rows written with them, in every run table.
+    /// Rows written for the copies, in every run table (the real runs' own not counted).
     pub rows: usize,
     /// How long it took.
     pub took: Duration,
@@ -115,13 +115,22 @@ struct Templates {
     checkpoints: HashMap<Uuid, Vec<run_checkpoint::Model>>,
 }
 
-/// Rows grouped by the run they belong to.
-fn by_run<M>(rows: Vec<M>, run: impl Fn(&M) -> Uuid) -> HashMap<Uuid, Vec<M>> {
-    let mut out: HashMap<Uuid, Vec<M>> = HashMap::new();
-    for row in rows {
+/// The rows of `E` that belong to the runs `ids` (by `column`), grouped by run.
+async fn of_runs<E: EntityTrait>(
+    db: &DatabaseConnection,
+    column: E::Column,
+    ids: &[Uuid],
+    run: impl Fn(&E::Model) -> Uuid,
+) -> Result<HashMap<Uuid, Vec<E::Model>>> {
+    let mut out: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
+    for row in E::find()
+        .filter(column.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
         out.entry(run(&row)).or_default().push(row);
     }
-    out
+    Ok(out)
 }
 
 impl Templates {
@@ -129,41 +138,30 @@ impl Templates {
         let runs = flow_run::Entity::find().all(db).await?;
         let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
         Ok(Templates {
-            states: by_run(
-                flow_run_state::Entity::find()
-                    .filter(flow_run_state::Column::FlowRunId.is_in(ids.clone()))
-                    .all(db)
-                    .await?,
+            states: of_runs::<flow_run_state::Entity>(
+                db,
+                flow_run_state::Column::FlowRunId,
+                &ids,
                 |r| r.flow_run_id,
-            ),
-            steps: by_run(
-                task_run::Entity::find()
-                    .filter(task_run::Column::FlowRunId.is_in(ids.clone()))
-                    .all(db)
-                    .await?,
+            )
+            .await?,
+            steps: of_runs::<task_run::Entity>(db, task_run::Column::FlowRunId, &ids, |r| {
+                r.flow_run_id
+            })
+            .await?,
+            logs: of_runs::<log::Entity>(db, log::Column::FlowRunId, &ids, |r| r.flow_run_id)
+                .await?,
+            artifacts: of_runs::<artifact::Entity>(db, artifact::Column::FlowRunId, &ids, |r| {
+                r.flow_run_id
+            })
+            .await?,
+            checkpoints: of_runs::<run_checkpoint::Entity>(
+                db,
+                run_checkpoint::Column::FlowRunId,
+                &ids,
                 |r| r.flow_run_id,
-            ),
-            logs: by_run(
-                log::Entity::find()
-                    .filter(log::Column::FlowRunId.is_in(ids.clone()))
-                    .all(db)
-                    .await?,
-                |r| r.flow_run_id,
-            ),
-            artifacts: by_run(
-                artifact::Entity::find()
-                    .filter(artifact::Column::FlowRunId.is_in(ids.clone()))
-                    .all(db)
-                    .await?,
-                |r| r.flow_run_id,
-            ),
-            checkpoints: by_run(
-                run_checkpoint::Entity::find()
-                    .filter(run_checkpoint::Column::FlowRunId.is_in(ids))
-                    .all(db)
-                    .await?,
-                |r| r.flow_run_id,
-            ),
+            )
+            .await?,
             runs,
         })
     }

@@ -348,7 +348,7 @@ async fn burst(
         report.add(
             "  kept history under the burst (written before it)",
             format!(
-                "{} finished runs, {} rows, in {:.0} s",
+                "{} finished runs, {} rows copied, in {:.0} s",
                 seeded.runs,
                 seeded.rows,
                 seeded.took.as_secs_f64()
