@@ -18,7 +18,7 @@ use chap_scheduler::db::entities::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    DbBackend, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -115,12 +115,11 @@ struct Templates {
     checkpoints: HashMap<Uuid, Vec<run_checkpoint::Model>>,
 }
 
-/// The rows of `E` that belong to the runs `ids` (by `column`), grouped by run.
+/// The rows of `E` that belong to the runs `ids` (their run's id in `column`), grouped by run.
 async fn of_runs<E: EntityTrait>(
     db: &DatabaseConnection,
     column: E::Column,
     ids: &[Uuid],
-    run: impl Fn(&E::Model) -> Uuid,
 ) -> Result<HashMap<Uuid, Vec<E::Model>>> {
     let mut out: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
     for row in E::find()
@@ -128,7 +127,10 @@ async fn of_runs<E: EntityTrait>(
         .all(db)
         .await?
     {
-        out.entry(run(&row)).or_default().push(row);
+        let sea_orm::Value::Uuid(Some(run)) = row.get(column) else {
+            anyhow::bail!("a row without its run's id");
+        };
+        out.entry(run).or_default().push(row);
     }
     Ok(out)
 }
@@ -138,28 +140,15 @@ impl Templates {
         let runs = flow_run::Entity::find().all(db).await?;
         let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
         Ok(Templates {
-            states: of_runs::<flow_run_state::Entity>(
-                db,
-                flow_run_state::Column::FlowRunId,
-                &ids,
-                |r| r.flow_run_id,
-            )
-            .await?,
-            steps: of_runs::<task_run::Entity>(db, task_run::Column::FlowRunId, &ids, |r| {
-                r.flow_run_id
-            })
-            .await?,
-            logs: of_runs::<log::Entity>(db, log::Column::FlowRunId, &ids, |r| r.flow_run_id)
+            states: of_runs::<flow_run_state::Entity>(db, flow_run_state::Column::FlowRunId, &ids)
                 .await?,
-            artifacts: of_runs::<artifact::Entity>(db, artifact::Column::FlowRunId, &ids, |r| {
-                r.flow_run_id
-            })
-            .await?,
+            steps: of_runs::<task_run::Entity>(db, task_run::Column::FlowRunId, &ids).await?,
+            logs: of_runs::<log::Entity>(db, log::Column::FlowRunId, &ids).await?,
+            artifacts: of_runs::<artifact::Entity>(db, artifact::Column::FlowRunId, &ids).await?,
             checkpoints: of_runs::<run_checkpoint::Entity>(
                 db,
                 run_checkpoint::Column::FlowRunId,
                 &ids,
-                |r| r.flow_run_id,
             )
             .await?,
             runs,
