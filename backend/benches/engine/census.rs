@@ -273,7 +273,7 @@ pub async fn child() -> Result<()> {
     }
     let history = crate::history::wanted()?;
     if history > 0 {
-        let seeded = crate::history::copy(&db, history).await?;
+        let seeded = crate::history::copy(&db, history, 1).await?;
         println!(
             "history: the warm-up runs copied into {} finished runs ({} rows) in {:.0} s",
             seeded.runs,

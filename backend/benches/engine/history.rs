@@ -55,12 +55,13 @@ pub struct Seeded {
 }
 
 /// Gives `db` a history of `runs` finished runs of `deployment`: real ones triggered through `api`,
-/// then [`copy`].
+/// then [`copy`] (its copies from `after` days old on).
 pub async fn seed(
     api: &Api,
     deployment: &str,
     db: &DatabaseConnection,
     runs: usize,
+    after: i64,
 ) -> Result<Seeded> {
     let t0 = Instant::now();
     for _ in 0..TEMPLATES.min(runs) {
@@ -72,14 +73,14 @@ pub async fn seed(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut seeded = copy(db, runs).await?;
+    let mut seeded = copy(db, runs, after).await?;
     seeded.took = t0.elapsed();
     Ok(seeded)
 }
 
-/// Copies the finished runs `db` holds, with all they wrote, until it holds `runs` (see the module's
-/// comment).
-pub async fn copy(db: &DatabaseConnection, runs: usize) -> Result<Seeded> {
+/// Copies the finished runs `db` holds, with all they wrote, until it holds `runs`, the copies
+/// spread over [`DAYS`] from `after` days back (see the module's comment).
+pub async fn copy(db: &DatabaseConnection, runs: usize, after: i64) -> Result<Seeded> {
     let t0 = Instant::now();
     let templates = Templates::load(db).await?;
     anyhow::ensure!(!templates.runs.is_empty(), "no run to copy into a history");
@@ -88,7 +89,7 @@ pub async fn copy(db: &DatabaseConnection, runs: usize) -> Result<Seeded> {
     while k < runs {
         let mut copies = Copies::default();
         for at in k..(k + CHUNK).min(runs) {
-            let back = chrono::Duration::days(1)
+            let back = chrono::Duration::days(after)
                 + chrono::Duration::seconds(DAYS * 86_400 * at as i64 / runs as i64);
             templates.copy(at % templates.runs.len(), back, &mut copies);
         }

@@ -1,7 +1,7 @@
 //! Benchmarks of chap-scheduler that print figures (they never assert timing):
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import|prediction|census]…
+//! cargo bench -p chap-scheduler --bench engine -- [all|startup|logins|latency|throughput|schedule|list|http|import|prediction|census|purge]…
 //! ```
 //!
 //! The binary also has two child modes, `--serve-mode` and `--worker-mode`: the real application and
@@ -16,15 +16,17 @@ mod footprint;
 mod history;
 mod logins;
 mod prediction;
+mod purge;
 mod runs;
 mod scale;
+mod stack;
 mod support;
 
 use std::process::ExitCode;
 
 use support::{loadavg, Report, Services};
 
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "startup",
     "logins",
     "latency",
@@ -35,6 +37,7 @@ const ALL: [&str; 10] = [
     "import",
     "prediction",
     "census",
+    "purge",
 ];
 
 #[tokio::main]
@@ -83,6 +86,7 @@ async fn main() -> ExitCode {
             "import" => scale::import(&services, &mut report).await,
             "prediction" => prediction::run(&services, &mut report).await,
             "census" => census::run(&services, &mut report).await,
+            "purge" => purge::run(&services, &mut report).await,
             _ => api::http(&services, &mut report).await,
         };
         if let Err(e) = result {

@@ -17,10 +17,9 @@ use sea_orm::{
 };
 use serde_json::{json, Value};
 
-use crate::scale::{binary, spawn_sim};
+use crate::stack::{Mode, Stack};
 use crate::support::{
-    command, connect, drop_queue, loadavg, queue_name, sim_block, sqlite_url, state_counts,
-    summarize, unfinished_runs, wait_ready, Api, PgDb, Proc, Report, Services,
+    loadavg, state_counts, summarize, unfinished_runs, Api, Proc, Report, Services,
 };
 
 /// An instant from the database.
@@ -36,12 +35,6 @@ const TABLES: &[&str] = &[
     "run_checkpoints",
     "flow_states",
 ];
-
-#[derive(Clone, Copy)]
-enum Mode {
-    Embedded,
-    Cluster,
-}
 
 /// Every combination of mode, limit and burst size.
 pub async fn run(services: &Services, report: &mut Report) -> Result<()> {
@@ -108,84 +101,22 @@ async fn burst(
     runs: usize,
     history: usize,
 ) -> Result<()> {
-    let app_bin = binary("CHAP_BENCH_APP_BIN", "chap-scheduler")?;
-    let sim_bin = binary("CHAP_BENCH_SIM_BIN", "dhis2-sim")?;
-    let data = tempfile::tempdir()?;
-    let (sim, sim_url) = spawn_sim(
-        &sim_bin,
-        &["--scenario".as_ref(), scenario.path().as_os_str()],
-    )?;
-    let mut vars = vec![
-        ("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", "0".to_string()),
-        ("CHAP_SCHEDULER_WORKERS", "16".to_string()),
-        // `CHAP_BENCH_LOG=info` shows what the processes log during the burst (on stderr).
-        (
-            "CHAP_SCHEDULER_LOG",
-            std::env::var("CHAP_BENCH_LOG").unwrap_or_else(|_| "error".to_string()),
-        ),
-    ];
-    let (pg, queue) = match mode {
-        Mode::Embedded => (None, None),
-        Mode::Cluster => {
-            let pg = PgDb::create(&services.postgres).await?;
-            let queue = queue_name();
-            vars.push(("DATABASE_URL", pg.url.clone()));
-            vars.push(("REDIS_URL", services.redis.clone()));
-            vars.push(("CHAP_SCHEDULER_QUEUE_NAME", queue.clone()));
-            // Workers decrypt the block's password: one key ring for every process.
-            vars.push((
-                "CHAP_SCHEDULER_ENCRYPTION_KEY",
-                "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDE=".to_string(),
-            ));
-            (Some(pg), Some(queue))
-        }
-    };
-    let db_url = pg
-        .as_ref()
-        .map_or_else(|| sqlite_url(data.path()), |p| p.url.clone());
-    let mut serve_vars = vars.clone();
-    if let Mode::Cluster = mode {
-        serve_vars.push(("CHAP_SCHEDULER_IN_PROCESS_WORKERS", "false".to_string()));
-    }
-    let serve = Proc::spawn(
-        command(&app_bin, &["serve"], data.path(), &serve_vars),
-        "listening on ",
-        Duration::from_secs(30),
-    )?;
-    let base = serve.url()?;
-    wait_ready(&base, Duration::from_secs(30)).await?;
-    let mut workers = Vec::new();
-    if let Mode::Cluster = mode {
-        for i in 0..2 {
-            let dir = data.path().join(format!("worker-{i}"));
-            workers.push(Proc::spawn(
-                command(&app_bin, &["worker"], &dir, &vars),
-                "worker ",
-                Duration::from_secs(30),
-            )?);
-        }
-    }
-    let api = Api::sign_in(&base).await?;
-    let block = sim_block(&api, "sim", &sim_url).await?;
-    let deployment = api.deployment_id("dhis2-chap-prediction").await?;
-    let (status, body) = api
-        .send(
-            reqwest::Method::PATCH,
-            &format!("/api/v1/deployments/{deployment}"),
-            json!({ "concurrency_limit": limit, "collision_strategy": "enqueue",
-                    "parameters": { "credentials": block["id"] } }),
-        )
-        .await?;
-    if !status.is_success() {
-        bail!("setting the deployment's limit: {status} {body}");
-    }
-    let db = connect(&db_url).await?;
+    let stack = Stack::start(services, scenario, mode, limit, &[]).await?;
+    let Stack {
+        serve,
+        workers,
+        sim,
+        api,
+        deployment,
+        db,
+        ..
+    } = &stack;
     let seeded = match history {
         0 => None,
-        n => Some(crate::history::seed(&api, &deployment, &db, n).await?),
+        n => Some(crate::history::seed(api, deployment, db, n, 1).await?),
     };
-    let before = rows(&db).await?;
-    let counts_before = state_counts(&db).await?;
+    let before = rows(db).await?;
+    let counts_before = state_counts(db).await?;
 
     // CHAP_BENCH_PREDICTION_CLIENTS=4 splits the triggers over that many clients sending at once
     // (each one after another); the target's figures are for one client.
@@ -197,13 +128,13 @@ async fn burst(
             .context("CHAP_BENCH_PREDICTION_CLIENTS: a number of clients, e.g. 4")?,
         Err(_) => 1,
     };
-    let served_before = served_triggers(&api).await?;
-    let postgres = crate::cpu::postgres_server(&db).await;
-    let cpu_before = Cpu::now(postgres, &serve, &workers, &sim);
+    let served_before = served_triggers(api).await?;
+    let postgres = crate::cpu::postgres_server(db).await;
+    let cpu_before = Cpu::now(postgres, serve, workers, sim);
     let since = chrono::Utc::now();
     let t0 = Instant::now();
     let client = |share: usize| {
-        let (api, deployment) = (&api, &deployment);
+        let (api, deployment) = (api, deployment);
         async move {
             let mut posts = Vec::with_capacity(share);
             for _ in 0..share {
@@ -220,20 +151,20 @@ async fn burst(
         posts.extend(sent?);
     }
     let triggered_in = t0.elapsed();
-    let served = served_triggers(&api).await?;
-    while unfinished_runs(&db).await? > 0 {
+    let served = served_triggers(api).await?;
+    while unfinished_runs(db).await? > 0 {
         if t0.elapsed() > Duration::from_secs(900) {
             bail!(
                 "runs still unfinished after 15 minutes: {:?}",
-                state_counts(&db).await?
+                state_counts(db).await?
             );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = t0.elapsed();
-    let cpu = Cpu::now(postgres, &serve, &workers, &sim).since(&cpu_before);
+    let cpu = Cpu::now(postgres, serve, workers, sim).since(&cpu_before);
     let load = loadavg();
-    let mut counts = state_counts(&db).await?;
+    let mut counts = state_counts(db).await?;
     for (state, n) in &counts_before {
         *counts.entry(state.clone()).or_default() -= n;
     }
@@ -245,7 +176,7 @@ async fn burst(
         .column(flow_run::Column::StartedAt)
         .column(flow_run::Column::EndedAt)
         .into_tuple()
-        .all(&db)
+        .all(db)
         .await?;
     let run_ms: Vec<f64> = times
         .iter()
@@ -256,10 +187,10 @@ async fn burst(
         .filter_map(|(q, s, _)| Some(crate::support::ms_between((*q)?, (*s)?)))
         .collect();
     let gaps = stall_gaps(&times);
-    let after = rows(&db).await?;
-    let alone = alone_after(&api, &deployment, &db).await?;
+    let after = rows(db).await?;
+    let alone = alone_after(api, deployment, db).await?;
     let mut peak = serve.mem()?.peak;
-    for w in &workers {
+    for w in workers {
         peak = peak.max(w.mem()?.peak);
     }
     let completed = counts.get("COMPLETED").copied().unwrap_or(0);
@@ -359,23 +290,14 @@ async fn burst(
             "  then, with it: GET /metrics / GET /api/v1/runs?limit=10, median of 5",
             format!(
                 "{:.1} / {:.1} ms",
-                median_get(&api, "/metrics").await?,
-                median_get(&api, "/api/v1/runs?limit=10").await?
+                median_get(api, "/metrics").await?,
+                median_get(api, "/api/v1/runs?limit=10").await?
             ),
             "",
         );
     }
     report.add("  load after", load, "");
-    db.close().await.ok();
-    for w in workers {
-        w.stop();
-    }
-    serve.stop();
-    sim.stop();
-    if let (Some(pg), Some(queue)) = (pg, queue) {
-        drop_queue(&services.redis, &queue).await;
-        pg.drop_db().await;
-    }
+    stack.stop().await;
     Ok(())
 }
 
