@@ -2,12 +2,13 @@
 
 pub mod audit;
 pub mod entities;
+pub mod purge;
 pub mod users;
 mod writes;
 
 pub use writes::{
-    begin_run_write, begin_write, checkpoint_wal, cte, insert_together, writes_in, RelaxedWrites,
-    WriteTxn, WAL_CHECKPOINT_EVERY,
+    begin_housekeeping_write, begin_run_write, begin_write, checkpoint_wal, cte, insert_together,
+    writes_in, RelaxedWrites, WriteTxn, WAL_CHECKPOINT_EVERY,
 };
 
 use std::time::Duration;

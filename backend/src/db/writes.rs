@@ -54,7 +54,8 @@ const SQLITE_WRITE_TURN: Duration = Duration::from_secs(5);
 /// Who waits for a turn to write (see [`Line`]), lowest first.
 #[derive(Debug, Clone, Copy)]
 enum Class {
-    /// What runs record as they go (steps, log lines, artifacts): relaxed commits.
+    /// What runs record as they go (steps, log lines, artifacts): relaxed commits; and housekeeping
+    /// ([`begin_housekeeping_write`]).
     Relaxed = 0,
     /// A run's durable commits (a checkpoint, an attempt's end, the next run moved to PENDING).
     Run = 1,
@@ -227,6 +228,13 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 /// commits. Many runs commit at once in a burst; a trigger should not wait for all of them.
 pub async fn begin_run_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     begin_in_turn(db, sqlite_gate(db), Class::Run).await
+}
+
+/// [`begin_write`] for housekeeping (retention's batches of deletes): durable, and on SQLite in line
+/// with the runs' relaxed commits, after every request and run commit waiting. Not below them: a
+/// purge under a steady stream of runs still gets its turns.
+pub async fn begin_housekeeping_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_in_turn(db, sqlite_gate(db), Class::Relaxed).await
 }
 
 async fn begin_in_turn(

@@ -11,7 +11,8 @@ use chap_scheduler_api::{LateSlotView, NotificationEvent, RunState, ScheduleSour
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -157,13 +158,15 @@ async fn record(
     Ok(inserted == 1)
 }
 
-/// Deletes late slots found before `cutoff`.
+/// Deletes late slots found before `cutoff`, in batches ([`crate::db::purge`]).
 pub async fn purge(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
-    Ok(late_slot::Entity::delete_many()
-        .filter(late_slot::Column::DetectedAt.lt(cutoff))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::db::purge::in_batches::<late_slot::Entity>(
+        db,
+        late_slot::Column::Id,
+        Some(late_slot::Column::DetectedAt),
+        Condition::all().add(late_slot::Column::DetectedAt.lt(cutoff)),
+    )
+    .await
 }
 
 /// Late slots found since `since`, the latest first (at most 200).

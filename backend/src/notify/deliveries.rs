@@ -6,8 +6,8 @@ use chap_scheduler_api::{DeliveryStatus, DeliveryView, NotificationEvent};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -191,14 +191,17 @@ pub async fn record(
     Ok(())
 }
 
-/// Deletes sent and failed deliveries created before `cutoff`.
+/// Deletes sent and failed deliveries created before `cutoff`, in batches ([`crate::db::purge`]).
 pub async fn purge(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
-    Ok(notification_delivery::Entity::delete_many()
-        .filter(notification_delivery::Column::CreatedAt.lt(cutoff))
-        .filter(notification_delivery::Column::Status.ne(DeliveryStatus::Pending))
-        .exec(db)
-        .await?
-        .rows_affected)
+    crate::db::purge::in_batches::<notification_delivery::Entity>(
+        db,
+        notification_delivery::Column::Id,
+        None,
+        Condition::all()
+            .add(notification_delivery::Column::CreatedAt.lt(cutoff))
+            .add(notification_delivery::Column::Status.ne(DeliveryStatus::Pending)),
+    )
+    .await
 }
 
 /// A run's deliveries, oldest first.

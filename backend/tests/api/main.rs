@@ -29,6 +29,7 @@ mod prediction;
 mod processes;
 mod public_path;
 mod queue_loss;
+mod retention;
 mod retry_setups;
 mod runs;
 mod schedules;

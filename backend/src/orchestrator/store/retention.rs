@@ -4,49 +4,30 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use uuid::Uuid;
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 
 use crate::db::entities::flow_run;
 use crate::orchestrator::state::RunState;
 
-/// Runs deleted per statement: bounded work and lock time per batch.
-const BATCH: u64 = 500;
-
-/// Deletes finished runs created more than `days` days ago; returns how many.
+/// Deletes finished runs created more than `days` days ago, oldest first, in batches that keep no
+/// other writer waiting long ([`crate::db::purge`]); returns how many.
 pub async fn purge(db: &DatabaseConnection, days: u32) -> anyhow::Result<u64> {
     let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    let finished: Vec<RunState> = RunState::ALL
+    // Finished as "none of the unfinished states": SQLite would answer `state IN (finished)` from the
+    // state index, reading every finished run (see `crate::db::purge::in_batches`).
+    let unfinished: Vec<RunState> = RunState::ALL
         .into_iter()
-        .filter(|s| s.is_terminal())
+        .filter(|s| !s.is_terminal())
         .collect();
-    let mut total = 0;
-    loop {
-        let ids: Vec<Uuid> = flow_run::Entity::find()
-            .select_only()
-            .column(flow_run::Column::Id)
-            .filter(flow_run::Column::CreatedAt.lt(cutoff))
-            .filter(flow_run::Column::State.is_in(finished.clone()))
-            .order_by_asc(flow_run::Column::CreatedAt)
-            .limit(BATCH)
-            .into_tuple()
-            .all(db)
-            .await?;
-        if ids.is_empty() {
-            break;
-        }
-        let n = ids.len() as u64;
-        flow_run::Entity::delete_many()
-            .filter(flow_run::Column::Id.is_in(ids))
-            .exec(db)
-            .await?;
-        total += n;
-        if n < BATCH {
-            break;
-        }
-        // Let other writers in between batches.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let total = crate::db::purge::in_batches::<flow_run::Entity>(
+        db,
+        flow_run::Column::Id,
+        Some(flow_run::Column::CreatedAt),
+        Condition::all()
+            .add(flow_run::Column::CreatedAt.lt(cutoff))
+            .add(flow_run::Column::State.is_not_in(unfinished)),
+    )
+    .await?;
     if total > 0 {
         tracing::info!(deleted = total, days, "retention: deleted old runs");
     }
