@@ -208,30 +208,29 @@ impl Config {
         if !["text", "json"].contains(&log_format.as_str()) {
             bail!("CHAP_SCHEDULER_LOG_FORMAT must be text or json");
         }
-        let access_secs: u64 = parse(src, "CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS", 900)?;
-        let refresh_secs: u64 =
-            parse(src, "CHAP_SCHEDULER_REFRESH_TOKEN_TTL_SECONDS", 14 * 86_400)?;
+        let access_secs = whole_seconds(src, "CHAP_SCHEDULER_ACCESS_TOKEN_TTL_SECONDS", 900)?;
+        let refresh_secs =
+            whole_seconds(src, "CHAP_SCHEDULER_REFRESH_TOKEN_TTL_SECONDS", 14 * 86_400)?;
         if access_secs == 0 || refresh_secs < access_secs {
             bail!("token lifetimes must be positive and the refresh lifetime at least the access lifetime");
         }
-        let window_secs: u64 = parse(src, "CHAP_SCHEDULER_LOGIN_WINDOW_SECONDS", 900)?;
+        let window_secs = whole_seconds(src, "CHAP_SCHEDULER_LOGIN_WINDOW_SECONDS", 900)?;
         let workers: usize = parse(src, "CHAP_SCHEDULER_WORKERS", 4)?;
-        let heartbeat: f64 = parse(src, "CHAP_SCHEDULER_HEARTBEAT_SECONDS", 5.0)?;
-        let heartbeat_timeout: f64 = parse(src, "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS", 30.0)?;
+        let heartbeat = seconds(src, "CHAP_SCHEDULER_HEARTBEAT_SECONDS", 5.0)?;
+        let heartbeat_timeout = seconds(src, "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS", 30.0)?;
         if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
             bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
         }
-        let poll: f64 = parse(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
+        let poll = seconds(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
         if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
             bail!("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS must be between 0 and 3600");
         }
-        let prediction_timeout: f64 =
-            parse(src, "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", 3600.0)?;
+        let prediction_timeout = seconds(src, "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", 3600.0)?;
         if !(prediction_timeout.is_finite() && prediction_timeout > 0.0) {
             bail!("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS must be a positive number of seconds");
         }
-        let dhis2_timeout: f64 = parse(src, "CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS", 30.0)?;
-        let chap_timeout: f64 = parse(src, "CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS", 60.0)?;
+        let dhis2_timeout = seconds(src, "CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS", 30.0)?;
+        let chap_timeout = seconds(src, "CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS", 60.0)?;
         for (key, v) in [
             ("CHAP_SCHEDULER_DHIS2_TIMEOUT_SECONDS", dhis2_timeout),
             ("CHAP_SCHEDULER_CHAP_TIMEOUT_SECONDS", chap_timeout),
@@ -250,11 +249,11 @@ impl Config {
         if analytics_max_rows == 0 || analytics_max_url_bytes < 512 {
             bail!("CHAP_SCHEDULER_ANALYTICS_MAX_ROWS must be positive and CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES at least 512");
         }
-        let chap_sync: f64 = parse(src, "CHAP_SCHEDULER_CHAP_SYNC_SECONDS", 300.0)?;
+        let chap_sync = seconds(src, "CHAP_SCHEDULER_CHAP_SYNC_SECONDS", 300.0)?;
         if !(chap_sync.is_finite() && (1.0..=86_400.0).contains(&chap_sync)) {
             bail!("CHAP_SCHEDULER_CHAP_SYNC_SECONDS must be between 1 and 86400");
         }
-        let retry_base: f64 = parse(src, "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS", 30.0)?;
+        let retry_base = seconds(src, "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS", 30.0)?;
         if !(retry_base.is_finite() && (0.01..=3600.0).contains(&retry_base)) {
             bail!("CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS must be between 0.01 and 3600");
         }
@@ -272,7 +271,7 @@ impl Config {
             ),
             None => None,
         };
-        let log_stream_max: u64 = parse(src, "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", 300)?;
+        let log_stream_max = whole_seconds(src, "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS", 300)?;
         // No "0 = forever": a stream that never ends is what this setting exists to prevent.
         if !(1..=86_400).contains(&log_stream_max) {
             bail!("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS must be between 1 and 86400");
@@ -319,20 +318,20 @@ impl Config {
             heartbeat_interval: Duration::from_secs_f64(heartbeat),
             heartbeat_timeout: Duration::from_secs_f64(heartbeat_timeout),
             requeue_after: Duration::from_secs_f64(
-                parse::<f64>(src, "CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS", 60.0)?.max(1.0),
+                seconds(src, "CHAP_SCHEDULER_REQUEUE_AFTER_SECONDS", 60.0)?.max(1.0),
             ),
             retention_days: parse(src, "CHAP_SCHEDULER_RETENTION_DAYS", 90)?,
             retention_interval: Duration::from_secs_f64(
-                parse::<f64>(src, "CHAP_SCHEDULER_RETENTION_INTERVAL_SECONDS", 3600.0)?.max(1.0),
+                seconds(src, "CHAP_SCHEDULER_RETENTION_INTERVAL_SECONDS", 3600.0)?.max(1.0),
             ),
             shutdown_grace: Duration::from_secs_f64(
-                parse::<f64>(src, "CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", 60.0)?.max(0.0),
+                seconds(src, "CHAP_SCHEDULER_SHUTDOWN_GRACE_SECONDS", 60.0)?.max(0.0),
             ),
             queue_lost_after: Duration::from_secs_f64(
-                parse::<f64>(src, "CHAP_SCHEDULER_QUEUE_LOST_SECONDS", 60.0)?.clamp(1.0, 86_400.0),
+                seconds(src, "CHAP_SCHEDULER_QUEUE_LOST_SECONDS", 60.0)?.clamp(1.0, 86_400.0),
             ),
             sweep_after: Duration::from_secs_f64(
-                parse::<f64>(src, "CHAP_SCHEDULER_SWEEP_AFTER_SECONDS", 0.5)?.clamp(0.05, 3600.0),
+                seconds(src, "CHAP_SCHEDULER_SWEEP_AFTER_SECONDS", 0.5)?.clamp(0.05, 3600.0),
             ),
             log: src
                 .get("CHAP_SCHEDULER_LOG")
@@ -413,7 +412,10 @@ pub fn mask_url(raw: &str) -> String {
 
 mod describe;
 mod public_path;
+mod seconds;
 mod secret_files;
+
+use seconds::{seconds, whole_seconds};
 
 pub use public_path::{PublicPath, PUBLIC_PATH_VAR};
 pub use secret_files::SECRET_VARS;

@@ -45,7 +45,9 @@ impl Default for Settings {
 /// Deletes deliveries that are no longer pending and late slots, older than `days` days; returns how
 /// many rows went.
 pub async fn purge(db: &DatabaseConnection, days: u32) -> Result<u64, sea_orm::DbErr> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let Some(cutoff) = crate::orchestrator::store::retention::cutoff(days) else {
+        return Ok(0);
+    };
     Ok(deliveries::purge(db, cutoff).await? + deadlines::purge(db, cutoff).await?)
 }
 

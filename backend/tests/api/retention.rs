@@ -101,3 +101,33 @@ async fn a_backlog_of_many_batches_is_purged_whole_and_keeps_young_and_unfinishe
         0
     );
 }
+
+#[tokio::test]
+async fn a_retention_age_past_the_calendar_deletes_nothing_and_does_not_panic() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow(
+            "test-steps",
+            &token,
+            json!({ "greeting": "kept", "count": 1 }),
+        )
+        .await;
+    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
+        .await;
+    // 4,294,967,295 days is before the earliest instant chrono holds: `now - days` used to panic, and
+    // with it the retention task, for good.
+    assert_eq!(
+        store::retention::purge(app.engine.db(), u32::MAX)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        chap_scheduler::notify::purge(app.engine.db(), u32::MAX)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(flow_run::Entity::find().count(&app.db).await.unwrap(), 1);
+}

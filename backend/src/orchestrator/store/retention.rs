@@ -9,10 +9,18 @@ use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 use crate::db::entities::flow_run;
 use crate::orchestrator::state::RunState;
 
+/// The instant `days` days ago; `None` when that is before the earliest instant there is (a
+/// `CHAP_SCHEDULER_RETENTION_DAYS` of millions of days): nothing is that old.
+pub fn cutoff(days: u32) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::Utc::now().checked_sub_signed(chrono::TimeDelta::try_days(i64::from(days))?)
+}
+
 /// Deletes finished runs created more than `days` days ago, oldest first, in batches that keep no
 /// other writer waiting long ([`crate::db::purge`]); returns how many.
 pub async fn purge(db: &DatabaseConnection, days: u32) -> anyhow::Result<u64> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let Some(cutoff) = cutoff(days) else {
+        return Ok(0);
+    };
     // Finished as "none of the unfinished states": SQLite would answer `state IN (finished)` from the
     // state index, reading every finished run (see `crate::db::purge::in_batches`).
     let unfinished: Vec<RunState> = RunState::ALL
