@@ -82,7 +82,7 @@ pub async fn run_workers(engine: Engine) -> anyhow::Result<()> {
 pub async fn run_worker_process(engine: Engine, config: &Config) -> anyhow::Result<()> {
     let _metrics_server = match config.metrics_bind {
         Some(bind) => {
-            let handle = crate::observe::install(config.metrics);
+            let handle = crate::observe::install(config.metrics, crate::observe::Role::Worker);
             let server = crate::observe::server::start_worker_server(bind, handle, engine.clone())?;
             tracing::info!(%bind, "this worker serves /metrics and /health");
             Some(server)
@@ -159,7 +159,7 @@ impl Application {
             blocks: blocks.clone(),
             config: config.clone(),
             started_at: chrono::Utc::now(),
-            metrics: crate::observe::install(config.metrics),
+            metrics: crate::observe::install(config.metrics, crate::observe::Role::Serve),
         });
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("binding {} (CHAP_SCHEDULER_BIND)", config.bind))?;

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use chap_scheduler_api::RunState;
 use chrono::{DateTime, Utc};
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 
 use names::*;
 
@@ -27,15 +28,34 @@ const SLOW_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
 ];
 
+/// Which process a recorder is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `serve`: every gauge is set from the database at each scrape (`http::render`), so a gauge not
+    /// set for [`GAUGE_IDLE`] before a scrape is one whose subject is gone (a deleted or renamed
+    /// deployment's last completed run), and is dropped.
+    Serve,
+    /// A `worker` process: its gauges are set once (`up`) and kept.
+    Worker,
+}
+
+/// How long `serve` keeps a gauge that no scrape set (see [`Role::Serve`]); shorter than any sane
+/// scrape interval, and scrapes closer together than this only keep a gone series a little longer.
+pub const GAUGE_IDLE: Duration = Duration::from_secs(1);
+
 /// Installs the process's recorder once (later calls return the first outcome) and starts its
 /// upkeep; `None` when metrics are off. Must be called inside the Tokio runtime.
-pub fn install(enabled: bool) -> Option<PrometheusHandle> {
+pub fn install(enabled: bool, role: Role) -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             if !enabled {
                 return None;
             }
-            let built = PrometheusBuilder::new()
+            let mut builder = PrometheusBuilder::new();
+            if role == Role::Serve {
+                builder = builder.idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE));
+            }
+            let built = builder
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), FAST_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(UPSTREAM_DURATION.into()), FAST_BUCKETS)
@@ -81,10 +101,8 @@ pub fn run_ended(
         histogram!(RUN_DURATION, "flow" => flow.to_owned(), "state" => state.as_str())
             .record(seconds_between(started, ended_at));
     }
-    if state == RunState::Completed {
-        gauge!(LAST_COMPLETED, "deployment" => deployment.to_owned())
-            .set(ended_at.timestamp() as f64);
-    }
+    // The last completed run's time is not set here: `serve` reads it from the database at each
+    // scrape. A worker's own last one goes old whenever other workers took the deployment's runs.
 }
 
 /// A scheduled run started: how late after its slot.

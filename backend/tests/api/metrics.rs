@@ -145,7 +145,8 @@ async fn a_run_moves_the_counters_and_the_gauges_read_the_database() {
 }
 
 /// The last-completed gauge (what the "no success for 36 hours" alert reads) is read per
-/// deployment as it is now: a renamed deployment keeps its history under its new name.
+/// deployment as it is now: a renamed deployment keeps its history under its new name, and neither
+/// its old name nor a deleted deployment keeps a series.
 #[tokio::test]
 async fn the_last_completed_gauge_follows_a_renamed_deployment() {
     let app = spawn_app().await;
@@ -174,6 +175,48 @@ async fn the_last_completed_gauge_follows_a_renamed_deployment() {
             &[("deployment", "renamed-steps")]
         ),
         Some(ended),
+        "{text}"
+    );
+    // The old name's series, set by the run's end and by earlier scrapes, is gone by the next scrape
+    // a gauge's idle time later: it would make the alert fire for a name nobody uses any more.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (text, samples) = scrape(&app.address).await;
+    assert_eq!(
+        value(
+            &samples,
+            "chap_scheduler_last_completed_run_timestamp_seconds",
+            &[("deployment", "test-steps")]
+        ),
+        None,
+        "{text}"
+    );
+    // So is a deleted deployment's.
+    let r = app
+        .client
+        .delete(app.url(&format!(
+            "/api/v1/deployments/{}",
+            dep["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (text, samples) = scrape(&app.address).await;
+    assert!(
+        !text.contains("chap_scheduler_last_completed_run_timestamp_seconds{"),
+        "{text}"
+    );
+    // The other gauges are there at every scrape, however far apart.
+    assert_eq!(
+        value(&samples, "chap_scheduler_up", &[("role", "serve")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&samples, "chap_scheduler_runs", &[("state", "COMPLETED")]),
+        Some(1.0),
         "{text}"
     );
 }
@@ -361,6 +404,12 @@ async fn a_workers_metrics_port_answers_health_and_metrics() {
     assert_eq!(
         value(&samples, "chap_scheduler_up", &[("role", "worker")]),
         Some(1.0),
+        "{text}"
+    );
+    // The last completed run is the database's, exported by `serve`: a worker's own last one goes
+    // old whenever the other workers took the deployment's runs, and would make the alert fire.
+    assert!(
+        !text.contains("chap_scheduler_last_completed_run_timestamp_seconds{"),
         "{text}"
     );
     assert_eq!(
