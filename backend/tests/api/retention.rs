@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-/// Old finished runs in the backlog: several batches' worth (the first batch is 100 runs).
+/// Old finished runs in the backlog: many batches' worth (the first batch is 20 runs).
 const OLD: usize = 450;
 
-#[tokio::test]
-async fn a_backlog_of_many_batches_is_purged_whole_and_keeps_young_and_unfinished_runs() {
+/// A running app and the row of one COMPLETED run of `test-steps`.
+async fn app_with_a_completed_run() -> (TestApp, flow_run::Model) {
     let app = spawn_app().await;
     let token = app.admin_token().await;
     let run = app
@@ -31,11 +31,17 @@ async fn a_backlog_of_many_batches_is_purged_whole_and_keeps_young_and_unfinishe
         .await;
     let id = run["id"].as_str().unwrap().to_string();
     app.wait_for(&id, &token, &["COMPLETED"]).await;
-    let template = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
+    let row = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
         .one(&app.db)
         .await
         .unwrap()
         .unwrap();
+    (app, row)
+}
+
+#[tokio::test]
+async fn a_backlog_of_many_batches_is_purged_whole_and_keeps_young_and_unfinished_runs() {
+    let (app, template) = app_with_a_completed_run().await;
     // Copies of the finished run: OLD of them 100 days old, each with a log line; one as old but
     // still SCHEDULED, and one young.
     let copy = |age_days: i64, state: RunState| {
@@ -104,17 +110,7 @@ async fn a_backlog_of_many_batches_is_purged_whole_and_keeps_young_and_unfinishe
 
 #[tokio::test]
 async fn a_retention_age_past_the_calendar_deletes_nothing_and_does_not_panic() {
-    let app = spawn_app().await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow(
-            "test-steps",
-            &token,
-            json!({ "greeting": "kept", "count": 1 }),
-        )
-        .await;
-    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
-        .await;
+    let (app, _) = app_with_a_completed_run().await;
     // 4,294,967,295 days is before the earliest instant chrono holds: `now - days` used to panic, and
     // with it the retention task, for good.
     assert_eq!(
