@@ -107,26 +107,35 @@ impl RootSpanBuilder for RequestSpan {
 
 /// The run gauges, read by one scrape at a time; scrapes that waited for a read begun after they
 /// arrived take its result. `/metrics` needs no login, so a flood of scrapes must not become a flood
-/// of queries, and a scrape never sees figures older than itself.
-async fn run_gauges(db: &DatabaseConnection) -> Result<store::RunGauges, sea_orm::DbErr> {
+/// of queries, and a scrape never sees figures older than itself — unless the database cannot be
+/// read: then the last figures read are given again (`serve` drops a gauge no scrape sets, and an
+/// outage must not silence the alert on the last completed run), `None` before any was read.
+async fn run_gauges(db: &DatabaseConnection) -> Option<store::RunGauges> {
     static LAST: Mutex<Option<(Instant, store::RunGauges)>> = Mutex::const_new(None);
     let arrived = Instant::now();
     let mut last = LAST.lock().await;
     if let Some((read_at, gauges)) = last.as_ref() {
         if *read_at >= arrived {
-            return Ok(gauges.clone());
+            return Some(gauges.clone());
         }
     }
     let read_at = Instant::now();
-    let gauges = store::run_gauges(db).await?;
-    *last = Some((read_at, gauges.clone()));
-    Ok(gauges)
+    match store::run_gauges(db).await {
+        Ok(gauges) => {
+            *last = Some((read_at, gauges.clone()));
+            Some(gauges)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: could not read the run gauges; the last ones read are given");
+            last.as_ref().map(|(_, gauges)| gauges.clone())
+        }
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format, with the run gauges read from the database.
 pub async fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> HttpResponse {
     match run_gauges(db).await {
-        Ok(g) => {
+        Some(g) => {
             for (state, n) in g.by_state {
                 gauge!(RUNS_BY_STATE, "state" => state.as_str()).set(n as f64);
                 if state == crate::orchestrator::state::RunState::Pending {
@@ -141,7 +150,7 @@ pub async fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> HttpR
                 gauge!(LAST_COMPLETED, "deployment" => deployment).set(at.timestamp() as f64);
             }
         }
-        Err(e) => tracing::warn!(error = %e, "metrics: could not read the run gauges"),
+        None => tracing::warn!("metrics: no run gauges read yet"),
     }
     gauge!(UP, "role" => "serve").set(1.0);
     HttpResponse::Ok()

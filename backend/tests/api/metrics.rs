@@ -221,6 +221,42 @@ async fn the_last_completed_gauge_follows_a_renamed_deployment() {
     );
 }
 
+/// While the run gauges cannot be read, `/metrics` gives the last ones read: the "no completed run
+/// for 36 hours" alert must not go silent because the database is down.
+#[tokio::test]
+async fn the_gauges_keep_their_last_values_while_the_database_cannot_be_read() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
+        .await;
+    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
+        .await;
+    let (text, before) = scrape(&app.address).await;
+    let last = |samples: &[Sample]| {
+        value(
+            samples,
+            "chap_scheduler_last_completed_run_timestamp_seconds",
+            &[("deployment", "test-steps")],
+        )
+    };
+    assert!(last(&before).is_some(), "{text}");
+    // The runs table out of reach: every gauge read fails from now on.
+    app.db
+        .execute_unprepared("ALTER TABLE flow_runs RENAME TO flow_runs_away")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (text, during) = scrape(&app.address).await;
+    assert_eq!(last(&during), last(&before), "{text}");
+    assert_eq!(
+        value(&during, "chap_scheduler_runs", &[("state", "COMPLETED")]),
+        Some(1.0),
+        "{text}"
+    );
+}
+
 /// Run ids, unknown paths and odd methods never become label values.
 #[tokio::test]
 async fn label_sets_stay_bounded_after_a_thousand_runs_with_distinct_ids() {
