@@ -54,6 +54,15 @@ async fn scrape(base: &str) -> (String, Vec<Sample>) {
     (text, scrape.samples)
 }
 
+/// Triggers a `test-steps` run and waits until it is COMPLETED; returns the run.
+async fn completed_run(app: &TestApp, token: &str) -> serde_json::Value {
+    let run = app
+        .trigger_flow("test-steps", token, json!({ "greeting": "hi" }))
+        .await;
+    app.wait_for(run["id"].as_str().unwrap(), token, &["COMPLETED"])
+        .await
+}
+
 fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
@@ -76,11 +85,7 @@ async fn a_run_moves_the_counters_and_the_gauges_read_the_database() {
     );
     assert_eq!(value(&before, "chap_scheduler_queue_depth", &[]), Some(0.0));
 
-    let run = app
-        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
-        .await;
-    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
-        .await;
+    completed_run(&app, &token).await;
 
     let (text, after) = scrape(&app.address).await;
     let dep = app.deployment("test-steps", &token).await;
@@ -151,12 +156,7 @@ async fn a_run_moves_the_counters_and_the_gauges_read_the_database() {
 async fn the_last_completed_gauge_follows_a_renamed_deployment() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
-        .await;
-    let done = app
-        .wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
-        .await;
+    let done = completed_run(&app, &token).await;
     let ended = chrono::DateTime::parse_from_rfc3339(done["ended_at"].as_str().unwrap())
         .unwrap()
         .timestamp() as f64;
@@ -228,11 +228,7 @@ async fn the_gauges_keep_their_last_values_while_the_database_cannot_be_read() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
-        .await;
-    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
-        .await;
+    completed_run(&app, &token).await;
     let (text, before) = scrape(&app.address).await;
     let last = |samples: &[Sample]| {
         value(
@@ -431,11 +427,7 @@ async fn a_workers_metrics_port_answers_health_and_metrics() {
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["checks"]["database"], "ok");
 
-    let run = app
-        .trigger_flow("test-steps", &token, json!({ "greeting": "hi" }))
-        .await;
-    app.wait_for(run["id"].as_str().unwrap(), &token, &["COMPLETED"])
-        .await;
+    completed_run(&app, &token).await;
     let (text, samples) = scrape(&base).await;
     assert_eq!(
         value(&samples, "chap_scheduler_up", &[("role", "worker")]),
