@@ -404,6 +404,11 @@ impl RelaxedWrites {
         }
     }
 
+    /// The database's kind.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
     /// Where a write of one statement may go without a transaction (PostgreSQL: it commits by itself,
     /// relaxed); `None` on SQLite, where every write takes its turn in a transaction
     /// ([`RelaxedWrites::begin`]).

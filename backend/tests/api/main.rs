@@ -35,6 +35,7 @@ mod runs;
 mod schedules;
 mod security;
 mod sqlite_lock;
+mod sqlite_plans;
 mod test_flows;
 mod tokens;
 mod users;

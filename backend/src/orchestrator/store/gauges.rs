@@ -42,7 +42,10 @@ pub async fn run_gauges(db: &DatabaseConnection) -> Result<RunGauges, DbErr> {
     let oldest_pending_since: Option<DateTime<Utc>> = flow_run::Entity::find()
         .select_only()
         .column_as(flow_run::Column::StateAt.min(), "oldest")
-        .filter(flow_run::Column::State.eq(RunState::Pending))
+        .filter(super::few::in_few_states(
+            db.get_database_backend(),
+            [RunState::Pending],
+        ))
         .into_tuple::<Option<DateTime<Utc>>>()
         .one(db)
         .await?

@@ -7,6 +7,7 @@ mod artifacts;
 mod batch;
 mod checkpoints;
 mod create;
+mod few;
 mod flow_states;
 mod gauges;
 mod lease;

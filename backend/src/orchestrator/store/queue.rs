@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::few::in_few_states;
 use super::lease::Lease;
 use super::runs::{end_held_in, transition_in, transition_picked_in, Transition};
 use crate::db::entities::{deployment, flow_run};
@@ -27,6 +28,7 @@ pub type DueRun = (Uuid, Option<Uuid>, RunState);
 /// their keys: a dispatch pass reads them often).
 pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<DueRun>, DbErr> {
     let now = now();
+    let backend = db.get_database_backend();
     flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::Id)
@@ -36,12 +38,12 @@ pub async fn due_runs(db: &DatabaseConnection, limit: u64) -> Result<Vec<DueRun>
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(flow_run::Column::State.eq(RunState::Scheduled))
+                        .add(in_few_states(backend, [RunState::Scheduled]))
                         .add(flow_run::Column::ExpectedStartAt.lte(now)),
                 )
                 .add(
                     Condition::all()
-                        .add(flow_run::Column::State.eq(RunState::AwaitingRetry))
+                        .add(in_few_states(backend, [RunState::AwaitingRetry]))
                         .add(flow_run::Column::NextAttemptAt.lte(now)),
                 ),
         )
@@ -89,7 +91,10 @@ pub(super) const XMIN: &str = r#""deployments"."xmin"::text"#;
 /// How many runs are PENDING (in the queue).
 pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     flow_run::Entity::find()
-        .filter(flow_run::Column::State.eq(RunState::Pending))
+        .filter(in_few_states(
+            db.get_database_backend(),
+            [RunState::Pending],
+        ))
         .count(db)
         .await
 }
@@ -321,7 +326,10 @@ pub async fn pending_runs(
     let mut q = flow_run::Entity::find()
         .select_only()
         .column(flow_run::Column::Id)
-        .filter(flow_run::Column::State.eq(RunState::Pending));
+        .filter(in_few_states(
+            db.get_database_backend(),
+            [RunState::Pending],
+        ));
     if let Some(before) = enqueued_before {
         q = q.filter(flow_run::Column::EnqueuedAt.lt(before));
     }
@@ -401,7 +409,7 @@ pub async fn claim(
     }
     .select_only()
     .column(flow_run::Column::Id)
-    .filter(flow_run::Column::State.eq(RunState::Pending))
+    .filter(in_few_states(db.backend(), [RunState::Pending]))
     .order_by_asc(flow_run::Column::ExpectedStartAt)
     .order_by_asc(flow_run::Column::Id)
     .limit(1);
@@ -458,7 +466,10 @@ pub async fn silent_runs(
     limit: u64,
 ) -> Result<Vec<flow_run::Model>, DbErr> {
     flow_run::Entity::find()
-        .filter(flow_run::Column::State.is_in([RunState::Running, RunState::Cancelling]))
+        .filter(in_few_states(
+            db.get_database_backend(),
+            [RunState::Running, RunState::Cancelling],
+        ))
         .filter(flow_run::Column::HeartbeatAt.lt(deadline))
         .limit(limit)
         .all(db)
