@@ -26,3 +26,16 @@ pub(super) fn in_few_states(
         _ => condition,
     }
 }
+
+/// `column` as the run list's filters name it: on SQLite written `+column`, which no index serves, so
+/// that SQLite walks the creation index newest first, within the list's window and until the page is
+/// full. Its cost is then bounded by the window, whatever the history holds. With an index on the
+/// filter SQLite (without statistics) read every run of that state or deployment in the whole history
+/// and sorted them: the dashboard's last failures and last forecasts did that at every refresh, a
+/// deployment's page at every visit. PostgreSQL plans with its statistics.
+pub(super) fn unindexed(backend: DbBackend, column: flow_run::Column) -> SimpleExpr {
+    match backend {
+        DbBackend::Sqlite => Expr::cust_with_expr("+?", Expr::col(column)),
+        _ => Expr::col(column),
+    }
+}
