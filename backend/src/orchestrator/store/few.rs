@@ -1,4 +1,5 @@
-//! Conditions on the states that few runs are in at any time.
+//! Conditions on runs' states and deployments, written so that SQLite's plans for them depend neither
+//! on whether someone analyzed the file nor on how many runs it keeps.
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, DbBackend};

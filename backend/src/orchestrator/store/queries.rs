@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 
 use chap_scheduler_api::{DayStats, RunStats};
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
-
-use sea_orm::sea_query::{Expr, ExprTrait};
 
 use super::few::{in_few_states, unindexed};
 use super::views::LATE_AFTER_SECONDS;
