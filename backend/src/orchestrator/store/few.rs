@@ -7,6 +7,11 @@ use sea_orm::{ColumnTrait, DbBackend};
 use crate::db::entities::flow_run;
 use crate::orchestrator::state::RunState;
 
+/// The states of runs that have not ended: the few that [`in_few_states`] is for.
+pub(super) fn unfinished() -> impl Iterator<Item = RunState> {
+    RunState::ALL.into_iter().filter(|s| !s.is_terminal())
+}
+
 /// `flow_runs.state IN (states)`, for states that few runs are in at any time: the unfinished ones.
 /// Every run ends finished, so a kept history is nearly all COMPLETED and FAILED runs.
 ///

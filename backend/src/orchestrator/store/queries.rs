@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::few::{in_few_states, unindexed};
+use super::few::{in_few_states, unfinished, unindexed};
 use super::views::LATE_AFTER_SECONDS;
 use crate::db::entities::flow_run;
 use crate::orchestrator::state::RunState;
@@ -140,10 +140,6 @@ pub async fn run_stats(db: &DatabaseConnection, days: i64) -> Result<RunStats, D
         running,
         late,
     })
-}
-
-fn unfinished() -> impl Iterator<Item = RunState> {
-    RunState::ALL.into_iter().filter(|s| !s.is_terminal())
 }
 
 /// How many runs of a deployment are not finished.

@@ -7,7 +7,6 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 
 use crate::db::entities::flow_run;
-use crate::orchestrator::state::RunState;
 
 /// The instant `days` days ago; `None` when that is before the earliest instant there is (a
 /// `CHAP_SCHEDULER_RETENTION_DAYS` of millions of days): nothing is that old.
@@ -23,17 +22,13 @@ pub async fn purge(db: &DatabaseConnection, days: u32) -> anyhow::Result<u64> {
     };
     // Finished as "none of the unfinished states": SQLite would answer `state IN (finished)` from the
     // state index, reading every finished run (see `crate::db::purge::in_batches`).
-    let unfinished: Vec<RunState> = RunState::ALL
-        .into_iter()
-        .filter(|s| !s.is_terminal())
-        .collect();
     let total = crate::db::purge::in_batches::<flow_run::Entity>(
         db,
         flow_run::Column::Id,
         Some(flow_run::Column::CreatedAt),
         Condition::all()
             .add(flow_run::Column::CreatedAt.lt(cutoff))
-            .add(flow_run::Column::State.is_not_in(unfinished)),
+            .add(flow_run::Column::State.is_not_in(super::few::unfinished())),
     )
     .await?;
     if total > 0 {
