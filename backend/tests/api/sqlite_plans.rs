@@ -59,7 +59,7 @@ async fn analyze_as_a_long_history(db: &DatabaseConnection, deployments: u64, st
 }
 
 /// A connection of its own to `url` that records every statement it runs.
-async fn recording(url: &str) -> (DatabaseConnection, Arc<Mutex<Vec<Statement>>>) {
+pub(crate) async fn recording(url: &str) -> (DatabaseConnection, Arc<Mutex<Vec<Statement>>>) {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(1).sqlx_logging(false);
     let mut db = Database::connect(opts).await.unwrap();

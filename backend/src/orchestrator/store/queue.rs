@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LockBehavior, LockType, Query,
-    SelectStatement, SimpleExpr,
+    Alias, Expr, ExprTrait, Func, JoinType, LockBehavior, LockType, Query, SelectStatement,
+    SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::few::in_few_states;
+use super::few::{in_few_states, runs_in_states_of};
 use super::lease::Lease;
 use super::runs::{end_held_in, transition_in, transition_picked_in, Transition};
 use crate::db::entities::{deployment, flow_run};
@@ -101,19 +101,30 @@ pub async fn pending_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
 
 /// How many runs of a deployment take a concurrency slot (PENDING, RUNNING, CANCELLING).
 pub async fn count_active(db: &impl ConnectionTrait, deployment_id: Uuid) -> Result<u64, DbErr> {
-    flow_run::Entity::find()
-        .filter(active_of(deployment_id))
-        .count(db)
-        .await
+    count_of(db, active_count(deployment_id), "active").await
+}
+
+/// The one count that `read` selects as `column`.
+pub(super) async fn count_of(
+    db: &impl ConnectionTrait,
+    read: SelectStatement,
+    column: &str,
+) -> Result<u64, DbErr> {
+    let row = db
+        .query_one(&read)
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("the count of {column} returned no row")))?;
+    Ok(Ord::max(row.try_get::<i64>("", column)?, 0) as u64)
 }
 
 /// The count of `deployment_id`'s runs that take a concurrency slot, as the column `active`: for
 /// reads that return it with other columns.
 pub(super) fn active_count(deployment_id: Uuid) -> SelectStatement {
     Query::select()
-        .expr_as(Expr::col(Asterisk).count(), Alias::new("active"))
-        .from(flow_run::Entity)
-        .cond_where(active_of(deployment_id))
+        .expr_as(
+            runs_in_states_of(deployment_id, ACTIVE),
+            Alias::new("active"),
+        )
         .to_owned()
 }
 
@@ -171,16 +182,8 @@ pub async fn deployment_with_active(
     }))
 }
 
-/// The runs of a deployment that take a concurrency slot.
-fn active_of(deployment_id: Uuid) -> Condition {
-    Condition::all()
-        .add(flow_run::Column::DeploymentId.eq(deployment_id))
-        .add(flow_run::Column::State.is_in([
-            RunState::Pending,
-            RunState::Running,
-            RunState::Cancelling,
-        ]))
-}
+/// The states of runs that take a concurrency slot.
+const ACTIVE: [RunState; 3] = [RunState::Pending, RunState::Running, RunState::Cancelling];
 
 /// Moves a run from `from` to PENDING (stamped as enqueued now); false when it had moved on.
 pub async fn promote(

@@ -1,0 +1,122 @@
+//! PostgreSQL's plans for a deployment's counts of runs by state, before any statistics exist: a new
+//! installation's first burst (autovacuum analyzes a minute or more later), or a deployment created
+//! after the last `ANALYZE`. Each count must read the deployment's runs in those states, not every
+//! run it ever had. SQLite's plans are in `sqlite_plans`.
+use chap_scheduler::db::entities::flow_run;
+use chap_scheduler::db::users::now;
+use chap_scheduler::orchestrator::store;
+use chap_scheduler_api::RunState;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Statement};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+use crate::sqlite_lock::on_sqlite;
+use crate::sqlite_plans::recording;
+
+/// Finished runs the deployment had before.
+const HISTORY: usize = 3_000;
+
+/// The most rows any scan of `flow_runs` in `plan` (`EXPLAIN (ANALYZE, FORMAT JSON)`'s node) read:
+/// those it returned and those it read and dropped.
+fn most_rows_read(plan: &Value) -> f64 {
+    let read = if plan["Relation Name"] == "flow_runs" {
+        [
+            "Actual Rows",
+            "Rows Removed by Filter",
+            "Rows Removed by Index Recheck",
+        ]
+        .iter()
+        .filter_map(|key| plan[key].as_f64())
+        .sum()
+    } else {
+        0.0
+    };
+    plan["Plans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(most_rows_read)
+        .fold(read, f64::max)
+}
+
+#[tokio::test]
+async fn a_deployments_counts_of_runs_in_flight_read_those_runs_not_its_history_without_statistics()
+{
+    let app = spawn_app().await;
+    if on_sqlite(&app) {
+        return;
+    }
+    // No `ANALYZE` while the test runs: the table stays as a new installation has it.
+    app.db
+        .execute_unprepared("ALTER TABLE flow_runs SET (autovacuum_enabled = false)")
+        .await
+        .unwrap();
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-steps", &token, json!({ "greeting": "a", "count": 1 }))
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    app.wait_for(&id, &token, &["COMPLETED"]).await;
+    let template = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let deployment = template.deployment_id.unwrap();
+    let copy = |state: RunState| {
+        let mut row = template.clone();
+        row.id = Uuid::new_v4();
+        row.idempotency_key = None;
+        row.state = state;
+        if state == RunState::Running {
+            // Heartbeating as far as the reaper can tell: it leaves them RUNNING.
+            row.ended_at = None;
+            row.heartbeat_at = Some(now() + chrono::Duration::hours(1));
+        }
+        row.into_active_model().reset_all()
+    };
+    let mut rows: Vec<_> = (0..HISTORY).map(|_| copy(RunState::Completed)).collect();
+    rows.extend((0..2).map(|_| copy(RunState::Running)));
+    for chunk in rows.chunks(500) {
+        flow_run::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+
+    let (db, seen) = recording(&app.database_url).await;
+    assert_eq!(store::count_active(&db, deployment).await.unwrap(), 2);
+    let found = store::deployment_with_active(&db, deployment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.active, 2);
+    assert_eq!(
+        store::deployment_has_unfinished_runs(&db, deployment)
+            .await
+            .unwrap(),
+        2
+    );
+    let statements: Vec<Statement> = seen.lock().unwrap().clone();
+    assert_eq!(statements.len(), 3, "{statements:?}");
+    let mut too_many = Vec::new();
+    for statement in statements {
+        let explain = Statement {
+            sql: format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", statement.sql),
+            ..statement.clone()
+        };
+        let row = db.query_one_raw(explain).await.unwrap().unwrap();
+        let plan: Value = row.try_get("", "QUERY PLAN").unwrap();
+        let read = most_rows_read(&plan[0]["Plan"]);
+        if read > 100.0 {
+            too_many.push(format!("{read} rows: {}\n{plan:#}", statement.sql));
+        }
+    }
+    db.close().await.unwrap();
+    assert!(
+        too_many.is_empty(),
+        "counts that read the deployment's history:\n{}",
+        too_many.join("\n")
+    );
+}
