@@ -7,6 +7,7 @@
 //! states the engine asks for (SCHEDULED, PENDING, RUNNING, …) hold a handful.
 use std::sync::{Arc, Mutex};
 
+use chap_scheduler::db::RelaxedWrites;
 use chap_scheduler::orchestrator::store;
 use chap_scheduler_api::RunState;
 use sea_orm::{
@@ -173,8 +174,20 @@ async fn reads_by_state(url: &str, deployment: Uuid) -> Vec<(String, Vec<String>
         .await
         .unwrap();
     store::run_stats(&db, 7).await.unwrap();
+    // The claims' picks of the oldest PENDING run, through the relaxed writes' own pool.
+    let mut writes = RelaxedWrites::of(&db);
+    let into = seen.clone();
+    writes
+        .connection_mut()
+        .set_metric_callback(move |info| into.lock().unwrap().push(info.statement.clone()));
+    for pick in [store::Pick::Oldest(None), store::Pick::Oldest(Some(now))] {
+        assert!(store::claim(&writes, pick, "plans")
+            .await
+            .unwrap()
+            .is_none());
+    }
     let statements = seen.lock().unwrap().clone();
-    assert!(statements.len() >= 11, "{statements:?}");
+    assert!(statements.len() >= 13, "{statements:?}");
     let mut plans = Vec::new();
     for statement in statements {
         let lines = plan(&db, &statement).await;
