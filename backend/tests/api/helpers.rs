@@ -300,6 +300,31 @@ impl TestApp {
             .await
     }
 
+    /// Triggers a run of `test-steps`, waits until it is COMPLETED and returns its row: a template that
+    /// tests copy into histories of many runs.
+    pub async fn completed_run_row(
+        &self,
+        token: &str,
+    ) -> chap_scheduler::db::entities::flow_run::Model {
+        use sea_orm::EntityTrait;
+        let run = self
+            .trigger_flow(
+                "test-steps",
+                token,
+                json!({ "greeting": "kept", "count": 1 }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        self.wait_for(&id, token, &["COMPLETED"]).await;
+        chap_scheduler::db::entities::flow_run::Entity::find_by_id(
+            id.parse::<uuid::Uuid>().unwrap(),
+        )
+        .one(&self.db)
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
     /// The messages of a run's first page of log lines, oldest first.
     pub async fn log_messages(&self, run_id: &str, token: &str) -> Vec<String> {
         let logs = body(

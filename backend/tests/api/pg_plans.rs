@@ -7,7 +7,7 @@ use chap_scheduler::db::users::now;
 use chap_scheduler::orchestrator::store;
 use chap_scheduler_api::RunState;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Statement};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -53,16 +53,7 @@ async fn a_deployments_counts_of_runs_in_flight_read_those_runs_not_its_history_
         .await
         .unwrap();
     let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-steps", &token, json!({ "greeting": "a", "count": 1 }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    app.wait_for(&id, &token, &["COMPLETED"]).await;
-    let template = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let template = app.completed_run_row(&token).await;
     let deployment = template.deployment_id.unwrap();
     let copy = |state: RunState| {
         let mut row = template.clone();

@@ -11,7 +11,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set, Statement,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -23,20 +22,7 @@ const OLD: usize = 450;
 async fn app_with_a_completed_run() -> (TestApp, flow_run::Model) {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let run = app
-        .trigger_flow(
-            "test-steps",
-            &token,
-            json!({ "greeting": "kept", "count": 1 }),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    app.wait_for(&id, &token, &["COMPLETED"]).await;
-    let row = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.completed_run_row(&token).await;
     (app, row)
 }
 

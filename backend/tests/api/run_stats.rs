@@ -19,20 +19,7 @@ async fn runs_per_day_count_each_run_on_its_utc_day_of_start_and_nothing_outside
     let app = spawn_app().await;
     let token = app.admin_token().await;
     let today = Utc::now().date_naive();
-    let run = app
-        .trigger_flow(
-            "test-steps",
-            &token,
-            json!({ "greeting": "counted", "count": 1 }),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    app.wait_for(&id, &token, &["COMPLETED"]).await;
-    let template = flow_run::Entity::find_by_id(id.parse::<Uuid>().unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let template = app.completed_run_row(&token).await;
 
     // A window of 3 days: the day before yesterday, yesterday and today.
     let first = today - Duration::days(2);

@@ -71,5 +71,5 @@ pub(super) fn runs_in_states_of(
             SimpleExpr::SubQuery(None, Box::new(count.into()))
         })
         .reduce(|sum, count| sum.add(count))
-        .unwrap_or_else(|| Expr::value(0))
+        .unwrap_or_else(|| Expr::value(0i64))
 }
