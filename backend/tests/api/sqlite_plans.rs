@@ -155,6 +155,23 @@ async fn the_reads_of_runs_by_state_search_an_index_with_or_without_statistics()
 /// The statements of the engine's reads of runs by state, each with its plan, on a new connection to
 /// `url` (which loads the statistics).
 async fn reads_by_state(url: &str, deployment: Uuid) -> Vec<(String, Vec<String>)> {
+    let (db, statements) = record_reads_by_state(url, deployment).await;
+    let mut plans = Vec::new();
+    for statement in statements {
+        let lines = plan(&db, &statement).await;
+        plans.push((statement.sql, lines));
+    }
+    db.close().await.unwrap();
+    plans
+}
+
+/// The engine's reads of runs by state (the dispatcher's, the reaper's, the queue's and the claims',
+/// `/metrics`', the dashboard's, the checks of a deployment's and a block's unfinished runs), run on
+/// a new connection to `url`: the connection, and the statements with their values bound.
+pub(crate) async fn record_reads_by_state(
+    url: &str,
+    deployment: Uuid,
+) -> (DatabaseConnection, Vec<Statement>) {
     let (db, seen) = recording(url).await;
     let now = chap_scheduler::db::users::now();
     store::due_runs(&db, 100).await.unwrap();
@@ -188,13 +205,7 @@ async fn reads_by_state(url: &str, deployment: Uuid) -> Vec<(String, Vec<String>
     }
     let statements = seen.lock().unwrap().clone();
     assert!(statements.len() >= 13, "{statements:?}");
-    let mut plans = Vec::new();
-    for statement in statements {
-        let lines = plan(&db, &statement).await;
-        plans.push((statement.sql, lines));
-    }
-    db.close().await.unwrap();
-    plans
+    (db, statements)
 }
 
 /// The plan of the run list's read of the last 30 days' runs in `states` (a page of 50).
