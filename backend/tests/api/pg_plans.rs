@@ -3,19 +3,20 @@
 //! after the last `ANALYZE`. Each must read the runs in those states, not every run the history
 //! holds; a deployment's counts, not every run the deployment ever had. SQLite's plans are in
 //! `sqlite_plans`.
-use chap_scheduler::db::entities::flow_run;
+use chap_scheduler::db::entities::{deployment, flow_run};
 use chap_scheduler::db::users::now;
 use chap_scheduler::orchestrator::store;
 use chap_scheduler_api::RunState;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Statement, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Statement,
+    TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::sqlite_lock::on_sqlite;
-use crate::sqlite_plans::record_reads_by_state;
+use crate::sqlite_plans::{record_reads_by_state, recording};
 
 /// Finished runs the deployment had before (two months ago: outside the dashboard's and the run
 /// list's windows).
@@ -95,9 +96,98 @@ async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_stat
     );
 
     let (db, statements) = record_reads_by_state(&app.database_url, deployment).await;
-    let mut too_many = Vec::new();
     // A read without a condition counts every kept run (`/metrics`' runs by state), by design.
-    for statement in statements.into_iter().filter(|s| s.sql.contains(" WHERE ")) {
+    let with_a_condition = statements
+        .into_iter()
+        .filter(|s| s.sql.contains(" WHERE "))
+        .collect();
+    let too_many = reads_of_many_rows(&db, with_a_condition).await;
+    db.close().await.unwrap();
+    assert!(
+        too_many.is_empty(),
+        "reads of runs by state that read the history:\n{}",
+        too_many.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_deployments_look_for_due_runs_skips_another_deployments_backlog_without_statistics() {
+    let app = spawn_app().await;
+    if on_sqlite(&app) {
+        return;
+    }
+    app.db
+        .execute_unprepared("ALTER TABLE flow_runs SET (autovacuum_enabled = false)")
+        .await
+        .unwrap();
+    let token = app.admin_token().await;
+    let template = app.completed_run_row(&token).await;
+    // Another deployment with a backlog of due SCHEDULED runs that no slot frees (a limit of 0, set in
+    // the database: the API refuses it), so that they stay SCHEDULED.
+    let busy: Uuid = app.deployment("test-flaky", &token).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            "UPDATE deployments SET concurrency_limit = 0 WHERE id = $1",
+            [busy.into()],
+        ))
+        .await
+        .unwrap();
+    let rows: Vec<_> = (0..HISTORY)
+        .map(|_| {
+            let mut row = template.clone();
+            row.id = Uuid::new_v4();
+            row.idempotency_key = None;
+            row.deployment_id = Some(busy);
+            row.state = RunState::Scheduled;
+            row.ended_at = None;
+            row.expected_start_at = now() - chrono::Duration::minutes(1);
+            row.into_active_model().reset_all()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        flow_run::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    let deployment = template.deployment_id.unwrap();
+
+    let (db, seen) = recording(&app.database_url).await;
+    // A trigger's first read, and an end's look for runs to promote.
+    let found = store::deployment_with_active(&db, deployment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.version.is_some(), "none of its runs is due");
+    let deployment = deployment::Model {
+        concurrency_limit: Some(1),
+        ..found.deployment
+    };
+    assert!(store::promote_due_in(&db, &deployment)
+        .await
+        .unwrap()
+        .is_empty());
+    let statements: Vec<Statement> = seen.lock().unwrap().clone();
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    let too_many = reads_of_many_rows(&db, statements).await;
+    db.close().await.unwrap();
+    assert!(
+        too_many.is_empty(),
+        "looks for due runs that read another deployment's backlog:\n{}",
+        too_many.join("\n")
+    );
+}
+
+/// Of `statements`, those whose plan (`EXPLAIN ANALYZE` with the values bound) read more than 100
+/// rows of `flow_runs` in one scan, each with its plan.
+async fn reads_of_many_rows(db: &DatabaseConnection, statements: Vec<Statement>) -> Vec<String> {
+    let mut too_many = Vec::new();
+    for statement in statements {
         let explain = Statement {
             sql: format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", statement.sql),
             ..statement.clone()
@@ -112,10 +202,5 @@ async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_stat
             too_many.push(format!("{read} rows: {}\n{plan:#}", statement.sql));
         }
     }
-    db.close().await.unwrap();
-    assert!(
-        too_many.is_empty(),
-        "reads of runs by state that read the history:\n{}",
-        too_many.join("\n")
-    );
+    too_many
 }

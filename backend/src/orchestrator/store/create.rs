@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::queue::{active_count, due_query, XMIN};
+use super::queue::{active_count, any_due, XMIN};
 use super::runs::{state_insert, state_row};
 use crate::db::cte;
 use crate::db::entities::{deployment, flow_run};
@@ -125,7 +125,7 @@ pub async fn insert_in_free_slot(
             ))
             .lt(limit),
         )
-        .and_where(Expr::exists(due_query(dep, 1)).not())
+        .and_where(any_due(dep).not())
         .returning_col(deployment::Column::Id);
     let taken = Expr::exists(
         Query::select()

@@ -71,6 +71,37 @@ pub async fn due_runs_of(
         .collect()
 }
 
+/// Whether any of a deployment's SCHEDULED runs is due: `EXISTS`, with no order and no limit.
+///
+/// With [`due_query`]'s `ORDER BY expected_start_at LIMIT 1` inside, PostgreSQL without statistics
+/// walked the (state, expected start) index, which gives that order, and dropped the other
+/// deployments' runs: another deployment's backlog of due runs was read at each trigger and each end
+/// of a run (test `pg_plans`). Without an order to keep, it searches the (deployment, state, end)
+/// index by both columns.
+pub(super) fn any_due(deployment_id: Uuid) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(flow_run::Entity)
+            .and_where(flow_run::Column::DeploymentId.eq(deployment_id))
+            .and_where(flow_run::Column::State.eq(RunState::Scheduled))
+            .and_where(flow_run::Column::ExpectedStartAt.lte(now()))
+            .to_owned(),
+    )
+}
+
+/// Whether any of a deployment's SCHEDULED runs is due ([`any_due`]).
+async fn has_due(db: &impl ConnectionTrait, deployment_id: Uuid) -> Result<bool, DbErr> {
+    let read = Query::select()
+        .expr_as(any_due(deployment_id), Alias::new("due"))
+        .to_owned();
+    let row = db
+        .query_one(&read)
+        .await?
+        .ok_or_else(|| DbErr::Custom("the check for due runs returned no row".into()))?;
+    row.try_get("", "due")
+}
+
 /// The select of [`due_runs_of`].
 pub(super) fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
     flow_run::Entity::find()
@@ -158,10 +189,9 @@ pub async fn deployment_with_active(
         "active",
     );
     if postgres {
-        let version: SimpleExpr =
-            Expr::case(Expr::exists(due_query(id, 1)).not(), Expr::cust(XMIN))
-                .finally(Expr::value(Option::<String>::None))
-                .into();
+        let version: SimpleExpr = Expr::case(any_due(id).not(), Expr::cust(XMIN))
+            .finally(Expr::value(Option::<String>::None))
+            .into();
         read = read.column_as(version, "version");
     }
     let Some(row) = db
@@ -284,7 +314,7 @@ pub async fn promote_due_in(
     // wait for this transaction's durable commit. A run that becomes due after this read goes the
     // way of one triggered while this end was being committed: its own trigger's room, the next
     // end's promotion, or the dispatcher's next pass.
-    if dep.concurrency_limit.is_some() && due_runs_of(txn, dep.id, 1).await?.is_empty() {
+    if dep.concurrency_limit.is_some() && !has_due(txn, dep.id).await? {
         return Ok(Vec::new());
     }
     let slots = slots_in(txn, dep).await?;
