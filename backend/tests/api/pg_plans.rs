@@ -45,19 +45,27 @@ fn most_rows_read(plan: &Value) -> f64 {
         .fold(read, f64::max)
 }
 
-#[tokio::test]
-async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_statistics() {
+/// A test app on PostgreSQL whose runs table no `ANALYZE` touches while the test runs (as a new
+/// installation has it), with one COMPLETED run of `test-steps`, and its token; `None` on SQLite.
+async fn unanalyzed_app() -> Option<(TestApp, String, flow_run::Model)> {
     let app = spawn_app().await;
     if on_sqlite(&app) {
-        return;
+        return None;
     }
-    // No `ANALYZE` while the test runs: the table stays as a new installation has it.
     app.db
         .execute_unprepared("ALTER TABLE flow_runs SET (autovacuum_enabled = false)")
         .await
         .unwrap();
     let token = app.admin_token().await;
     let template = app.completed_run_row(&token).await;
+    Some((app, token, template))
+}
+
+#[tokio::test]
+async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_statistics() {
+    let Some((app, _, template)) = unanalyzed_app().await else {
+        return;
+    };
     let deployment = template.deployment_id.unwrap();
     let copy = |state: RunState| {
         let mut row = template.clone();
@@ -112,16 +120,9 @@ async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_stat
 
 #[tokio::test]
 async fn a_deployments_look_for_due_runs_skips_another_deployments_backlog_without_statistics() {
-    let app = spawn_app().await;
-    if on_sqlite(&app) {
+    let Some((app, token, template)) = unanalyzed_app().await else {
         return;
-    }
-    app.db
-        .execute_unprepared("ALTER TABLE flow_runs SET (autovacuum_enabled = false)")
-        .await
-        .unwrap();
-    let token = app.admin_token().await;
-    let template = app.completed_run_row(&token).await;
+    };
     // Another deployment with a backlog of due SCHEDULED runs that no slot frees (a limit of 0, set in
     // the database: the API refuses it), so that they stay SCHEDULED.
     let busy: Uuid = app.deployment("test-flaky", &token).await["id"]
