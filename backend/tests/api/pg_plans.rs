@@ -84,12 +84,7 @@ async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_stat
     };
     let mut rows: Vec<_> = (0..HISTORY).map(|_| copy(RunState::Completed)).collect();
     rows.extend((0..2).map(|_| copy(RunState::Running)));
-    for chunk in rows.chunks(500) {
-        flow_run::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&app.db)
-            .await
-            .unwrap();
-    }
+    insert_runs(&app, rows).await;
     assert_eq!(store::count_active(&app.db, deployment).await.unwrap(), 2);
     let found = store::deployment_with_active(&app.db, deployment)
         .await
@@ -109,13 +104,12 @@ async fn the_reads_of_runs_by_state_read_those_runs_not_the_history_without_stat
         .into_iter()
         .filter(|s| s.sql.contains(" WHERE "))
         .collect();
-    let too_many = reads_of_many_rows(&db, with_a_condition).await;
-    db.close().await.unwrap();
-    assert!(
-        too_many.is_empty(),
-        "reads of runs by state that read the history:\n{}",
-        too_many.join("\n")
-    );
+    assert_no_read_of_many_rows(
+        db,
+        with_a_condition,
+        "reads of runs by state that read the history",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -150,12 +144,7 @@ async fn a_deployments_look_for_due_runs_skips_another_deployments_backlog_witho
             row.into_active_model().reset_all()
         })
         .collect();
-    for chunk in rows.chunks(500) {
-        flow_run::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&app.db)
-            .await
-            .unwrap();
-    }
+    insert_runs(&app, rows).await;
     let deployment = template.deployment_id.unwrap();
 
     let (db, seen) = recording(&app.database_url).await;
@@ -175,18 +164,32 @@ async fn a_deployments_look_for_due_runs_skips_another_deployments_backlog_witho
         .is_empty());
     let statements: Vec<Statement> = seen.lock().unwrap().clone();
     assert_eq!(statements.len(), 2, "{statements:?}");
-    let too_many = reads_of_many_rows(&db, statements).await;
-    db.close().await.unwrap();
-    assert!(
-        too_many.is_empty(),
-        "looks for due runs that read another deployment's backlog:\n{}",
-        too_many.join("\n")
-    );
+    assert_no_read_of_many_rows(
+        db,
+        statements,
+        "looks for due runs that read another deployment's backlog",
+    )
+    .await;
 }
 
-/// Of `statements`, those whose plan (`EXPLAIN ANALYZE` with the values bound) read more than 100
-/// rows of `flow_runs` in one scan, each with its plan.
-async fn reads_of_many_rows(db: &DatabaseConnection, statements: Vec<Statement>) -> Vec<String> {
+/// Inserts `rows` in chunks of 500.
+async fn insert_runs(app: &TestApp, rows: Vec<flow_run::ActiveModel>) {
+    for chunk in rows.chunks(500) {
+        flow_run::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+}
+
+/// Asserts that no plan of `statements` (`EXPLAIN ANALYZE` with the values bound, on `db`, closed
+/// after) read more than 100 rows of `flow_runs` in one scan; the failure lists them as `what`, each
+/// with its plan.
+async fn assert_no_read_of_many_rows(
+    db: DatabaseConnection,
+    statements: Vec<Statement>,
+    what: &str,
+) {
     let mut too_many = Vec::new();
     for statement in statements {
         let explain = Statement {
@@ -203,5 +206,6 @@ async fn reads_of_many_rows(db: &DatabaseConnection, statements: Vec<Statement>)
             too_many.push(format!("{read} rows: {}\n{plan:#}", statement.sql));
         }
     }
-    too_many
+    db.close().await.unwrap();
+    assert!(too_many.is_empty(), "{what}:\n{}", too_many.join("\n"));
 }

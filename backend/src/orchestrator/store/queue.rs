@@ -8,7 +8,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryGetable,
 };
 use uuid::Uuid;
 
@@ -83,9 +83,7 @@ pub(super) fn any_due(deployment_id: Uuid) -> SimpleExpr {
         Query::select()
             .expr(Expr::val(1))
             .from(flow_run::Entity)
-            .and_where(flow_run::Column::DeploymentId.eq(deployment_id))
-            .and_where(flow_run::Column::State.eq(RunState::Scheduled))
-            .and_where(flow_run::Column::ExpectedStartAt.lte(now()))
+            .cond_where(due_of(deployment_id))
             .to_owned(),
     )
 }
@@ -95,11 +93,15 @@ async fn has_due(db: &impl ConnectionTrait, deployment_id: Uuid) -> Result<bool,
     let read = Query::select()
         .expr_as(any_due(deployment_id), Alias::new("due"))
         .to_owned();
-    let row = db
-        .query_one(&read)
-        .await?
-        .ok_or_else(|| DbErr::Custom("the check for due runs returned no row".into()))?;
-    row.try_get("", "due")
+    one_value(db, read, "due").await
+}
+
+/// A deployment's SCHEDULED runs whose start is due.
+fn due_of(deployment_id: Uuid) -> Condition {
+    Condition::all()
+        .add(flow_run::Column::DeploymentId.eq(deployment_id))
+        .add(flow_run::Column::State.eq(RunState::Scheduled))
+        .add(flow_run::Column::ExpectedStartAt.lte(now()))
 }
 
 /// The select of [`due_runs_of`].
@@ -108,9 +110,7 @@ pub(super) fn due_query(deployment_id: Uuid, limit: u64) -> SelectStatement {
         .select_only()
         .column(flow_run::Column::Id)
         .column(flow_run::Column::ExpectedStartAt)
-        .filter(flow_run::Column::DeploymentId.eq(deployment_id))
-        .filter(flow_run::Column::State.eq(RunState::Scheduled))
-        .filter(flow_run::Column::ExpectedStartAt.lte(now()))
+        .filter(due_of(deployment_id))
         .order_by_asc(flow_run::Column::ExpectedStartAt)
         .limit(limit)
         .into_query()
@@ -141,11 +141,20 @@ pub(super) async fn count_of(
     read: SelectStatement,
     column: &str,
 ) -> Result<u64, DbErr> {
+    Ok(Ord::max(one_value::<i64>(db, read, column).await?, 0) as u64)
+}
+
+/// The one value that `read` (a select of one row) selects as `column`.
+async fn one_value<T: TryGetable>(
+    db: &impl ConnectionTrait,
+    read: SelectStatement,
+    column: &str,
+) -> Result<T, DbErr> {
     let row = db
         .query_one(&read)
         .await?
-        .ok_or_else(|| DbErr::Custom(format!("the count of {column} returned no row")))?;
-    Ok(Ord::max(row.try_get::<i64>("", column)?, 0) as u64)
+        .ok_or_else(|| DbErr::Custom(format!("the read of {column} returned no row")))?;
+    row.try_get("", column)
 }
 
 /// The count of `deployment_id`'s runs that take a concurrency slot, as the column `active`: for
