@@ -37,9 +37,11 @@ pub enum AppError {
     /// Conflicts with the current state (duplicate name, last admin, …).
     #[error("{0}")]
     Conflict(String),
-    /// Too many attempts; retry after the given time.
-    #[error("too many attempts; try again in {} s", .retry_after.as_secs())]
+    /// Too many at once or in a while (login attempts, live streams); retry after the given time.
+    #[error("{message}")]
     TooManyRequests {
+        /// What was refused and why.
+        message: String,
         /// How long to wait.
         retry_after: Duration,
     },

@@ -160,6 +160,7 @@ impl Application {
             config: config.clone(),
             started_at: chrono::Utc::now(),
             metrics: crate::observe::install(config.metrics, crate::observe::Role::Serve),
+            log_streams: http::StreamSlots::new(config.log_streams_max),
         });
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("binding {} (CHAP_SCHEDULER_BIND)", config.bind))?;

@@ -76,7 +76,13 @@ impl AuthService {
     ) -> AppResult<IssuedSession> {
         let attempt = self.throttle.begin(ip, username).map_err(|retry_after| {
             tracing::warn!(ip, username, "login throttled");
-            AppError::TooManyRequests { retry_after }
+            AppError::TooManyRequests {
+                message: format!(
+                    "too many attempts; try again in {} s",
+                    retry_after.as_secs()
+                ),
+                retry_after,
+            }
         })?;
         let found = users::by_username(&self.db, username).await?;
         let ok = password::verify(

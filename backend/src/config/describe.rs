@@ -192,6 +192,10 @@ impl Config {
                 "CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS",
                 self.log_stream_max.as_secs().to_string(),
             ),
+            (
+                "CHAP_SCHEDULER_LOG_STREAMS_MAX",
+                self.log_streams_max.to_string(),
+            ),
         ]
     }
 }

@@ -127,6 +127,9 @@ pub struct Config {
     /// A live log stream ends after this long (without `end`), and its client resumes: long-held
     /// connections recycle through proxies and rebalance across replicas.
     pub log_stream_max: Duration,
+    /// Most live log streams this process serves at once (each user holds at most
+    /// `http::STREAMS_PER_USER` of them).
+    pub log_streams_max: usize,
 }
 
 /// Configuration keys and defaults, for `info` and the README.
@@ -276,6 +279,10 @@ impl Config {
         if !(1..=86_400).contains(&log_stream_max) {
             bail!("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS must be between 1 and 86400");
         }
+        let log_streams_max: usize = parse(src, "CHAP_SCHEDULER_LOG_STREAMS_MAX", 200)?;
+        if !(1..=100_000).contains(&log_streams_max) {
+            bail!("CHAP_SCHEDULER_LOG_STREAMS_MAX must be between 1 and 100000");
+        }
         let parallelism: usize = parse(src, "CHAP_SCHEDULER_PREDICTION_PARALLELISM", 1)?;
         if !(1..=64).contains(&parallelism) {
             bail!("CHAP_SCHEDULER_PREDICTION_PARALLELISM must be between 1 and 64");
@@ -362,6 +369,7 @@ impl Config {
                 None => None,
             },
             log_stream_max: Duration::from_secs(log_stream_max),
+            log_streams_max,
         })
     }
 
@@ -528,6 +536,19 @@ mod tests {
             ("CHAP_SCHEDULER_PREDICTION_PARALLELISM", "0"),
         ] {
             let err = cfg(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn live_log_streams_are_two_hundred_at_most_unless_set_between_one_and_a_hundred_thousand() {
+        let key = "CHAP_SCHEDULER_LOG_STREAMS_MAX";
+        assert_eq!(cfg(&[]).unwrap().log_streams_max, 200);
+        let c = cfg(&[(key, "5")]).unwrap();
+        assert_eq!(c.log_streams_max, 5);
+        assert!(c.describe().contains(&(key, "5".into())));
+        for bad in ["0", "100001", "-1", "1.5", "many"] {
+            let err = cfg(&[(key, bad)]).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
     }

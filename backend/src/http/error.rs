@@ -39,7 +39,7 @@ impl ResponseError for AppError {
             other => (other.to_string(), None),
         };
         let mut resp = HttpResponse::build(self.status_code());
-        if let AppError::TooManyRequests { retry_after } = self {
+        if let AppError::TooManyRequests { retry_after, .. } = self {
             resp.insert_header((
                 header::RETRY_AFTER,
                 retry_after.as_secs().max(1).to_string(),

@@ -3,6 +3,8 @@
 //! otherwise (lines written by worker processes, state changes), and ends after the configured
 //! time without `end`, so that its client resumes with `Last-Event-ID`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web;
@@ -13,15 +15,100 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::error::{AppError, AppResult};
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store;
 
 /// How often a tail looks at the database when nothing woke it.
 const POLL: Duration = Duration::from_millis(500);
-/// A quiet stream sends a comment this often, so that proxies do not time it out.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// A quiet stream sends a comment this often, so that proxies do not time it out, and so that a
+/// stream whose client went away is dropped (and its place given back) within two of these: actix
+/// drops a streamed body only when writing to the closed connection fails.
+const KEEP_ALIVE: Duration = Duration::from_secs(2);
 /// Most lines read (and sent) in one go.
 const CHUNK: u64 = 500;
+
+/// Most live streams one user holds at once, over all their sessions and API tokens: a page per run
+/// in a few browser tabs, never thousands.
+pub const STREAMS_PER_USER: usize = 10;
+/// What a client refused a stream is told to wait.
+const REFUSED_RETRY: Duration = Duration::from_secs(5);
+
+/// The live streams this process serves. Each holds a connection and reads the database twice a
+/// second for as long as it is open, so that one signed-in client opening thousands cannot take the
+/// service from everybody: their number is bounded per user ([`STREAMS_PER_USER`]) and in all
+/// (`CHAP_SCHEDULER_LOG_STREAMS_MAX`).
+#[derive(Clone)]
+pub struct StreamSlots(Arc<Slots>);
+
+struct Slots {
+    max: usize,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    total: usize,
+    by_user: HashMap<Uuid, usize>,
+}
+
+/// A place among the live streams, given back when dropped (the stream ended or its client left).
+pub struct StreamSlot {
+    slots: StreamSlots,
+    user: Uuid,
+}
+
+impl StreamSlots {
+    /// Room for `max` live streams in all.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Slots {
+            max,
+            held: Mutex::new(Held::default()),
+        }))
+    }
+
+    /// A place for one more stream of `user`, or 429 when the process or the user holds the most.
+    pub fn take(&self, user: Uuid) -> AppResult<StreamSlot> {
+        let mut held = self.0.held.lock().unwrap_or_else(|p| p.into_inner());
+        let refused = |message: String| AppError::TooManyRequests {
+            message,
+            retry_after: REFUSED_RETRY,
+        };
+        if held.total >= self.0.max {
+            return Err(refused(format!(
+                "this server serves at most {} live log streams at once and all are in use; try \
+                 again shortly, or read the log's pages (GET /api/v1/runs/{{id}}/logs)",
+                self.0.max
+            )));
+        }
+        let mine = held.by_user.entry(user).or_default();
+        if *mine >= STREAMS_PER_USER {
+            return Err(refused(format!(
+                "you already hold {STREAMS_PER_USER} live log streams, the most one user may; \
+                 close one (a run's page in another tab) or try again shortly"
+            )));
+        }
+        *mine += 1;
+        held.total += 1;
+        Ok(StreamSlot {
+            slots: self.clone(),
+            user,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.total -= 1;
+        if let Some(mine) = held.by_user.get_mut(&self.user) {
+            *mine -= 1;
+            if *mine == 0 {
+                held.by_user.remove(&self.user);
+            }
+        }
+    }
+}
 
 /// Where a stream starts and what it sends.
 pub struct TailRequest {
@@ -43,15 +130,19 @@ struct Tail {
     written: broadcast::Receiver<Uuid>,
     deadline: Instant,
     last_sent: Instant,
+    /// Given back when the stream is dropped.
+    _slot: StreamSlot,
 }
 
-/// The event stream of one client.
+/// The event stream of one client, holding `slot` until it ends.
 pub fn tail(
     state: web::Data<AppState>,
     request: TailRequest,
+    slot: StreamSlot,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
     let now = Instant::now();
     let tail = Tail {
+        _slot: slot,
         written: state.engine.log_lines_written(),
         deadline: now + state.config.log_stream_max,
         state,

@@ -12,6 +12,7 @@ mod flows;
 mod forecasts;
 pub mod input;
 mod log_stream;
+pub use log_stream::{StreamSlots, STREAMS_PER_USER};
 mod notifications;
 mod prefix;
 mod runs;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// The metrics recorder's handle; `None` when metrics are off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The live log streams served, bounded per user and in all.
+    pub log_streams: StreamSlots,
 }
 
 impl AppState {

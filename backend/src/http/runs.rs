@@ -323,7 +323,8 @@ async fn run_logs(
 /// Events: `log` (a LogView; the event id is the log id, so `Last-Event-ID` resumes), `state`
 /// (a RunView whenever the state changes) and `end` once the run finished and every line was sent.
 /// The server ends a stream without `end` after `CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS` (or when it
-/// cannot read the log): resume with `Last-Event-ID` set to the last id received.
+/// cannot read the log): resume with `Last-Event-ID` set to the last id received. A user holds at
+/// most 10 streams at once, and the server `CHAP_SCHEDULER_LOG_STREAMS_MAX` in all (429 beyond).
 #[utoipa::path(
     tag = "runs",
     params(("id" = Uuid, Path, description = "Run id"), LogQuery),
@@ -331,11 +332,12 @@ async fn run_logs(
         (status = 200, description = "text/event-stream of log lines and state changes"),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 429, description = "The user holds 10 live streams already, or the server its `CHAP_SCHEDULER_LOG_STREAMS_MAX`; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 #[get("/runs/{id}/logs/stream")]
 async fn stream_logs(
-    _principal: Principal,
+    principal: Principal,
 
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -343,6 +345,7 @@ async fn stream_logs(
     query: QueryParams<LogQuery>,
 ) -> AppResult<HttpResponse> {
     let run = find_run(&state, *id).await?;
+    let slot = state.log_streams.take(principal.user_id)?;
     let levels = levels_from(query.level);
     let resume = req
         .headers()
@@ -356,6 +359,7 @@ async fn stream_logs(
             after: resume.or(query.after).unwrap_or(0),
             levels,
         },
+        slot,
     );
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

@@ -157,3 +157,126 @@ async fn a_stream_resumed_after_the_end_sends_only_the_state_and_end() {
     let state: Value = serde_json::from_str(&again[0].data).unwrap();
     assert_eq!(state["state"], "COMPLETED");
 }
+
+/// Opens a live stream of `run_id` and returns the response as soon as its headers came (the
+/// stream stays open for as long as the response is kept).
+async fn open_stream(app: &TestApp, token: &str, run_id: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/runs/{run_id}/logs/stream")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts that `resp` refused a stream for too many at once, saying `why`.
+async fn assert_refused(resp: reqwest::Response, why: &str) {
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    let refused = body(resp).await;
+    assert_eq!(refused["error"], "too_many_requests", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains(why), "{message}");
+}
+
+/// Each open stream costs the server a connection and reads of the database twice a second, so one
+/// user holds at most ten at once (whatever tokens or sessions they use): the eleventh is refused
+/// with 429 and Retry-After, which the browser shows and retries. Other users and the rest of the
+/// API are unaffected, and a stream the client closed frees its place.
+#[tokio::test]
+async fn a_user_holds_at_most_ten_live_streams_and_a_closed_one_frees_its_place() {
+    use chap_scheduler_api::Role;
+
+    let app = spawn_app_with(settings()).await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let mut held = Vec::new();
+    for n in 0..10 {
+        let resp = open_stream(&app, &token, id).await;
+        assert_eq!(resp.status(), StatusCode::OK, "stream {n}");
+        held.push(resp);
+    }
+    assert_refused(open_stream(&app, &token, id).await, "10 live log streams").await;
+    // Another session of the same user counts with the first.
+    let other_session = app.admin_token().await;
+    assert_refused(
+        open_stream(&app, &other_session, id).await,
+        "10 live log streams",
+    )
+    .await;
+
+    let (_, viewer) = app.user_session("watcher", Role::Viewer).await;
+    let theirs = open_stream(&app, &viewer, id).await;
+    assert_eq!(theirs.status(), StatusCode::OK, "another user's stream");
+    let page = app
+        .get(&format!("/api/v1/runs/{id}/logs?limit=10"), &token)
+        .await;
+    assert_eq!(page.status(), StatusCode::OK, "the log's pages");
+
+    drop(held.pop());
+    let freed = Instant::now();
+    loop {
+        let resp = open_stream(&app, &token, id).await;
+        if resp.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            freed.elapsed() < Duration::from_secs(20),
+            "a closed stream did not free its place within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `CHAP_SCHEDULER_LOG_STREAMS_MAX` bounds the live streams of the whole process, whoever holds
+/// them; a stream that ended by itself frees its place.
+#[tokio::test]
+async fn the_process_serves_at_most_its_configured_number_of_live_streams() {
+    use chap_scheduler_api::Role;
+
+    let mut vars = settings();
+    vars.insert("CHAP_SCHEDULER_LOG_STREAMS_MAX".into(), "3".into());
+    vars.insert("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS".into(), "2".into());
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let resp = open_stream(&app, &token, id).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        held.push(resp);
+    }
+    let (_, viewer) = app.user_session("watcher", Role::Viewer).await;
+    assert_refused(
+        open_stream(&app, &viewer, id).await,
+        "at most 3 live log streams",
+    )
+    .await;
+    // The held streams end after their 2 s; read them to their end, then there is room again.
+    for mut resp in held {
+        while tokio::time::timeout(Duration::from_secs(30), resp.chunk())
+            .await
+            .expect("the stream stalled")
+            .unwrap()
+            .is_some()
+        {}
+    }
+    let resp = open_stream(&app, &viewer, id).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "room after the streams ended"
+    );
+}
