@@ -10,6 +10,11 @@ use super::AppState;
 use crate::auth::Principal;
 use crate::db::SchemaState;
 
+/// How long `/ready` waits for each dependency: one that has not answered by then is unavailable
+/// (a frozen or overloaded server), and the probe gets its answer well within a health check's
+/// timeout instead of waiting with the dependency (and holding a connection meanwhile).
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health).service(ready).service(info);
@@ -24,7 +29,7 @@ async fn health() -> web::Json<Health> {
     })
 }
 
-/// Readiness: the database answers with this build's schema, and the queue answers.
+/// Readiness: the database answers with this build's schema, and the queue answers, each within 2 s.
 ///
 /// `checks.database` is `ok`, `not_migrated` (empty, or migrations of this build missing) or
 /// `unavailable`; `checks.queue` is `ok` or `unavailable`.
@@ -39,7 +44,13 @@ async fn health() -> web::Json<Health> {
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut checks = BTreeMap::new();
     // Answering is not enough: an empty or half-migrated database would fail every request.
-    let (db_ok, db_check) = match crate::db::schema_state(state.auth.db()).await {
+    let schema = tokio::time::timeout(READY_WAIT, crate::db::schema_state(state.auth.db())).await;
+    let (db_ok, db_check) = match schema.unwrap_or_else(|_| {
+        Err(sea_orm::DbErr::Custom(format!(
+            "no answer within {} s",
+            READY_WAIT.as_secs()
+        )))
+    }) {
         Ok(SchemaState::Current) => (true, "ok"),
         Ok(SchemaState::Unmigrated) => {
             tracing::warn!("readiness: the database has no schema");
@@ -55,7 +66,13 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         }
     };
     checks.insert("database".to_string(), db_check.to_string());
-    let queue_ok = match state.engine.queue().ping().await {
+    let ping = tokio::time::timeout(READY_WAIT, state.engine.queue().ping()).await;
+    let queue_ok = match ping.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "no answer within {} s",
+            READY_WAIT.as_secs()
+        ))
+    }) {
         Ok(()) => {
             checks.insert("queue".to_string(), "ok".to_string());
             true

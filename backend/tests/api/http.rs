@@ -276,3 +276,45 @@ async fn a_dropped_postgresql_database_is_503_unavailable_not_500() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body(r).await["checks"]["database"], "unavailable");
 }
+
+/// A database that does not answer (here: a lock on the schema's table held by another session, as
+/// a frozen or overloaded server would hold every read) makes `/ready` answer 503 with
+/// `database: unavailable` within seconds, not wait with it; `/health` answers all along, and both
+/// are as before once the database answers again.
+#[tokio::test]
+async fn ready_answers_503_promptly_while_the_database_does_not_answer() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if std::env::var("CHAP_TEST_DATABASE_URL").map_or(true, |u| u.is_empty()) {
+        return; // PostgreSQL only: a SQLite reader is never kept waiting (WAL).
+    }
+    let app = spawn_app().await;
+    let other = sea_orm::Database::connect(app.database_url.as_str())
+        .await
+        .unwrap();
+    let holder = other.begin().await.unwrap();
+    holder
+        .execute_unprepared("LOCK TABLE seaql_migrations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let probe = |path: &'static str| {
+        let url = app.url(path);
+        async move {
+            browser()
+                .get(url)
+                .timeout(std::time::Duration::from_secs(15))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path} did not answer: {e}"))
+        }
+    };
+    let r = probe("/ready").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = body(r).await;
+    assert_eq!(r["status"], "not_ready", "{r}");
+    assert_eq!(r["checks"]["database"], "unavailable", "{r}");
+    assert_eq!(probe("/health").await.status(), StatusCode::OK);
+
+    holder.rollback().await.unwrap();
+    let r = probe("/ready").await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", body(r).await);
+}
