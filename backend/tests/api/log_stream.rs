@@ -78,13 +78,9 @@ async fn a_stream_ends_after_its_time_without_end_and_resuming_with_last_event_i
 ) {
     let mut vars = settings();
     vars.insert("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS".into(), "1".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
     // 30 lines, one every 100 ms: several cuts happen while the run writes.
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": 3 }))
-        .await;
-    let id = run["id"].as_str().unwrap();
+    let (app, token, id) = app_with_a_sleepy_run(vars, 3.0).await;
+    let id = id.as_str();
 
     // Read, resuming after the last line received, until a stream ends with `end`. No assumption on
     // when the first line comes (a loaded machine may take more than a stream's second to start the
@@ -142,12 +138,8 @@ async fn a_stream_ends_after_its_time_without_end_and_resuming_with_last_event_i
 
 #[tokio::test]
 async fn a_stream_resumed_after_the_end_sends_only_the_state_and_end() {
-    let app = spawn_app_with(settings()).await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": 0.3 }))
-        .await;
-    let id = run["id"].as_str().unwrap();
+    let (app, token, id) = app_with_a_sleepy_run(settings(), 0.3).await;
+    let id = id.as_str();
     app.wait_for(id, &token, &["COMPLETED"]).await;
     let (events, _) = read_stream(&app, &token, id, None).await;
     let last = *log_ids(&events).last().unwrap();
@@ -156,6 +148,20 @@ async fn a_stream_resumed_after_the_end_sends_only_the_state_and_end() {
     assert_eq!(names, ["state", "end"]);
     let state: Value = serde_json::from_str(&again[0].data).unwrap();
     assert_eq!(state["state"], "COMPLETED");
+}
+
+/// An app with `vars`, the admin's token and a run of `test-sleepy` for `seconds`: (app, token, run id).
+async fn app_with_a_sleepy_run(
+    vars: std::collections::HashMap<String, String>,
+    seconds: f64,
+) -> (TestApp, String, String) {
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": seconds }))
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    (app, token, id)
 }
 
 /// Opens a live stream of `run_id` and returns the response as soon as its headers came (the
@@ -192,12 +198,8 @@ async fn assert_refused(resp: reqwest::Response, why: &str) {
 async fn a_user_holds_at_most_ten_live_streams_and_a_closed_one_frees_its_place() {
     use chap_scheduler_api::Role;
 
-    let app = spawn_app_with(settings()).await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
-        .await;
-    let id = run["id"].as_str().unwrap();
+    let (app, token, id) = app_with_a_sleepy_run(settings(), 60.0).await;
+    let id = id.as_str();
     let mut held = Vec::new();
     for n in 0..10 {
         let resp = open_stream(&app, &token, id).await;
@@ -246,12 +248,8 @@ async fn the_process_serves_at_most_its_configured_number_of_live_streams() {
     let mut vars = settings();
     vars.insert("CHAP_SCHEDULER_LOG_STREAMS_MAX".into(), "3".into());
     vars.insert("CHAP_SCHEDULER_LOG_STREAM_MAX_SECONDS".into(), "2".into());
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
-        .await;
-    let id = run["id"].as_str().unwrap();
+    let (app, token, id) = app_with_a_sleepy_run(vars, 60.0).await;
+    let id = id.as_str();
     let mut held = Vec::new();
     for _ in 0..3 {
         let resp = open_stream(&app, &token, id).await;
