@@ -67,6 +67,11 @@ impl StreamSlots {
         }))
     }
 
+    /// How many streams are open now.
+    pub fn open(&self) -> usize {
+        self.0.held.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
     /// A place for one more stream of `user`, or 429 when the process or the user holds the most.
     pub fn take(&self, user: Uuid) -> AppResult<StreamSlot> {
         let mut held = self.0.held.lock().unwrap_or_else(|p| p.into_inner());

@@ -328,7 +328,10 @@ pub fn app(
 /// 404 when `CHAP_SCHEDULER_METRICS=false`.
 async fn metrics(state: web::Data<AppState>) -> actix_web::HttpResponse {
     match &state.metrics {
-        Some(handle) => crate::observe::http::render(handle, state.engine.db()).await,
+        Some(handle) => {
+            let streams = state.log_streams.open();
+            crate::observe::http::render(handle, state.engine.db(), streams).await
+        }
         None => actix_web::HttpResponse::NotFound().json(chap_scheduler_api::ErrorBody {
             error: "not_found".into(),
             message: "metrics are off (CHAP_SCHEDULER_METRICS=false)".into(),

@@ -132,8 +132,14 @@ async fn run_gauges(db: &DatabaseConnection) -> Option<store::RunGauges> {
     }
 }
 
-/// `GET /metrics`: the Prometheus text format, with the run gauges read from the database.
-pub async fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> HttpResponse {
+/// `GET /metrics`: the Prometheus text format, with the run gauges read from the database and the
+/// number of live log streams open (`log_streams`).
+pub async fn render(
+    handle: &PrometheusHandle,
+    db: &DatabaseConnection,
+    log_streams: usize,
+) -> HttpResponse {
+    gauge!(LOG_STREAMS).set(log_streams as f64);
     match run_gauges(db).await {
         Some(g) => {
             for (state, n) in g.by_state {

@@ -30,6 +30,8 @@ pub const LAST_COMPLETED: &str = "chap_scheduler_last_completed_run_timestamp_se
 pub const DELIVERIES: &str = "chap_scheduler_notification_deliveries_total";
 /// 1 while the process is up; the `role` label says `serve` or `worker`.
 pub const UP: &str = "chap_scheduler_up";
+/// Live log streams this `serve` process holds open (bounded by `CHAP_SCHEDULER_LOG_STREAMS_MAX`).
+pub const LOG_STREAMS: &str = "chap_scheduler_log_streams_open";
 
 /// Registers help texts and units (shown as `# HELP` lines).
 pub(super) fn describe() {
@@ -48,6 +50,10 @@ pub(super) fn describe() {
         "Runs that reached a final state, by deployment and state"
     );
     describe_gauge!(QUEUE_DEPTH, "PENDING runs waiting for a worker");
+    describe_gauge!(
+        LOG_STREAMS,
+        "Live log streams this process holds open (at most CHAP_SCHEDULER_LOG_STREAMS_MAX)"
+    );
     describe_gauge!(
         QUEUE_OLDEST_AGE,
         Unit::Seconds,

@@ -464,3 +464,51 @@ async fn a_workers_metrics_port_answers_health_and_metrics() {
         "a worker serves nothing else"
     );
 }
+
+/// `log_streams_open` counts the live log streams the process holds: an operator sees how close it is
+/// to `CHAP_SCHEDULER_LOG_STREAMS_MAX` (the refusals are the stream route's 429s in
+/// `http_requests_total`).
+#[tokio::test]
+async fn the_open_log_streams_are_a_gauge() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
+        .await;
+    let url = app.url(&format!(
+        "/api/v1/runs/{}/logs/stream",
+        run["id"].as_str().unwrap()
+    ));
+    let open_streams = || async {
+        let (text, samples) = scrape(&app.address).await;
+        (
+            value(&samples, "chap_scheduler_log_streams_open", &[]),
+            text,
+        )
+    };
+    let (none, text) = open_streams().await;
+    assert_eq!(none, Some(0.0), "{text}");
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let resp = app
+            .client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        held.push(resp);
+    }
+    let (two, text) = open_streams().await;
+    assert_eq!(two, Some(2.0), "{text}");
+    drop(held);
+    let dropped = std::time::Instant::now();
+    while open_streams().await.0 != Some(0.0) {
+        assert!(
+            dropped.elapsed() < std::time::Duration::from_secs(20),
+            "the closed streams still count after 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
