@@ -127,8 +127,7 @@ pub struct Config {
     /// A live log stream ends after this long (without `end`), and its client resumes: long-held
     /// connections recycle through proxies and rebalance across replicas.
     pub log_stream_max: Duration,
-    /// Most live log streams this process serves at once (each user holds at most
-    /// `http::STREAMS_PER_USER` of them).
+    /// Most live log streams this process serves at once (each user holds at most 10 of them).
     pub log_streams_max: usize,
 }
 

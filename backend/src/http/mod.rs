@@ -12,7 +12,7 @@ mod flows;
 mod forecasts;
 pub mod input;
 mod log_stream;
-pub use log_stream::{StreamSlots, STREAMS_PER_USER};
+pub use log_stream::StreamSlots;
 mod notifications;
 mod prefix;
 mod runs;

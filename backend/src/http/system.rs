@@ -15,6 +15,16 @@ use crate::db::SchemaState;
 /// timeout instead of waiting with the dependency (and holding a connection meanwhile).
 const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// What `check` answered within [`READY_WAIT`], or why not (its error, or that it did not answer).
+async fn within_wait<T, E: std::fmt::Display>(
+    check: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(READY_WAIT, check).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", READY_WAIT.as_secs())),
+    }
+}
+
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health).service(ready).service(info);
@@ -44,13 +54,7 @@ async fn health() -> web::Json<Health> {
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut checks = BTreeMap::new();
     // Answering is not enough: an empty or half-migrated database would fail every request.
-    let schema = tokio::time::timeout(READY_WAIT, crate::db::schema_state(state.auth.db())).await;
-    let (db_ok, db_check) = match schema.unwrap_or_else(|_| {
-        Err(sea_orm::DbErr::Custom(format!(
-            "no answer within {} s",
-            READY_WAIT.as_secs()
-        )))
-    }) {
+    let (db_ok, db_check) = match within_wait(crate::db::schema_state(state.auth.db())).await {
         Ok(SchemaState::Current) => (true, "ok"),
         Ok(SchemaState::Unmigrated) => {
             tracing::warn!("readiness: the database has no schema");
@@ -66,13 +70,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         }
     };
     checks.insert("database".to_string(), db_check.to_string());
-    let ping = tokio::time::timeout(READY_WAIT, state.engine.queue().ping()).await;
-    let queue_ok = match ping.unwrap_or_else(|_| {
-        Err(anyhow::anyhow!(
-            "no answer within {} s",
-            READY_WAIT.as_secs()
-        ))
-    }) {
+    let queue_ok = match within_wait(state.engine.queue().ping()).await {
         Ok(()) => {
             checks.insert("queue".to_string(), "ok".to_string());
             true

@@ -70,11 +70,7 @@ async fn repeated_failures_are_throttled_with_429_and_retry_after() {
     // Even the right password waits now: the throttle is checked before the password.
     let r = app.login_with(&browser(), "admin", ADMIN_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after_secs(&r);
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
     assert_eq!(body(r).await["error"], "too_many_requests");
     // Other accounts from the same address are not locked out by this account's limit.

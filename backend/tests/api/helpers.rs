@@ -186,6 +186,40 @@ pub fn states(history: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An app with `vars`, the admin's token and a run of `test-sleepy` for `seconds`: (app, token, run id).
+pub async fn app_with_a_sleepy_run(
+    vars: HashMap<String, String>,
+    seconds: f64,
+) -> (TestApp, String, String) {
+    let app = spawn_app_with(vars).await;
+    let token = app.admin_token().await;
+    let run = app
+        .trigger_flow("test-sleepy", &token, json!({ "seconds": seconds }))
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    (app, token, id)
+}
+
+/// Opens a live stream of `run_id` and returns the response as soon as its headers came (the
+/// stream stays open for as long as the response is kept).
+pub async fn open_stream(app: &TestApp, token: &str, run_id: &str) -> Response {
+    app.client
+        .get(app.url(&format!("/api/v1/runs/{run_id}/logs/stream")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The seconds of a response's `Retry-After` header.
+pub fn retry_after_secs(resp: &Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// A fresh HTTP client with its own cookie jar.
 pub fn browser() -> Client {
     chap_scheduler::install_crypto_provider();

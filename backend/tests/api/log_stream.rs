@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{body, settings, spawn_app_with, TestApp};
+use crate::helpers::{
+    app_with_a_sleepy_run, body, open_stream, retry_after_secs, settings, TestApp,
+};
 
 /// One server-sent event (the server writes `\n` line endings and no multi-line data).
 #[derive(Debug)]
@@ -150,39 +152,10 @@ async fn a_stream_resumed_after_the_end_sends_only_the_state_and_end() {
     assert_eq!(state["state"], "COMPLETED");
 }
 
-/// An app with `vars`, the admin's token and a run of `test-sleepy` for `seconds`: (app, token, run id).
-async fn app_with_a_sleepy_run(
-    vars: std::collections::HashMap<String, String>,
-    seconds: f64,
-) -> (TestApp, String, String) {
-    let app = spawn_app_with(vars).await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": seconds }))
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    (app, token, id)
-}
-
-/// Opens a live stream of `run_id` and returns the response as soon as its headers came (the
-/// stream stays open for as long as the response is kept).
-async fn open_stream(app: &TestApp, token: &str, run_id: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(&format!("/api/v1/runs/{run_id}/logs/stream")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Asserts that `resp` refused a stream for too many at once, saying `why`.
 async fn assert_refused(resp: reqwest::Response, why: &str) {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after_secs(&resp);
     assert!((1..=60).contains(&retry), "Retry-After: {retry}");
     let refused = body(resp).await;
     assert_eq!(refused["error"], "too_many_requests", "{refused}");

@@ -470,15 +470,7 @@ async fn a_workers_metrics_port_answers_health_and_metrics() {
 /// `http_requests_total`).
 #[tokio::test]
 async fn the_open_log_streams_are_a_gauge() {
-    let app = spawn_app().await;
-    let token = app.admin_token().await;
-    let run = app
-        .trigger_flow("test-sleepy", &token, json!({ "seconds": 60 }))
-        .await;
-    let url = app.url(&format!(
-        "/api/v1/runs/{}/logs/stream",
-        run["id"].as_str().unwrap()
-    ));
+    let (app, token, id) = app_with_a_sleepy_run(settings(), 60.0).await;
     let open_streams = || async {
         let (text, samples) = scrape(&app.address).await;
         (
@@ -490,13 +482,7 @@ async fn the_open_log_streams_are_a_gauge() {
     assert_eq!(none, Some(0.0), "{text}");
     let mut held = Vec::new();
     for _ in 0..2 {
-        let resp = app
-            .client
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let resp = open_stream(&app, &token, &id).await;
         assert_eq!(resp.status(), StatusCode::OK);
         held.push(resp);
     }
