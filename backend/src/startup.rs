@@ -44,6 +44,9 @@ pub async fn engine_and_blocks(
     tracing::debug!(keys = ?keys.kids(), "loaded the encryption keys");
     let db = db::connect(config).await?;
     db::migrate(&db).await?;
+    db::clock::sync(&db)
+        .await
+        .context("reading the database server's clock")?;
     deployments::ensure_defaults(&db, &registry).await?;
     let queue = match &config.redis_url {
         Some(url) => Queue::redis(url.expose_secret(), &config.queue_name).await?,
@@ -59,6 +62,10 @@ pub async fn engine_and_blocks(
     }
     let blocks: crate::orchestrator::Blocks = Arc::new(store.clone());
     let engine = Engine::new(db, registry, queue, config.engine_settings(), blocks);
+    tokio::spawn(db::clock::run_sync(
+        engine.db().clone(),
+        engine.stopping().clone(),
+    ));
     Ok((engine, store))
 }
 

@@ -33,7 +33,7 @@ pub async fn create(
             ),
         ));
     }
-    if req.expires_at.is_some_and(|e| e <= chrono::Utc::now()) {
+    if req.expires_at.is_some_and(|e| e <= now()) {
         return Err(AppError::field(
             "expires_at",
             "expiry must be in the future",

@@ -207,7 +207,7 @@ impl AuthService {
             tracing::warn!(session = %sess.id, user = %owner.username, "refresh token reused; session revoked");
             return Err(unauthorized());
         }
-        if row.expires_at < Utc::now() {
+        if row.expires_at < now() {
             return Err(unauthorized());
         }
         self.issue(&owner, sess.id).await

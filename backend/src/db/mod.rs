@@ -1,6 +1,7 @@
 //! Database access: the connection (SQLite embedded or PostgreSQL), migrations, entities and repositories.
 
 pub mod audit;
+pub mod clock;
 pub mod entities;
 pub mod purge;
 pub mod users;

@@ -1,7 +1,7 @@
 //! Users, sessions, refresh tokens and API tokens: the queries the auth layer needs.
 
 use chap_scheduler_api::{ApiTokenView, Role, UserView};
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -11,11 +11,7 @@ use uuid::Uuid;
 
 use super::entities::{api_token, refresh_token, session, user};
 
-/// Now, truncated to microseconds so values round-trip exactly through every database.
-pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    t.duration_trunc(Duration::microseconds(1)).unwrap_or(t)
-}
+pub use super::clock::now;
 
 /// The API view of a user row.
 pub fn view(u: &user::Model) -> UserView {

@@ -74,7 +74,7 @@ async fn list_audit(
         actor: q.actor,
         since: Some(
             q.since
-                .unwrap_or_else(|| Utc::now() - chrono::Duration::days(DEFAULT_DAYS)),
+                .unwrap_or_else(|| crate::db::clock::now() - chrono::Duration::days(DEFAULT_DAYS)),
         ),
         until: q.until,
     };

@@ -47,7 +47,7 @@ fn refresh_cookie(
 }
 
 fn session_response(req: &HttpRequest, state: &AppState, issued: IssuedSession) -> HttpResponse {
-    let secs = (issued.refresh_expires_at - chrono::Utc::now())
+    let secs = (issued.refresh_expires_at - crate::db::clock::now())
         .num_seconds()
         .max(0);
     HttpResponse::Ok()

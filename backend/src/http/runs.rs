@@ -91,7 +91,7 @@ async fn list_runs(
         flow_name: q.flow_name.clone(),
         since: q
             .since
-            .unwrap_or_else(|| Utc::now() - chrono::Duration::days(DEFAULT_DAYS)),
+            .unwrap_or_else(|| crate::db::clock::now() - chrono::Duration::days(DEFAULT_DAYS)),
         until: q.until,
         ..RunFilter::default()
     };

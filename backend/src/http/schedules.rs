@@ -5,7 +5,6 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chap_scheduler_api::{
     ErrorBody, PreviewRequest, PreviewResponse, ScheduleRequest, ScheduleSource, ScheduleView,
 };
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -51,7 +50,7 @@ fn preview_of(timing: &Timing, timezone: &str, count: Option<u32>) -> AppResult<
     if !(1..=100).contains(&n) {
         return Err(AppError::field("count", "must be between 1 and 100"));
     }
-    let fire_times = timing.preview(Utc::now(), n as usize);
+    let fire_times = timing.preview(crate::db::clock::now(), n as usize);
     Ok(PreviewResponse {
         timezone: timezone.to_string(),
         local_times: fire_times.iter().map(|t| timing.local(*t)).collect(),
@@ -80,7 +79,7 @@ async fn preview_expression(
     let timing = schedules::timing_from(
         b.cron.as_deref(),
         b.interval_seconds,
-        b.anchor_at.unwrap_or_else(Utc::now),
+        b.anchor_at.unwrap_or_else(crate::db::clock::now),
         &tz,
     )?;
     Ok(web::Json(preview_of(&timing, &tz, b.count)?))

@@ -46,7 +46,7 @@ pub async fn post(client: &reqwest::Client, p: Post<'_>) -> Result<String, Strin
         .header("X-Chap-Scheduler-Event", p.event_name)
         .header("X-Chap-Scheduler-Delivery", p.delivery.to_string());
     if let (Some(secret), "json") = (p.signing_secret, p.format) {
-        let t = chrono::Utc::now().timestamp();
+        let t = crate::db::clock::now().timestamp();
         request = request.header(
             "X-Chap-Scheduler-Signature",
             signature(secret, t, body.as_bytes()),

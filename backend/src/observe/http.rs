@@ -149,7 +149,7 @@ pub async fn render(
                 }
             }
             let age = g.oldest_pending_since.map_or(0.0, |since| {
-                (chrono::Utc::now() - since).num_milliseconds().max(0) as f64 / 1000.0
+                (crate::db::clock::now() - since).num_milliseconds().max(0) as f64 / 1000.0
             });
             gauge!(QUEUE_OLDEST_AGE).set(age);
             for (deployment, at) in g.last_completed {

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chap_scheduler_api::{ArtifactKind, LogLevel};
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -144,7 +143,7 @@ impl RunContext {
         self.inner.logs.send(LogLine {
             lease: self.inner.lease.clone(),
             task_run_id: task,
-            at: Utc::now(),
+            at: crate::db::clock::now(),
             level,
             message: self.redact(message),
         });

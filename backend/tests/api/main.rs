@@ -8,6 +8,7 @@ mod auth;
 mod blocks;
 mod chap_jobs;
 mod chap_schedules;
+mod clock;
 mod concurrency;
 mod deadlines;
 mod dhis2_date;

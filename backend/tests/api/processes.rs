@@ -15,6 +15,10 @@ use crate::helpers::*;
 
 const WORKER_VARS: &str = "CHAP_TEST_WORKER_VARS";
 
+/// Seconds a worker process's host clock is off (`-20`: 20 s behind): the process stands in for a
+/// worker on another host whose clock is off.
+pub(crate) const HOST_CLOCK_SKEW: &str = "CHAP_TEST_HOST_CLOCK_SKEW_SECONDS";
+
 /// Not a test: the entry point of a worker process that the tests below start by re-running this
 /// test binary (so the process has the test flows). Ignored in normal runs.
 #[tokio::test]
@@ -25,6 +29,10 @@ async fn worker_process_entry() {
     };
     chap_scheduler::install_crypto_provider();
     let vars: HashMap<String, String> = serde_json::from_str(&raw).unwrap();
+    if let Ok(seconds) = std::env::var(HOST_CLOCK_SKEW) {
+        let by = chrono::TimeDelta::seconds(seconds.parse().unwrap());
+        chap_scheduler::db::clock::skew_host_clock(by);
+    }
     let config = chap_scheduler::config::Config::from_source(&vars).unwrap();
     chap_scheduler::telemetry::init(&config.log, "text");
     let (registry, _) = crate::test_flows::registry(&config);
@@ -63,6 +71,16 @@ pub(crate) fn signal(worker: &WorkerProcess, name: &str) {
 
 /// Starts a worker process with settings of its own on top of the app's.
 pub(crate) fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> WorkerProcess {
+    worker_process_in(app, extra, &[])
+}
+
+/// [`worker_process_with`], the process's environment also holding `env` (not settings: what the
+/// process runs under, such as `LD_PRELOAD`).
+pub(crate) fn worker_process_in(
+    app: &TestApp,
+    extra: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> WorkerProcess {
     let data_dir = tempfile::tempdir().unwrap().keep();
     let mut vars = app.vars.clone();
     for (k, v) in extra {
@@ -89,6 +107,7 @@ pub(crate) fn worker_process_with(app: &TestApp, extra: &[(&str, &str)]) -> Work
                 "--nocapture",
             ])
             .env(WORKER_VARS, serde_json::to_string(&vars).unwrap())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()

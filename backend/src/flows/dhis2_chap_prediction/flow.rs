@@ -13,7 +13,6 @@
 use std::time::Duration;
 
 use chap_scheduler_api::ArtifactKind;
-use chrono::Utc;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 use secrecy::SecretString;
@@ -103,7 +102,7 @@ impl PredictionFlow {
     }
 
     async fn execute(&self, ctx: &RunContext) -> Result<(), FlowError> {
-        let started = Utc::now();
+        let started = crate::db::clock::now();
         let params = match params::validate(ctx.parameters()) {
             Ok(p) => p,
             Err(errors) => {
@@ -176,7 +175,7 @@ impl PredictionFlow {
                     report.dhis2_unsupported = Some(why);
                     return;
                 }
-                today.unwrap_or_else(|| Utc::now().date_naive())
+                today.unwrap_or_else(|| crate::db::clock::now().date_naive())
             }
             Err(e) => {
                 ctx.error(format!("DHIS2 not reachable: {e}"));
@@ -286,7 +285,7 @@ impl PredictionFlow {
         report: RunReport,
         error: Option<FlowError>,
     ) -> Result<(), FlowError> {
-        let markdown = render(&report, Utc::now());
+        let markdown = render(&report, crate::db::clock::now());
         ctx.artifact(ARTIFACT_KEY, ArtifactKind::Markdown, &markdown);
         let counts = report.counts();
         // The failed setups' ids let an operator retry just those (`failed_setups_only`).
@@ -585,7 +584,7 @@ mod tests {
 
     #[test]
     fn the_failure_message_names_the_first_reason() {
-        let mut report = RunReport::new("http://x", Utc::now());
+        let mut report = RunReport::new("http://x", chrono::Utc::now());
         assert_eq!(
             failure_message(&report),
             "chap returned no prediction setups"

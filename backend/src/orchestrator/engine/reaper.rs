@@ -63,7 +63,7 @@ impl Engine {
             let delay = dep
                 .map(|d| d.retry_delay_seconds * d.retry_backoff.powi(attempt - 1))
                 .unwrap_or(0.0);
-            let next = Utc::now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
+            let next = now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
             Some(
                 Transition::to(RunState::AwaitingRetry)
                     .message(format!(

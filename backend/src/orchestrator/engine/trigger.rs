@@ -67,7 +67,7 @@ impl Engine {
         // runs; the next run's end gives the freed slot to the oldest due run (this one, once it is
         // the oldest). A slot freed between this read and the commit goes to this run at the
         // dispatcher's next pass (within 0.5 s).
-        let may_promote = expected <= Utc::now() && self.may_have_room(dep, active).await?;
+        let may_promote = expected <= now() && self.may_have_room(dep, active).await?;
         let cancel_new = match (dep.concurrency_limit, dep.collision_strategy) {
             (Some(limit), CollisionStrategy::CancelNew) => Some(limit),
             _ => None,

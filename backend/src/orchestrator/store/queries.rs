@@ -17,6 +17,7 @@ use super::few::{in_few_states, runs_in_states_of, unfinished, unindexed};
 use super::queue::count_of;
 use super::views::LATE_AFTER_SECONDS;
 use crate::db::entities::flow_run;
+use crate::db::users::now;
 use crate::orchestrator::state::RunState;
 
 /// What the run list shows.
@@ -90,12 +91,12 @@ pub async fn list_runs(
 /// Runs per day (by expected start, UTC) and state for the last `days` days including today, and how
 /// many run and are late now.
 pub async fn run_stats(db: &DatabaseConnection, days: i64) -> Result<RunStats, DbErr> {
-    let today = Utc::now().date_naive();
+    let today = now().date_naive();
     let first = today - chrono::Duration::days(days - 1);
     let start = first
         .and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc())
-        .unwrap_or_else(Utc::now);
+        .unwrap_or_else(now);
     let backend = db.get_database_backend();
     // Counted by the database, one row per day and state: the window's runs themselves never leave
     // it (a busy installation starts tens of thousands a day, and the dashboard asks every few
@@ -136,7 +137,7 @@ pub async fn run_stats(db: &DatabaseConnection, days: i64) -> Result<RunStats, D
         ))
         .count(db)
         .await?;
-    let late_before = Utc::now() - chrono::Duration::seconds(LATE_AFTER_SECONDS);
+    let late_before = now() - chrono::Duration::seconds(LATE_AFTER_SECONDS);
     let late = flow_run::Entity::find()
         .filter(in_few_states(
             backend,

@@ -11,7 +11,7 @@ use crate::db::entities::flow_run;
 /// The instant `days` days ago; `None` when that is before the earliest instant there is (a
 /// `CHAP_SCHEDULER_RETENTION_DAYS` of millions of days): nothing is that old.
 pub fn cutoff(days: u32) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::Utc::now().checked_sub_signed(chrono::TimeDelta::try_days(i64::from(days))?)
+    crate::db::clock::now().checked_sub_signed(chrono::TimeDelta::try_days(i64::from(days))?)
 }
 
 /// Deletes finished runs created more than `days` days ago, oldest first, in batches that keep no

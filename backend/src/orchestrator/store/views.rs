@@ -1,7 +1,7 @@
 //! Reading runs: the API views of a run, a step and a history entry, and the reads behind them.
 
 use chap_scheduler_api::{RunView, StateChangeView, TaskRunView};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -26,7 +26,8 @@ pub fn view(r: &flow_run::Model) -> RunView {
         state_message: r.state_message.clone(),
         state_at: r.state_at,
         late: matches!(state, RunState::Scheduled | RunState::Pending)
-            && Utc::now() - r.expected_start_at > Duration::seconds(LATE_AFTER_SECONDS),
+            && crate::db::clock::now() - r.expected_start_at
+                > Duration::seconds(LATE_AFTER_SECONDS),
         expected_start_at: r.expected_start_at,
         started_at: r.started_at,
         ended_at: r.ended_at,
