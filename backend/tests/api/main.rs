@@ -26,6 +26,7 @@ mod notifications;
 mod notify_email;
 mod notify_restart;
 mod openapi;
+mod outage;
 mod pg_plans;
 mod prediction;
 mod processes;

@@ -32,7 +32,7 @@ async fn write_lock_holder_entry() {
 }
 
 /// Starts a process that holds the write lock of the app's SQLite database, once it holds it.
-fn write_lock_holder(app: &TestApp) -> WorkerProcess {
+pub(crate) fn write_lock_holder(app: &TestApp) -> WorkerProcess {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

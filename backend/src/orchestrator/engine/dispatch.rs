@@ -159,31 +159,60 @@ impl Engine {
 
     /// The dispatcher loop: dispatch due runs, requeue lost entries, reap dead workers, until the
     /// engine stops.
+    ///
+    /// The reaper takes a run for dead only once the database has answered every pass of this loop
+    /// for a whole heartbeat timeout: while it failed (PostgreSQL restarting or unreachable, SQLite's
+    /// disk full) the workers' heartbeats could not land either, and a run silent through an outage
+    /// says nothing about its worker. After one, live workers get that long to beat again.
     pub async fn run_dispatcher(self, reaper_every: Duration) {
         if let Err(e) = self.requeue(true).await {
             tracing::error!(error = %e, "recovering pending runs failed");
         }
         let mut last_maintenance = std::time::Instant::now() - reaper_every;
         let mut last_checkpoint = std::time::Instant::now();
+        // Since when every pass has found the database answering (None: the last one did not).
+        let mut answering_since: Option<std::time::Instant> = None;
+        let mut failed_before = false;
         while !self.inner.stopping.is_cancelled() {
+            let mut failed = false;
             if let Err(e) = self.dispatch().await {
                 tracing::error!(error = %e, "dispatching runs failed");
+                failed = true;
             }
             if last_checkpoint.elapsed() >= crate::db::WAL_CHECKPOINT_EVERY {
                 last_checkpoint = std::time::Instant::now();
                 if let Err(e) = crate::db::checkpoint_wal(&self.inner.db).await {
                     tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+                    failed = true;
                 }
             }
             if last_maintenance.elapsed() >= reaper_every {
                 last_maintenance = std::time::Instant::now();
-                if let Err(e) = self.reap().await {
-                    tracing::error!(error = %e, "reaping crashed runs failed");
+                let trusted = answering_since
+                    .is_some_and(|t| t.elapsed() >= self.inner.settings.heartbeat_timeout);
+                if trusted {
+                    if let Err(e) = self.reap().await {
+                        tracing::error!(error = %e, "reaping crashed runs failed");
+                        failed = true;
+                    }
                 }
                 if let Err(e) = self.requeue(false).await {
                     tracing::error!(error = %e, "re-enqueueing pending runs failed");
+                    failed = true;
                 }
             }
+            if failed {
+                answering_since = None;
+            } else if answering_since.is_none() {
+                answering_since = Some(std::time::Instant::now());
+                if failed_before {
+                    tracing::info!(
+                        "the database answers again; runs silent meanwhile are taken for dead only \
+                         if they stay silent for the heartbeat timeout"
+                    );
+                }
+            }
+            failed_before = failed;
             tokio::select! {
                 _ = self.inner.dispatch_wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

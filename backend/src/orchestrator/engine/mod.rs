@@ -142,6 +142,21 @@ struct Inner {
     stopping: CancellationToken,
     /// The attempts this process is executing.
     executions: tokio_util::task::TaskTracker,
+    /// Which attempts these are (run, attempt): the reaper never takes them for dead, whatever their
+    /// heartbeat says (a heartbeat fails to land while the database refuses writes).
+    executing: std::sync::Mutex<std::collections::HashSet<(Uuid, i32)>>,
+}
+
+/// An attempt this process is executing, from its start until this is dropped.
+pub(crate) struct Executing {
+    engine: Engine,
+    attempt: (Uuid, i32),
+}
+
+impl Drop for Executing {
+    fn drop(&mut self) {
+        self.engine.executing().remove(&self.attempt);
+    }
 }
 
 fn worker_id() -> String {
@@ -203,8 +218,32 @@ impl Engine {
                 dispatch_wake: Notify::new(),
                 stopping: CancellationToken::new(),
                 executions: tokio_util::task::TaskTracker::new(),
+                executing: Default::default(),
             }),
         }
+    }
+
+    /// The attempts this process is executing.
+    fn executing(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(Uuid, i32)>> {
+        self.inner
+            .executing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that this process executes `lease`'s attempt until the result is dropped.
+    pub(crate) fn start_executing(&self, lease: &super::store::Lease) -> Executing {
+        let attempt = (lease.run_id, lease.attempt);
+        self.executing().insert(attempt);
+        Executing {
+            engine: self.clone(),
+            attempt,
+        }
+    }
+
+    /// Whether this process is executing attempt `attempt` of run `run_id`.
+    pub(crate) fn is_executing(&self, run_id: Uuid, attempt: i32) -> bool {
+        self.executing().contains(&(run_id, attempt))
     }
 
     /// The database.

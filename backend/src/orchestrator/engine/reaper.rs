@@ -18,6 +18,13 @@ impl Engine {
         let deadline = now() - chrono::Duration::from_std(self.inner.settings.heartbeat_timeout)?;
         let mut reaped = 0;
         for run in store::silent_runs(db, deadline, 200).await? {
+            if run.worker_id.as_deref() == Some(self.worker_id())
+                && self.is_executing(run.id, run.attempt)
+            {
+                // This process executes it: alive, though its heartbeat did not land (the database
+                // refused writes for a while).
+                continue;
+            }
             if self.reap_run(&run, deadline).await? {
                 reaped += 1;
             }

@@ -134,6 +134,7 @@ impl Engine {
             lease,
             deployment: dep,
         } = claimed;
+        let _live = self.start_executing(&lease);
         let db = self.inner.db.clone();
         // A first attempt has no earlier steps to number after.
         let first_position = if lease.attempt <= 1 {
