@@ -231,8 +231,10 @@ impl Drop for Proc {
 
 /// A fresh PostgreSQL database, dropped by [`PgDb::drop_db`].
 pub struct PgDb {
-    server: String,
-    name: String,
+    /// URL of the server's database this one was created from.
+    pub server: String,
+    /// The fresh database's name.
+    pub name: String,
     /// URL of the fresh database.
     pub url: String,
 }

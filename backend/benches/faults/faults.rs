@@ -17,7 +17,7 @@ use crate::support::Services;
 use crate::tally::{slots, tally, Tally};
 use crate::Row;
 
-const SETTLE: Duration = Duration::from_secs(180);
+pub(crate) const SETTLE: Duration = Duration::from_secs(180);
 
 /// Runs one named fault.
 pub async fn run(name: &str, services: &Services) -> Result<Row> {
@@ -29,6 +29,7 @@ pub async fn run(name: &str, services: &Services) -> Result<Row> {
         "two-serves" => two_serves(services).await,
         "zombie" => zombie(services).await,
         "spread" => spread(services).await,
+        "postgres" => crate::outages::postgres(services).await,
         _ => cancels(services).await,
     }
 }
@@ -69,7 +70,12 @@ async fn held_by(rig: &Rig, ids: &[Uuid], worker: usize) -> Result<usize> {
 }
 
 /// Stops the rig and makes its row of the table.
-async fn row(rig: Rig, tally: Tally, fault: impl Into<String>, notes: String) -> Result<Row> {
+pub(crate) async fn row(
+    rig: Rig,
+    tally: Tally,
+    fault: impl Into<String>,
+    notes: String,
+) -> Result<Row> {
     rig.stop().await;
     Ok(Row {
         fault: fault.into(),

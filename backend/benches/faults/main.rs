@@ -1,13 +1,14 @@
 //! The fault script's harness (`scripts/faults`): starts PostgreSQL + Redis installations of the real
 //! release binary (`serve` and 2 `worker` processes) against the DHIS2 + chap simulator, does to each
-//! what a real outage or operator would — kill, stop, freeze, flush, restart, cancel — and prints
+//! what a real outage or operator would — kill, stop, freeze, flush, restart, cut off, cancel — and prints
 //! what was lost. Every loss column must read zero.
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench faults -- [all|spread|kill|term|redis|restart|two-serves|zombie|cancels]…
+//! cargo bench -p chap-scheduler --bench faults -- [all|spread|kill|term|redis|postgres|restart|two-serves|zombie|cancels]…
 //! ```
 
 mod faults;
+mod outages;
 mod rig;
 #[allow(dead_code)]
 #[path = "../engine/support.rs"]
@@ -24,11 +25,12 @@ use std::process::ExitCode;
 use support::{loadavg, Services};
 use tally::Tally;
 
-const ALL: [&str; 8] = [
+const ALL: [&str; 9] = [
     "spread",
     "kill",
     "term",
     "redis",
+    "postgres",
     "restart",
     "two-serves",
     "zombie",

@@ -10,7 +10,10 @@ use chap_scheduler::db::entities::flow_run;
 use chap_scheduler_api::RunState;
 use dhis2_sim::{PredictionSetup, Scenario, SetupBehaviour, SimHandle, Simulator};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    Statement,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -303,6 +306,35 @@ impl Rig {
             .filter(|s| s.is_terminal())
             .collect();
         self.wait_until(ids, &terminal, ids.len(), within).await
+    }
+
+    /// The rig's database gone for `down`, as in a restart of PostgreSQL: every session on it ended
+    /// at once, new ones refused until `down` has passed. How many sessions were ended.
+    pub async fn database_outage(&self, down: Duration) -> Result<usize> {
+        let admin = connect(&self.pg.server).await?;
+        let name = &self.pg.name;
+        admin
+            .execute_unprepared(&format!(
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+            ))
+            .await?;
+        let ended = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                ),
+            ))
+            .await?
+            .len();
+        tokio::time::sleep(down).await;
+        admin
+            .execute_unprepared(&format!(
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+            ))
+            .await?;
+        admin.close().await.ok();
+        Ok(ended)
     }
 
     /// Stops the processes and drops the database and queue.

@@ -140,18 +140,50 @@ fn sqlx_unavailable(err: &sea_orm::sqlx::Error) -> bool {
         Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             let message = db.message();
-            // PostgreSQL: connection exceptions (08…), shutdown (57P…), no such database (3D000),
-            // no such table (42P01: the schema is gone).
+            // PostgreSQL: connection exceptions (08…), insufficient resources (53…: disk full, out
+            // of memory, too many connections), shutdown (57P…), no such database (3D000), no such
+            // table (42P01: the schema is gone).
             code.starts_with("08")
+                || code.starts_with("53")
                 || code.starts_with("57P")
                 || code == "3D000"
                 || code == "42P01"
                 // SQLite: busy or locked (5, 6 and their extended codes), cannot open (14), I/O (10),
-                // not a database (26), and a missing table.
-                || matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6 | 10 | 14 | 26))
+                // disk full (13), not a database (26), and a missing table.
+                || matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6 | 10 | 13 | 14 | 26))
                 || message.starts_with("no such table")
         }
         _ => false,
+    }
+}
+
+/// How long a worker keeps trying to write a run's records (log lines, steps, checkpoints, an attempt's
+/// end) while the database is unavailable: an outage that long (PostgreSQL restarting, SQLite's disk
+/// full for a moment) loses none of them, and leaves no run RUNNING without its worker.
+pub const OUTAGE_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// The longest wait between two tries of [`while_unavailable`].
+const OUTAGE_LONGEST_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs `write` again while it fails on an unavailable database ([`is_unavailable`]), for up to
+/// [`OUTAGE_RETRY_FOR`], the waits growing from 100 ms to 2 s; its first other outcome, or the last
+/// failure.
+pub async fn while_unavailable<T, F, Fut>(what: &str, mut write: F) -> Result<T, DbErr>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbErr>>,
+{
+    let first = std::time::Instant::now();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match write().await {
+            Err(e) if is_unavailable(&e) && first.elapsed() < OUTAGE_RETRY_FOR => {
+                tracing::warn!(error = %e, "{what} failed: the database is unavailable; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(OUTAGE_LONGEST_WAIT);
+            }
+            other => return other,
+        }
     }
 }
 
@@ -251,6 +283,34 @@ mod tests {
     #[tokio::test]
     async fn sqlite_keeps_one_plan_per_prepared_statement() {
         assert_sqlite_compiled_with("ENABLE_QPSG").await;
+    }
+
+    /// A full disk is an unavailable database (503 with `Retry-After`, and the workers' writer keeps
+    /// trying), not an internal error: SQLite's `SQLITE_FULL`, here reached through a page limit.
+    #[tokio::test]
+    async fn a_full_disk_is_an_unavailable_database() {
+        let mut opts = sea_orm::ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1).min_connections(1);
+        let db = Database::connect(opts).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (x BLOB)")
+            .await
+            .unwrap();
+        db.execute_unprepared("PRAGMA max_page_count = 8")
+            .await
+            .unwrap();
+        let mut full = None;
+        for _ in 0..100 {
+            if let Err(e) = db
+                .execute_unprepared("INSERT INTO t VALUES (zeroblob(4000))")
+                .await
+            {
+                full = Some(e);
+                break;
+            }
+        }
+        let e = full.expect("the page limit was never reached");
+        assert!(e.to_string().contains("full"), "{e}");
+        assert!(super::is_unavailable(&e), "{e}");
     }
 
     /// sqlx 0.9.0 stopped setting `TCP_NODELAY` on its sockets (sqlx issue #4335, fixed in 0.9.1).

@@ -311,7 +311,11 @@ impl RunContext {
     /// Refused, and the attempt stopped, when this attempt no longer holds the run.
     pub async fn remember(&self, key: &str, mut value: Value) -> anyhow::Result<()> {
         text::storable_value(&mut value);
-        if !store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value.clone()).await? {
+        let held = crate::db::while_unavailable("recording a checkpoint", || {
+            store::put_checkpoint(&self.inner.db, &self.inner.lease, key, value.clone())
+        })
+        .await?;
+        if !held {
             self.lost("recording a checkpoint");
             anyhow::bail!(
                 "this attempt no longer holds the run; the checkpoint `{key}` was not stored"

@@ -2,7 +2,7 @@
 //! queue entry that may be lost is made again. The one place runs enter the queue.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -160,59 +160,67 @@ impl Engine {
     /// The dispatcher loop: dispatch due runs, requeue lost entries, reap dead workers, until the
     /// engine stops.
     ///
-    /// The reaper takes a run for dead only once the database has answered every pass of this loop
-    /// for a whole heartbeat timeout: while it failed (PostgreSQL restarting or unreachable, SQLite's
-    /// disk full) the workers' heartbeats could not land either, and a run silent through an outage
-    /// says nothing about its worker. After one, live workers get that long to beat again.
+    /// The reaper takes a run for dead only once the database has answered every pass of this loop,
+    /// each within a heartbeat interval, for a whole heartbeat timeout: while it failed or kept the
+    /// pass waiting (PostgreSQL restarting or unreachable, SQLite's disk full, a writer frozen on its
+    /// lock) the workers' heartbeats could not land either, and a run silent through an outage says
+    /// nothing about its worker. After one, live workers get that long to beat again.
     pub async fn run_dispatcher(self, reaper_every: Duration) {
         if let Err(e) = self.requeue(true).await {
             tracing::error!(error = %e, "recovering pending runs failed");
         }
-        let mut last_maintenance = std::time::Instant::now() - reaper_every;
-        let mut last_checkpoint = std::time::Instant::now();
-        // Since when every pass has found the database answering (None: the last one did not).
-        let mut answering_since: Option<std::time::Instant> = None;
-        let mut failed_before = false;
+        let settings = self.inner.settings.clone();
+        let mut last_maintenance = Instant::now() - reaper_every;
+        let mut last_checkpoint = Instant::now();
+        // Since when every pass has found the database answering in time (None: the last did not).
+        let mut answering_since: Option<Instant> = None;
+        let mut lapsed_before = false;
         while !self.inner.stopping.is_cancelled() {
+            let pass = Instant::now();
             let mut failed = false;
             if let Err(e) = self.dispatch().await {
                 tracing::error!(error = %e, "dispatching runs failed");
                 failed = true;
             }
             if last_checkpoint.elapsed() >= crate::db::WAL_CHECKPOINT_EVERY {
-                last_checkpoint = std::time::Instant::now();
+                last_checkpoint = Instant::now();
                 if let Err(e) = crate::db::checkpoint_wal(&self.inner.db).await {
                     tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
                     failed = true;
                 }
             }
+            // A pass kept waiting (the pool retrying its connections, a lock) is an outage too.
+            let mut lapsed = failed || pass.elapsed() > settings.heartbeat_interval;
+            if lapsed {
+                answering_since = None;
+            }
             if last_maintenance.elapsed() >= reaper_every {
-                last_maintenance = std::time::Instant::now();
-                let trusted = answering_since
-                    .is_some_and(|t| t.elapsed() >= self.inner.settings.heartbeat_timeout);
+                last_maintenance = Instant::now();
+                let trusted =
+                    answering_since.is_some_and(|t| t.elapsed() >= settings.heartbeat_timeout);
                 if trusted {
                     if let Err(e) = self.reap().await {
                         tracing::error!(error = %e, "reaping crashed runs failed");
-                        failed = true;
+                        lapsed = true;
                     }
                 }
                 if let Err(e) = self.requeue(false).await {
                     tracing::error!(error = %e, "re-enqueueing pending runs failed");
-                    failed = true;
+                    lapsed = true;
                 }
             }
-            if failed {
+            if lapsed {
                 answering_since = None;
             } else if answering_since.is_none() {
-                answering_since = Some(std::time::Instant::now());
-                if failed_before {
+                answering_since = Some(Instant::now());
+                if lapsed_before {
                     tracing::info!(
                         "the database answers again; runs silent meanwhile are taken for dead only \
                          if they stay silent for the heartbeat timeout"
                     );
                 }
             }
-            failed_before = failed;
+            lapsed_before = lapsed;
             tokio::select! {
                 _ = self.inner.dispatch_wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

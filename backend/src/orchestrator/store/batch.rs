@@ -30,8 +30,9 @@ use crate::orchestrator::state::RunState;
 /// Most entries written in one batch.
 const BATCH: usize = 500;
 
-/// Waits before the second and third try of a batch that failed (the database busy or unreachable for
-/// a moment); after the third, its entries are dropped and its attempts' ends fail.
+/// Waits before the second and third try of a batch that failed otherwise than on an unavailable
+/// database (which is tried again for [`crate::db::OUTAGE_RETRY_FOR`]); after the third, its entries
+/// are dropped and its attempts' ends fail.
 const RETRY_AFTER: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
 
 /// What the writer has gathered and not yet written.
@@ -65,7 +66,13 @@ impl Batch {
         if !entries.is_empty() || !ends.is_empty() {
             let mut tries = RETRY_AFTER.iter();
             let result = loop {
-                match write_held(db, &entries, &ends).await {
+                let written =
+                    crate::db::while_unavailable("writing a batch of run records", || {
+                        write_held(db, &entries, &ends)
+                    })
+                    .await;
+                match written {
+                    Err(e) if crate::db::is_unavailable(&e) => break Err(e),
                     Err(e) => match tries.next() {
                         Some(wait) => {
                             tracing::warn!(error = %e, "writing a batch of run records failed; trying again");

@@ -1,0 +1,71 @@
+//! Outages under the installation rather than in it: its PostgreSQL database gone for seconds.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Result;
+use chap_scheduler::db::entities::flow_run_state;
+use chap_scheduler_api::RunState;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::faults::{row, SETTLE};
+use crate::rig::{Options, Rig};
+use crate::support::Services;
+use crate::tally::tally;
+use crate::Row;
+
+/// How long the database is gone: longer than the rig's heartbeat timeout (5 s), so that no heartbeat
+/// lands for longer than it.
+const DATABASE_DOWN: Duration = Duration::from_secs(8);
+
+/// 200 runs; once 50 have ended, every session on the database is ended and new ones are refused for
+/// 8 s (what `serve` and the workers see of a PostgreSQL restart or fail-over). No worker stops, so
+/// none of the runs may be crashed: each run with a crashed attempt counts as a wrong final state.
+pub async fn postgres(services: &Services) -> Result<Row> {
+    let rig = Rig::start(
+        services,
+        &Options {
+            job_polls: 3,
+            slots: 16,
+            setups: 50,
+            ..Options::default()
+        },
+    )
+    .await?;
+    let ids = rig.trigger(200, 50).await?;
+    let terminal: Vec<RunState> = RunState::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .collect();
+    rig.wait_until(&ids, &terminal, 50, Duration::from_secs(120))
+        .await?;
+    let ended = rig.database_outage(DATABASE_DOWN).await?;
+    if !rig.settle(&ids, SETTLE).await? {
+        println!("   some runs did not settle within {SETTLE:?}");
+    }
+    let (attempts, runs) = crashed(&rig, &ids).await?;
+    let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
+    t.wrong_state += runs;
+    row(
+        rig,
+        t,
+        "PostgreSQL gone for 8 s after 50 of 200 runs ended (every session ended, new ones refused)",
+        format!(
+            "2 workers × 16 slots, heartbeat timeout 5 s; {ended} database sessions were ended; \
+             attempts crashed: {attempts}"
+        ),
+    )
+    .await
+}
+
+/// The attempts of `ids` that ended CRASHED, and the runs they belong to.
+async fn crashed(rig: &Rig, ids: &[Uuid]) -> Result<(usize, usize)> {
+    let entries = flow_run_state::Entity::find()
+        .filter(flow_run_state::Column::FlowRunId.is_in(ids.to_vec()))
+        .filter(flow_run_state::Column::State.eq(RunState::Crashed))
+        .all(&rig.db)
+        .await?;
+    let runs: HashSet<Uuid> = entries.iter().map(|e| e.flow_run_id).collect();
+    Ok((entries.len(), runs.len()))
+}
