@@ -224,15 +224,9 @@ async fn redis(services: &Services) -> Result<Row> {
     )
     .await?;
     let ids = rig.trigger(200, 50).await?;
-    let terminal: Vec<RunState> = RunState::ALL
-        .into_iter()
-        .filter(|s| s.is_terminal())
-        .collect();
-    rig.wait_until(&ids, &terminal, 50, Duration::from_secs(60))
-        .await?;
+    rig.wait_ended(&ids, 50, Duration::from_secs(60)).await?;
     own.cli(&["FLUSHDB"])?;
-    rig.wait_until(&ids, &terminal, 120, Duration::from_secs(90))
-        .await?;
+    rig.wait_ended(&ids, 120, Duration::from_secs(90)).await?;
     own.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
     own.restart()?;

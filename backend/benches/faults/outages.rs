@@ -34,12 +34,7 @@ pub async fn postgres(services: &Services) -> Result<Row> {
     )
     .await?;
     let ids = rig.trigger(200, 50).await?;
-    let terminal: Vec<RunState> = RunState::ALL
-        .into_iter()
-        .filter(|s| s.is_terminal())
-        .collect();
-    rig.wait_until(&ids, &terminal, 50, Duration::from_secs(120))
-        .await?;
+    rig.wait_ended(&ids, 50, Duration::from_secs(120)).await?;
     let ended = rig.database_outage(DATABASE_DOWN).await?;
     if !rig.settle(&ids, SETTLE).await? {
         println!("   some runs did not settle within {SETTLE:?}");

@@ -299,13 +299,18 @@ impl Rig {
         }
     }
 
-    /// Waits until every run is terminal (false at the deadline).
-    pub async fn settle(&self, ids: &[Uuid], within: Duration) -> Result<bool> {
+    /// Waits until `enough` of `ids` are terminal (false at the deadline).
+    pub async fn wait_ended(&self, ids: &[Uuid], enough: usize, within: Duration) -> Result<bool> {
         let terminal: Vec<RunState> = RunState::ALL
             .into_iter()
             .filter(|s| s.is_terminal())
             .collect();
-        self.wait_until(ids, &terminal, ids.len(), within).await
+        self.wait_until(ids, &terminal, enough, within).await
+    }
+
+    /// Waits until every run is terminal (false at the deadline).
+    pub async fn settle(&self, ids: &[Uuid], within: Duration) -> Result<bool> {
+        self.wait_ended(ids, ids.len(), within).await
     }
 
     /// The rig's database gone for `down`, as in a restart of PostgreSQL: every session on it ended

@@ -165,6 +165,19 @@ pub async fn spawn_app_with(mut overrides: HashMap<String, String>) -> TestApp {
 /// The terminal run states.
 pub const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
 
+/// Asserts that a run (its detail) COMPLETED at its first attempt, never CRASHED.
+pub fn assert_completed_without_a_crash(done: &Value) {
+    let states: Vec<&str> = done["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(done["state"], "COMPLETED", "{states:?}: {done}");
+    assert_eq!(done["attempt"], 1, "executed once: {states:?}");
+    assert!(!states.contains(&"CRASHED"), "{states:?}");
+}
+
 /// Asserts that the run `done` (as the API shows it) is in `state` and its message says `says`.
 pub fn assert_ended_saying(done: &Value, state: &str, says: &str) {
     assert_eq!(done["state"], state, "{done}");
@@ -391,6 +404,16 @@ impl TestApp {
     }
 
     /// Changes the default deployment of `flow` (asserting 200); returns its id.
+    /// The `test-sleepy` deployment, retried once at once when an attempt fails or crashes: its id.
+    pub async fn sleepy_retried_once(&self, token: &str) -> String {
+        self.configure_flow(
+            "test-sleepy",
+            token,
+            json!({ "retries": 1, "retry_delay_seconds": 0 }),
+        )
+        .await
+    }
+
     pub async fn configure_flow(&self, flow: &str, token: &str, change: Value) -> String {
         let dep = self.deployment(flow, token).await;
         let id = dep["id"].as_str().unwrap().to_string();

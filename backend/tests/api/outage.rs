@@ -15,13 +15,7 @@ async fn a_run_executing_while_the_database_refuses_writes_is_not_taken_for_dead
     // Heartbeats every 0.25 s, silent after 1.5 s; the reaper looks every 2 s.
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let dep = app
-        .configure_flow(
-            "test-sleepy",
-            &token,
-            json!({ "retries": 1, "retry_delay_seconds": 0 }),
-        )
-        .await;
+    let dep = app.sleepy_retried_once(&token).await;
     let run = app.trigger(&dep, &token, json!({ "seconds": 6 })).await;
     let id = run["id"].as_str().unwrap().to_string();
     app.wait_for(&id, &token, &["RUNNING"]).await;
@@ -42,13 +36,5 @@ async fn a_run_executing_while_the_database_refuses_writes_is_not_taken_for_dead
         other.close().await.unwrap();
     }
     let done = app.wait_for(&id, &token, TERMINAL).await;
-    let states: Vec<&str> = done["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(done["state"], "COMPLETED", "{states:?}: {done}");
-    assert_eq!(done["attempt"], 1, "{states:?}");
-    assert!(!states.contains(&"CRASHED"), "{states:?}");
+    assert_completed_without_a_crash(&done);
 }

@@ -162,13 +162,7 @@ pub(crate) fn kill(worker: WorkerProcess) {
 async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes_on_another_worker()
 {
     let (app, token) = spawn_app_without_workers().await;
-    let dep_id = app
-        .configure_flow(
-            "test-sleepy",
-            &token,
-            json!({ "retries": 1, "retry_delay_seconds": 0 }),
-        )
-        .await;
+    let dep_id = app.sleepy_retried_once(&token).await;
     let dep_id = dep_id.as_str();
 
     let first = worker_process(&app);
