@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod http_body;
 pub mod import_prefect;
 pub mod notify;
 pub mod observe;

@@ -58,6 +58,7 @@ pub async fn open(app: &ChapSchedules, s: &schedule::Model) -> Result<ScheduleCh
         dhis2_timeout: app.settings.chap_timeout,
         chap_timeout: app.settings.chap_timeout,
         max_attempts: 2,
+        max_response_bytes: app.settings.max_response_bytes,
         ..HttpSettings::default()
     };
     let secret = credentials.secret().clone();

@@ -80,6 +80,8 @@ pub struct Settings {
     pub cron_seconds: bool,
     /// Per-request timeout of the calls to chap made for schedules.
     pub chap_timeout: Duration,
+    /// The longest answer read from chap (`CHAP_SCHEDULER_UPSTREAM_MAX_RESPONSE_MIB`).
+    pub max_response_bytes: u64,
 }
 
 impl Default for Settings {
@@ -88,6 +90,8 @@ impl Default for Settings {
             sync_interval: Duration::from_secs(300),
             cron_seconds: false,
             chap_timeout: Duration::from_secs(30),
+            max_response_bytes:
+                crate::flows::dhis2_chap_prediction::client::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -154,6 +154,10 @@ impl Config {
                 self.dhis2_import_batch.to_string(),
             ),
             (
+                "CHAP_SCHEDULER_UPSTREAM_MAX_RESPONSE_MIB",
+                (self.upstream_max_response_bytes >> 20).to_string(),
+            ),
+            (
                 "CHAP_SCHEDULER_CHAP_SYNC_SECONDS",
                 self.chap_schedules.sync_interval.as_secs_f64().to_string(),
             ),

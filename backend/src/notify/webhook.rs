@@ -61,8 +61,11 @@ pub async fn post(client: &reqwest::Client, p: Post<'_>) -> Result<String, Strin
     if status.is_success() {
         return Ok(format!("HTTP {}", status.as_u16()));
     }
-    let text = response.text().await.unwrap_or_default();
-    let short: String = text.chars().take(300).collect();
+    // The first 300 characters are kept: at most 4 bytes each, the rest is never read.
+    let text = crate::http_body::prefix(response, 1200)
+        .await
+        .unwrap_or_default();
+    let short: String = String::from_utf8_lossy(&text).chars().take(300).collect();
     Err(format!(
         "the webhook answered HTTP {}: {short}",
         status.as_u16()

@@ -27,6 +27,7 @@ mod notify_email;
 mod notify_restart;
 mod openapi;
 mod outage;
+mod oversized;
 mod pg_plans;
 mod prediction;
 mod processes;

@@ -27,6 +27,7 @@ use url::Url;
 
 use super::analytics::ChunkLimits;
 use super::model::MissingValuesRejection;
+use crate::http_body::{self, Body};
 
 /// How requests are signed: DHIS2's Basic auth or a personal access token.
 #[derive(Clone)]
@@ -117,7 +118,14 @@ pub struct HttpSettings {
     pub retry_max_delay: Duration,
     /// Budgets of one analytics call.
     pub analytics_limits: ChunkLimits,
+    /// The longest answer read from DHIS2 or chap, in bytes ([`DEFAULT_MAX_RESPONSE_BYTES`]): a 2xx
+    /// answer past it fails its call; of an error's answer only this much is kept.
+    pub max_response_bytes: u64,
 }
+
+/// [`HttpSettings::max_response_bytes`] by default: 256 MiB, over ten times the largest answer a
+/// national-scale run receives (an analytics chunk of 50,000 rows is about 5 MB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 << 20;
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -128,6 +136,7 @@ impl Default for HttpSettings {
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(8),
             analytics_limits: ChunkLimits::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -220,6 +229,22 @@ pub enum ApiError {
         /// What did not fit.
         message: String,
     },
+    /// A 2xx answer longer than [`HttpSettings::max_response_bytes`]; the rest of it was not read.
+    #[error(
+        "{service} {method} {path}: the answer is larger than {} MiB, the most this service reads \
+         (CHAP_SCHEDULER_UPSTREAM_MAX_RESPONSE_MIB)",
+        .limit.div_ceil(1 << 20)
+    )]
+    TooLarge {
+        /// Upstream.
+        service: Service,
+        /// HTTP method.
+        method: String,
+        /// Path.
+        path: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Refused before sending (e.g. an empty quantile list) or a client that cannot be built.
     #[error("{service} {path}: {message}")]
     Invalid {
@@ -266,6 +291,7 @@ impl ApiError {
             } => "TimeoutError",
             ApiError::Transport { .. } => "TransportError",
             ApiError::Decode { .. } => "DecodeError",
+            ApiError::TooLarge { .. } => "ResponseTooLargeError",
             ApiError::Invalid { .. } => "RequestError",
         }
     }
@@ -483,20 +509,7 @@ impl Transport {
             let sent_at = std::time::Instant::now();
             let outcome = match request.send().await {
                 Err(e) => Err(self.transport_error(call, attempt, &e.without_url())),
-                Ok(response) => {
-                    let status = response.status();
-                    match response.bytes().await {
-                        Err(e) => Err(self.transport_error(call, attempt, &e.without_url())),
-                        Ok(bytes) if status.is_success() => Ok(bytes.to_vec()),
-                        Ok(bytes) => Err(ApiError::Status {
-                            service: call.service,
-                            method: call.method.to_string(),
-                            path: call.path.clone(),
-                            status: status.as_u16(),
-                            body: self.error_body(&bytes),
-                        }),
-                    }
-                }
+                Ok(response) => self.answer(call, attempt, response).await,
             };
             self.observe(call, &outcome, sent_at.elapsed().as_secs_f64());
             let err = match outcome {
@@ -513,6 +526,38 @@ impl Transport {
             }
             tracing::debug!(error = %err, attempt, "retrying an idempotent request");
             tokio::time::sleep(self.backoff(attempt)).await;
+        }
+    }
+
+    /// The 2xx body of `response`, or why not; at most [`HttpSettings::max_response_bytes`] of it is
+    /// read either way.
+    async fn answer(
+        &self,
+        call: &Call,
+        attempt: u32,
+        response: reqwest::Response,
+    ) -> Result<Vec<u8>, ApiError> {
+        let status = response.status();
+        let limit = self.settings.max_response_bytes;
+        let broken = |e: reqwest::Error| self.transport_error(call, attempt, &e.without_url());
+        if !status.is_success() {
+            let bytes = http_body::prefix(response, limit).await.map_err(broken)?;
+            return Err(ApiError::Status {
+                service: call.service,
+                method: call.method.to_string(),
+                path: call.path.clone(),
+                status: status.as_u16(),
+                body: self.error_body(&bytes),
+            });
+        }
+        match http_body::read(response, limit).await.map_err(broken)? {
+            Body::Whole(bytes) => Ok(bytes),
+            Body::TooLarge => Err(ApiError::TooLarge {
+                service: call.service,
+                method: call.method.to_string(),
+                path: call.path.clone(),
+                limit,
+            }),
         }
     }
 

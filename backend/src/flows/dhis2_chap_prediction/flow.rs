@@ -77,6 +77,7 @@ impl PredictionSettings {
                     max_rows: config.analytics_max_rows,
                     max_url_len: config.analytics_max_url_bytes,
                 },
+                max_response_bytes: config.upstream_max_response_bytes,
                 ..HttpSettings::default()
             },
             import_batch: config.dhis2_import_batch.max(1),

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::scenario::EndpointGroup;
@@ -311,6 +312,9 @@ fn fault_response(fault: &crate::scenario::Fault, chap: bool) -> HttpResponse {
             .body("{\"headers\":[{\"name\":\"dx\",");
     }
     let code = status_code(fault.status);
+    if let Some(size) = fault.oversized_bytes {
+        return oversized(code, size, fault.oversized_chunked);
+    }
     if let Some(body) = &fault.body {
         return HttpResponse::build(code)
             .content_type("application/json")
@@ -325,6 +329,27 @@ fn fault_response(fault: &crate::scenario::Fault, chap: bool) -> HttpResponse {
             None,
         ))
     }
+}
+
+/// `size` bytes of JSON whitespace, then `{}`, produced as they are sent (never held whole).
+fn oversized(code: StatusCode, size: u64, chunked: bool) -> HttpResponse {
+    const CHUNK: usize = 64 * 1024;
+    static SPACES: [u8; CHUNK] = [b' '; CHUNK];
+    let mut left = size;
+    let body = futures_util::stream::iter(std::iter::from_fn(move || {
+        let n = left.min(CHUNK as u64) as usize;
+        left -= n as u64;
+        (n > 0).then(|| Ok::<_, actix_web::Error>(web::Bytes::from_static(&SPACES[..n])))
+    }))
+    .chain(futures_util::stream::once(async {
+        Ok(web::Bytes::from_static(b"{}"))
+    }));
+    let mut response = HttpResponse::build(code);
+    response.content_type("application/json");
+    if !chunked {
+        response.no_chunking(size + 2);
+    }
+    response.streaming(body)
 }
 
 /// Splits a `fields` spec (`id,categoryCombo[id,name],level`) at its top-level commas.

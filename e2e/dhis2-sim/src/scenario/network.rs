@@ -78,6 +78,12 @@ pub struct Fault {
     pub malformed: bool,
     /// Body of the failure; `None` uses the usual error shape for that side.
     pub body: Option<String>,
+    /// Answer `status` with a body of this many bytes (JSON whitespace, then `{}`), streamed: a
+    /// misbehaving server or proxy, or a hostile one. Sent with its `Content-Length` unless
+    /// `oversized_chunked`.
+    pub oversized_bytes: Option<u64>,
+    /// With `oversized_bytes`: send the body chunked, its length unknown until its end.
+    pub oversized_chunked: bool,
 }
 
 impl Default for Fault {
@@ -92,6 +98,8 @@ impl Default for Fault {
             seed: 0,
             malformed: false,
             body: None,
+            oversized_bytes: None,
+            oversized_chunked: false,
         }
     }
 }
