@@ -45,6 +45,9 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
+    /// The request's body did not arrive in time (`CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS`).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The request body is larger than allowed.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -78,6 +81,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "too_many_requests",
+            AppError::RequestTimeout(_) => "request_timeout",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal_error",

@@ -172,7 +172,11 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("binding {} (CHAP_SCHEDULER_BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
+        let open_files = http::connections::raise_open_files_limit().unwrap_or(1024);
+        let http_workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let server = HttpServer::new(move || http::app(state.clone()))
+            .workers(http_workers)
+            .max_connections(http::connections::per_worker(open_files, http_workers))
             .listen(listener)?
             .shutdown_timeout(30)
             .disable_signals()

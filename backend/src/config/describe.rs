@@ -90,6 +90,10 @@ impl Config {
                 "CHAP_SCHEDULER_MAX_BODY_BYTES",
                 self.max_body_bytes.to_string(),
             ),
+            (
+                "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS",
+                self.body_timeout.as_secs_f64().to_string(),
+            ),
             ("CHAP_SCHEDULER_WORKERS", self.workers.to_string()),
             (
                 "CHAP_SCHEDULER_IN_PROCESS_WORKERS",

@@ -76,6 +76,8 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive after its head (408 after that).
+    pub body_timeout: Duration,
     /// Flow runs one process executes at once.
     pub workers: usize,
     /// Whether `serve` also runs workers (off when separate `worker` processes do the work).
@@ -225,6 +227,10 @@ impl Config {
         if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
             bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
         }
+        let body_timeout = seconds(src, "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS", 10.0)?;
+        if !(body_timeout.is_finite() && (0.1..=600.0).contains(&body_timeout)) {
+            bail!("CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS must be between 0.1 and 600");
+        }
         let poll = seconds(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
         if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
             bail!("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS must be between 0 and 3600");
@@ -329,6 +335,7 @@ impl Config {
             },
             trust_proxy_headers: parse_bool(src, "CHAP_SCHEDULER_TRUST_PROXY_HEADERS", false)?,
             max_body_bytes: parse(src, "CHAP_SCHEDULER_MAX_BODY_BYTES", 1024 * 1024)?,
+            body_timeout: Duration::from_secs_f64(body_timeout),
             workers: workers.clamp(1, 256),
             in_process_workers: parse_bool(src, "CHAP_SCHEDULER_IN_PROCESS_WORKERS", true)?,
             heartbeat_interval: Duration::from_secs_f64(heartbeat),

@@ -41,8 +41,9 @@ mod tests {
     use crate::config::Config;
 
     /// Every setting in seconds.
-    const SETTINGS: [&str; 17] = [
+    const SETTINGS: [&str; 18] = [
         "CHAP_SCHEDULER_HEARTBEAT_SECONDS",
+        "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS",
         "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
         "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS",
         "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS",

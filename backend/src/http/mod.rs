@@ -4,7 +4,9 @@
 mod audit;
 mod auth;
 mod blocks;
+mod body_deadline;
 mod chap_setups;
+pub mod connections;
 mod deployments;
 pub mod error;
 pub mod extract;
@@ -302,6 +304,7 @@ pub fn app(
         .default_service(web::to(spa::not_found))
         // Innermost: the routes see the path without the public path; the log and metrics around
         // them see it as sent.
+        .wrap(actix_web::middleware::from_fn(body_deadline::body_deadline))
         .wrap(actix_web::middleware::from_fn(prefix::strip_public_path))
         .wrap(actix_web::middleware::from_fn(extract::resolve_credentials))
         .wrap(

@@ -41,6 +41,7 @@ mod schedules;
 mod security;
 mod sqlite_lock;
 mod sqlite_plans;
+mod stalled_bodies;
 mod test_flows;
 mod tokens;
 mod users;
