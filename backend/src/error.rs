@@ -45,7 +45,7 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// The request's body did not arrive in time (`CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS`).
+    /// The request's body did not arrive in time (`CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS`).
     #[error("{0}")]
     RequestTimeout(String),
     /// The request body is larger than allowed.

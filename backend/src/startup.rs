@@ -174,7 +174,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let open_files = http::connections::raise_open_files_limit().unwrap_or(1024);
         let http_workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let client_timeout = config.client_timeout;
         let server = HttpServer::new(move || http::app(state.clone()))
+            .on_connect(move |connection, _| {
+                http::connections::drop_stalled_readers(connection, client_timeout)
+            })
             .workers(http_workers)
             .max_connections(http::connections::per_worker(open_files, http_workers))
             .listen(listener)?

@@ -91,8 +91,8 @@ impl Config {
                 self.max_body_bytes.to_string(),
             ),
             (
-                "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS",
-                self.body_timeout.as_secs_f64().to_string(),
+                "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS",
+                self.client_timeout.as_secs_f64().to_string(),
             ),
             ("CHAP_SCHEDULER_WORKERS", self.workers.to_string()),
             (

@@ -77,7 +77,7 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive after its head (408 after that).
-    pub body_timeout: Duration,
+    pub client_timeout: Duration,
     /// Flow runs one process executes at once.
     pub workers: usize,
     /// Whether `serve` also runs workers (off when separate `worker` processes do the work).
@@ -227,9 +227,9 @@ impl Config {
         if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
             bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
         }
-        let body_timeout = seconds(src, "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS", 10.0)?;
-        if !(body_timeout.is_finite() && (0.1..=600.0).contains(&body_timeout)) {
-            bail!("CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS must be between 0.1 and 600");
+        let client_timeout = seconds(src, "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS", 10.0)?;
+        if !(client_timeout.is_finite() && (0.1..=600.0).contains(&client_timeout)) {
+            bail!("CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS must be between 0.1 and 600");
         }
         let poll = seconds(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
         if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
@@ -335,7 +335,7 @@ impl Config {
             },
             trust_proxy_headers: parse_bool(src, "CHAP_SCHEDULER_TRUST_PROXY_HEADERS", false)?,
             max_body_bytes: parse(src, "CHAP_SCHEDULER_MAX_BODY_BYTES", 1024 * 1024)?,
-            body_timeout: Duration::from_secs_f64(body_timeout),
+            client_timeout: Duration::from_secs_f64(client_timeout),
             workers: workers.clamp(1, 256),
             in_process_workers: parse_bool(src, "CHAP_SCHEDULER_IN_PROCESS_WORKERS", true)?,
             heartbeat_interval: Duration::from_secs_f64(heartbeat),

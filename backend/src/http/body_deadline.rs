@@ -1,4 +1,4 @@
-//! A request's body must have arrived `CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS` (10 s) after its head:
+//! A request's body must have arrived `CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS` (10 s) after its head:
 //! actix-web bounds the wait for a head (5 s, then 408) but not for a body, so a client that sent a
 //! head announcing a body and then nothing held its connection, its file descriptor and about 27 KiB
 //! for as long as it liked. One client holding 20,000 of them (a login form's POST needs no
@@ -29,7 +29,7 @@ pub async fn body_deadline(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let limit = match req.app_data::<web::Data<AppState>>() {
-        Some(state) if has_body(req.headers()) => state.config.body_timeout,
+        Some(state) if has_body(req.headers()) => state.config.client_timeout,
         _ => return next.call(req).await,
     };
     let arrived = Rc::new(Cell::new(false));

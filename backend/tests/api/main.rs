@@ -41,7 +41,7 @@ mod schedules;
 mod security;
 mod sqlite_lock;
 mod sqlite_plans;
-mod stalled_bodies;
+mod stalled_clients;
 mod test_flows;
 mod tokens;
 mod users;

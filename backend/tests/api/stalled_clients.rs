@@ -1,21 +1,22 @@
-//! Clients that announce a body and do not send it (slowloris on the body): each connection is
-//! answered 408 `request_timeout` and closed `CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS` after its head,
-//! however many there are, and a body that arrives in pieces within that time is served as usual.
+//! Clients that stall: one that announces a body and does not send it (slowloris on the body) is
+//! answered 408 `request_timeout` and closed `CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS` after its head,
+//! however many there are, and a body that arrives in pieces within that time is served as usual; one
+//! that stops reading its answer is disconnected once it has taken nothing for that long.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::{settings, spawn_app_with, TestApp, ADMIN_PASSWORD};
 
-async fn app(body_timeout: &str) -> TestApp {
+async fn app(client_timeout: &str) -> TestApp {
     let mut vars: HashMap<String, String> = settings();
     vars.insert(
-        "CHAP_SCHEDULER_BODY_TIMEOUT_SECONDS".into(),
-        body_timeout.into(),
+        "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS".into(),
+        client_timeout.into(),
     );
     spawn_app_with(vars).await
 }
@@ -103,4 +104,40 @@ async fn a_body_that_arrives_in_pieces_within_the_time_is_served() {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_is_disconnected() {
+    let app = app("1").await;
+    let host = app.address.trim_start_matches("http://");
+    let whole: usize = reqwest::get(app.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    assert!(
+        whole > 64 * 1024,
+        "an answer larger than the buffers: {whole} bytes"
+    );
+    // A receive window of a few KiB, and nothing read for 5 s.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(host.parse().unwrap()).await.unwrap();
+    let head = format!("GET /api/openapi.json HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut received = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received))
+        .await
+        .expect("the connection ends");
+    assert!(
+        received.len() < whole,
+        "the server gave up on the stalled reader: {} of {whole} bytes arrived ({ended:?})",
+        received.len()
+    );
+    // The service itself is unaffected.
+    let health = reqwest::get(app.url("/health")).await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
 }
