@@ -76,7 +76,8 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// How long a request's body may take to arrive after its head (408 after that).
+    /// How long a client may stall: a request's body must arrive within it of its head (else 408),
+    /// and a client that takes none of its answer for that long is disconnected.
     pub client_timeout: Duration,
     /// Flow runs one process executes at once.
     pub workers: usize,

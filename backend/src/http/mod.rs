@@ -19,6 +19,7 @@ mod notifications;
 mod prefix;
 mod runs;
 mod schedules;
+mod sliced;
 mod spa;
 mod system;
 mod tokens;
@@ -36,7 +37,6 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, Ref, RefOr, SecurityRequirement};
 use utoipa_actix_web::{scope, AppExt, UtoipaApp};
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::AuthService;
 use crate::config::Config;
@@ -269,6 +269,10 @@ pub fn app(
     // Served as the bytes serialized here: the document's tree (hundreds of schemas) is dropped instead
     // of being held by every server worker and serialized again for every request.
     let doc = web::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serializes"));
+    let swagger = std::sync::Arc::new(
+        utoipa_swagger_ui::Config::new([public_path.join("/api/openapi.json")])
+            .persist_authorization(true),
+    );
     app.app_data(state)
         .app_data(
             web::JsonConfig::default()
@@ -291,11 +295,12 @@ pub fn app(
                 }
             }),
         )
-        .service(
-            SwaggerUi::new("/docs/{_:.*}").config(
-                utoipa_swagger_ui::Config::new([public_path.join("/api/openapi.json")])
-                    .persist_authorization(true),
-            ),
+        .route(
+            "/docs/{file:.*}",
+            web::get().to(move |file: web::Path<String>| {
+                let swagger = swagger.clone();
+                async move { sliced::swagger_file(&file, swagger) }
+            }),
         )
         .service(web::scope("/api").default_service(web::to(error::api_not_found)))
         .service(spa::index(static_dir.clone(), public_path.clone()))
@@ -305,6 +310,7 @@ pub fn app(
         // Innermost: the routes see the path without the public path; the log and metrics around
         // them see it as sent.
         .wrap(actix_web::middleware::from_fn(body_deadline::body_deadline))
+        .wrap(actix_web::middleware::from_fn(sliced::slice_large_bodies))
         .wrap(actix_web::middleware::from_fn(prefix::strip_public_path))
         .wrap(actix_web::middleware::from_fn(extract::resolve_credentials))
         .wrap(
