@@ -307,8 +307,9 @@ pub fn app(
         .service(spa::precompressed(static_dir.clone()))
         .service(spa::service(static_dir, public_path))
         .default_service(web::to(spa::not_found))
-        // Innermost: the routes see the path without the public path; the log and metrics around
-        // them see it as sent.
+        // Innermost: a body's deadline and big answers' slicing (see their modules); then the
+        // public path stripped: the routes see the path without it, the log and metrics around them
+        // see it as sent.
         .wrap(actix_web::middleware::from_fn(body_deadline::body_deadline))
         .wrap(actix_web::middleware::from_fn(sliced::slice_large_bodies))
         .wrap(actix_web::middleware::from_fn(prefix::strip_public_path))
