@@ -167,15 +167,10 @@ pub const TERMINAL: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED"];
 
 /// Asserts that a run (its detail) COMPLETED at its first attempt, never CRASHED.
 pub fn assert_completed_without_a_crash(done: &Value) {
-    let states: Vec<&str> = done["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap())
-        .collect();
+    let states = states(&done["history"]);
     assert_eq!(done["state"], "COMPLETED", "{states:?}: {done}");
     assert_eq!(done["attempt"], 1, "executed once: {states:?}");
-    assert!(!states.contains(&"CRASHED"), "{states:?}");
+    assert!(!states.iter().any(|s| s == "CRASHED"), "{states:?}");
 }
 
 /// Asserts that the run `done` (as the API shows it) is in `state` and its message says `says`.

@@ -180,12 +180,7 @@ async fn a_worker_process_killed_mid_run_leaves_a_crashed_attempt_that_completes
     kill(second);
     assert_eq!(done["state"], "COMPLETED", "{done}");
     assert_eq!(done["attempt"], 2);
-    let history: Vec<&str> = done["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap())
-        .collect();
+    let history = states(&done["history"]);
     let crashed = history
         .iter()
         .position(|s| *s == "CRASHED")
