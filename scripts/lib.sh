@@ -112,6 +112,8 @@ ensure_test_machine() {
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
   # The browser tests' second pass runs behind nginx with nginx/subpath.conf.
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  # The vanished-host tests drop the packets of open connections with an nftables rule (as root).
+  command -v nft >/dev/null 2>&1 || need+=(nftables)
   if [[ ${#need[@]} -gt 0 ]]; then
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
       echo "scripts/test: missing packages. Install them (Debian), then run scripts/test again:" >&2

@@ -49,7 +49,14 @@ pub async fn engine_and_blocks(
         .context("reading the database server's clock")?;
     deployments::ensure_defaults(&db, &registry).await?;
     let queue = match &config.redis_url {
-        Some(url) => Queue::redis(url.expose_secret(), &config.queue_name).await?,
+        Some(url) => {
+            Queue::redis(
+                url.expose_secret(),
+                &config.queue_name,
+                config.dead_connection_after,
+            )
+            .await?
+        }
         None => Queue::embedded(),
     };
     let store = BlockStore::new(db.clone(), Arc::new(keys));

@@ -30,6 +30,7 @@ pub async fn run(name: &str, services: &Services) -> Result<Row> {
         "zombie" => zombie(services).await,
         "spread" => spread(services).await,
         "postgres" => crate::outages::postgres(services).await,
+        "vanish" => crate::outages::vanish(services).await,
         _ => cancels(services).await,
     }
 }

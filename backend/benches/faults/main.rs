@@ -4,11 +4,14 @@
 //! what was lost. Every loss column must read zero.
 //!
 //! ```sh
-//! cargo bench -p chap-scheduler --bench faults -- [all|spread|kill|term|redis|postgres|restart|two-serves|zombie|cancels]…
+//! cargo bench -p chap-scheduler --bench faults -- [all|spread|kill|term|redis|postgres|vanish|restart|two-serves|zombie|cancels]…
 //! ```
 
 mod faults;
 mod outages;
+#[allow(clippy::expect_used)]
+#[path = "../../tests/api/packet_filter.rs"]
+mod packet_filter;
 mod rig;
 #[allow(dead_code)]
 #[path = "../engine/support.rs"]
@@ -25,12 +28,13 @@ use std::process::ExitCode;
 use support::{loadavg, Services};
 use tally::Tally;
 
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "spread",
     "kill",
     "term",
     "redis",
     "postgres",
+    "vanish",
     "restart",
     "two-serves",
     "zombie",

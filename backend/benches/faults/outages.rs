@@ -1,4 +1,5 @@
-//! Outages under the installation rather than in it: its PostgreSQL database gone for seconds.
+//! Outages under the installation rather than in it: its PostgreSQL database gone for seconds, or its
+//! host vanished from under the connections open to it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -49,6 +50,47 @@ pub async fn postgres(services: &Services) -> Result<Row> {
         format!(
             "2 workers × 16 slots, heartbeat timeout 5 s; {ended} database sessions were ended; \
              attempts crashed: {attempts}"
+        ),
+    )
+    .await
+}
+
+/// 200 runs; once 50 have ended, every connection open to the database (`serve`'s and the workers')
+/// goes silent for good, as when its host crashes or a fail-over moves its address: no packet of them
+/// passes either way, while new connections reach the same server. No worker stops, so none of the
+/// runs may be crashed.
+pub async fn vanish(services: &Services) -> Result<Row> {
+    let rig = Rig::start(
+        services,
+        &Options {
+            job_polls: 3,
+            slots: 16,
+            setups: 50,
+            ..Options::default()
+        },
+    )
+    .await?;
+    let ids = rig.trigger(200, 50).await?;
+    rig.wait_ended(&ids, 50, Duration::from_secs(120)).await?;
+    let cut_at = std::time::Instant::now();
+    let (filter, cut) = rig.cut_database_connections().await?;
+    let settled = rig.settle(&ids, SETTLE).await?;
+    let took = cut_at.elapsed();
+    if !settled {
+        println!("   some runs did not settle within {SETTLE:?}");
+    }
+    drop(filter);
+    let (attempts, runs) = crashed(&rig, &ids).await?;
+    let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
+    t.wrong_state += runs;
+    row(
+        rig,
+        t,
+        "PostgreSQL's host vanished after 50 of 200 runs ended (every open connection silent for good)",
+        format!(
+            "2 workers × 16 slots, heartbeat timeout 5 s, dead connections ended after 30 s; \
+             {cut} connections cut; the last run ended {:.1} s after the cut; attempts crashed: {attempts}",
+            took.as_secs_f64()
         ),
     )
     .await

@@ -3,6 +3,7 @@
 //! process (so its jobs can be counted).
 
 use std::path::Path;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +18,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::packet_filter::{local_ports_to, PacketFilter};
 use crate::support::{command, connect, drop_queue, queue_name, Api, PgDb, Proc, Services, BIN};
 
 /// A fixed key, so every process of a rig decrypts the block's password.
@@ -340,6 +342,38 @@ impl Rig {
             .await?;
         admin.close().await.ok();
         Ok(ended)
+    }
+
+    /// Every connection open now to the rig's database goes silent for good (its packets dropped both
+    /// ways until the filter is dropped), as when the database's host vanishes; new connections reach
+    /// the same server. The filter, and how many connections were cut.
+    pub async fn cut_database_connections(&self) -> Result<(PacketFilter, usize)> {
+        let admin = connect(&self.pg.server).await?;
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT client_port FROM pg_stat_activity \
+                     WHERE datname = '{}' AND client_port > 0",
+                    self.pg.name
+                ),
+            ))
+            .await?;
+        admin.close().await.ok();
+        let server_port =
+            sea_orm::sqlx::postgres::PgConnectOptions::from_str(&self.pg.server)?.get_port();
+        // This harness's own connections (its tallies) stay.
+        let own = local_ports_to(server_port);
+        let filter = PacketFilter::install();
+        let mut cut = 0;
+        for row in &rows {
+            let port = u16::try_from(row.try_get::<i32>("", "client_port")?)?;
+            if !own.contains(&port) {
+                filter.drop_connection(port, server_port);
+                cut += 1;
+            }
+        }
+        Ok((filter, cut))
     }
 
     /// Stops the processes and drops the database and queue.

@@ -94,6 +94,10 @@ impl Config {
                 "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS",
                 self.client_timeout.as_secs_f64().to_string(),
             ),
+            (
+                "CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS",
+                self.dead_connection_after.as_secs_f64().to_string(),
+            ),
             ("CHAP_SCHEDULER_WORKERS", self.workers.to_string()),
             (
                 "CHAP_SCHEDULER_IN_PROCESS_WORKERS",

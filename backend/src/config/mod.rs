@@ -79,6 +79,9 @@ pub struct Config {
     /// How long a client may stall: a request's body must arrive within it of its head (else 408),
     /// and a client that takes none of its answer for that long is disconnected.
     pub client_timeout: Duration,
+    /// A connection to PostgreSQL or Redis whose server has acknowledged nothing and answered no
+    /// keepalive probe for this long is ended as dead (a host that crashed, was cut off or replaced).
+    pub dead_connection_after: Duration,
     /// Flow runs one process executes at once.
     pub workers: usize,
     /// Whether `serve` also runs workers (off when separate `worker` processes do the work).
@@ -232,6 +235,10 @@ impl Config {
         if !(client_timeout.is_finite() && (0.1..=600.0).contains(&client_timeout)) {
             bail!("CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS must be between 0.1 and 600");
         }
+        let dead_connection = seconds(src, "CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS", 30.0)?;
+        if !(dead_connection.is_finite() && (1.0..=3600.0).contains(&dead_connection)) {
+            bail!("CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS must be between 1 and 3600");
+        }
         let poll = seconds(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
         if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
             bail!("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS must be between 0 and 3600");
@@ -337,6 +344,7 @@ impl Config {
             trust_proxy_headers: parse_bool(src, "CHAP_SCHEDULER_TRUST_PROXY_HEADERS", false)?,
             max_body_bytes: parse(src, "CHAP_SCHEDULER_MAX_BODY_BYTES", 1024 * 1024)?,
             client_timeout: Duration::from_secs_f64(client_timeout),
+            dead_connection_after: Duration::from_secs_f64(dead_connection),
             workers: workers.clamp(1, 256),
             in_process_workers: parse_bool(src, "CHAP_SCHEDULER_IN_PROCESS_WORKERS", true)?,
             heartbeat_interval: Duration::from_secs_f64(heartbeat),

@@ -41,9 +41,10 @@ mod tests {
     use crate::config::Config;
 
     /// Every setting in seconds.
-    const SETTINGS: [&str; 18] = [
+    const SETTINGS: [&str; 19] = [
         "CHAP_SCHEDULER_HEARTBEAT_SECONDS",
         "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS",
+        "CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS",
         "CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS",
         "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS",
         "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS",

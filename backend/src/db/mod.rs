@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod dead_peers;
 pub mod entities;
 pub mod purge;
 pub mod users;
@@ -73,6 +74,17 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     } else {
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
+    if let Some(port) = postgres_tcp_port(url) {
+        dead_peers::configure(config.dead_connection_after);
+        opts.map_sqlx_postgres_pool_opts(move |pool| {
+            pool.after_connect(move |_, _| {
+                Box::pin(async move {
+                    dead_peers::after_connect(port).await;
+                    Ok(())
+                })
+            })
+        });
+    }
     opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
@@ -87,6 +99,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             .context("switching SQLite to WAL mode")?;
     }
     Ok(db)
+}
+
+/// The TCP port of a PostgreSQL URL (`None` for SQLite or a Unix socket).
+fn postgres_tcp_port(url: &str) -> Option<u16> {
+    use std::str::FromStr;
+    if !url.starts_with("postgres") {
+        return None;
+    }
+    let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
+    if options.get_socket().is_some() || options.get_host().starts_with('/') {
+        return None;
+    }
+    Some(options.get_port())
 }
 
 /// Applies every pending migration.

@@ -324,6 +324,7 @@ fn relaxed_postgres(db: &DatabaseConnection) -> DatabaseConnection {
     let options = (*db.get_postgres_connection_pool().connect_options())
         .clone()
         .options([("synchronous_commit", "off")]);
+    let port = options.get_port();
     let pool = PgPoolOptions::new()
         .max_connections(RELAXED_POSTGRES_CONNECTIONS)
         .min_connections(1)
@@ -331,6 +332,12 @@ fn relaxed_postgres(db: &DatabaseConnection) -> DatabaseConnection {
         // Idle for at most [`RELAXED_POSTGRES_IDLE`]; one that broke meanwhile (the server
         // restarted) fails its statement once and is closed, as a connection that breaks in use does.
         .test_before_acquire(false)
+        .after_connect(move |_, _| {
+            Box::pin(async move {
+                super::dead_peers::after_connect(port).await;
+                Ok(())
+            })
+        })
         .connect_lazy_with(options);
     // One connection opened now, not by the first run's claim (a TLS handshake and a server process
     // forked: ~10 ms in front of a run started on an idle service). The pool keeps one from then on.

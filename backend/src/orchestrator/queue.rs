@@ -44,8 +44,14 @@ impl Queue {
     }
 
     /// An apalis queue on Redis, named `name` (several installations can share one Redis).
-    pub async fn redis(url: &str, name: &str) -> anyhow::Result<Self> {
-        let conn = connect_redis(url)
+    /// A connection whose server acknowledged nothing and answered no keepalive probe for
+    /// `dead_after` is ended and opened again (Redis' host gone without closing it).
+    pub async fn redis(
+        url: &str,
+        name: &str,
+        dead_after: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let conn = connect_redis(url, dead_after)
             .await
             .with_context(|| format!("connecting to Redis at {}", crate::config::mask_url(url)))?;
         // One job per fetch: apalis moves a whole batch (default 10) into the fetching worker's
@@ -100,13 +106,26 @@ impl Queue {
 
 /// A connection manager for Redis at `url` whose sockets send each command at once (`TCP_NODELAY`;
 /// the redis crate leaves Nagle's algorithm on, so a command written while the previous one is not yet
-/// acknowledged would wait for that acknowledgement).
-async fn connect_redis(url: &str) -> redis::RedisResult<ConnectionManager> {
-    use redis::io::tcp::TcpSettings;
+/// acknowledged would wait for that acknowledgement), and end a connection whose server is silent
+/// for `dead_after` as the database's do (`db::dead_peers`): the manager's commands time out after
+/// 0.5 s, but it reconnects only once its connection fails.
+async fn connect_redis(
+    url: &str,
+    dead_after: std::time::Duration,
+) -> redis::RedisResult<ConnectionManager> {
+    use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
     use redis::IntoConnectionInfo;
-    let info = url
-        .into_connection_info()?
-        .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+    let (idle, interval, probes) = crate::db::dead_peers::keepalive(dead_after);
+    let keepalive = TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(interval)
+        .with_retries(probes);
+    let info = url.into_connection_info()?.set_tcp_settings(
+        TcpSettings::default()
+            .set_nodelay(true)
+            .set_keepalive(keepalive)
+            .set_user_timeout(dead_after),
+    );
     redis::Client::open(info)?.get_connection_manager().await
 }
 
