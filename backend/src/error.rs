@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::telemetry::repeats::{Level, Repeats};
 use serde_json::Value;
 
 /// An error a request can end with.
@@ -89,10 +90,18 @@ impl AppError {
     }
 }
 
+/// The database found unavailable by a request or a loop (a series that never ends: nothing here sees
+/// the successes).
+static UNAVAILABLE: std::sync::Mutex<Repeats> =
+    std::sync::Mutex::new(Repeats::new("database unavailable", Level::Warn));
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
         if crate::db::is_unavailable(&err) {
-            tracing::warn!(error = %err, "database unavailable");
+            // Every request and loop meeting the outage comes here: one line a minute says so.
+            if let Ok(mut unavailable) = UNAVAILABLE.lock() {
+                unavailable.failed(&err);
+            }
             return AppError::Unavailable("the database is unavailable; try again shortly".into());
         }
         AppError::Internal(anyhow::Error::new(err).context("database operation failed"))

@@ -37,6 +37,7 @@ use crate::db::entities::deployment;
 use crate::error::{AppError, AppResult};
 use crate::flows::dhis2_chap_prediction::FLOW_NAME;
 use crate::orchestrator::Engine;
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// What a `chap` schedule needs beyond the generic checks: a deployment of the prediction flow, a
 /// `credentials` block among its parameters (pinned over the deployment's), and a readable fallback.
@@ -112,13 +113,11 @@ impl ChapSchedules {
     /// delays no other schedule) and fires due setup slots, about twice a second. Runs forever.
     pub async fn run(self) {
         let mut syncs = JoinSet::new();
+        let mut claiming = Repeats::new("claiming chap synchronisations failed", Level::Error);
+        let mut firing = Repeats::new("firing chap setup slots failed", Level::Error);
         loop {
-            if let Err(e) = self.start_due_syncs(&mut syncs).await {
-                tracing::error!(error = %e, "claiming chap synchronisations failed");
-            }
-            if let Err(e) = fire::tick(&self.engine).await {
-                tracing::error!(error = %e, "firing chap setup slots failed");
-            }
+            claiming.record(&self.start_due_syncs(&mut syncs).await);
+            firing.record(&fire::tick(&self.engine).await);
             while syncs.try_join_next().is_some() {}
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

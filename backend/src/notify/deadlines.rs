@@ -22,6 +22,7 @@ use crate::db::entities::{late_slot, schedule};
 use crate::db::users::now;
 use crate::orchestrator::timing::Timing;
 use crate::orchestrator::{deployments, schedules, store};
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// Most slots checked for one schedule in one pass.
 const CAP: usize = 1000;
@@ -209,10 +210,9 @@ pub async fn late_since(
 
 /// The deadline loop of `serve`: a pass every second. Runs forever.
 pub async fn run(db: DatabaseConnection) {
+    let mut failures = Repeats::new("checking schedule deadlines failed", Level::Error);
     loop {
-        if let Err(e) = check(&db).await {
-            tracing::error!(error = %e, "checking schedule deadlines failed");
-        }
+        failures.record(&check(&db).await);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

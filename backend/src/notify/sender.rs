@@ -17,6 +17,7 @@ use super::{rules, smtp, webhook, Notifier};
 use crate::db::entities::{flow_run, notification_delivery, notification_rule};
 use crate::db::users::now;
 use crate::orchestrator::{deployments, schedules, store};
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// Deliveries sent at once.
 const PARALLEL: usize = 8;
@@ -66,10 +67,9 @@ impl Notifier {
     pub async fn run(self) {
         let slots = Arc::new(Semaphore::new(PARALLEL));
         let mut tasks = JoinSet::new();
+        let mut failures = Repeats::new("taking notification deliveries failed", Level::Error);
         loop {
-            if let Err(e) = self.pass(&slots, &mut tasks).await {
-                tracing::error!(error = %e, "taking notification deliveries failed");
-            }
+            failures.record(&self.pass(&slots, &mut tasks).await);
             while tasks.try_join_next().is_some() {}
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

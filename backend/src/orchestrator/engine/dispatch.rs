@@ -12,6 +12,7 @@ use crate::db::users::now;
 use crate::orchestrator::deployments;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store;
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// What became of one run a dispatcher tried to move to PENDING.
 enum Promotion {
@@ -175,19 +176,20 @@ impl Engine {
         // Since when every pass has found the database answering in time (None: the last did not).
         let mut answering_since: Option<Instant> = None;
         let mut lapsed_before = false;
+        let mut dispatching = Repeats::new("dispatching runs failed", Level::Error);
+        let mut checkpointing = Repeats::new("checkpointing the SQLite WAL failed", Level::Warn);
+        let mut reaping = Repeats::new("reaping crashed runs failed", Level::Error);
+        let mut requeueing = Repeats::new("re-enqueueing pending runs failed", Level::Error);
         while !self.inner.stopping.is_cancelled() {
             let pass = Instant::now();
-            let mut failed = false;
-            if let Err(e) = self.dispatch().await {
-                tracing::error!(error = %e, "dispatching runs failed");
-                failed = true;
-            }
+            let dispatched = self.dispatch().await;
+            dispatching.record(&dispatched);
+            let mut failed = dispatched.is_err();
             if last_checkpoint.elapsed() >= crate::db::WAL_CHECKPOINT_EVERY {
                 last_checkpoint = Instant::now();
-                if let Err(e) = crate::db::checkpoint_wal(&self.inner.db).await {
-                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
-                    failed = true;
-                }
+                let checkpointed = crate::db::checkpoint_wal(&self.inner.db).await;
+                checkpointing.record(&checkpointed);
+                failed |= checkpointed.is_err();
             }
             // A pass kept waiting (the pool retrying its connections, a lock) is an outage too.
             let mut lapsed = failed || pass.elapsed() > settings.heartbeat_interval;
@@ -199,15 +201,13 @@ impl Engine {
                 let trusted =
                     answering_since.is_some_and(|t| t.elapsed() >= settings.heartbeat_timeout);
                 if trusted {
-                    if let Err(e) = self.reap().await {
-                        tracing::error!(error = %e, "reaping crashed runs failed");
-                        lapsed = true;
-                    }
+                    let reaped = self.reap().await;
+                    reaping.record(&reaped);
+                    lapsed |= reaped.is_err();
                 }
-                if let Err(e) = self.requeue(false).await {
-                    tracing::error!(error = %e, "re-enqueueing pending runs failed");
-                    lapsed = true;
-                }
+                let requeued = self.requeue(false).await;
+                requeueing.record(&requeued);
+                lapsed |= requeued.is_err();
             }
             if lapsed {
                 answering_since = None;

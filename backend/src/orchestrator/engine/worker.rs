@@ -18,6 +18,7 @@ use crate::orchestrator::context::RunContext;
 use crate::orchestrator::flow::FlowError;
 use crate::orchestrator::state::RunState;
 use crate::orchestrator::store::{self, Claimed, Finish, Lease, Pick};
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// How an attempt's body ended.
 enum Outcome {
@@ -369,6 +370,7 @@ async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
     let writes = engine.inner.logs.writes().clone();
     let settings = engine.settings().clone();
     let mut last_beat = std::time::Instant::now();
+    let mut failures = Repeats::new("checking a running run failed", Level::Warn);
     loop {
         tokio::time::sleep(settings.cancel_poll.min(settings.heartbeat_interval)).await;
         let beat = last_beat.elapsed() >= settings.heartbeat_interval;
@@ -380,13 +382,13 @@ async fn watch(engine: Engine, lease: Lease, cancel: CancellationToken) {
             store::lease_state(&db, &lease).instrument(span).await
         };
         match state {
-            Ok(Some(RunState::Running)) => {}
+            Ok(Some(RunState::Running)) => failures.succeeded(),
             Ok(_) => {
                 // CANCELLING, or the lease is gone.
                 cancel.cancel();
                 return;
             }
-            Err(e) => tracing::warn!(run = %lease.run_id, error = %e, "checking the run failed"),
+            Err(e) => failures.failed(&format!("run {}: {e}", lease.run_id)),
         }
     }
 }
@@ -403,8 +405,10 @@ pub async fn run_embedded_workers(engine: Engine, wake: Arc<Notify>, poll: Durat
         handles.push(tokio::spawn(async move {
             // The run the last one's end gave this slot: claimed by id, without looking for the oldest.
             let mut given: Option<Uuid> = None;
+            let mut claiming = Repeats::new("claiming a run failed", Level::Warn);
             while !engine.stopping().is_cancelled() {
-                let Some(claimed) = next_claim(&engine, &wake, given.take(), poll).await else {
+                let next = next_claim(&engine, &wake, given.take(), poll, &mut claiming).await;
+                let Some(claimed) = next else {
                     continue;
                 };
                 let id = claimed.run.id;
@@ -427,13 +431,14 @@ async fn next_claim(
     wake: &Notify,
     given: Option<Uuid>,
     poll: Duration,
+    failures: &mut Repeats,
 ) -> Option<Claimed> {
     if let Some(id) = given {
-        match engine.claim(id).await {
-            Ok(Some(claimed)) => return Some(claimed),
-            // Taken or cancelled meanwhile: look for another.
-            Ok(None) => {}
-            Err(e) => tracing::warn!(run = %id, error = %e, "claiming a run failed"),
+        let claimed = engine.claim(id).await;
+        failures.record(&claimed);
+        // Else it was taken or cancelled meanwhile, or the claim failed: look for another.
+        if let Ok(Some(claimed)) = claimed {
+            return Some(claimed);
         }
     }
     // Registered before looking, so a run pushed while this slot looks (and finds nothing) wakes it;
@@ -443,17 +448,14 @@ async fn next_claim(
     let woken = wake.notified();
     tokio::pin!(woken);
     woken.as_mut().enable();
-    let wait = match engine.claim_next().await {
-        Ok(Some(claimed)) => return Some(claimed),
-        Ok(None) => poll,
-        Err(e) => {
-            tracing::warn!(error = %e, "claiming a run failed");
-            poll
-        }
-    };
+    let claimed = engine.claim_next().await;
+    failures.record(&claimed);
+    if let Ok(Some(claimed)) = claimed {
+        return Some(claimed);
+    }
     tokio::select! {
         _ = woken => {}
-        _ = tokio::time::sleep(wait) => {}
+        _ = tokio::time::sleep(poll) => {}
         _ = engine.stopping().cancelled() => {}
     }
     None

@@ -13,6 +13,7 @@ use crate::db::entities::{deployment, schedule};
 use crate::db::users::now;
 use crate::orchestrator::engine::{Engine, Trigger};
 use crate::orchestrator::timing::{plan, Timing};
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// Most slots examined for one schedule in one tick.
 const SLOT_SCAN_CAP: usize = 10_000;
@@ -166,10 +167,9 @@ pub async fn create_slot_runs(
 
 /// The scheduler loop: a tick about five times a second. Runs forever.
 pub async fn run_scheduler(engine: Engine) {
+    let mut failures = Repeats::new("scheduler tick failed", Level::Error);
     loop {
-        if let Err(e) = tick(&engine).await {
-            tracing::error!(error = %e, "scheduler tick failed");
-        }
+        failures.record(&tick(&engine).await);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

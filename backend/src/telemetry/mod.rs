@@ -1,5 +1,7 @@
 //! Logging setup.
 
+pub mod repeats;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber (text or JSON lines on stderr). Safe to call more than once.
