@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::telemetry::repeats::{Level, Repeats};
 use anyhow::Context;
 use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
@@ -311,6 +312,7 @@ async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
         std::time::Duration::from_millis(50),
         std::time::Duration::from_secs(1),
     );
+    let mut failures = Repeats::new("sweeping for undelivered runs failed", Level::Warn);
     while !engine.stopping().is_cancelled() {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -320,7 +322,9 @@ async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            match engine.claim_stale().await {
+            let claimed = engine.claim_stale().await;
+            failures.record(&claimed);
+            match claimed {
                 Ok(Some(claimed)) => {
                     let id = claimed.run.id;
                     tracing::info!(run = %id, "claimed a run whose queue entry was not delivered");
@@ -332,11 +336,7 @@ async fn sweep_stale(engine: super::Engine, slots: Arc<Semaphore>) {
                         drop(slot);
                     });
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "sweeping for undelivered runs failed");
-                    break;
-                }
+                Ok(None) | Err(_) => break,
             }
         }
     }
