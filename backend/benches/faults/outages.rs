@@ -24,33 +24,16 @@ const DATABASE_DOWN: Duration = Duration::from_secs(8);
 /// 8 s (what `serve` and the workers see of a PostgreSQL restart or fail-over). No worker stops, so
 /// none of the runs may be crashed: each run with a crashed attempt counts as a wrong final state.
 pub async fn postgres(services: &Services) -> Result<Row> {
-    let rig = Rig::start(
-        services,
-        &Options {
-            job_polls: 3,
-            slots: 16,
-            setups: 50,
-            ..Options::default()
-        },
-    )
-    .await?;
-    let ids = rig.trigger(200, 50).await?;
-    rig.wait_ended(&ids, 50, Duration::from_secs(120)).await?;
+    let (rig, ids) = fifty_of_two_hundred_ended(services).await?;
     let ended = rig.database_outage(DATABASE_DOWN).await?;
     if !rig.settle(&ids, SETTLE).await? {
         println!("   some runs did not settle within {SETTLE:?}");
     }
-    let (attempts, runs) = crashed(&rig, &ids).await?;
-    let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
-    t.wrong_state += runs;
-    row(
+    completed_without_a_crash(
         rig,
-        t,
+        &ids,
         "PostgreSQL gone for 8 s after 50 of 200 runs ended (every session ended, new ones refused)",
-        format!(
-            "2 workers × 16 slots, heartbeat timeout 5 s; {ended} database sessions were ended; \
-             attempts crashed: {attempts}"
-        ),
+        format!("{ended} database sessions were ended"),
     )
     .await
 }
@@ -60,6 +43,30 @@ pub async fn postgres(services: &Services) -> Result<Row> {
 /// passes either way, while new connections reach the same server. No worker stops, so none of the
 /// runs may be crashed.
 pub async fn vanish(services: &Services) -> Result<Row> {
+    let (rig, ids) = fifty_of_two_hundred_ended(services).await?;
+    let cut_at = std::time::Instant::now();
+    let (filter, cut) = rig.cut_database_connections().await?;
+    let settled = rig.settle(&ids, SETTLE).await?;
+    let took = cut_at.elapsed();
+    if !settled {
+        println!("   some runs did not settle within {SETTLE:?}");
+    }
+    drop(filter);
+    completed_without_a_crash(
+        rig,
+        &ids,
+        "PostgreSQL's host vanished after 50 of 200 runs ended (every open connection silent for good)",
+        format!(
+            "dead connections ended after 30 s; {cut} connections cut; the last run ended {:.1} s \
+             after the cut",
+            took.as_secs_f64()
+        ),
+    )
+    .await
+}
+
+/// A rig of 2 workers × 16 slots, 200 runs triggered over 50 setups, 50 of them ended.
+async fn fifty_of_two_hundred_ended(services: &Services) -> Result<(Rig, Vec<Uuid>)> {
     let rig = Rig::start(
         services,
         &Options {
@@ -72,25 +79,26 @@ pub async fn vanish(services: &Services) -> Result<Row> {
     .await?;
     let ids = rig.trigger(200, 50).await?;
     rig.wait_ended(&ids, 50, Duration::from_secs(120)).await?;
-    let cut_at = std::time::Instant::now();
-    let (filter, cut) = rig.cut_database_connections().await?;
-    let settled = rig.settle(&ids, SETTLE).await?;
-    let took = cut_at.elapsed();
-    if !settled {
-        println!("   some runs did not settle within {SETTLE:?}");
-    }
-    drop(filter);
-    let (attempts, runs) = crashed(&rig, &ids).await?;
-    let mut t = tally(&rig, &ids, RunState::Completed, &HashMap::new()).await?;
+    Ok((rig, ids))
+}
+
+/// The row of a fault after which every run must be COMPLETED: a run with a crashed attempt counts as
+/// a wrong final state (no worker stopped).
+async fn completed_without_a_crash(
+    rig: Rig,
+    ids: &[Uuid],
+    fault: &str,
+    notes: String,
+) -> Result<Row> {
+    let (attempts, runs) = crashed(&rig, ids).await?;
+    let mut t = tally(&rig, ids, RunState::Completed, &HashMap::new()).await?;
     t.wrong_state += runs;
     row(
         rig,
         t,
-        "PostgreSQL's host vanished after 50 of 200 runs ended (every open connection silent for good)",
+        fault,
         format!(
-            "2 workers × 16 slots, heartbeat timeout 5 s, dead connections ended after 30 s; \
-             {cut} connections cut; the last run ended {:.1} s after the cut; attempts crashed: {attempts}",
-            took.as_secs_f64()
+            "2 workers × 16 slots, heartbeat timeout 5 s; {notes}; attempts crashed: {attempts}"
         ),
     )
     .await

@@ -65,6 +65,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(settings()).await
 }
 
+/// A test setting from the environment (`CHAP_TEST_DATABASE_URL`, `CHAP_TEST_REDIS_URL`), if set and
+/// not empty.
+pub fn test_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// A fresh database for a test: SQLite in `data_dir`, or a new PostgreSQL database on the server
 /// `CHAP_TEST_DATABASE_URL` names.
 pub async fn database_url(data_dir: &std::path::Path) -> String {

@@ -253,10 +253,7 @@ async fn without_its_schema_the_database_is_not_ready_and_requests_answer_503() 
 #[tokio::test]
 async fn a_dropped_postgresql_database_is_503_unavailable_not_500() {
     use sea_orm::ConnectionTrait;
-    let Some(server) = std::env::var("CHAP_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(server) = test_env("CHAP_TEST_DATABASE_URL") else {
         return; // PostgreSQL only: SQLite has no server to lose.
     };
     let app = spawn_app().await;

@@ -65,10 +65,7 @@ fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 
 #[tokio::test]
 async fn a_database_outage_is_logged_once_by_each_loop_not_on_every_pass() {
-    let Some(server) = std::env::var("CHAP_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(server) = test_env("CHAP_TEST_DATABASE_URL") else {
         return; // PostgreSQL: its sessions can be refused.
     };
     let logs = capture_logs();

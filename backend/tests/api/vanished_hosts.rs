@@ -101,10 +101,7 @@ async fn the_api_answers(app: &TestApp, token: &str) {
 
 #[tokio::test]
 async fn a_database_host_that_vanishes_during_a_run_is_left_for_the_one_answering_now() {
-    let Some(server) = std::env::var("CHAP_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(server) = test_env("CHAP_TEST_DATABASE_URL") else {
         return; // PostgreSQL only: SQLite is a file.
     };
     let pg = port_of(&server);
@@ -147,10 +144,7 @@ async fn a_database_host_that_vanishes_during_a_run_is_left_for_the_one_answerin
 
 #[tokio::test]
 async fn a_queue_host_that_vanishes_is_left_for_the_one_answering_now() {
-    let Some(redis) = std::env::var("CHAP_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(redis) = test_env("CHAP_TEST_REDIS_URL") else {
         return; // Redis only.
     };
     let port = port_of(&redis);
