@@ -15,12 +15,13 @@
 //! connection, and the pool opens a new one to whoever answers at the address now. A server that is
 //! alive but busy (a long query) answers the probes from its kernel, so nothing changes for it.
 //!
-//! The sockets belong to sqlx; their descriptors are reached without `unsafe` through
-//! `pidfd_getfd(2)` on this process itself (Linux 5.6), which gives a second descriptor of the same
-//! socket. Where that is not allowed (a seccomp profile without it) a warning says so once and the
-//! connections work as before.
+//! The sockets belong to sqlx: their descriptors are found in `/proc/self/fd`, borrowed for a
+//! `getpeername` (the workspace's one `unsafe`, see [`borrowed`]), and those connected to the
+//! database's port duplicated; the options are set through the duplicate (they belong to the socket,
+//! not to a descriptor). Where `/proc` cannot be read, a warning says so once and the connections work
+//! as before.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -67,15 +68,13 @@ fn user_timeout_ms(dead_after: Duration) -> u32 {
 /// This process's connected TCP sockets whose peer's port is `port` (second descriptors of them:
 /// closing one leaves the socket open for its owner).
 pub fn sockets_to(port: u16) -> std::io::Result<Vec<OwnedFd>> {
-    use rustix::process::{getpid, pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
-    let me = pidfd_open(getpid(), PidfdFlags::empty())?;
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd")? {
         let Ok(entry) = entry else { continue };
         let Some(fd) = entry
             .file_name()
             .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
+            .and_then(|n| n.parse::<RawFd>().ok())
         else {
             continue;
         };
@@ -85,20 +84,38 @@ pub fn sockets_to(port: u16) -> std::io::Result<Vec<OwnedFd>> {
         if !is_socket {
             continue;
         }
-        let socket = match pidfd_getfd(&me, fd, PidfdGetfdFlags::empty()) {
-            Ok(socket) => socket,
-            Err(rustix::io::Errno::BADF) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let peer = rustix::net::getpeername(&socket)
-            .ok()
-            .flatten()
-            .and_then(|addr| std::net::SocketAddr::try_from(addr).ok());
-        if peer.is_some_and(|peer| peer.port() == port) {
-            found.push(socket);
-        }
+        let second = borrowed(fd, |socket| {
+            let peer = rustix::net::getpeername(socket)
+                .ok()
+                .flatten()
+                .and_then(|addr| std::net::SocketAddr::try_from(addr).ok());
+            if peer.is_some_and(|peer| peer.port() == port) {
+                rustix::io::fcntl_dupfd_cloexec(socket, 0).ok()
+            } else {
+                None
+            }
+        });
+        found.extend(second);
     }
     Ok(found)
+}
+
+/// `f` on this process's descriptor `fd`, borrowed for the call.
+///
+/// The one `unsafe` of the workspace (`unsafe_code` is denied everywhere else). sqlx owns its
+/// sockets and hands out no descriptor; `pidfd_getfd(2)` on the process itself would give a second one
+/// safely, but Docker's default seccomp profile refuses that call without `CAP_SYS_PTRACE`, which the
+/// shipped compose file drops with all the others.
+#[allow(unsafe_code)]
+fn borrowed<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> T) -> T {
+    // SAFETY: `fd` was listed in /proc/self/fd just before, and the borrow lives only through `f`,
+    // which makes socket calls on it (getpeername, a duplicate) and keeps nothing but the duplicate.
+    // Another thread may close it meanwhile (sqlx dropping a connection): the calls then fail with
+    // EBADF, or reach whatever file took the number since; neither touches memory of this process
+    // beyond the calls' own arguments, and only a TCP socket whose peer is the database's port is
+    // duplicated.
+    let socket = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(socket)
 }
 
 /// Whether the warning that sockets cannot be reached was given.
@@ -146,9 +163,9 @@ pub fn watch_sockets_to(port: u16, dead_after: Duration) -> usize {
             if !WARNED.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     error = %e,
-                    "cannot set TCP keepalive on the database's connections: a database host that \
-                     vanishes without closing them (a crash, a fail-over, a cut network) leaves \
-                     queries waiting for up to 15 minutes or for ever"
+                    "cannot set TCP keepalive on the database's connections (is /proc mounted?): a \
+                     database host that vanishes without closing them (a crash, a fail-over, a cut \
+                     network) leaves queries waiting for up to 15 minutes or for ever"
                 );
             }
             0
