@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::telemetry::repeats::{Level, Repeats};
 use serde_json::Value;
+
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// An error a request can end with.
 #[derive(Debug, thiserror::Error)]

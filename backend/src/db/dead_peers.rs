@@ -35,8 +35,9 @@ fn keepalive_times(dead_after: Duration) -> (Duration, Duration) {
     )
 }
 
-/// Probes past the first unanswered one; `TCP_USER_TIMEOUT` ends the connection at `dead_after`
-/// whichever comes first, so this only bounds a setting of a few seconds.
+/// Unanswered probes before the kernel gives up. `TCP_USER_TIMEOUT` ends the connection once
+/// `dead_after` has passed without an answer even with probes left (a third of it, then five sixths
+/// more, is past it), so the count never decides.
 const KEEPALIVE_PROBES: u32 = 5;
 
 /// The keepalive of a connection taken for dead after `dead_after`: quiet time before the first
@@ -65,8 +66,8 @@ fn user_timeout_ms(dead_after: Duration) -> u32 {
         .max(1)
 }
 
-/// This process's connected TCP sockets whose peer's port is `port` (second descriptors of them:
-/// closing one leaves the socket open for its owner).
+/// This process's connected TCP sockets whose peer's port is `port`, as duplicates (closing one
+/// leaves the socket open for its owner).
 pub fn sockets_to(port: u16) -> std::io::Result<Vec<OwnedFd>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd")? {

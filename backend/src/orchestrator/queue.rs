@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::telemetry::repeats::{Level, Repeats};
 use anyhow::Context;
 use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
+
+use crate::telemetry::repeats::{Level, Repeats};
 
 /// The job a queue carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
