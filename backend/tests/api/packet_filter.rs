@@ -4,7 +4,8 @@
 //! keepalive probe. Used by the API tests and by the fault script (`backend/benches/faults`).
 
 /// nftables rules of one test or fault, removed when dropped (a table of its own: tests run side by
-/// side).
+/// side). A process killed before that leaves its `chap_cut_*` table; `scripts/test` removes those
+/// before the PostgreSQL + Redis pass.
 pub struct PacketFilter {
     table: String,
 }
