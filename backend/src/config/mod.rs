@@ -231,18 +231,24 @@ impl Config {
         if !(heartbeat > 0.0 && heartbeat_timeout >= 2.0 * heartbeat) {
             bail!("CHAP_SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS must be at least twice CHAP_SCHEDULER_HEARTBEAT_SECONDS (> 0)");
         }
-        let client_timeout = seconds(src, "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS", 10.0)?;
-        if !(client_timeout.is_finite() && (0.1..=600.0).contains(&client_timeout)) {
-            bail!("CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS must be between 0.1 and 600");
-        }
-        let dead_connection = seconds(src, "CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS", 30.0)?;
-        if !(dead_connection.is_finite() && (1.0..=3600.0).contains(&dead_connection)) {
-            bail!("CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS must be between 1 and 3600");
-        }
-        let poll = seconds(src, "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS", 5.0)?;
-        if !(poll.is_finite() && (0.0..=3600.0).contains(&poll)) {
-            bail!("CHAP_SCHEDULER_PREDICTION_POLL_SECONDS must be between 0 and 3600");
-        }
+        let client_timeout = seconds_between(
+            src,
+            "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS",
+            10.0,
+            (0.1, 600.0),
+        )?;
+        let dead_connection = seconds_between(
+            src,
+            "CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS",
+            30.0,
+            (1.0, 3600.0),
+        )?;
+        let poll = seconds_between(
+            src,
+            "CHAP_SCHEDULER_PREDICTION_POLL_SECONDS",
+            5.0,
+            (0.0, 3600.0),
+        )?;
         let prediction_timeout = seconds(src, "CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS", 3600.0)?;
         if !(prediction_timeout.is_finite() && prediction_timeout > 0.0) {
             bail!("CHAP_SCHEDULER_PREDICTION_TIMEOUT_SECONDS must be a positive number of seconds");
@@ -275,14 +281,18 @@ impl Config {
         if analytics_max_rows == 0 || analytics_max_url_bytes < 512 {
             bail!("CHAP_SCHEDULER_ANALYTICS_MAX_ROWS must be positive and CHAP_SCHEDULER_ANALYTICS_MAX_URL_BYTES at least 512");
         }
-        let chap_sync = seconds(src, "CHAP_SCHEDULER_CHAP_SYNC_SECONDS", 300.0)?;
-        if !(chap_sync.is_finite() && (1.0..=86_400.0).contains(&chap_sync)) {
-            bail!("CHAP_SCHEDULER_CHAP_SYNC_SECONDS must be between 1 and 86400");
-        }
-        let retry_base = seconds(src, "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS", 30.0)?;
-        if !(retry_base.is_finite() && (0.01..=3600.0).contains(&retry_base)) {
-            bail!("CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS must be between 0.01 and 3600");
-        }
+        let chap_sync = seconds_between(
+            src,
+            "CHAP_SCHEDULER_CHAP_SYNC_SECONDS",
+            300.0,
+            (1.0, 86_400.0),
+        )?;
+        let retry_base = seconds_between(
+            src,
+            "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS",
+            30.0,
+            (0.01, 3600.0),
+        )?;
         let public_path = PublicPath::parse(&src.get(PUBLIC_PATH_VAR).unwrap_or_default())
             .map_err(anyhow::Error::msg)?;
         let public_url = match src
@@ -450,7 +460,7 @@ mod public_path;
 mod seconds;
 mod secret_files;
 
-use seconds::{seconds, whole_seconds};
+use seconds::{seconds, seconds_between, whole_seconds};
 
 pub use public_path::{PublicPath, PUBLIC_PATH_VAR};
 pub use secret_files::SECRET_VARS;

@@ -21,6 +21,20 @@ pub fn seconds(src: &dyn Source, key: &str, default: f64) -> anyhow::Result<f64>
     }
 }
 
+/// [`seconds`] within `min..=max`, else an error saying so.
+pub fn seconds_between(
+    src: &dyn Source,
+    key: &str,
+    default: f64,
+    (min, max): (f64, f64),
+) -> anyhow::Result<f64> {
+    let v = seconds(src, key, default)?;
+    if !(min..=max).contains(&v) {
+        anyhow::bail!("{key} must be between {min} and {max}");
+    }
+    Ok(v)
+}
+
 /// [`seconds`] for a setting counted in whole seconds: a whole number from 0 to [`MAX_SECONDS`].
 pub fn whole_seconds(src: &dyn Source, key: &str, default: u64) -> anyhow::Result<u64> {
     let Some(raw) = src.get(key) else {
@@ -66,6 +80,31 @@ mod tests {
     fn with(key: &str, value: &str) -> anyhow::Result<Config> {
         let map: HashMap<String, String> = [(key.to_string(), value.to_string())].into();
         Config::from_source(&map)
+    }
+
+    #[test]
+    fn a_setting_outside_its_range_is_refused_with_the_range() {
+        for (key, value, message) in [
+            (
+                "CHAP_SCHEDULER_CHAP_SYNC_SECONDS",
+                "0.5",
+                "CHAP_SCHEDULER_CHAP_SYNC_SECONDS must be between 1 and 86400",
+            ),
+            (
+                "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS",
+                "601",
+                "CHAP_SCHEDULER_CLIENT_TIMEOUT_SECONDS must be between 0.1 and 600",
+            ),
+            (
+                "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS",
+                "0.001",
+                "CHAP_SCHEDULER_NOTIFY_RETRY_BASE_SECONDS must be between 0.01 and 3600",
+            ),
+        ] {
+            let err = with(key, value).expect_err(key).to_string();
+            assert_eq!(err, message);
+        }
+        assert!(with("CHAP_SCHEDULER_DEAD_CONNECTION_SECONDS", "3600").is_ok());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn keepalive(dead_after: Duration) -> (Duration, Duration, u32) {
 
 /// Sets keepalive and the user timeout on one TCP socket: its server is taken for gone once it has
 /// acknowledged nothing and answered no probe for `dead_after`.
-pub fn set_dead_after(socket: &OwnedFd, dead_after: Duration) -> std::io::Result<()> {
+fn set_dead_after(socket: &OwnedFd, dead_after: Duration) -> std::io::Result<()> {
     use rustix::net::sockopt;
     let (idle, interval, probes) = keepalive(dead_after);
     sockopt::set_socket_keepalive(socket, true)?;
